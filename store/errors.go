@@ -1,0 +1,19 @@
+package store
+
+import "errors"
+
+// Sentinel errors. Backends wrap them with context; check them with
+// [errors.Is]. Any error that wraps none of them is an infrastructure
+// failure.
+var (
+	// ErrNotFound reports a record that is absent, expired or revoked.
+	ErrNotFound = errors.New("store: not found")
+	// ErrExists reports a user that already exists.
+	ErrExists = errors.New("store: already exists")
+	// ErrReused reports a refresh token presented after it was rotated;
+	// the session has been revoked.
+	ErrReused = errors.New("store: refresh token reused")
+	// ErrInvalid reports an argument that can never be stored, such as a
+	// malformed username.
+	ErrInvalid = errors.New("store: invalid argument")
+)

@@ -1,0 +1,45 @@
+package tokens
+
+import "errors"
+
+// Sentinel errors, to be matched with [errors.Is].
+//
+// Every error returned by [Verifier.Verify] wraps ErrInvalidToken and exactly
+// one of ErrMalformed, ErrSignature, ErrExpired or ErrClaims; where the cause
+// was reported by golang-jwt, its error is wrapped as well. Callers that only
+// need to answer 401 can test for ErrInvalidToken; callers that offer
+// refreshing test for ErrExpired.
+var (
+	// ErrInvalidToken is the category of every verification failure.
+	ErrInvalidToken = errors.New("tokens: invalid token")
+
+	// ErrMalformed means the input is not a well-formed compact JWS: too
+	// long, wrong number of segments, bad or non-canonical base64, or bad
+	// JSON (including claims of the wrong type).
+	ErrMalformed = errors.New("malformed")
+
+	// ErrSignature means the signature cannot be trusted: it does not
+	// match, the "kid" header is missing or unknown, or the "alg" header is
+	// not allowed or differs from the algorithm of the key named by "kid"
+	// (alg=none and algorithm-confusion attacks end here).
+	ErrSignature = errors.New("signature rejected")
+
+	// ErrExpired means the signature is valid and the token would be valid
+	// but for its expiry. Only in this case does Verify also return the
+	// claims, so the caller can check whether the session is still alive.
+	ErrExpired = errors.New("expired")
+
+	// ErrClaims means the signature is valid but a claim is not: wrong
+	// issuer or audience, nbf or iat in the future, a required claim
+	// (exp, iat, sub, sid) missing, or exp not after iat. An expired token
+	// with any other fault also gets ErrClaims, never ErrExpired, and its
+	// error then does not match jwt.ErrTokenExpired either.
+	ErrClaims = errors.New("invalid claims")
+
+	// ErrWeakKey means an HMAC secret is shorter than 32 bytes, the size of
+	// the SHA-256 output; shorter secrets make brute force feasible.
+	ErrWeakKey = errors.New("tokens: weak key")
+
+	// ErrConfig means a constructor or option was given an invalid argument.
+	ErrConfig = errors.New("tokens: invalid configuration")
+)
