@@ -1,0 +1,136 @@
+package ginauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/gin-authkit/authkit/store"
+)
+
+// ErrConfig reports an invalid [Config].
+var ErrConfig = errors.New("ginauth: invalid config")
+
+// Auth is the authentication kit for one Gin application: middleware,
+// route annotations and handlers. It is safe for concurrent use.
+type Auth struct {
+	cfg        Config
+	schemes    []string
+	cookie     *CookieExtractor
+	retryAfter int
+	// dummyHash is compared against when the user does not exist, so an
+	// unknown username costs the same bcrypt time as a wrong password.
+	dummyHash []byte
+}
+
+// New validates cfg, fills in defaults and returns an Auth. cfg is copied;
+// later changes to it have no effect.
+func New(cfg Config) (*Auth, error) {
+	if cfg.Store == nil || cfg.Issuer == nil || cfg.Verifier == nil {
+		return nil, fmt.Errorf("%w: Store, Issuer and Verifier are required", ErrConfig)
+	}
+	setDefault(&cfg.Realm, DefaultRealm)
+	setDefault(&cfg.StoreTimeout, DefaultStoreTimeout)
+	setDefault(&cfg.RetryAfter, DefaultRetryAfter)
+	setDefault(&cfg.SessionIdleTimeout, DefaultSessionIdleTimeout)
+	setDefault(&cfg.SessionLifetime, DefaultSessionLifetime)
+	setDefault(&cfg.BcryptCost, DefaultBcryptCost)
+	setDefault(&cfg.MinPasswordLength, DefaultMinPasswordLength)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if len(cfg.Extractors) == 0 {
+		cfg.Extractors = []Extractor{Bearer()}
+	}
+	switch {
+	case cfg.StoreTimeout < 0 || cfg.RetryAfter < 0 || cfg.SessionIdleTimeout < 0 || cfg.SessionLifetime < 0:
+		return nil, fmt.Errorf("%w: durations must not be negative", ErrConfig)
+	case cfg.BcryptCost < bcrypt.MinCost || cfg.BcryptCost > bcrypt.MaxCost:
+		return nil, fmt.Errorf("%w: BcryptCost must be in [%d, %d]", ErrConfig, bcrypt.MinCost, bcrypt.MaxCost)
+	case cfg.MinPasswordLength < 0 || cfg.MinPasswordLength > MaxPasswordBytes:
+		return nil, fmt.Errorf("%w: MinPasswordLength must be in [1, %d]", ErrConfig, MaxPasswordBytes)
+	case cfg.SessionIdleTimeout > cfg.SessionLifetime:
+		return nil, fmt.Errorf("%w: SessionIdleTimeout exceeds SessionLifetime", ErrConfig)
+	case cfg.Issuer.TTL() > cfg.SessionLifetime:
+		return nil, fmt.Errorf("%w: access token lifetime exceeds SessionLifetime", ErrConfig)
+	case containsQuoteOrControl(cfg.Realm):
+		return nil, fmt.Errorf("%w: Realm must be printable and without quotes", ErrConfig)
+	}
+	a := &Auth{cfg: cfg, retryAfter: int(math.Ceil(cfg.RetryAfter.Seconds()))}
+	for _, x := range cfg.Extractors {
+		if x == nil {
+			return nil, fmt.Errorf("%w: nil extractor", ErrConfig)
+		}
+		if s := x.Scheme(); s != "" {
+			a.schemes = append(a.schemes, s)
+		}
+		if ck, ok := x.(*CookieExtractor); ok {
+			a.cookie = ck
+		}
+	}
+	if len(a.schemes) == 0 {
+		return nil, fmt.Errorf("%w: no extractor with a challenge scheme (add Bearer or Basic)", ErrConfig)
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte("authkit dummy password"), cfg.BcryptCost)
+	if err != nil {
+		return nil, fmt.Errorf("ginauth: dummy hash: %w", err)
+	}
+	a.dummyHash = h
+	return a, nil
+}
+
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
+func containsQuoteOrControl(s string) bool {
+	for _, r := range s {
+		if r == '"' || r == '\\' || r < 0x20 || r == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+// Store returns the configured store.
+func (a *Auth) Store() store.Store { return a.cfg.Store }
+
+// storeCtx bounds a store call by the request's context and StoreTimeout.
+func (a *Auth) storeCtx(c *gin.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(c.Request.Context(), a.cfg.StoreTimeout)
+}
+
+// fail sends the response for err and aborts the chain. It is the only
+// writer of error responses.
+func (a *Auth) fail(c *gin.Context, err error) {
+	e := ErrorFor(err, a.cfg.Realm, a.schemes, a.retryAfter)
+	if e.Status == 503 {
+		a.cfg.Logger.WarnContext(c.Request.Context(), "authkit: store unavailable",
+			"method", c.Request.Method, "path", c.FullPath(), "err", err)
+	}
+	if a.cfg.ErrorHandler != nil {
+		a.cfg.ErrorHandler(c, e)
+	}
+	if !c.Writer.Written() {
+		for k, vs := range e.Header {
+			c.Writer.Header()[k] = vs
+		}
+		c.JSON(e.Status, gin.H{"error": e.Code, "message": e.Message})
+	}
+	c.Abort()
+}
+
+// Config returns a copy of the configuration in force, defaults filled in.
+func (a *Auth) Config() Config { return a.cfg }

@@ -1,0 +1,40 @@
+// Package ginauth is authkit's Gin middleware: it authenticates requests
+// (Bearer access tokens, HTTP Basic, a browser session cookie), enforces
+// role annotations on routes, and serves login, refresh and logout.
+//
+// Checking and enforcing are separate: [Auth.Required] authenticates and
+// records the [Principal] (read it with [PrincipalFrom]); annotations such
+// as [Auth.RequireRoles] enforce. Every route is meant to carry an
+// annotation — [Public] for open routes — so that [Routes] can list what
+// each route requires and [CheckRoutes] can catch a forgotten one.
+//
+// # The status contract
+//
+// Exactly one function, [ErrorFor], maps failures to responses:
+//
+//   - 401 authentication_required: no credentials (or only an unknown
+//     scheme); WWW-Authenticate lists every enabled scheme.
+//   - 400 invalid_request: a credential that cannot be parsed.
+//   - 401 invalid_token: bad signature, issuer, audience, garbage; or the
+//     session is revoked, logged out, or its user disabled.
+//   - 401 token_expired: the access token expired and its session is alive;
+//     the client should refresh.
+//   - 401 invalid_credentials: wrong username or password, never saying
+//     which.
+//   - 401 invalid_grant: refresh token unknown, expired or reused.
+//   - 403 forbidden: authenticated but missing a role; the challenge says
+//     insufficient_scope without naming roles.
+//   - 403 csrf_failed: cookie-authenticated unsafe request without the CSRF
+//     token.
+//   - 503 unavailable, with Retry-After: the store did not answer within
+//     Config.StoreTimeout. Never 200, never 401.
+//
+// Bodies are always {"error": code, "message": friendly text}.
+//
+// # Sessions are authoritative
+//
+// By default every authenticated request checks its session in the store
+// (one Redis round trip) and takes the roles from it, so logout, "log out
+// everywhere", disabling a user and role changes take effect at once.
+// Config.Stateless trades that for zero round trips.
+package ginauth

@@ -1,0 +1,183 @@
+package ginauth
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/gin-authkit/authkit/store"
+	"github.com/gin-authkit/authkit/tokens"
+)
+
+// Sentinel errors of the request path. Each maps to one row of the status
+// contract (see [ErrorFor]); check them with [errors.Is].
+var (
+	// ErrCredentialsMissing: no credential of an enabled scheme was sent.
+	ErrCredentialsMissing = errors.New("ginauth: credentials missing")
+	// ErrCredentialsMalformed: a credential was sent but cannot be parsed
+	// (empty bearer token, bad base64, two tokens).
+	ErrCredentialsMalformed = errors.New("ginauth: credentials malformed")
+	// ErrTokenInvalid: the access token or session is not valid; the client
+	// must log in again.
+	ErrTokenInvalid = errors.New("ginauth: token invalid")
+	// ErrTokenExpired: the access token expired but its session is alive;
+	// the client should refresh.
+	ErrTokenExpired = errors.New("ginauth: token expired")
+	// ErrBadCredentials: wrong username or password (never says which).
+	ErrBadCredentials = errors.New("ginauth: bad credentials")
+	// ErrInvalidGrant: the refresh token is unknown, expired or reused.
+	ErrInvalidGrant = errors.New("ginauth: invalid grant")
+	// ErrForbidden: authenticated, but a required role is missing.
+	ErrForbidden = errors.New("ginauth: forbidden")
+	// ErrCSRF: a cookie-authenticated unsafe request lacks a valid CSRF
+	// token.
+	ErrCSRF = errors.New("ginauth: csrf token missing or invalid")
+	// ErrBadRequest: the request body of a handler is not what it expects.
+	ErrBadRequest = errors.New("ginauth: bad request")
+	// ErrUnavailable: the store could not answer in time. Anything on the
+	// request path that wraps none of the other sentinels is treated the
+	// same way: fail closed, never 200 and never 401.
+	ErrUnavailable = errors.New("ginauth: store unavailable")
+)
+
+// Machine-readable error codes sent in the "error" member of every error
+// body. They are stable: clients may switch on them.
+const (
+	CodeAuthenticationRequired = "authentication_required"
+	CodeInvalidRequest         = "invalid_request"
+	CodeInvalidToken           = "invalid_token"
+	CodeTokenExpired           = "token_expired"
+	CodeInvalidCredentials     = "invalid_credentials"
+	CodeInvalidGrant           = "invalid_grant"
+	CodeForbidden              = "forbidden"
+	CodeCSRFFailed             = "csrf_failed"
+	CodeUnavailable            = "unavailable"
+)
+
+// Error is an error response as it will be sent: status, headers and the
+// JSON body {"error": Code, "message": Message}. An [ErrorHandler] may
+// change it before it is written.
+type Error struct {
+	// Status is the HTTP status code.
+	Status int
+	// Code is the stable machine-readable code.
+	Code string
+	// Message is a short, friendly text for people. It never says which
+	// part of a credential failed.
+	Message string
+	// Header holds the headers to send (WWW-Authenticate, Retry-After,
+	// Cache-Control).
+	Header http.Header
+	// Err is the cause, for logs only; it is never sent.
+	Err error
+}
+
+// Error implements error.
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Code + ": " + e.Err.Error()
+	}
+	return e.Code
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// ErrorHandler customises error responses. It is called with the response
+// authkit is about to send; it may write its own response. If it writes
+// nothing, e is written as it is after the call (so a handler may just
+// change e.Message). The request is aborted either way.
+type ErrorHandler func(c *gin.Context, e *Error)
+
+// ErrorFor maps err to its response: the one place where errors become
+// status codes. realm and schemes shape the WWW-Authenticate challenges;
+// retryAfter is sent with 503.
+//
+// Unknown errors become 503 "unavailable": on the authentication path an
+// unexpected error is a failure to decide, and authkit fails closed.
+func ErrorFor(err error, realm string, schemes []string, retryAfter int) *Error {
+	e := &Error{Header: http.Header{}, Err: err}
+	e.Header.Set("Cache-Control", "no-store")
+	challenge := func(bearerError string) {
+		for _, s := range schemes {
+			ch := s + ` realm="` + quoteEscape(realm) + `"`
+			if s == SchemeBearer && bearerError != "" {
+				ch += `, error="` + bearerError + `"`
+			}
+			if s == SchemeBasic {
+				ch += `, charset="UTF-8"`
+			}
+			e.Header.Add("WWW-Authenticate", ch)
+		}
+	}
+	switch {
+	case errors.Is(err, ErrCredentialsMalformed), errors.Is(err, ErrBadRequest):
+		e.Status, e.Code = http.StatusBadRequest, CodeInvalidRequest
+		e.Message = "The request is malformed – check how the credentials are sent"
+		if errors.Is(err, ErrCredentialsMalformed) {
+			challenge(CodeInvalidRequest)
+		}
+	case errors.Is(err, ErrCredentialsMissing):
+		e.Status, e.Code = http.StatusUnauthorized, CodeAuthenticationRequired
+		e.Message = "Authentication required – please log in"
+		challenge("")
+	case errors.Is(err, ErrTokenExpired):
+		e.Status, e.Code = http.StatusUnauthorized, CodeTokenExpired
+		e.Message = "Your access token has expired – please refresh it"
+		challenge(CodeInvalidToken)
+	case errors.Is(err, ErrTokenInvalid):
+		e.Status, e.Code = http.StatusUnauthorized, CodeInvalidToken
+		e.Message = "Your session is no longer valid – please log in again"
+		challenge(CodeInvalidToken)
+	case errors.Is(err, ErrBadCredentials):
+		e.Status, e.Code = http.StatusUnauthorized, CodeInvalidCredentials
+		e.Message = "Invalid username or password"
+		challenge("")
+	case errors.Is(err, ErrInvalidGrant):
+		e.Status, e.Code = http.StatusUnauthorized, CodeInvalidGrant
+		e.Message = "Your session has ended – please log in again"
+	case errors.Is(err, ErrForbidden):
+		e.Status, e.Code = http.StatusForbidden, CodeForbidden
+		e.Message = "Access denied – contact your administrator"
+		e.Header.Set("WWW-Authenticate", `Bearer realm="`+quoteEscape(realm)+`", error="insufficient_scope"`)
+	case errors.Is(err, ErrCSRF):
+		e.Status, e.Code = http.StatusForbidden, CodeCSRFFailed
+		e.Message = "Request blocked – please reload the page and try again"
+	default:
+		e.Status, e.Code = http.StatusServiceUnavailable, CodeUnavailable
+		e.Message = "Service temporarily unavailable – please try again shortly"
+		e.Header.Set("Retry-After", strconv.Itoa(retryAfter))
+	}
+	return e
+}
+
+// classifyStore turns a store error met while checking a credential into a
+// request-path error: "not found" means the credential is dead (asNotFound),
+// anything else means the store failed.
+func classifyStore(err error, asNotFound error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrInvalid):
+		return errors.Join(asNotFound, err)
+	case errors.Is(err, store.ErrReused):
+		return errors.Join(ErrInvalidGrant, err)
+	default: // including deadline exceeded: the store did not answer
+		return errors.Join(ErrUnavailable, err)
+	}
+}
+
+// classifyToken turns a verification error into a request-path error.
+func classifyToken(err error) error {
+	if errors.Is(err, tokens.ErrExpired) {
+		return errors.Join(ErrTokenExpired, err)
+	}
+	return errors.Join(ErrTokenInvalid, err)
+}
+
+func quoteEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s)
+}

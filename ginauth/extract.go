@@ -1,0 +1,263 @@
+package ginauth
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+)
+
+// Authentication schemes named in WWW-Authenticate challenges.
+const (
+	SchemeBearer = "Bearer"
+	SchemeBasic  = "Basic"
+)
+
+// Credential is what an [Extractor] found in a request: a [BearerToken], a
+// [Password] or a [SessionCookie].
+type Credential interface{ credential() }
+
+// BearerToken is an access token sent as "Authorization: Bearer …".
+type BearerToken string
+
+// Password is a username and password sent with HTTP Basic.
+type Password struct{ Username, Password string }
+
+// SessionCookie is the browser session cookie: the session owner and the
+// raw session secret.
+type SessionCookie struct {
+	Username string
+	Secret   []byte
+}
+
+func (BearerToken) credential()   {}
+func (Password) credential()      {}
+func (SessionCookie) credential() {}
+
+// Extractor finds one kind of credential in a request. Extractors are
+// tried in the order configured; the first that finds a credential wins.
+type Extractor interface {
+	// Scheme is the authentication scheme to list in 401 challenges, or ""
+	// for credentials that have none (cookies).
+	Scheme() string
+	// Extract returns (nil, nil) when the request carries no credential of
+	// this kind, and an error wrapping [ErrCredentialsMalformed] (or
+	// [ErrCSRF]) when it carries a broken one.
+	Extract(r *http.Request) (Credential, error)
+}
+
+// Bearer extracts an access token from "Authorization: Bearer <token>"
+// (RFC 6750 §2.1). Tokens in query strings or bodies are not accepted:
+// they end up in logs and caches.
+func Bearer() Extractor { return bearerExtractor{} }
+
+// Basic extracts a username and password from HTTP Basic authentication
+// (RFC 7617). Every request costs a bcrypt comparison: meant for scripts
+// and curl, not for high request rates.
+func Basic() Extractor { return basicExtractor{} }
+
+type bearerExtractor struct{}
+
+func (bearerExtractor) Scheme() string { return SchemeBearer }
+
+func (bearerExtractor) Extract(r *http.Request) (Credential, error) {
+	param, ok, err := authorization(r, SchemeBearer)
+	if !ok || err != nil {
+		return nil, err
+	}
+	if !isToken68(param) {
+		return nil, fmt.Errorf("%w: bearer token is empty, has spaces or bad characters", ErrCredentialsMalformed)
+	}
+	return BearerToken(param), nil
+}
+
+type basicExtractor struct{}
+
+func (basicExtractor) Scheme() string { return SchemeBasic }
+
+func (basicExtractor) Extract(r *http.Request) (Credential, error) {
+	param, ok, err := authorization(r, SchemeBasic)
+	if !ok || err != nil {
+		return nil, err
+	}
+	raw, err := base64.StdEncoding.DecodeString(param)
+	if err != nil || !utf8.Valid(raw) {
+		return nil, fmt.Errorf("%w: basic credentials are not base64 of UTF-8", ErrCredentialsMalformed)
+	}
+	user, pass, found := strings.Cut(string(raw), ":")
+	if !found || user == "" {
+		return nil, fmt.Errorf("%w: basic credentials lack user-id or colon", ErrCredentialsMalformed)
+	}
+	return Password{Username: user, Password: pass}, nil
+}
+
+// authorization returns the parameter of the Authorization header when its
+// scheme is scheme. ok is false when the header is absent or names another
+// scheme (another extractor may want it). Several Authorization headers are
+// malformed: which one would count is ambiguous.
+func authorization(r *http.Request, scheme string) (param string, ok bool, err error) {
+	values := r.Header.Values("Authorization")
+	if len(values) == 0 {
+		return "", false, nil
+	}
+	if len(values) > 1 {
+		return "", false, fmt.Errorf("%w: several Authorization headers", ErrCredentialsMalformed)
+	}
+	v := strings.TrimSpace(values[0])
+	name, param, _ := strings.Cut(v, " ")
+	if !strings.EqualFold(name, scheme) {
+		return "", false, nil
+	}
+	return strings.TrimLeft(param, " "), true, nil
+}
+
+// isToken68 reports whether s is a single token68 (RFC 9110 §11.2), the
+// syntax of bearer tokens and Basic credentials.
+func isToken68(s string) bool {
+	if s == "" {
+		return false
+	}
+	i := 0
+	for i < len(s) && (isAlnum(s[i]) || strings.IndexByte("-._~+/", s[i]) >= 0) {
+		i++
+	}
+	if i == 0 {
+		return false
+	}
+	for i < len(s) && s[i] == '=' {
+		i++
+	}
+	return i == len(s)
+}
+
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+// CookieConfig configures the browser session cookie. Zero values mean the
+// documented defaults.
+type CookieConfig struct {
+	// Name of the session cookie. Default "authkit_session".
+	Name string
+	// CSRFName is the cookie that carries the CSRF token for scripts of the
+	// page to read (double-submit, bound to the session). Default
+	// "authkit_csrf".
+	CSRFName string
+	// CSRFHeader is the header that must echo the CSRF token on unsafe
+	// requests (anything but GET, HEAD, OPTIONS, TRACE). Default
+	// "X-CSRF-Token".
+	CSRFHeader string
+	// Path of both cookies. Default "/".
+	Path string
+}
+
+// CookieExtractor extracts the browser session cookie and enforces CSRF
+// protection on unsafe requests. Add it to [Config.Extractors]; the login
+// handler then sets the cookie when asked to (see [Auth.LoginHandler]).
+type CookieExtractor struct{ cfg CookieConfig }
+
+// Cookie returns a session-cookie extractor.
+func Cookie(cfg CookieConfig) *CookieExtractor {
+	if cfg.Name == "" {
+		cfg.Name = "authkit_session"
+	}
+	if cfg.CSRFName == "" {
+		cfg.CSRFName = "authkit_csrf"
+	}
+	if cfg.CSRFHeader == "" {
+		cfg.CSRFHeader = "X-CSRF-Token"
+	}
+	if cfg.Path == "" {
+		cfg.Path = "/"
+	}
+	return &CookieExtractor{cfg: cfg}
+}
+
+// Scheme returns "": cookies are not an HTTP authentication scheme.
+func (*CookieExtractor) Scheme() string { return "" }
+
+// Extract reads the session cookie; on unsafe methods it also requires the
+// CSRF header to carry the token derived from the cookie.
+func (x *CookieExtractor) Extract(r *http.Request) (Credential, error) {
+	ck, err := r.Cookie(x.cfg.Name)
+	if errors.Is(err, http.ErrNoCookie) || (err == nil && ck.Value == "") {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: session cookie: %v", ErrCredentialsMalformed, err)
+	}
+	user, secret, err := parseSessionCookie(ck.Value)
+	if err != nil {
+		// A garbled cookie is a dead session, not a client bug: answer
+		// invalid_token so the page offers to log in again.
+		return nil, errors.Join(ErrTokenInvalid, err)
+	}
+	if !safeMethod(r.Method) {
+		got := r.Header.Get(x.cfg.CSRFHeader)
+		want := csrfToken(secret)
+		if subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+			return nil, ErrCSRF
+		}
+	}
+	return SessionCookie{Username: user, Secret: secret}, nil
+}
+
+// set writes the session and CSRF cookies for a new session.
+func (x *CookieExtractor) set(w http.ResponseWriter, r *http.Request, username string, secret []byte, maxAge int) {
+	secure := r.TLS != nil || !isLoopbackHost(r.Host)
+	http.SetCookie(w, &http.Cookie{
+		Name: x.cfg.Name, Value: sessionCookieValue(username, secret), Path: x.cfg.Path,
+		MaxAge: maxAge, HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode,
+	})
+	// Readable by the page's scripts on purpose (double-submit); useless
+	// to an attacker, who cannot read it cross-site nor derive it.
+	http.SetCookie(w, &http.Cookie{
+		Name: x.cfg.CSRFName, Value: csrfToken(secret), Path: x.cfg.Path,
+		MaxAge: maxAge, Secure: secure, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// clear expires both cookies.
+func (x *CookieExtractor) clear(w http.ResponseWriter, r *http.Request) {
+	secure := r.TLS != nil || !isLoopbackHost(r.Host)
+	for _, name := range []string{x.cfg.Name, x.cfg.CSRFName} {
+		http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: x.cfg.Path, MaxAge: -1,
+			HttpOnly: name == x.cfg.Name, Secure: secure, SameSite: http.SameSiteLaxMode})
+	}
+}
+
+// csrfToken derives the CSRF token from the session secret, so it needs no
+// storage and works on every instance; only someone who holds the
+// HttpOnly cookie can compute it.
+func csrfToken(secret []byte) string {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("authkit csrf v1"))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+func safeMethod(m string) bool {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	return false
+}
+
+func isLoopbackHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

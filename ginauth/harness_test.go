@@ -1,0 +1,207 @@
+package ginauth_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/gin-authkit/authkit/ginauth"
+	"github.com/gin-authkit/authkit/internal/testredis"
+	"github.com/gin-authkit/authkit/store/redisstore"
+	"github.com/gin-authkit/authkit/tokens"
+)
+
+func init() { gin.SetMode(gin.TestMode) }
+
+const (
+	testRealm  = "test-realm"
+	testSecret = "0123456789abcdef0123456789abcdef-test-only"
+	alicePW    = "alice-password-1"
+	bobPW      = "bob-password-12"
+)
+
+// clock is a settable clock shared by tokens, store and Auth.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// counter is a go-redis hook counting round trips (a pipeline is one).
+type counter struct{ n atomic.Int64 }
+
+func (*counter) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *counter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error { h.n.Add(1); return next(ctx, cmd) }
+}
+func (h *counter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error { h.n.Add(1); return next(ctx, cmds) }
+}
+
+type kit struct {
+	t      *testing.T
+	clock  *clock
+	auth   *ginauth.Auth
+	engine *gin.Engine
+	rdb    redis.UniversalClient
+	trips  *counter
+	prefix string
+}
+
+// newKit builds an Auth on the test Redis with alice (admin, user) and bob
+// (user), and an engine with the routes of the demo. Options may change
+// the config before New.
+func newKit(t *testing.T, opts ...func(*ginauth.Config)) *kit {
+	t.Helper()
+	rdb, prefix := testredis.New(t)
+	return newKitOn(t, rdb, prefix, opts...)
+}
+
+func newKitOn(t *testing.T, rdb redis.UniversalClient, prefix string, opts ...func(*ginauth.Config)) *kit {
+	t.Helper()
+	k := &kit{t: t, clock: &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}, rdb: rdb, trips: &counter{}, prefix: prefix}
+	rdb.AddHook(k.trips)
+	st, err := newRedisStore(rdb, prefix, k.clock.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := tokens.NewHMACKey("k1", []byte(testSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	common := []tokens.Option{tokens.WithIssuer("authkit-test"), tokens.WithAudience("api"), tokens.WithClock(k.clock.Now)}
+	iss, err := tokens.NewIssuer(key, common...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ver, err := tokens.NewVerifier([]*tokens.Key{key}, common...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := ginauth.Config{
+		Store: st, Issuer: iss, Verifier: ver, Realm: testRealm,
+		BcryptCost: bcrypt.MinCost, Now: k.clock.Now,
+		Extractors: []ginauth.Extractor{ginauth.Bearer(), ginauth.Basic(), ginauth.Cookie(ginauth.CookieConfig{})},
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	k.auth, err = ginauth.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := k.auth.CreateUser(ctx, "alice", alicePW, []string{"admin", "user"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.auth.CreateUser(ctx, "bob", bobPW, []string{"user"}); err != nil {
+		t.Fatal(err)
+	}
+	k.engine = demoEngine(k.auth)
+	return k
+}
+
+// demoEngine mounts the routes the demo serves.
+func demoEngine(auth *ginauth.Auth) *gin.Engine {
+	r := gin.New()
+	r.GET("/healthz", auth.HealthHandler())
+	a := r.Group("/auth")
+	a.POST("/login", auth.LoginHandler())
+	a.POST("/refresh", auth.RefreshHandler())
+	a.POST("/logout", auth.Required(), auth.LogoutHandler())
+	a.POST("/logout-all", auth.Required(), auth.LogoutAllHandler())
+	api := r.Group("/api", auth.Required())
+	api.GET("/me", func(c *gin.Context) {
+		p, _ := ginauth.PrincipalFrom(c)
+		c.JSON(200, gin.H{"username": p.Username, "roles": p.Roles})
+	})
+	api.POST("/me", func(c *gin.Context) { c.Status(204) })
+	api.GET("/admin/stats", auth.RequireRoles("admin"), func(c *gin.Context) { c.JSON(200, gin.H{"ok": true}) })
+	api.GET("/reports", auth.RequireRoles("admin", "analyst"), func(c *gin.Context) { c.JSON(200, gin.H{"ok": true}) })
+	api.GET("/both", auth.RequireAllRoles("admin", "user"), func(c *gin.Context) { c.JSON(200, gin.H{"ok": true}) })
+	return r
+}
+
+type resp struct {
+	*httptest.ResponseRecorder
+	body map[string]any
+}
+
+func (r resp) str(key string) string { s, _ := r.body[key].(string); return s }
+
+// do sends a request; headers are name, value pairs.
+func (k *kit) do(method, path string, body any, headers ...string) resp {
+	k.t.Helper()
+	var rd *bytes.Reader
+	switch b := body.(type) {
+	case nil:
+		rd = bytes.NewReader(nil)
+	case string:
+		rd = bytes.NewReader([]byte(b))
+	default:
+		raw, _ := json.Marshal(b)
+		rd = bytes.NewReader(raw)
+	}
+	req := httptest.NewRequest(method, path, rd)
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Add(headers[i], headers[i+1])
+	}
+	w := httptest.NewRecorder()
+	k.engine.ServeHTTP(w, req)
+	r := resp{ResponseRecorder: w, body: map[string]any{}}
+	_ = json.Unmarshal(w.Body.Bytes(), &r.body)
+	return r
+}
+
+// login logs in and returns the token pair.
+func (k *kit) login(user, pw string) ginauth.TokenResponse {
+	k.t.Helper()
+	r := k.do("POST", "/auth/login", map[string]string{"username": user, "password": pw})
+	if r.Code != 200 {
+		k.t.Fatalf("login %s: %d %s", user, r.Code, r.Body)
+	}
+	var tr ginauth.TokenResponse
+	if err := json.Unmarshal(r.Body.Bytes(), &tr); err != nil {
+		k.t.Fatal(err)
+	}
+	return tr
+}
+
+func bearer(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
+
+// expect checks status, error code and, for errors, the body's shape.
+func expect(t *testing.T, r resp, status int, code string) {
+	t.Helper()
+	if r.Code != status {
+		t.Fatalf("status = %d, want %d; body %s", r.Code, status, r.Body)
+	}
+	if code == "" {
+		return
+	}
+	if got := r.str("error"); got != code {
+		t.Fatalf("error = %q, want %q; body %s", got, code, r.Body)
+	}
+	if len(r.body) != 2 || r.str("message") == "" {
+		t.Fatalf("error body must be exactly {error, message}: %s", r.Body)
+	}
+}
+
+func newRedisStore(rdb redis.UniversalClient, prefix string, now func() time.Time) (*redisstore.Store, error) {
+	return redisstore.New(rdb, redisstore.Options{Prefix: prefix, Now: now})
+}

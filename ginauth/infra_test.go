@@ -1,0 +1,191 @@
+package ginauth_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/gin-authkit/authkit/ginauth"
+	"github.com/gin-authkit/authkit/internal/testredis"
+)
+
+// TestRoundTrips asserts one store round trip per authenticated request in
+// session mode, zero in stateless mode, and none for anonymous requests.
+func TestRoundTrips(t *testing.T) {
+	tests := []struct {
+		name      string
+		stateless bool
+		want      int64
+	}{
+		{"session mode", false, 1},
+		{"stateless mode", true, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k := newKit(t, func(c *ginauth.Config) { c.Stateless = tt.stateless })
+			tok := k.login("alice", alicePW)
+			expect(t, k.do("GET", "/api/me", nil, bearer(tok.AccessToken)...), 200, "") // warms the script cache
+			for _, path := range []string{"/api/me", "/api/admin/stats", "/api/reports"} {
+				before := k.trips.n.Load()
+				expect(t, k.do("GET", path, nil, bearer(tok.AccessToken)...), 200, "")
+				if got := k.trips.n.Load() - before; got != tt.want {
+					t.Errorf("%s: %d round trips, want %d", path, got, tt.want)
+				}
+			}
+			before := k.trips.n.Load()
+			expect(t, k.do("GET", "/api/me", nil), 401, "authentication_required")
+			expect(t, k.do("GET", "/api/me", nil, bearer("garbage.token.x")...), 401, "invalid_token")
+			if got := k.trips.n.Load() - before; got != 0 {
+				t.Errorf("anonymous requests made %d round trips, want 0", got)
+			}
+		})
+	}
+}
+
+// TestAnonymousWritesNothing checks the key space itself: requests without
+// a valid credential leave Redis untouched.
+func TestAnonymousWritesNothing(t *testing.T) {
+	k := newKit(t)
+	ctx := context.Background()
+	before, err := testredis.Keys(ctx, k.rdb, k.prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		k.do("GET", "/api/me", nil)
+		k.do("GET", "/api/me", nil, bearer("a.b.c")...)
+		k.do("POST", "/auth/refresh", map[string]string{"refresh_token": "nope"})
+		k.do("POST", "/auth/login", map[string]string{"username": "mallory", "password": "whatever"})
+	}
+	after, err := testredis.Keys(ctx, k.rdb, k.prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != len(before) {
+		t.Errorf("keys went from %d to %d", len(before), len(after))
+	}
+}
+
+// TestCredentialsStoredHashed logs in and checks that no key or value in
+// Redis contains the session's refresh token, its random part, or the
+// access token's session id in a usable form.
+func TestCredentialsStoredHashed(t *testing.T) {
+	k := newKit(t)
+	r := k.do("POST", "/auth/login", map[string]any{"username": "bob", "password": bobPW, "cookie": true})
+	expect(t, r, 200, "")
+	var cookie string
+	for _, c := range r.Result().Cookies() {
+		if c.Name == "authkit_session" {
+			cookie = c.Value
+		}
+	}
+	tok := k.login("bob", bobPW)
+	secretParts := []string{tok.RefreshToken[strings.LastIndex(tok.RefreshToken, ".")+1:], cookie[strings.Index(cookie, ".")+1:]}
+	ctx := context.Background()
+	keys, err := testredis.Keys(ctx, k.rdb, k.prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range keys {
+		dump := key
+		switch typ := k.rdb.Type(ctx, key).Val(); typ {
+		case "hash":
+			for f, v := range k.rdb.HGetAll(ctx, key).Val() {
+				dump += " " + f + "=" + v
+			}
+		case "set":
+			dump += " " + strings.Join(k.rdb.SMembers(ctx, key).Val(), " ")
+		case "zset":
+			dump += " " + strings.Join(k.rdb.ZRange(ctx, key, 0, -1).Val(), " ")
+		default:
+			dump += " " + k.rdb.Get(ctx, key).Val()
+		}
+		for _, s := range secretParts {
+			if strings.Contains(dump, s) {
+				t.Errorf("key %s holds a raw credential", key)
+			}
+		}
+	}
+}
+
+// TestStoreDeadline points the kit at a server that accepts connections
+// and never answers: requests must get 503 within the deadline plus 100 ms.
+func TestStoreDeadline(t *testing.T) {
+	real, prefix := testredis.New(t)
+	k := newKitOn(t, real, prefix)
+	tok := k.login("alice", alicePW)
+
+	hole := testredis.NewBlackhole(t)
+	rdb := redis.NewClient(&redis.Options{Addr: hole.Addr, ContextTimeoutEnabled: true, MaxRetries: -1})
+	t.Cleanup(func() { rdb.Close() })
+	hung := newKitOnStore(t, k, rdb, prefix)
+
+	const deadline = 300 * time.Millisecond
+	for _, path := range []string{"/api/me", "/healthz"} {
+		start := time.Now()
+		r := hung.do("GET", path, nil, bearer(tok.AccessToken)...)
+		took := time.Since(start)
+		expect(t, r, 503, "unavailable")
+		if r.Header().Get("Retry-After") != "5" {
+			t.Errorf("Retry-After = %q, want 5", r.Header().Get("Retry-After"))
+		}
+		if took > deadline+100*time.Millisecond {
+			t.Errorf("%s: 503 after %v, want within %v", path, took, deadline+100*time.Millisecond)
+		}
+	}
+	start := time.Now()
+	expect(t, hung.do("POST", "/auth/refresh", map[string]string{"refresh_token": tok.RefreshToken}), 503, "unavailable")
+	if took := time.Since(start); took > deadline+100*time.Millisecond {
+		t.Errorf("refresh: 503 after %v", took)
+	}
+}
+
+// newKitOnStore builds a second kit sharing k's keys and clock but talking
+// to Redis through rdb, without creating users.
+func newKitOnStore(t *testing.T, k *kit, rdb redis.UniversalClient, prefix string) *kit {
+	t.Helper()
+	st, err := newRedisStore(rdb, prefix, k.clock.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := k.auth.Config()
+	cfg.Store = st
+	a, err := ginauth.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &kit{t: t, clock: k.clock, auth: a, engine: demoEngine(a), rdb: rdb, trips: &counter{}, prefix: prefix}
+}
+
+// TestStoreRecovers stops a private Redis under load, expects 503 (never
+// 401, never 200), restarts it and expects success without a restart of
+// the kit.
+func TestStoreRecovers(t *testing.T) {
+	srv := testredis.StartServer(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { rdb.Close() })
+	k := newKitOn(t, rdb, "recover:")
+	tok := k.login("alice", alicePW)
+	expect(t, k.do("GET", "/api/me", nil, bearer(tok.AccessToken)...), 200, "")
+
+	srv.Stop()
+	for range 3 {
+		expect(t, k.do("GET", "/api/me", nil, bearer(tok.AccessToken)...), 503, "unavailable")
+	}
+	expect(t, k.do("GET", "/healthz", nil), 503, "unavailable")
+	expect(t, k.do("POST", "/auth/login", map[string]string{"username": "alice", "password": alicePW}), 503, "unavailable")
+
+	srv.Start() // empty again: no persistence
+	expect(t, k.do("GET", "/healthz", nil), 200, "")
+	// The session died with the server's memory: that is a 401 now, decided
+	// by a store that answered.
+	expect(t, k.do("GET", "/api/me", nil, bearer(tok.AccessToken)...), 401, "invalid_token")
+	if err := k.auth.CreateUser(context.Background(), "alice", alicePW, []string{"admin"}); err != nil {
+		t.Fatal(err)
+	}
+	tok = k.login("alice", alicePW)
+	expect(t, k.do("GET", "/api/me", nil, bearer(tok.AccessToken)...), 200, "")
+}

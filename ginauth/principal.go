@@ -1,0 +1,65 @@
+package ginauth
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/gin-authkit/authkit/store"
+)
+
+// Principal is the authenticated caller of a request.
+type Principal struct {
+	// Username identifies the user.
+	Username string
+	// Roles are the user's roles: from the session (session mode), or from
+	// the access token (stateless mode), or from the user record (Basic).
+	Roles []string
+	// Scheme is how the caller authenticated: "Bearer", "Basic" or "Cookie".
+	Scheme string
+	// SessionID is the session's public handle; zero for Basic.
+	SessionID store.Digest
+	// TokenID is the access token's jti; empty unless Scheme is "Bearer".
+	TokenID string
+	// ExpiresAt is when the access token expires; zero unless Scheme is
+	// "Bearer".
+	ExpiresAt time.Time
+}
+
+// HasRole reports whether p has role.
+func (p *Principal) HasRole(role string) bool { return slices.Contains(p.Roles, role) }
+
+// LogValue keeps log lines free of credentials.
+func (p *Principal) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("user", p.Username), slog.String("scheme", p.Scheme))
+}
+
+// principalKey is the context key; a pointer to an unexported type cannot
+// collide with any other package's key.
+type principalKey struct{}
+
+var keyPrincipal = &principalKey{}
+
+// PrincipalFrom returns the principal of an authenticated request.
+func PrincipalFrom(c *gin.Context) (*Principal, bool) {
+	if c == nil || c.Request == nil {
+		return nil, false
+	}
+	return PrincipalFromContext(c.Request.Context())
+}
+
+// PrincipalFromContext returns the principal stored in ctx, for code below
+// the HTTP layer that receives c.Request.Context().
+func PrincipalFromContext(ctx context.Context) (*Principal, bool) {
+	p, ok := ctx.Value(keyPrincipal).(*Principal)
+	return p, ok && p != nil
+}
+
+// WithPrincipal returns a copy of ctx carrying p; useful in tests of code
+// that calls [PrincipalFromContext].
+func WithPrincipal(ctx context.Context, p *Principal) context.Context {
+	return context.WithValue(ctx, keyPrincipal, p)
+}

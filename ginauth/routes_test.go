@@ -1,0 +1,89 @@
+package ginauth_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/gin-authkit/authkit/ginauth"
+	"github.com/gin-authkit/authkit/ginauth/ginauthtest"
+)
+
+func TestRoutes(t *testing.T) {
+	k := newKit(t)
+	routes, err := ginauth.Routes(k.engine)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range routes {
+		got = append(got, r.String())
+	}
+	want := []string{
+		"GET /api/admin/stats  roles: admin",
+		"GET /api/both  roles: admin & user",
+		"GET /api/me  authenticated",
+		"POST /api/me  authenticated",
+		"GET /api/reports  roles: admin|analyst",
+		"POST /auth/login  public",
+		"POST /auth/logout  authenticated",
+		"POST /auth/logout-all  authenticated",
+		"POST /auth/refresh  public",
+		"GET /healthz  public",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("Routes:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	ginauthtest.AssertRoutesAnnotated(t, k.engine)
+}
+
+func TestCheckRoutesFindsProblems(t *testing.T) {
+	k := newKit(t)
+	tests := []struct {
+		name  string
+		setup func(r *gin.Engine)
+		want  string // substring of the error; "" for none
+	}{
+		{"all annotated", func(r *gin.Engine) {
+			r.GET("/open", ginauth.Public(), func(*gin.Context) {})
+			r.GET("/param/:id", k.auth.RequireRoles("a"), func(*gin.Context) {})
+		}, ""},
+		{"forgotten route", func(r *gin.Engine) {
+			r.GET("/open", ginauth.Public(), func(*gin.Context) {})
+			r.GET("/forgot", func(*gin.Context) {})
+		}, "GET /forgot  UNANNOTATED"},
+		{"empty role list", func(r *gin.Engine) {
+			r.GET("/none", k.auth.RequireRoles(), func(*gin.Context) {})
+		}, "MISCONFIGURED"},
+		{"public inside a protected group", func(r *gin.Engine) {
+			g := r.Group("/g", k.auth.Required())
+			g.GET("/x", ginauth.Public(), func(*gin.Context) {})
+		}, "public and authenticated"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := gin.New()
+			tt.setup(r)
+			err := ginauth.CheckRoutes(r)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, ginauth.ErrUnannotatedRoute) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestEmptyRoleListDenies: a misconfigured annotation fails closed.
+func TestEmptyRoleListDenies(t *testing.T) {
+	k := newKit(t)
+	k.engine.GET("/deny", k.auth.RequireRoles(), func(c *gin.Context) { c.Status(200) })
+	tok := k.login("alice", alicePW)
+	expect(t, k.do("GET", "/deny", nil, bearer(tok.AccessToken)...), 403, "forbidden")
+}

@@ -1,0 +1,13 @@
+// Package memstore is an in-memory [store.Store] for tests, examples and
+// single-process demos.
+//
+// State lives in maps behind one mutex and is lost when the process exits;
+// several processes do not share it. Use
+// [github.com/gin-authkit/authkit/store/redisstore] for anything that runs
+// more than one replica.
+//
+// The store starts no goroutines. Sessions that are no longer live are
+// removed when they are next touched, and every [Store.CreateSession] also
+// checks a few others in turn, so memory stays proportional to the live
+// sessions plus the rate at which sessions are created.
+package memstore

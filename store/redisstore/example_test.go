@@ -1,0 +1,119 @@
+package redisstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/gin-authkit/authkit/store"
+	"github.com/gin-authkit/authkit/store/redisstore"
+)
+
+// ExampleNew creates a store on a UniversalClient, which can point at a
+// single server, Sentinel or Cluster. An in-process miniredis stands in for
+// the server here so that the example runs anywhere.
+func ExampleNew() {
+	mr, err := miniredis.Run()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer mr.Close()
+
+	client := redis.NewUniversalClient(&redis.UniversalOptions{
+		Addrs: []string{mr.Addr()},
+		// Required: without it go-redis ignores context deadlines.
+		ContextTimeoutEnabled: true,
+	})
+	defer client.Close()
+
+	s, err := redisstore.New(client, redisstore.Options{Prefix: "myapp:auth:"})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	ctx := context.Background()
+	err = s.CreateUser(ctx, store.User{
+		Username:     "alice",
+		PasswordHash: []byte("$2a$10$…"), // a bcrypt hash
+		Roles:        []string{"admin"},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// The store sees digests only: the secrets go to the client.
+	id := store.HashSecret([]byte("session secret from crypto/rand"))
+	err = s.CreateSession(ctx, store.NewSession{
+		ID:          id,
+		Username:    "alice",
+		Refresh:     store.HashSecret([]byte("refresh token from crypto/rand")),
+		IdleTimeout: 30 * time.Minute,
+		ExpiresAt:   time.Now().Add(24 * time.Hour),
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	sess, err := s.Session(ctx, "alice", id)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(sess.Username, sess.Roles)
+
+	_, err = s.Session(ctx, "alice", store.HashSecret([]byte("guessed")))
+	fmt.Println(errors.Is(err, store.ErrNotFound))
+	// Output:
+	// alice [admin]
+	// true
+}
+
+// ExampleStore_RotateRefresh shows refresh-token reuse detection: a token
+// presented after it was rotated ends the whole session.
+func ExampleStore_RotateRefresh() {
+	mr, err := miniredis.Run()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer mr.Close()
+	client := redis.NewClient(&redis.Options{Addr: mr.Addr(), ContextTimeoutEnabled: true})
+	defer client.Close()
+	s, err := redisstore.New(client, redisstore.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	ctx := context.Background()
+	if err := s.CreateUser(ctx, store.User{Username: "alice", PasswordHash: []byte("$2a$10$…")}); err != nil {
+		log.Fatal(err)
+	}
+	id := store.HashSecret([]byte("session secret"))
+	first := store.HashSecret([]byte("first refresh token"))
+	second := store.HashSecret([]byte("second refresh token"))
+	err = s.CreateSession(ctx, store.NewSession{
+		ID: id, Username: "alice", Refresh: first,
+		IdleTimeout: time.Hour, ExpiresAt: time.Now().Add(24 * time.Hour),
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	_, err = s.RotateRefresh(ctx, "alice", id, first, second)
+	fmt.Println("rotate first:", err)
+
+	// An attacker replays the first token.
+	_, err = s.RotateRefresh(ctx, "alice", id, first, store.HashSecret([]byte("attacker's")))
+	fmt.Println("replay reused:", errors.Is(err, store.ErrReused))
+
+	// The legitimate holder of the second token is logged out too.
+	_, err = s.Session(ctx, "alice", id)
+	fmt.Println("session gone:", errors.Is(err, store.ErrNotFound))
+	// Output:
+	// rotate first: <nil>
+	// replay reused: true
+	// session gone: true
+}

@@ -1,0 +1,567 @@
+package redisstore_test
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/gin-authkit/authkit/store"
+	"github.com/gin-authkit/authkit/store/redisstore"
+	"github.com/gin-authkit/authkit/store/storetest"
+)
+
+func TestContract(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, now func() time.Time) store.Store {
+		r := newTestRedis(t)
+		s, err := redisstore.New(r.client, redisstore.Options{Prefix: r.prefix, Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+func TestBackendURL(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    string
+		wantErr bool
+	}{
+		{"Unset", nil, "", false},
+		{"Set", map[string]string{envRedis: "redis://127.0.0.1:6379/0"}, "redis://127.0.0.1:6379/0", false},
+		{"SetInCI", map[string]string{envRedis: "redis://127.0.0.1:6379/0", "CI": "true"}, "redis://127.0.0.1:6379/0", false},
+		{"UnsetInCI", map[string]string{"CI": "true"}, "", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := backendURL(func(k string) string { return tc.env[k] })
+			if (err != nil) != tc.wantErr || got != tc.want {
+				t.Errorf("backendURL = %q, %v; want %q, error %v", got, err, tc.want, tc.wantErr)
+			}
+		})
+	}
+}
+
+// fixture is a store on the test Redis with one user, "alice".
+type fixture struct {
+	r   *testRedis
+	s   *redisstore.Store
+	ctx context.Context
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	r := newTestRedis(t)
+	s, err := redisstore.New(r.client, redisstore.Options{Prefix: r.prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{r: r, s: s, ctx: t.Context()}
+	if err := s.CreateUser(f.ctx, store.User{Username: "alice", PasswordHash: []byte("h"), Roles: []string{"user"}}); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func (f *fixture) session(t *testing.T) (id, ref store.Digest) {
+	t.Helper()
+	id, ref = store.HashSecret([]byte(rand.Text())), store.HashSecret([]byte(rand.Text()))
+	err := f.s.CreateSession(f.ctx, store.NewSession{
+		ID: id, Username: "alice", Refresh: ref, IdleTimeout: time.Hour, ExpiresAt: time.Now().Add(24 * time.Hour),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id, ref
+}
+
+// key spells out the documented key layout.
+func (f *fixture) key(suffix string) string { return f.r.prefix + "{u:alice}:" + suffix }
+
+// pttls maps every key under the test prefix to its PTTL in milliseconds
+// (-1: no expiry).
+func (f *fixture) pttls(t *testing.T) map[string]int64 {
+	t.Helper()
+	keys, err := f.r.keys(f.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := make(map[string]int64, len(keys))
+	for _, k := range keys {
+		n, err := f.r.client.Do(f.ctx, "PTTL", k).Int64()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m[k] = n
+	}
+	return m
+}
+
+// checkKeys reports unless the keys under the prefix are exactly want,
+// with the user key kept forever and every other key expiring within an
+// hour (the sessions' idle timeout).
+func (f *fixture) checkKeys(t *testing.T, step string, want ...string) {
+	t.Helper()
+	got := f.pttls(t)
+	names := make([]string, 0, len(got))
+	for k := range got {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	slices.Sort(want)
+	if !slices.Equal(names, want) {
+		t.Errorf("%s: keys = %q, want %q", step, names, want)
+	}
+	for k, ms := range got {
+		switch {
+		case k == f.key("user"):
+			if ms != -1 {
+				t.Errorf("%s: user key PTTL = %d, want no expiry", step, ms)
+			}
+		case k == f.key("sessions"):
+			if ms <= 0 || ms > (24*time.Hour).Milliseconds() {
+				t.Errorf("%s: %s PTTL = %d ms, want within the sessions' lifetime", step, k, ms)
+			}
+		default:
+			if ms <= 0 || ms > time.Hour.Milliseconds() {
+				t.Errorf("%s: %s PTTL = %d ms, want within the idle timeout", step, k, ms)
+			}
+		}
+	}
+}
+
+func TestKeysExpire(t *testing.T) {
+	f := newFixture(t)
+	f.checkKeys(t, "after CreateUser", f.key("user"))
+
+	id1, ref1 := f.session(t)
+	s1 := f.key("s:" + id1.String())
+	f.checkKeys(t, "after CreateSession", f.key("user"), f.key("sessions"), s1)
+
+	if _, err := f.s.RotateRefresh(f.ctx, "alice", id1, ref1, store.HashSecret([]byte("next"))); err != nil {
+		t.Fatal(err)
+	}
+	f.checkKeys(t, "after RotateRefresh", f.key("user"), f.key("sessions"), s1, s1+":old")
+	// Expire the keys of s1 sooner, so that Session has to push them back.
+	for _, k := range []string{s1, s1 + ":old"} {
+		if err := f.r.client.PExpire(f.ctx, k, time.Minute).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.s.Session(f.ctx, "alice", id1); err != nil {
+		t.Fatal(err)
+	}
+	pttls := f.pttls(t)
+	for _, k := range []string{s1, s1 + ":old"} {
+		if pttls[k] <= time.Minute.Milliseconds() {
+			t.Errorf("after Session, %s PTTL = %d ms, want it reset to the idle timeout", k, pttls[k])
+		}
+	}
+	id2, _ := f.session(t)
+	s2 := f.key("s:" + id2.String())
+	f.checkKeys(t, "after Session", f.key("user"), f.key("sessions"), s1, s1+":old", s2)
+
+	if err := f.s.RevokeSession(f.ctx, "alice", id1); err != nil {
+		t.Fatal(err)
+	}
+	f.checkKeys(t, "after RevokeSession", f.key("user"), f.key("sessions"), s2)
+	if n, err := f.r.client.ZCard(f.ctx, f.key("sessions")).Result(); err != nil || n != 1 {
+		t.Errorf("index has %d members (%v) after RevokeSession, want 1", n, err)
+	}
+
+	f.session(t)
+	if err := f.s.RevokeAll(f.ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	f.checkKeys(t, "after RevokeAll", f.key("user"))
+}
+
+// TestRevokeAllCoversUnlistedSessions checks that RevokeAll ends a session
+// missing from the index, as one created between RevokeAll's listing of
+// the index and its script would be: the generation bump, not the key
+// deletion, is what revokes.
+func TestRevokeAllCoversUnlistedSessions(t *testing.T) {
+	f := newFixture(t)
+	listed, _ := f.session(t)
+	unlisted, ref := f.session(t)
+	if err := f.r.client.ZRem(f.ctx, f.key("sessions"), unlisted.String()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.s.RevokeAll(f.ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []store.Digest{listed, unlisted} {
+		if _, err := f.s.Session(f.ctx, "alice", id); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Session after RevokeAll: %v, want ErrNotFound", err)
+		}
+	}
+	if _, err := f.s.RotateRefresh(f.ctx, "alice", unlisted, ref, store.HashSecret([]byte("next"))); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("RotateRefresh after RevokeAll: %v, want ErrNotFound", err)
+	}
+	// Reading the dead session deleted it; nothing but the user is left.
+	f.checkKeys(t, "after reads", f.key("user"))
+}
+
+// hookRecorder counts what a client sends, one entry per round trip.
+type hookRecorder struct {
+	mu        sync.Mutex
+	process   int
+	pipelines int
+	cmds      [][]any
+}
+
+func (h *hookRecorder) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *hookRecorder) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.mu.Lock()
+		h.process++
+		h.cmds = append(h.cmds, cmd.Args())
+		h.mu.Unlock()
+		return next(ctx, cmd)
+	}
+}
+
+func (h *hookRecorder) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.mu.Lock()
+		h.pipelines++
+		for _, cmd := range cmds {
+			h.cmds = append(h.cmds, cmd.Args())
+		}
+		h.mu.Unlock()
+		return next(ctx, cmds)
+	}
+}
+
+// take returns what was recorded since the last call and starts afresh.
+func (h *hookRecorder) take() (process, pipelines int, cmds [][]any) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	process, pipelines, cmds = h.process, h.pipelines, h.cmds
+	h.process, h.pipelines, h.cmds = 0, 0, nil
+	return process, pipelines, cmds
+}
+
+// commandKeys returns the keys of one command the store sends. It fails
+// on a command it does not know, so that a new command in the store gets
+// its keys checked too.
+func commandKeys(t *testing.T, args []any) []string {
+	t.Helper()
+	name := strings.ToLower(fmt.Sprint(args[0]))
+	switch name {
+	case "eval", "evalsha", "eval_ro", "evalsha_ro":
+		n, ok := args[2].(int)
+		if !ok || len(args) < 3+n {
+			t.Fatalf("malformed %s: %v", name, args)
+		}
+		keys := make([]string, n)
+		for i := range n {
+			keys[i] = fmt.Sprint(args[3+i])
+		}
+		return keys
+	case "hgetall", "zrange":
+		return []string{fmt.Sprint(args[1])}
+	case "ping", "hello", "client", "select", "auth":
+		return nil
+	}
+	t.Fatalf("the store sent %q, which this test does not know how to check", name)
+	return nil
+}
+
+func TestOneSlotAndRoundTrips(t *testing.T) {
+	f := newFixture(t)
+	hook := &hookRecorder{}
+	f.r.client.AddHook(hook)
+
+	// Every operation once, including both outcomes of a rotation.
+	ctx := f.ctx
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(f.s.CreateUser(ctx, store.User{Username: "bob", PasswordHash: []byte("h")}))
+	_, err := f.s.User(ctx, "alice")
+	must(err)
+	must(f.s.SetRoles(ctx, "alice", []string{"admin"}))
+	must(f.s.SetPasswordHash(ctx, "alice", []byte("h2")))
+	must(f.s.SetDisabled(ctx, "alice", false))
+	id, ref := f.session(t)
+	f.session(t)
+	_, err = f.s.Session(ctx, "alice", id)
+	must(err)
+	next := store.HashSecret([]byte("next"))
+	_, err = f.s.RotateRefresh(ctx, "alice", id, ref, next)
+	must(err)
+	_, err = f.s.Sessions(ctx, "alice")
+	must(err)
+	_, err = f.s.RotateRefresh(ctx, "alice", id, ref, store.HashSecret([]byte("again")))
+	if !errors.Is(err, store.ErrReused) {
+		t.Fatalf("RotateRefresh of a rotated token: %v, want ErrReused", err)
+	}
+	id3, _ := f.session(t)
+	must(f.s.RevokeSession(ctx, "alice", id3))
+	f.session(t)
+	must(f.s.RevokeAll(ctx, "alice"))
+	must(f.s.SetDisabled(ctx, "alice", true))
+
+	_, _, cmds := hook.take()
+	scripts := 0
+	for _, args := range cmds {
+		keys := commandKeys(t, args)
+		if len(keys) == 0 {
+			continue
+		}
+		name := strings.ToLower(fmt.Sprint(args[0]))
+		if strings.HasPrefix(name, "eval") {
+			scripts++
+		}
+		slot := keySlot(keys[0])
+		for _, k := range keys {
+			if !strings.HasPrefix(k, f.r.prefix) {
+				t.Errorf("%s: key %q lacks the prefix %q", name, k, f.r.prefix)
+			}
+			if keySlot(k) != slot {
+				t.Errorf("%s: keys %q span slots %d and %d", name, keys, slot, keySlot(k))
+			}
+		}
+	}
+	if scripts < 10 {
+		t.Errorf("saw %d script calls, want one per operation", scripts)
+	}
+
+	// Scripts are cached now: reading a session is one round trip, and so
+	// is rotating a refresh token.
+	must(f.s.SetDisabled(ctx, "alice", false))
+	id, ref = f.session(t)
+	for _, op := range []struct {
+		name string
+		call func() error
+	}{
+		{"Session", func() error { _, err := f.s.Session(ctx, "alice", id); return err }},
+		{"RotateRefresh", func() error { _, err := f.s.RotateRefresh(ctx, "alice", id, ref, next); return err }},
+		{"Session of an unknown ID", func() error {
+			_, err := f.s.Session(ctx, "alice", store.HashSecret([]byte("unknown")))
+			if !errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("got %v, want ErrNotFound", err)
+			}
+			return nil
+		}},
+	} {
+		hook.take()
+		if err := op.call(); err != nil {
+			t.Fatalf("%s: %v", op.name, err)
+		}
+		process, pipelines, cmds := hook.take()
+		if process != 1 || pipelines != 0 {
+			t.Errorf("%s took %d commands and %d pipelines (%v), want exactly one command", op.name, process, pipelines, cmds)
+		} else if name := strings.ToLower(fmt.Sprint(cmds[0][0])); name != "evalsha" {
+			t.Errorf("%s sent %s, want evalsha of the cached script", op.name, name)
+		}
+	}
+}
+
+// keySlot is the Redis Cluster hash slot of key: CRC16 of the key, or of
+// its hash tag — the text between the first '{' and the next '}', if not
+// empty — modulo 16384.
+func keySlot(key string) uint16 {
+	if i := strings.IndexByte(key, '{'); i >= 0 {
+		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
+			key = key[i+1 : i+1+j]
+		}
+	}
+	return crc16(key) % 16384
+}
+
+// crc16 is CRC-16/XMODEM (polynomial 0x1021, initial value 0), the
+// checksum Redis Cluster uses for slots.
+func crc16(s string) uint16 {
+	var crc uint16
+	for i := 0; i < len(s); i++ {
+		crc ^= uint16(s[i]) << 8
+		for range 8 {
+			if crc&0x8000 != 0 {
+				crc = crc<<1 ^ 0x1021
+			} else {
+				crc <<= 1
+			}
+		}
+	}
+	return crc
+}
+
+func TestKeySlot(t *testing.T) {
+	if got := crc16("123456789"); got != 0x31C3 {
+		t.Errorf("crc16(123456789) = %#x, want 0x31c3", got)
+	}
+	// Values and rules from the Redis Cluster specification.
+	tests := []struct {
+		key  string
+		want uint16
+	}{
+		{"foo", 12182},
+		{"{user1000}.following", keySlot("user1000")},
+		{"foo{}{bar}", crc16("foo{}{bar}") % 16384},
+		{"foo{{bar}}zap", crc16("{bar") % 16384},
+		{"foo{bar}{zap}", keySlot("bar")},
+	}
+	for _, tc := range tests {
+		if got := keySlot(tc.key); got != tc.want {
+			t.Errorf("keySlot(%q) = %d, want %d", tc.key, got, tc.want)
+		}
+	}
+}
+
+func TestNew(t *testing.T) {
+	const addr = "127.0.0.1:1" // never dialled: New does not contact Redis
+	tests := []struct {
+		name    string
+		client  func() redis.UniversalClient
+		opts    redisstore.Options
+		wantErr error // nil: success; errAny: any error
+	}{
+		{"Client", func() redis.UniversalClient {
+			return redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
+		}, redisstore.Options{}, nil},
+		{"ClientWithoutContextTimeout", func() redis.UniversalClient {
+			return redis.NewClient(&redis.Options{Addr: addr})
+		}, redisstore.Options{}, redisstore.ErrNoContextTimeout},
+		{"ClusterClient", func() redis.UniversalClient {
+			return redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{addr}, ContextTimeoutEnabled: true})
+		}, redisstore.Options{}, nil},
+		{"ClusterClientWithoutContextTimeout", func() redis.UniversalClient {
+			return redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{addr}})
+		}, redisstore.Options{}, redisstore.ErrNoContextTimeout},
+		{"RingWithoutContextTimeout", func() redis.UniversalClient {
+			return redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"a": addr}})
+		}, redisstore.Options{}, redisstore.ErrNoContextTimeout},
+		{"UniversalClient", func() redis.UniversalClient {
+			return redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{addr}, ContextTimeoutEnabled: true})
+		}, redisstore.Options{}, nil},
+		{"UniversalClientWithoutContextTimeout", func() redis.UniversalClient {
+			return redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{addr}})
+		}, redisstore.Options{}, redisstore.ErrNoContextTimeout},
+		{"PrefixWithBrace", func() redis.UniversalClient {
+			return redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
+		}, redisstore.Options{Prefix: "app{x}:"}, errAny},
+		{"NilClient", func() redis.UniversalClient { return nil }, redisstore.Options{}, errAny},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			client := tc.client()
+			if client != nil {
+				defer client.Close()
+			}
+			s, err := redisstore.New(client, tc.opts)
+			switch {
+			case tc.wantErr == nil:
+				if err != nil || s == nil {
+					t.Errorf("New = %v, %v; want a store", s, err)
+				}
+			case errors.Is(tc.wantErr, errAny):
+				if err == nil {
+					t.Errorf("New succeeded, want an error")
+				}
+			default:
+				if !errors.Is(err, tc.wantErr) {
+					t.Errorf("New error = %v, want %v", err, tc.wantErr)
+				}
+			}
+		})
+	}
+}
+
+var errAny = errors.New("any error")
+
+// TestSilentServerHonoursDeadline checks the reason for
+// ErrNoContextTimeout: against a server that accepts connections and never
+// replies, a call returns an infrastructure error once its context
+// expires, far sooner than go-redis's 5 s read timeout.
+func TestSilentServerHonoursDeadline(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Go(func() { io.Copy(io.Discard, c) })
+		}
+	})
+	defer func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	}()
+
+	client := redis.NewClient(&redis.Options{Addr: ln.Addr().String(), ContextTimeoutEnabled: true})
+	defer client.Close()
+	s, err := redisstore.New(client, redisstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const deadline = 300 * time.Millisecond
+	ctx, cancel := context.WithTimeout(t.Context(), deadline)
+	defer cancel()
+	start := time.Now()
+	_, err = s.Session(ctx, "alice", store.HashSecret([]byte("id")))
+	elapsed := time.Since(start)
+	if err == nil || errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Session on a silent server: error = %v, want an infrastructure error", err)
+	}
+	if elapsed > deadline+time.Second {
+		t.Errorf("Session on a silent server took %v with a %v deadline", elapsed, deadline)
+	}
+	t.Logf("Session on a silent server failed after %v: %v", elapsed.Round(time.Millisecond), err)
+}
+
+func BenchmarkSession(b *testing.B) {
+	r := newTestRedis(b)
+	s, err := redisstore.New(r.client, redisstore.Options{Prefix: r.prefix})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := s.CreateUser(ctx, store.User{Username: "alice", PasswordHash: []byte("h"), Roles: []string{"user"}}); err != nil {
+		b.Fatal(err)
+	}
+	id := store.HashSecret([]byte("session"))
+	err = s.CreateSession(ctx, store.NewSession{
+		ID: id, Username: "alice", Refresh: store.HashSecret([]byte("refresh")),
+		IdleTimeout: time.Hour, ExpiresAt: time.Now().Add(time.Hour),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := s.Session(ctx, "alice", id); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

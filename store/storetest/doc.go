@@ -1,0 +1,12 @@
+// Package storetest is the contract suite every [store.Store] backend must
+// pass, in the spirit of testing/slogtest: a backend's tests call [Run] with
+// a constructor, and the suite checks the behaviour that authkit relies on —
+// the lookup rule, sliding and absolute expiry, revocation, refresh-token
+// rotation with reuse detection, and atomicity under concurrent rotation.
+//
+// The suite owns the clock. It hands each store a settable fake clock and
+// moves it forward instead of sleeping, so a backend must read the time only
+// through the function it is given. The clock starts on a whole millisecond
+// and moves in whole milliseconds, so backends that store millisecond
+// timestamps compare equal.
+package storetest

@@ -1,0 +1,318 @@
+package storetest
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/gin-authkit/authkit/store"
+)
+
+var sessionCases = []testCase{
+	{"CreateAndRead", testCreateAndReadSession},
+	{"CreateRejects", testCreateSessionRejects},
+	{"DuplicateID", testDuplicateSessionID},
+	{"RolesFollowUser", testSessionRolesFollowUser},
+	{"IdleTimeout", testIdleTimeout},
+	{"AbsoluteExpiry", testAbsoluteExpiry},
+	{"FarFuture", testFarFuture},
+	{"Revoke", testRevokeSession},
+	{"RevokeAll", testRevokeAll},
+	{"List", testListSessions},
+	{"DisableRevokes", testDisableRevokes},
+	{"WrongOwner", testWrongOwner},
+}
+
+func testCreateAndReadSession(t *testing.T, e *env) {
+	e.user(t, "alice", "admin", "user")
+	t0 := e.clock.Now()
+	id, _ := e.session(t, "alice", idle, life)
+	want := store.Session{
+		ID:          id,
+		Username:    "alice",
+		Roles:       []string{"admin", "user"},
+		CreatedAt:   t0,
+		IdleTimeout: idle,
+		ExpiresAt:   t0.Add(life),
+	}
+	// Each read marks the session as used at the time of the read.
+	for _, step := range []time.Duration{time.Minute, 2 * time.Minute} {
+		e.clock.Advance(step)
+		want.LastSeen = e.clock.Now()
+		checkSession(t, "Session", e.live(t, "alice", id), want)
+	}
+}
+
+func testCreateSessionRejects(t *testing.T, e *env) {
+	e.user(t, "alice", "user")
+	e.user(t, "dis", "user")
+	must(t, "SetDisabled", e.s.SetDisabled(e.ctx, "dis", true))
+
+	tests := []struct {
+		name   string
+		change func(ns *store.NewSession)
+		want   error
+	}{
+		{"UnknownUser", func(ns *store.NewSession) { ns.Username = "nobody" }, store.ErrNotFound},
+		{"DisabledUser", func(ns *store.NewSession) { ns.Username = "dis" }, store.ErrNotFound},
+		{"InvalidUsername", func(ns *store.NewSession) { ns.Username = "bad name" }, store.ErrInvalid},
+		{"ZeroIdle", func(ns *store.NewSession) { ns.IdleTimeout = 0 }, store.ErrInvalid},
+		{"NegativeIdle", func(ns *store.NewSession) { ns.IdleTimeout = -time.Minute }, store.ErrInvalid},
+		{"ExpiresNow", func(ns *store.NewSession) { ns.ExpiresAt = e.clock.Now() }, store.ErrInvalid},
+		{"ExpiredAlready", func(ns *store.NewSession) { ns.ExpiresAt = e.clock.Now().Add(-time.Hour) }, store.ErrInvalid},
+		{"ZeroExpiry", func(ns *store.NewSession) { ns.ExpiresAt = time.Time{} }, store.ErrInvalid},
+		{"ZeroID", func(ns *store.NewSession) { ns.ID = store.Digest{} }, store.ErrInvalid},
+		{"ZeroRefresh", func(ns *store.NewSession) { ns.Refresh = store.Digest{} }, store.ErrInvalid},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ns := store.NewSession{
+				ID:          newDigest(),
+				Username:    "alice",
+				Refresh:     newDigest(),
+				IdleTimeout: idle,
+				ExpiresAt:   e.clock.Now().Add(life),
+			}
+			tc.change(&ns)
+			wantErr(t, "CreateSession", e.s.CreateSession(e.ctx, ns), tc.want)
+			// Nothing was stored under any owner.
+			for _, u := range []string{"alice", "dis"} {
+				e.gone(t, u, ns.ID)
+			}
+		})
+	}
+	for _, u := range []string{"alice", "dis"} {
+		list, err := e.s.Sessions(e.ctx, u)
+		must(t, "Sessions", err)
+		if len(list) != 0 {
+			t.Errorf("Sessions(%s) = %d sessions after rejected creates, want 0", u, len(list))
+		}
+	}
+}
+
+func testDuplicateSessionID(t *testing.T, e *env) {
+	e.user(t, "alice", "user")
+	id, ref := e.session(t, "alice", idle, life)
+	err := e.s.CreateSession(e.ctx, store.NewSession{
+		ID: id, Username: "alice", Refresh: newDigest(), IdleTimeout: idle, ExpiresAt: e.clock.Now().Add(life),
+	})
+	wantErr(t, "CreateSession with a live session's ID", err, store.ErrExists)
+	// The original session, with its refresh token, is untouched.
+	_, err = e.s.RotateRefresh(e.ctx, "alice", id, ref, newDigest())
+	must(t, "RotateRefresh of the original", err)
+}
+
+func testSessionRolesFollowUser(t *testing.T, e *env) {
+	e.user(t, "alice", "user")
+	id, _ := e.session(t, "alice", idle, life)
+	if s := e.live(t, "alice", id); !sameRoles(s.Roles, []string{"user"}) {
+		t.Fatalf("Roles = %q, want [user]", s.Roles)
+	}
+	must(t, "SetRoles", e.s.SetRoles(e.ctx, "alice", []string{"admin", "user"}))
+	if s := e.live(t, "alice", id); !sameRoles(s.Roles, []string{"admin", "user"}) {
+		t.Errorf("Roles after SetRoles = %q, want [admin user]", s.Roles)
+	}
+	must(t, "SetRoles", e.s.SetRoles(e.ctx, "alice", nil))
+	if s := e.live(t, "alice", id); len(s.Roles) != 0 {
+		t.Errorf("Roles after SetRoles(nil) = %q, want none", s.Roles)
+	}
+}
+
+func testIdleTimeout(t *testing.T, e *env) {
+	const idle = 10 * time.Minute
+	e.user(t, "alice", "user")
+	id, _ := e.session(t, "alice", idle, life)
+	// Reads keep the session alive well past its idle timeout (sliding).
+	for range 3 {
+		e.clock.Advance(idle - time.Millisecond)
+		e.live(t, "alice", id)
+	}
+	// Unused for exactly the idle timeout, it is over, and stays over.
+	e.clock.Advance(idle)
+	e.gone(t, "alice", id)
+	e.gone(t, "alice", id)
+}
+
+func testAbsoluteExpiry(t *testing.T, e *env) {
+	const idle, life = 10 * time.Minute, 30 * time.Minute
+	e.user(t, "alice", "user")
+	id, _ := e.session(t, "alice", idle, life)
+	// Constant use does not extend the absolute lifetime.
+	for range 3 {
+		e.clock.Advance(9 * time.Minute)
+		e.live(t, "alice", id)
+	}
+	e.clock.Advance(2*time.Minute + 59*time.Second)
+	e.live(t, "alice", id)
+	e.clock.Advance(time.Second)
+	e.gone(t, "alice", id)
+}
+
+// testFarFuture checks that extreme but valid limits work: callers may
+// express "no limit" as the largest duration and a distant date.
+func testFarFuture(t *testing.T, e *env) {
+	const idle = time.Duration(1<<63 - 1)
+	exp := time.Date(9999, time.December, 31, 23, 59, 59, 0, time.UTC)
+	e.user(t, "alice", "user")
+	t0 := e.clock.Now()
+	ns := store.NewSession{ID: newDigest(), Username: "alice", Refresh: newDigest(), IdleTimeout: idle, ExpiresAt: exp}
+	must(t, "CreateSession", e.s.CreateSession(e.ctx, ns))
+	e.clock.Advance(100 * 24 * time.Hour)
+	s := e.live(t, "alice", ns.ID)
+	if !s.ExpiresAt.Equal(exp) || !s.CreatedAt.Equal(t0) || s.IdleTimeout < 292*365*24*time.Hour {
+		t.Errorf("Session = %+v, want ExpiresAt %v, IdleTimeout about 292 years", s, exp)
+	}
+	_, err := e.s.RotateRefresh(e.ctx, "alice", ns.ID, ns.Refresh, newDigest())
+	must(t, "RotateRefresh", err)
+	list, err := e.s.Sessions(e.ctx, "alice")
+	must(t, "Sessions", err)
+	if len(list) != 1 {
+		t.Errorf("Sessions = %d sessions, want 1", len(list))
+	}
+}
+
+func testRevokeSession(t *testing.T, e *env) {
+	e.user(t, "alice", "user")
+	a, _ := e.session(t, "alice", idle, life)
+	b, _ := e.session(t, "alice", idle, life)
+	must(t, "RevokeSession", e.s.RevokeSession(e.ctx, "alice", a))
+	e.gone(t, "alice", a)
+	e.live(t, "alice", b)
+	// Revoking what is not there is not an error.
+	must(t, "RevokeSession again", e.s.RevokeSession(e.ctx, "alice", a))
+	must(t, "RevokeSession unknown id", e.s.RevokeSession(e.ctx, "alice", newDigest()))
+	must(t, "RevokeSession unknown user", e.s.RevokeSession(e.ctx, "nobody", newDigest()))
+	must(t, "RevokeSession malformed user", e.s.RevokeSession(e.ctx, "bad name", newDigest()))
+	e.live(t, "alice", b)
+}
+
+func testRevokeAll(t *testing.T, e *env) {
+	e.user(t, "alice", "user")
+	e.user(t, "bob", "user")
+	e.user(t, "carol", "user")
+	a1, _ := e.session(t, "alice", idle, life)
+	a2, _ := e.session(t, "alice", idle, life)
+	b1, _ := e.session(t, "bob", idle, life)
+
+	must(t, "RevokeAll", e.s.RevokeAll(e.ctx, "alice"))
+	e.gone(t, "alice", a1)
+	e.gone(t, "alice", a2)
+	e.live(t, "bob", b1)
+	list, err := e.s.Sessions(e.ctx, "alice")
+	must(t, "Sessions", err)
+	if len(list) != 0 {
+		t.Errorf("Sessions after RevokeAll = %d sessions, want 0", len(list))
+	}
+
+	// Logging out everywhere does not lock the user out.
+	a3, _ := e.session(t, "alice", idle, life)
+	e.live(t, "alice", a3)
+
+	must(t, "RevokeAll without sessions", e.s.RevokeAll(e.ctx, "carol"))
+	must(t, "RevokeAll unknown user", e.s.RevokeAll(e.ctx, "nobody"))
+	must(t, "RevokeAll malformed user", e.s.RevokeAll(e.ctx, "bad name"))
+	e.live(t, "alice", a3)
+	e.live(t, "bob", b1)
+}
+
+func testListSessions(t *testing.T, e *env) {
+	e.user(t, "alice", "user")
+	e.user(t, "bob", "user")
+	t0 := e.clock.Now()
+	// Later sessions expire sooner, so only creation order gives the
+	// expected list order.
+	s1, _ := e.session(t, "alice", idle, 48*time.Hour)
+	e.clock.Advance(time.Minute)
+	s2, _ := e.session(t, "alice", idle, 24*time.Hour)
+	e.clock.Advance(time.Minute)
+	s3, _ := e.session(t, "alice", idle, 12*time.Hour)
+	e.clock.Advance(time.Minute)
+	revoked, _ := e.session(t, "alice", idle, life)
+	must(t, "RevokeSession", e.s.RevokeSession(e.ctx, "alice", revoked))
+	idled, _ := e.session(t, "alice", time.Minute, life)
+	short, _ := e.session(t, "alice", idle, 2*time.Minute)
+	e.session(t, "bob", idle, life)
+	// idled and short are over now, but nothing has touched them since:
+	// Sessions alone must tell that they are not live.
+	e.clock.Advance(3 * time.Minute)
+	e.live(t, "alice", s2) // marks s2 as used now
+
+	got, err := e.s.Sessions(e.ctx, "alice")
+	must(t, "Sessions", err)
+	want := []store.Session{
+		{ID: s1, CreatedAt: t0, LastSeen: t0, ExpiresAt: t0.Add(48 * time.Hour)},
+		{ID: s2, CreatedAt: t0.Add(time.Minute), LastSeen: e.clock.Now(), ExpiresAt: t0.Add(time.Minute + 24*time.Hour)},
+		{ID: s3, CreatedAt: t0.Add(2 * time.Minute), LastSeen: t0.Add(2 * time.Minute), ExpiresAt: t0.Add(2*time.Minute + 12*time.Hour)},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("Sessions = %d sessions, want %d (%v)", len(got), len(want), got)
+	}
+	for i := range want {
+		want[i].Username = "alice"
+		want[i].Roles = []string{"user"}
+		want[i].IdleTimeout = idle
+		checkSession(t, fmt.Sprintf("Sessions[%d]", i), got[i], want[i])
+	}
+
+	e.gone(t, "alice", idled)
+	e.gone(t, "alice", short)
+
+	for _, name := range []string{"nobody", "bad name", ""} {
+		list, err := e.s.Sessions(e.ctx, name)
+		must(t, "Sessions("+name+")", err)
+		if len(list) != 0 {
+			t.Errorf("Sessions(%q) = %d sessions, want 0", name, len(list))
+		}
+	}
+}
+
+func testDisableRevokes(t *testing.T, e *env) {
+	e.user(t, "alice", "user")
+	e.user(t, "bob", "user")
+	read, _ := e.session(t, "alice", idle, life)
+	untouched, untouchedRef := e.session(t, "alice", idle, life)
+	bobs, _ := e.session(t, "bob", idle, life)
+
+	must(t, "SetDisabled(true)", e.s.SetDisabled(e.ctx, "alice", true))
+	must(t, "SetDisabled(true)", e.s.SetDisabled(e.ctx, "bob", true))
+	e.gone(t, "alice", read)
+	list, err := e.s.Sessions(e.ctx, "bob")
+	must(t, "Sessions", err)
+	if len(list) != 0 {
+		t.Errorf("Sessions of a disabled user = %d sessions, want 0", len(list))
+	}
+
+	// Re-enabling lets the users log in again, but the sessions that
+	// existed when the accounts were disabled stay dead, including one
+	// that nobody looked at in between.
+	must(t, "SetDisabled(false)", e.s.SetDisabled(e.ctx, "alice", false))
+	must(t, "SetDisabled(false)", e.s.SetDisabled(e.ctx, "bob", false))
+	for _, u := range []string{"alice", "bob"} {
+		list, err = e.s.Sessions(e.ctx, u)
+		must(t, "Sessions", err)
+		if len(list) != 0 {
+			t.Errorf("Sessions(%s) after re-enable = %d sessions, want 0", u, len(list))
+		}
+	}
+	e.gone(t, "alice", untouched)
+	e.gone(t, "alice", read)
+	e.gone(t, "bob", bobs)
+	_, err = e.s.RotateRefresh(e.ctx, "alice", untouched, untouchedRef, newDigest())
+	wantErr(t, "RotateRefresh after re-enable", err, store.ErrNotFound)
+	fresh, _ := e.session(t, "alice", idle, life)
+	e.live(t, "alice", fresh)
+}
+
+func testWrongOwner(t *testing.T, e *env) {
+	e.user(t, "alice", "user")
+	e.user(t, "bob", "user")
+	id, ref := e.session(t, "bob", idle, life)
+	e.gone(t, "alice", id)
+	_, err := e.s.RotateRefresh(e.ctx, "alice", id, ref, newDigest())
+	wantErr(t, "RotateRefresh as the wrong user", err, store.ErrNotFound)
+	must(t, "RevokeSession as the wrong user", e.s.RevokeSession(e.ctx, "alice", id))
+	must(t, "RevokeAll of another user", e.s.RevokeAll(e.ctx, "alice"))
+	e.live(t, "bob", id)
+	_, err = e.s.RotateRefresh(e.ctx, "bob", id, ref, newDigest())
+	must(t, "RotateRefresh as the owner", err)
+}

@@ -1,0 +1,179 @@
+package storetest
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/gin-authkit/authkit/store"
+)
+
+// Run runs the contract suite against stores made by newStore. Each subtest
+// gets a fresh store; now is the clock the store must use.
+//
+// The subtests run one after another, never in parallel, so newStore need
+// not isolate stores from each other beyond giving each a clean state.
+func Run(t *testing.T, newStore func(t *testing.T, now func() time.Time) store.Store) {
+	t.Helper()
+	groups := []struct {
+		name  string
+		cases []testCase
+	}{
+		{"Users", userCases},
+		{"Sessions", sessionCases},
+		{"Refresh", refreshCases},
+		{"Context", contextCases},
+	}
+	for _, g := range groups {
+		t.Run(g.name, func(t *testing.T) {
+			for _, tc := range g.cases {
+				t.Run(tc.name, func(t *testing.T) {
+					clk := newClock()
+					s := newStore(t, clk.Now)
+					if s == nil {
+						t.Fatal("newStore returned nil")
+					}
+					tc.run(t, &env{s: s, clock: clk, ctx: t.Context()})
+				})
+			}
+		})
+	}
+}
+
+// testCase is one contract check; it gets a fresh store.
+type testCase struct {
+	name string
+	run  func(t *testing.T, e *env)
+}
+
+// env is what a test case works with.
+type env struct {
+	s     store.Store
+	clock *clock
+	ctx   context.Context
+}
+
+// Defaults for sessions the suite creates.
+const (
+	idle = 30 * time.Minute
+	life = 24 * time.Hour
+)
+
+// user creates an enabled user with the given roles, failing the test on
+// error.
+func (e *env) user(t *testing.T, name string, roles ...string) {
+	t.Helper()
+	u := store.User{Username: name, PasswordHash: []byte("$2a$10$" + name), Roles: roles}
+	must(t, "CreateUser "+name, e.s.CreateUser(e.ctx, u))
+}
+
+// session creates a session for username that ends after idle without use
+// or after life in any case, and returns its id and first refresh digest.
+func (e *env) session(t *testing.T, username string, idle, life time.Duration) (id, refresh store.Digest) {
+	t.Helper()
+	ns := store.NewSession{
+		ID:          newDigest(),
+		Username:    username,
+		Refresh:     newDigest(),
+		IdleTimeout: idle,
+		ExpiresAt:   e.clock.Now().Add(life),
+	}
+	must(t, "CreateSession", e.s.CreateSession(e.ctx, ns))
+	return ns.ID, ns.Refresh
+}
+
+// live fails the test unless the session reads back.
+func (e *env) live(t *testing.T, username string, id store.Digest) store.Session {
+	t.Helper()
+	s, err := e.s.Session(e.ctx, username, id)
+	must(t, "Session", err)
+	return s
+}
+
+// gone fails the test unless the session reads as not found.
+func (e *env) gone(t *testing.T, username string, id store.Digest) {
+	t.Helper()
+	_, err := e.s.Session(e.ctx, username, id)
+	wantErr(t, "Session", err, store.ErrNotFound)
+}
+
+// newDigest returns the digest of a fresh random secret, as callers of a
+// store do.
+func newDigest() store.Digest { return store.HashSecret([]byte(rand.Text())) }
+
+var sentinels = []error{store.ErrNotFound, store.ErrExists, store.ErrReused, store.ErrInvalid}
+
+// must stops the test when err is not nil.
+func must(t *testing.T, what string, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: unexpected error: %v", what, err)
+	}
+}
+
+// wantErr reports an error unless err wraps want and no other sentinel, so
+// that callers mapping errors to responses see one unambiguous category.
+func wantErr(t *testing.T, what string, err, want error) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Errorf("%s: error = %v, want one wrapping %q", what, err, want)
+		return
+	}
+	for _, s := range sentinels {
+		if !errors.Is(want, s) && errors.Is(err, s) {
+			t.Errorf("%s: error %q wraps both %q and %q", what, err, want, s)
+		}
+	}
+}
+
+// wantInfraErr reports an error unless err is an infrastructure failure:
+// non-nil and wrapping no sentinel, so it can never read as "not found".
+func wantInfraErr(t *testing.T, what string, err error) {
+	t.Helper()
+	if err == nil {
+		t.Errorf("%s: error = nil, want an infrastructure error", what)
+		return
+	}
+	for _, s := range sentinels {
+		if errors.Is(err, s) {
+			t.Errorf("%s: error %q wraps %q, want an infrastructure error", what, err, s)
+		}
+	}
+}
+
+// sameRoles compares role lists as sets; stores need not keep their order.
+func sameRoles(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}
+
+// checkSession reports every field of got that differs from want.
+func checkSession(t *testing.T, what string, got, want store.Session) {
+	t.Helper()
+	if got.ID != want.ID {
+		t.Errorf("%s: ID = %v, want %v", what, got.ID, want.ID)
+	}
+	if got.Username != want.Username {
+		t.Errorf("%s: Username = %q, want %q", what, got.Username, want.Username)
+	}
+	if !sameRoles(got.Roles, want.Roles) {
+		t.Errorf("%s: Roles = %q, want %q", what, got.Roles, want.Roles)
+	}
+	if !got.CreatedAt.Equal(want.CreatedAt) {
+		t.Errorf("%s: CreatedAt = %v, want %v", what, got.CreatedAt, want.CreatedAt)
+	}
+	if !got.LastSeen.Equal(want.LastSeen) {
+		t.Errorf("%s: LastSeen = %v, want %v", what, got.LastSeen, want.LastSeen)
+	}
+	if got.IdleTimeout != want.IdleTimeout {
+		t.Errorf("%s: IdleTimeout = %v, want %v", what, got.IdleTimeout, want.IdleTimeout)
+	}
+	if !got.ExpiresAt.Equal(want.ExpiresAt) {
+		t.Errorf("%s: ExpiresAt = %v, want %v", what, got.ExpiresAt, want.ExpiresAt)
+	}
+}
