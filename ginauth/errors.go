@@ -92,63 +92,81 @@ func (e *Error) Unwrap() error { return e.Err }
 // change e.Message). The request is aborted either way.
 type ErrorHandler func(c *gin.Context, e *Error)
 
+// response is one row of the status contract.
+type response struct {
+	err     error
+	status  int
+	code    string
+	message string
+	// challenge: list every enabled scheme in WWW-Authenticate, with
+	// bearerErr as the Bearer challenge's error attribute when set.
+	challenge bool
+	bearerErr string
+	// scope: a single Bearer challenge with error="insufficient_scope".
+	scope bool
+	// retry: send Retry-After.
+	retry bool
+}
+
+// contract is the status contract, checked in order: the first row whose
+// sentinel err wraps wins.
+var contract = []response{
+	{err: ErrCredentialsMalformed, status: http.StatusBadRequest, code: CodeInvalidRequest,
+		message: "The request is malformed – check how the credentials are sent", challenge: true, bearerErr: CodeInvalidRequest},
+	{err: ErrBadRequest, status: http.StatusBadRequest, code: CodeInvalidRequest,
+		message: "The request is malformed – check the request body"},
+	{err: ErrCredentialsMissing, status: http.StatusUnauthorized, code: CodeAuthenticationRequired,
+		message: "Authentication required – please log in", challenge: true},
+	{err: ErrTokenExpired, status: http.StatusUnauthorized, code: CodeTokenExpired,
+		message: "Your access token has expired – please refresh it", challenge: true, bearerErr: CodeInvalidToken},
+	{err: ErrTokenInvalid, status: http.StatusUnauthorized, code: CodeInvalidToken,
+		message: "Your session is no longer valid – please log in again", challenge: true, bearerErr: CodeInvalidToken},
+	{err: ErrBadCredentials, status: http.StatusUnauthorized, code: CodeInvalidCredentials,
+		message: "Invalid username or password", challenge: true},
+	{err: ErrInvalidGrant, status: http.StatusUnauthorized, code: CodeInvalidGrant,
+		message: "Your session has ended – please log in again"},
+	{err: ErrForbidden, status: http.StatusForbidden, code: CodeForbidden,
+		message: "Access denied – contact your administrator", scope: true},
+	{err: ErrCSRF, status: http.StatusForbidden, code: CodeCSRFFailed,
+		message: "Request blocked – please reload the page and try again"},
+}
+
+// unavailable answers everything else: on the authentication path an
+// unexpected error is a failure to decide, and authkit fails closed.
+var unavailable = response{err: ErrUnavailable, status: http.StatusServiceUnavailable, code: CodeUnavailable,
+	message: "Service temporarily unavailable – please try again shortly", retry: true}
+
 // ErrorFor maps err to its response: the one place where errors become
 // status codes. realm and schemes shape the WWW-Authenticate challenges;
-// retryAfter is sent with 503.
-//
-// Unknown errors become 503 "unavailable": on the authentication path an
-// unexpected error is a failure to decide, and authkit fails closed.
+// retryAfter (seconds) is sent with 503. Errors that wrap none of the
+// sentinels become 503 "unavailable".
 func ErrorFor(err error, realm string, schemes []string, retryAfter int) *Error {
-	e := &Error{Header: http.Header{}, Err: err}
+	row := unavailable
+	for _, r := range contract {
+		if errors.Is(err, r.err) {
+			row = r
+			break
+		}
+	}
+	e := &Error{Status: row.status, Code: row.code, Message: row.message, Header: http.Header{}, Err: err}
 	e.Header.Set("Cache-Control", "no-store")
-	challenge := func(bearerError string) {
+	realmParam := `realm="` + quoteEscape(realm) + `"`
+	switch {
+	case row.challenge:
 		for _, s := range schemes {
-			ch := s + ` realm="` + quoteEscape(realm) + `"`
-			if s == SchemeBearer && bearerError != "" {
-				ch += `, error="` + bearerError + `"`
+			ch := s + " " + realmParam
+			if s == SchemeBearer && row.bearerErr != "" {
+				ch += `, error="` + row.bearerErr + `"`
 			}
 			if s == SchemeBasic {
 				ch += `, charset="UTF-8"`
 			}
 			e.Header.Add("WWW-Authenticate", ch)
 		}
-	}
-	switch {
-	case errors.Is(err, ErrCredentialsMalformed), errors.Is(err, ErrBadRequest):
-		e.Status, e.Code = http.StatusBadRequest, CodeInvalidRequest
-		e.Message = "The request is malformed – check how the credentials are sent"
-		if errors.Is(err, ErrCredentialsMalformed) {
-			challenge(CodeInvalidRequest)
-		}
-	case errors.Is(err, ErrCredentialsMissing):
-		e.Status, e.Code = http.StatusUnauthorized, CodeAuthenticationRequired
-		e.Message = "Authentication required – please log in"
-		challenge("")
-	case errors.Is(err, ErrTokenExpired):
-		e.Status, e.Code = http.StatusUnauthorized, CodeTokenExpired
-		e.Message = "Your access token has expired – please refresh it"
-		challenge(CodeInvalidToken)
-	case errors.Is(err, ErrTokenInvalid):
-		e.Status, e.Code = http.StatusUnauthorized, CodeInvalidToken
-		e.Message = "Your session is no longer valid – please log in again"
-		challenge(CodeInvalidToken)
-	case errors.Is(err, ErrBadCredentials):
-		e.Status, e.Code = http.StatusUnauthorized, CodeInvalidCredentials
-		e.Message = "Invalid username or password"
-		challenge("")
-	case errors.Is(err, ErrInvalidGrant):
-		e.Status, e.Code = http.StatusUnauthorized, CodeInvalidGrant
-		e.Message = "Your session has ended – please log in again"
-	case errors.Is(err, ErrForbidden):
-		e.Status, e.Code = http.StatusForbidden, CodeForbidden
-		e.Message = "Access denied – contact your administrator"
-		e.Header.Set("WWW-Authenticate", `Bearer realm="`+quoteEscape(realm)+`", error="insufficient_scope"`)
-	case errors.Is(err, ErrCSRF):
-		e.Status, e.Code = http.StatusForbidden, CodeCSRFFailed
-		e.Message = "Request blocked – please reload the page and try again"
-	default:
-		e.Status, e.Code = http.StatusServiceUnavailable, CodeUnavailable
-		e.Message = "Service temporarily unavailable – please try again shortly"
+	case row.scope:
+		// RFC 6750 §3.1; the roles that were missing are not named.
+		e.Header.Set("WWW-Authenticate", "Bearer "+realmParam+`, error="insufficient_scope"`)
+	case row.retry:
 		e.Header.Set("Retry-After", strconv.Itoa(retryAfter))
 	}
 	return e
