@@ -54,7 +54,7 @@ func (h *counter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proc
 }
 
 type kit struct {
-	t      *testing.T
+	t      testing.TB
 	clock  *clock
 	auth   *ginauth.Auth
 	engine *gin.Engine
@@ -66,13 +66,13 @@ type kit struct {
 // newKit builds an Auth on the test Redis with alice (admin, user) and bob
 // (user), and an engine with the routes of the demo. Options may change
 // the config before New.
-func newKit(t *testing.T, opts ...func(*ginauth.Config)) *kit {
+func newKit(t testing.TB, opts ...func(*ginauth.Config)) *kit {
 	t.Helper()
 	rdb, prefix := testredis.New(t)
 	return newKitOn(t, rdb, prefix, opts...)
 }
 
-func newKitOn(t *testing.T, rdb redis.UniversalClient, prefix string, opts ...func(*ginauth.Config)) *kit {
+func newKitOn(t testing.TB, rdb redis.UniversalClient, prefix string, opts ...func(*ginauth.Config)) *kit {
 	t.Helper()
 	k := &kit{t: t, clock: &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}, rdb: rdb, trips: &counter{}, prefix: prefix}
 	rdb.AddHook(k.trips)
@@ -186,7 +186,7 @@ func (k *kit) login(user, pw string) ginauth.TokenResponse {
 func bearer(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
 
 // expect checks status, error code and, for errors, the body's shape.
-func expect(t *testing.T, r resp, status int, code string) {
+func expect(t testing.TB, r resp, status int, code string) {
 	t.Helper()
 	if r.Code != status {
 		t.Fatalf("status = %d, want %d; body %s", r.Code, status, r.Body)

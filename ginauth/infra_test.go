@@ -145,7 +145,7 @@ func TestStoreDeadline(t *testing.T) {
 
 // newKitOnStore builds a second kit sharing k's keys and clock but talking
 // to Redis through rdb, without creating users.
-func newKitOnStore(t *testing.T, k *kit, rdb redis.UniversalClient, prefix string) *kit {
+func newKitOnStore(t testing.TB, k *kit, rdb redis.UniversalClient, prefix string) *kit {
 	t.Helper()
 	st, err := newRedisStore(rdb, prefix, k.clock.Now)
 	if err != nil {
