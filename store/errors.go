@@ -8,12 +8,15 @@ import "errors"
 var (
 	// ErrNotFound reports a record that is absent, expired or revoked.
 	ErrNotFound = errors.New("store: not found")
-	// ErrExists reports a user that already exists.
+	// ErrExists reports a user that already exists, or a live session
+	// whose ID is already in use.
 	ErrExists = errors.New("store: already exists")
 	// ErrReused reports a refresh token presented after it was rotated;
 	// the session has been revoked.
 	ErrReused = errors.New("store: refresh token reused")
 	// ErrInvalid reports an argument that can never be stored, such as a
-	// malformed username.
+	// malformed username given to CreateUser or CreateSession. Lookups and
+	// updates read a malformed username as an unknown user instead: see
+	// [UserStore] and [SessionStore].
 	ErrInvalid = errors.New("store: invalid argument")
 )

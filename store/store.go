@@ -59,6 +59,11 @@ type Session struct {
 // Every method reports a missing user with an error wrapping [ErrNotFound]
 // and an invalid argument with one wrapping [ErrInvalid]; any other error
 // is an infrastructure failure.
+//
+// A username that fails [ValidateUsername] can never belong to a user.
+// CreateUser rejects it with [ErrInvalid]; User, SetPasswordHash, SetRoles
+// and SetDisabled report it as a missing user, [ErrNotFound], like any
+// other unknown name.
 type UserStore interface {
 	// CreateUser adds u. It fails with [ErrExists] when the username is
 	// taken. CreatedAt is set by the store.
@@ -82,17 +87,23 @@ type UserStore interface {
 // has not been revoked. A session that is not live reads as [ErrNotFound].
 // Expired records must disappear on their own (TTL or sweeping), so the
 // store never grows without bound.
+//
+// A username that fails [ValidateUsername] has no sessions: CreateSession
+// rejects it with [ErrInvalid], but Session reports [ErrNotFound],
+// Sessions returns none, and RevokeSession and RevokeAll return nil.
 type SessionStore interface {
 	// CreateSession stores a new session. It fails with [ErrNotFound] when
-	// the user is absent or disabled, and with [ErrInvalid] for a bad
-	// argument (non-positive idle timeout, expiry not in the future).
+	// the user is absent or disabled, with [ErrExists] when a live session
+	// already has the ID, and with [ErrInvalid] for a bad argument
+	// (malformed username, zero ID or refresh digest, non-positive idle
+	// timeout, expiry not in the future).
 	CreateSession(ctx context.Context, s NewSession) error
 	// Session returns the live session id of username together with the
 	// user's current roles, and marks it as used now. A backend on a
 	// network does this in one round trip.
 	Session(ctx context.Context, username string, id Digest) (Session, error)
-	// Sessions lists the user's live sessions, oldest first. An unknown
-	// user has none.
+	// Sessions lists the user's live sessions, oldest first, ties by ID
+	// (see [SortSessions]). An unknown user has none.
 	Sessions(ctx context.Context, username string) ([]Session, error)
 	// RevokeSession ends one session. Revoking an absent session is not an
 	// error.
@@ -111,8 +122,10 @@ type RefreshStore interface {
 	// token has been replayed, which means it was stolen or copied: the
 	// whole session is revoked and the error wraps [ErrReused]
 	// (RFC 9700 §4.14.2). When the session is not live, or old was never
-	// issued for it, the error wraps [ErrNotFound]. Of any number of
-	// concurrent calls with the same old digest, exactly one succeeds.
+	// issued for it, the error wraps [ErrNotFound], as it does for a
+	// malformed username. Of any number of concurrent calls with the same
+	// old digest, exactly one succeeds. A next digest that is zero or
+	// equals old fails with [ErrInvalid].
 	RotateRefresh(ctx context.Context, username string, id Digest, old, next Digest) (Session, error)
 }
 

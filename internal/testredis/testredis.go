@@ -11,6 +11,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -33,12 +35,38 @@ func Backend() string {
 	return "miniredis"
 }
 
+// backendURL chooses the Redis the tests run against: the server named by
+// EnvVar or, when that is unset, an in-process miniredis, reported as "".
+// CI must exercise a real server, so there the missing variable is an
+// error rather than a silent fallback.
+func backendURL(getenv func(string) string) (string, error) {
+	if u := getenv(EnvVar); u != "" {
+		return u, nil
+	}
+	if getenv("CI") != "" {
+		return "", errors.New(EnvVar + " is not set, but CI is: CI must test against a real Redis")
+	}
+	return "", nil
+}
+
 // New returns a client and a fresh key prefix ending in ":". The client is
-// closed and the prefix's keys deleted when the test ends.
+// closed and the prefix's keys deleted when the test ends. New logs which
+// backend it uses; a real server that does not answer PING fails the test
+// at once, so that a wrong EnvVar does not show up as a failure of
+// whatever the test checks.
 func New(t testing.TB) (redis.UniversalClient, string) {
 	t.Helper()
-	opts := Options(t)
+	opts, real := options(t)
 	client := redis.NewClient(opts)
+	if real {
+		if err := ping(client); err != nil {
+			_ = client.Close()
+			t.Fatalf("testredis: %v", err)
+		}
+		t.Logf("redis backend: %s (from %s)", opts.Addr, EnvVar)
+	} else {
+		t.Logf("redis backend: in-process miniredis (set %s to use a real server)", EnvVar)
+	}
 	prefix := "authkit-test:" + randomHex(6) + ":"
 	t.Cleanup(func() {
 		DeletePrefix(t, client, prefix)
@@ -47,24 +75,42 @@ func New(t testing.TB) (redis.UniversalClient, string) {
 	return client, prefix
 }
 
+// ping checks that the server behind c answers.
+func ping(c redis.UniversalClient) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("the Redis named by %s does not answer PING: %w", EnvVar, err)
+	}
+	return nil
+}
+
 // Options returns client options for the test Redis, with
 // ContextTimeoutEnabled set as authkit requires.
 func Options(t testing.TB) *redis.Options {
 	t.Helper()
-	url := os.Getenv(EnvVar)
-	if url == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s must be set on CI: the tests must run against a real Redis", EnvVar)
-		}
-		mr := miniredis.RunT(t)
-		url = "redis://" + mr.Addr()
-	}
-	opts, err := redis.ParseURL(url)
+	opts, _ := options(t)
+	return opts
+}
+
+// options is [Options] that also reports whether the options name a real
+// server (true) or a miniredis started for t (false).
+func options(t testing.TB) (opts *redis.Options, real bool) {
+	t.Helper()
+	url, err := backendURL(os.Getenv)
 	if err != nil {
-		t.Fatalf("%s: %v", EnvVar, err)
+		t.Fatalf("testredis: %v", err)
+	}
+	real = url != ""
+	if !real {
+		url = "redis://" + miniredis.RunT(t).Addr()
+	}
+	opts, err = redis.ParseURL(url)
+	if err != nil {
+		t.Fatalf("testredis: %s: %v", EnvVar, err)
 	}
 	opts.ContextTimeoutEnabled = true
-	return opts
+	return opts, real
 }
 
 // DeletePrefix deletes every key that starts with prefix.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -256,12 +255,7 @@ func (s *Store) Sessions(ctx context.Context, username string) ([]store.Session,
 		}
 		list = append(list, s.record(sess))
 	}
-	slices.SortFunc(list, func(a, b store.Session) int {
-		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
-			return c
-		}
-		return bytes.Compare(a.ID[:], b.ID[:])
-	})
+	store.SortSessions(list)
 	return list, nil
 }
 

@@ -72,22 +72,5 @@ func TestSweepRemovesExpiredSessions(t *testing.T) {
 }
 
 func BenchmarkSession(b *testing.B) {
-	ctx := context.Background()
-	s := memstore.New(memstore.Options{})
-	if err := s.CreateUser(ctx, store.User{Username: "alice", PasswordHash: []byte("h"), Roles: []string{"user"}}); err != nil {
-		b.Fatal(err)
-	}
-	id := store.HashSecret([]byte("session"))
-	err := s.CreateSession(ctx, store.NewSession{
-		ID: id, Username: "alice", Refresh: store.HashSecret([]byte("refresh")),
-		IdleTimeout: time.Hour, ExpiresAt: time.Now().Add(time.Hour),
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	for b.Loop() {
-		if _, err := s.Session(ctx, "alice", id); err != nil {
-			b.Fatal(err)
-		}
-	}
+	storetest.BenchmarkSession(b, memstore.New(memstore.Options{}))
 }

@@ -1,7 +1,6 @@
 package redisstore
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -325,12 +324,7 @@ func (s *Store) Sessions(ctx context.Context, username string) ([]store.Session,
 			ExpiresAt:   time.UnixMilli(f.exp),
 		})
 	}
-	slices.SortFunc(list, func(a, b store.Session) int {
-		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
-			return c
-		}
-		return bytes.Compare(a.ID[:], b.ID[:])
-	})
+	store.SortSessions(list)
 	return list, nil
 }
 

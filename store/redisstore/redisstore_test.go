@@ -5,8 +5,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/gin-authkit/authkit/internal/testredis"
 	"github.com/gin-authkit/authkit/store"
 	"github.com/gin-authkit/authkit/store/redisstore"
 	"github.com/gin-authkit/authkit/store/storetest"
@@ -22,8 +21,8 @@ import (
 
 func TestContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, now func() time.Time) store.Store {
-		r := newTestRedis(t)
-		s, err := redisstore.New(r.client, redisstore.Options{Prefix: r.prefix, Now: now})
+		rdb, prefix := testredis.New(t)
+		s, err := redisstore.New(rdb, redisstore.Options{Prefix: prefix, Now: now})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -31,43 +30,22 @@ func TestContract(t *testing.T) {
 	})
 }
 
-func TestBackendURL(t *testing.T) {
-	tests := []struct {
-		name    string
-		env     map[string]string
-		want    string
-		wantErr bool
-	}{
-		{"Unset", nil, "", false},
-		{"Set", map[string]string{envRedis: "redis://127.0.0.1:6379/0"}, "redis://127.0.0.1:6379/0", false},
-		{"SetInCI", map[string]string{envRedis: "redis://127.0.0.1:6379/0", "CI": "true"}, "redis://127.0.0.1:6379/0", false},
-		{"UnsetInCI", map[string]string{"CI": "true"}, "", true},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := backendURL(func(k string) string { return tc.env[k] })
-			if (err != nil) != tc.wantErr || got != tc.want {
-				t.Errorf("backendURL = %q, %v; want %q, error %v", got, err, tc.want, tc.wantErr)
-			}
-		})
-	}
-}
-
 // fixture is a store on the test Redis with one user, "alice".
 type fixture struct {
-	r   *testRedis
-	s   *redisstore.Store
-	ctx context.Context
+	rdb    redis.UniversalClient
+	prefix string
+	s      *redisstore.Store
+	ctx    context.Context
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	r := newTestRedis(t)
-	s, err := redisstore.New(r.client, redisstore.Options{Prefix: r.prefix})
+	rdb, prefix := testredis.New(t)
+	s, err := redisstore.New(rdb, redisstore.Options{Prefix: prefix})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{r: r, s: s, ctx: t.Context()}
+	f := &fixture{rdb: rdb, prefix: prefix, s: s, ctx: t.Context()}
 	if err := s.CreateUser(f.ctx, store.User{Username: "alice", PasswordHash: []byte("h"), Roles: []string{"user"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -87,19 +65,19 @@ func (f *fixture) session(t *testing.T) (id, ref store.Digest) {
 }
 
 // key spells out the documented key layout.
-func (f *fixture) key(suffix string) string { return f.r.prefix + "{u:alice}:" + suffix }
+func (f *fixture) key(suffix string) string { return f.prefix + "{u:alice}:" + suffix }
 
 // pttls maps every key under the test prefix to its PTTL in milliseconds
 // (-1: no expiry).
 func (f *fixture) pttls(t *testing.T) map[string]int64 {
 	t.Helper()
-	keys, err := f.r.keys(f.ctx)
+	keys, err := testredis.Keys(f.ctx, f.rdb, f.prefix)
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := make(map[string]int64, len(keys))
 	for _, k := range keys {
-		n, err := f.r.client.Do(f.ctx, "PTTL", k).Int64()
+		n, err := f.rdb.Do(f.ctx, "PTTL", k).Int64()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -155,7 +133,7 @@ func TestKeysExpire(t *testing.T) {
 	f.checkKeys(t, "after RotateRefresh", f.key("user"), f.key("sessions"), s1, s1+":old")
 	// Expire the keys of s1 sooner, so that Session has to push them back.
 	for _, k := range []string{s1, s1 + ":old"} {
-		if err := f.r.client.PExpire(f.ctx, k, time.Minute).Err(); err != nil {
+		if err := f.rdb.PExpire(f.ctx, k, time.Minute).Err(); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -176,7 +154,7 @@ func TestKeysExpire(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.checkKeys(t, "after RevokeSession", f.key("user"), f.key("sessions"), s2)
-	if n, err := f.r.client.ZCard(f.ctx, f.key("sessions")).Result(); err != nil || n != 1 {
+	if n, err := f.rdb.ZCard(f.ctx, f.key("sessions")).Result(); err != nil || n != 1 {
 		t.Errorf("index has %d members (%v) after RevokeSession, want 1", n, err)
 	}
 
@@ -195,7 +173,7 @@ func TestRevokeAllCoversUnlistedSessions(t *testing.T) {
 	f := newFixture(t)
 	listed, _ := f.session(t)
 	unlisted, ref := f.session(t)
-	if err := f.r.client.ZRem(f.ctx, f.key("sessions"), unlisted.String()).Err(); err != nil {
+	if err := f.rdb.ZRem(f.ctx, f.key("sessions"), unlisted.String()).Err(); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.s.RevokeAll(f.ctx, "alice"); err != nil {
@@ -283,7 +261,7 @@ func commandKeys(t *testing.T, args []any) []string {
 func TestOneSlotAndRoundTrips(t *testing.T) {
 	f := newFixture(t)
 	hook := &hookRecorder{}
-	f.r.client.AddHook(hook)
+	f.rdb.AddHook(hook)
 
 	// Every operation once, including both outcomes of a rotation.
 	ctx := f.ctx
@@ -331,8 +309,8 @@ func TestOneSlotAndRoundTrips(t *testing.T) {
 		}
 		slot := keySlot(keys[0])
 		for _, k := range keys {
-			if !strings.HasPrefix(k, f.r.prefix) {
-				t.Errorf("%s: key %q lacks the prefix %q", name, k, f.r.prefix)
+			if !strings.HasPrefix(k, f.prefix) {
+				t.Errorf("%s: key %q lacks the prefix %q", name, k, f.prefix)
 			}
 			if keySlot(k) != slot {
 				t.Errorf("%s: keys %q span slots %d and %d", name, keys, slot, keySlot(k))
@@ -491,36 +469,8 @@ var errAny = errors.New("any error")
 // replies, a call returns an infrastructure error once its context
 // expires, far sooner than go-redis's 5 s read timeout.
 func TestSilentServerHonoursDeadline(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Go(func() { io.Copy(io.Discard, c) })
-		}
-	})
-	defer func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	}()
-
-	client := redis.NewClient(&redis.Options{Addr: ln.Addr().String(), ContextTimeoutEnabled: true})
+	hole := testredis.NewBlackhole(t)
+	client := redis.NewClient(&redis.Options{Addr: hole.Addr, ContextTimeoutEnabled: true})
 	defer client.Close()
 	s, err := redisstore.New(client, redisstore.Options{})
 	if err != nil {
@@ -542,26 +492,10 @@ func TestSilentServerHonoursDeadline(t *testing.T) {
 }
 
 func BenchmarkSession(b *testing.B) {
-	r := newTestRedis(b)
-	s, err := redisstore.New(r.client, redisstore.Options{Prefix: r.prefix})
+	rdb, prefix := testredis.New(b)
+	s, err := redisstore.New(rdb, redisstore.Options{Prefix: prefix})
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx := context.Background()
-	if err := s.CreateUser(ctx, store.User{Username: "alice", PasswordHash: []byte("h"), Roles: []string{"user"}}); err != nil {
-		b.Fatal(err)
-	}
-	id := store.HashSecret([]byte("session"))
-	err = s.CreateSession(ctx, store.NewSession{
-		ID: id, Username: "alice", Refresh: store.HashSecret([]byte("refresh")),
-		IdleTimeout: time.Hour, ExpiresAt: time.Now().Add(time.Hour),
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	for b.Loop() {
-		if _, err := s.Session(ctx, "alice", id); err != nil {
-			b.Fatal(err)
-		}
-	}
+	storetest.BenchmarkSession(b, s)
 }

@@ -90,26 +90,40 @@ redis.call('PEXPIRE', KEYS[4], ms(tonumber(last[2]) - now))
 return 1
 `)
 
+// luaSession opens the scripts that act on one existing session, with
+// KEYS session, user, old, index and ARGV now, id: it reads the session
+// and its owner into s and u, and defines
+//
+//   - forget, which deletes the session, its rotated digests and its index
+//     entry;
+//   - extend, which pushes both session keys' TTLs back after a use.
+const luaSession = luaPrelude + `
+local now = tonumber(ARGV[1])
+local s = redis.call('HMGET', KEYS[1], unpack(SESSION))
+local u = redis.call('HMGET', KEYS[2], unpack(USER))
+local function forget()
+  redis.call('DEL', KEYS[1], KEYS[3])
+  redis.call('ZREM', KEYS[4], ARGV[2])
+end
+local function extend()
+  local t = ttl(now, tonumber(s[5]), tonumber(s[6]))
+  redis.call('PEXPIRE', KEYS[1], t)
+  redis.call('PEXPIRE', KEYS[3], t)
+end
+`
+
 // sessionScript reads a live session and marks it used, in one round
 // trip. A stored session that is no longer live is deleted on the way.
 //
 // KEYS: session, user, old, index. ARGV: now, id.
 // Reply: nil, or {created, seen, idle, exp, roles}.
-var sessionScript = redis.NewScript(luaPrelude + `
-local now = tonumber(ARGV[1])
-local s = redis.call('HMGET', KEYS[1], unpack(SESSION))
-local u = redis.call('HMGET', KEYS[2], unpack(USER))
+var sessionScript = redis.NewScript(luaSession + `
 if not live(s, u, now) then
-  if s[1] then
-    redis.call('DEL', KEYS[1], KEYS[3])
-    redis.call('ZREM', KEYS[4], ARGV[2])
-  end
+  if s[1] then forget() end
   return false
 end
 redis.call('HSET', KEYS[1], 'seen', ARGV[1])
-local t = ttl(now, tonumber(s[5]), tonumber(s[6]))
-redis.call('PEXPIRE', KEYS[1], t)
-redis.call('PEXPIRE', KEYS[3], t)
+extend()
 return {s[3], ARGV[1], s[5], s[6], u[3]}
 `)
 
@@ -120,28 +134,19 @@ return {s[3], ARGV[1], s[5], s[6], u[3]}
 //
 // KEYS: session, user, old, index. ARGV: now, id, old digest, next digest.
 // Reply: {0} not found, {3} reused, or {1, created, seen, idle, exp, roles}.
-var rotateScript = redis.NewScript(luaPrelude + `
-local now = tonumber(ARGV[1])
-local s = redis.call('HMGET', KEYS[1], unpack(SESSION))
-local u = redis.call('HMGET', KEYS[2], unpack(USER))
+var rotateScript = redis.NewScript(luaSession + `
 if not live(s, u, now) then
-  if s[1] then
-    redis.call('DEL', KEYS[1], KEYS[3])
-    redis.call('ZREM', KEYS[4], ARGV[2])
-  end
+  if s[1] then forget() end
   return {0}
 end
 if s[1] == ARGV[3] then
   redis.call('HSET', KEYS[1], 'ref', ARGV[4], 'seen', ARGV[1])
   redis.call('SADD', KEYS[3], ARGV[3])
-  local t = ttl(now, tonumber(s[5]), tonumber(s[6]))
-  redis.call('PEXPIRE', KEYS[1], t)
-  redis.call('PEXPIRE', KEYS[3], t)
+  extend()
   return {1, s[3], ARGV[1], s[5], s[6], u[3]}
 end
 if redis.call('SISMEMBER', KEYS[3], ARGV[3]) == 1 then
-  redis.call('DEL', KEYS[1], KEYS[3])
-  redis.call('ZREM', KEYS[4], ARGV[2])
+  forget()
   return {3}
 end
 return {0}
