@@ -298,7 +298,7 @@ func TestConcurrentRefresh(t *testing.T) {
 	k := newKit(t)
 	tok := k.login("bob", bobPW)
 	const n = 50
-	codes := make([]int, n)
+	results := make([]resp, n)
 	var wg sync.WaitGroup
 	start := make(chan struct{})
 	for i := range n {
@@ -306,24 +306,30 @@ func TestConcurrentRefresh(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			codes[i] = k.do("POST", "/auth/refresh", map[string]string{"refresh_token": tok.RefreshToken}).Code
+			results[i] = k.do("POST", "/auth/refresh", map[string]string{"refresh_token": tok.RefreshToken})
 		}()
 	}
 	close(start)
 	wg.Wait()
-	ok := 0
-	for _, c := range codes {
-		switch c {
+	var winner string
+	for _, r := range results {
+		switch r.Code {
 		case 200:
-			ok++
-		case 401:
+			if winner != "" {
+				t.Fatal("more than one concurrent refresh succeeded")
+			}
+			winner = r.str("refresh_token")
 		default:
-			t.Errorf("unexpected status %d", c)
+			expect(t, r, 401, "invalid_grant")
 		}
 	}
-	if ok != 1 {
-		t.Fatalf("%d of %d concurrent refreshes succeeded, want exactly 1", ok, n)
+	if winner == "" {
+		t.Fatal("no concurrent refresh succeeded, want exactly 1")
 	}
+	// The losers presented a token that had just been rotated: that is
+	// reuse, so the session is revoked and the winner's token dies too
+	// (RFC 9700 §4.14.2). Clients must not refresh concurrently.
+	expect(t, k.do("POST", "/auth/refresh", map[string]string{"refresh_token": winner}), 401, "invalid_grant")
 }
 
 func TestCookieSessionAndCSRF(t *testing.T) {

@@ -94,7 +94,18 @@ func (basicExtractor) Extract(r *http.Request) (Credential, error) {
 	if !found || user == "" {
 		return nil, fmt.Errorf("%w: basic credentials lack user-id or colon", ErrCredentialsMalformed)
 	}
+	if crossSite(r) {
+		// Browsers replay cached Basic credentials on cross-site requests
+		// like cookies; refuse them where a CSRF token cannot be asked for.
+		return nil, ErrCSRF
+	}
 	return Password{Username: user, Password: pass}, nil
+}
+
+// crossSite reports an unsafe request that a browser says was started by
+// another site (Fetch Metadata). Non-browser clients send no such header.
+func crossSite(r *http.Request) bool {
+	return !safeMethod(r.Method) && r.Header.Get("Sec-Fetch-Site") == "cross-site"
 }
 
 // authorization returns the parameter of the Authorization header when its
@@ -110,6 +121,9 @@ func authorization(r *http.Request, scheme string) (param string, ok bool, err e
 		return "", false, fmt.Errorf("%w: several Authorization headers", ErrCredentialsMalformed)
 	}
 	v := strings.TrimSpace(values[0])
+	if v == "" {
+		return "", false, fmt.Errorf("%w: empty Authorization header", ErrCredentialsMalformed)
+	}
 	name, param, _ := strings.Cut(v, " ")
 	if !strings.EqualFold(name, scheme) {
 		return "", false, nil
@@ -155,6 +169,10 @@ type CookieConfig struct {
 	CSRFHeader string
 	// Path of both cookies. Default "/".
 	Path string
+	// AlwaysSecure sets the Secure attribute even for plain-HTTP requests
+	// to a loopback host. Default false: Secure is set on every other
+	// request, including any that came through a proxy.
+	AlwaysSecure bool
 }
 
 // CookieExtractor extracts the browser session cookie and enforces CSRF
@@ -199,6 +217,9 @@ func (x *CookieExtractor) Extract(r *http.Request) (Credential, error) {
 		return nil, errors.Join(ErrTokenInvalid, err)
 	}
 	if !safeMethod(r.Method) {
+		if crossSite(r) {
+			return nil, ErrCSRF
+		}
 		got := r.Header.Get(x.cfg.CSRFHeader)
 		want := csrfToken(secret)
 		if subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
@@ -210,7 +231,7 @@ func (x *CookieExtractor) Extract(r *http.Request) (Credential, error) {
 
 // set writes the session and CSRF cookies for a new session.
 func (x *CookieExtractor) set(w http.ResponseWriter, r *http.Request, username string, secret []byte, maxAge int) {
-	secure := r.TLS != nil || !isLoopbackHost(r.Host)
+	secure := x.secure(r)
 	http.SetCookie(w, &http.Cookie{
 		Name: x.cfg.Name, Value: sessionCookieValue(username, secret), Path: x.cfg.Path,
 		MaxAge: maxAge, HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode,
@@ -225,11 +246,27 @@ func (x *CookieExtractor) set(w http.ResponseWriter, r *http.Request, username s
 
 // clear expires both cookies.
 func (x *CookieExtractor) clear(w http.ResponseWriter, r *http.Request) {
-	secure := r.TLS != nil || !isLoopbackHost(r.Host)
+	secure := x.secure(r)
 	for _, name := range []string{x.cfg.Name, x.cfg.CSRFName} {
 		http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: x.cfg.Path, MaxAge: -1,
 			HttpOnly: name == x.cfg.Name, Secure: secure, SameSite: http.SameSiteLaxMode})
 	}
+}
+
+// secure decides the Secure attribute: always, except for a plain-HTTP
+// request made directly (no proxy headers) to a loopback host, where
+// browsers would otherwise drop the cookie during local development.
+// AlwaysSecure removes even that exception.
+func (x *CookieExtractor) secure(r *http.Request) bool {
+	if x.cfg.AlwaysSecure || r.TLS != nil || !isLoopbackHost(r.Host) {
+		return true
+	}
+	for _, h := range []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host"} {
+		if r.Header.Get(h) != "" {
+			return true // behind a proxy: the public side is not loopback
+		}
+	}
+	return false
 }
 
 // csrfToken derives the CSRF token from the session secret, so it needs no

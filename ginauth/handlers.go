@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"mime"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -55,7 +56,7 @@ type refreshRequest struct {
 // [CookieLoginResponse]. Unknown user, wrong password and disabled user
 // get the same 401 invalid_credentials after the same bcrypt work.
 func (a *Auth) LoginHandler() gin.HandlerFunc {
-	return annotate(Requirement{Public: true}, func(c *gin.Context) {
+	return annotate(Requirement{Public: true, Endpoint: true}, func(c *gin.Context) {
 		var req loginRequest
 		if err := decodeBody(c, &req); err != nil {
 			a.fail(c, err)
@@ -110,7 +111,7 @@ func (a *Auth) LoginHandler() gin.HandlerFunc {
 // one also revokes its whole session, since only a copy of the token can
 // be presented twice.
 func (a *Auth) RefreshHandler() gin.HandlerFunc {
-	return annotate(Requirement{Public: true}, func(c *gin.Context) {
+	return annotate(Requirement{Public: true, Endpoint: true}, func(c *gin.Context) {
 		var req refreshRequest
 		if err := decodeBody(c, &req); err != nil {
 			a.fail(c, err)
@@ -162,7 +163,7 @@ func (a *Auth) sendTokens(c *gin.Context, username string, sid store.Digest, rol
 // stateless mode the access token stays valid until it expires; only its
 // session and refresh token die.
 func (a *Auth) LogoutHandler() gin.HandlerFunc {
-	return annotate(Requirement{Authenticated: true}, func(c *gin.Context) {
+	return annotate(Requirement{Authenticated: true, Endpoint: true}, func(c *gin.Context) {
 		p, ok := a.principal(c)
 		if !ok {
 			return
@@ -183,7 +184,7 @@ func (a *Auth) LogoutHandler() gin.HandlerFunc {
 // LogoutAllHandler revokes every session of the caller ("log out
 // everywhere") and answers 204.
 func (a *Auth) LogoutAllHandler() gin.HandlerFunc {
-	return annotate(Requirement{Authenticated: true}, func(c *gin.Context) {
+	return annotate(Requirement{Authenticated: true, Endpoint: true}, func(c *gin.Context) {
 		p, ok := a.principal(c)
 		if !ok {
 			return
@@ -202,7 +203,7 @@ func (a *Auth) LogoutAllHandler() gin.HandlerFunc {
 // HealthHandler answers 200 {"status":"ok"} when the store answers within
 // StoreTimeout, and 503 with Retry-After otherwise.
 func (a *Auth) HealthHandler() gin.HandlerFunc {
-	return annotate(Requirement{Public: true}, func(c *gin.Context) {
+	return annotate(Requirement{Public: true, Endpoint: true}, func(c *gin.Context) {
 		ctx, cancel := a.storeCtx(c)
 		err := a.cfg.Store.Ping(ctx)
 		cancel()
@@ -235,8 +236,18 @@ func noStore(c *gin.Context) {
 	c.Header("Pragma", "no-cache")
 }
 
-// decodeBody reads one JSON object of at most maxBodyBytes.
+// decodeBody reads one JSON object of at most maxBodyBytes. It insists on
+// Content-Type application/json: a cross-site HTML form cannot send that
+// type without a CORS preflight, so a form cannot log a victim in to the
+// attacker's account (login CSRF).
 func decodeBody(c *gin.Context, v any) error {
+	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return fmt.Errorf("%w: Content-Type must be application/json", ErrBadRequest)
+	}
+	if c.GetHeader("Sec-Fetch-Site") == "cross-site" {
+		return fmt.Errorf("%w: cross-site request", ErrBadRequest)
+	}
 	dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, maxBodyBytes))
 	if err := dec.Decode(v); err != nil {
 		return fmt.Errorf("%w: body must be a JSON object: %v", ErrBadRequest, err)

@@ -1,10 +1,12 @@
 package ginauth_test
 
 import (
-	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"log/slog"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -96,6 +98,7 @@ func newKitOn(t testing.TB, rdb redis.UniversalClient, prefix string, opts ...fu
 	cfg := ginauth.Config{
 		Store: st, Issuer: iss, Verifier: ver, Realm: testRealm,
 		BcryptCost: bcrypt.MinCost, Now: k.clock.Now,
+		Logger:     slog.New(slog.DiscardHandler),
 		Extractors: []ginauth.Extractor{ginauth.Bearer(), ginauth.Basic(), ginauth.Cookie(ginauth.CookieConfig{})},
 	}
 	for _, o := range opts {
@@ -144,23 +147,37 @@ type resp struct {
 
 func (r resp) str(key string) string { s, _ := r.body[key].(string); return s }
 
-// do sends a request; headers are name, value pairs.
+// do sends a request with a JSON body (a string is sent as it is);
+// headers are name, value pairs.
 func (k *kit) do(method, path string, body any, headers ...string) resp {
 	k.t.Helper()
-	var rd *bytes.Reader
+	var raw string
 	switch b := body.(type) {
 	case nil:
-		rd = bytes.NewReader(nil)
 	case string:
-		rd = bytes.NewReader([]byte(b))
+		raw = b
 	default:
-		raw, _ := json.Marshal(b)
-		rd = bytes.NewReader(raw)
+		j, _ := json.Marshal(b)
+		raw = string(j)
 	}
-	req := httptest.NewRequest(method, path, rd)
-	req.Header.Set("Content-Type", "application/json")
+	return k.doCT(method, path, raw, "application/json", headers...)
+}
+
+func (k *kit) doCT(method, path, body, contentType string, headers ...string) resp {
+	k.t.Helper()
+	return k.doHost("example.com", method, path, body, append([]string{"Content-Type", contentType}, headers...)...)
+}
+
+// doHost sends a request to host; headers are name, value pairs.
+func (k *kit) doHost(host, method, path, body string, headers ...string) resp {
+	k.t.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req.Host = host
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Add(headers[i], headers[i+1])
+	}
+	if req.Header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	w := httptest.NewRecorder()
 	k.engine.ServeHTTP(w, req)
@@ -168,6 +185,8 @@ func (k *kit) do(method, path string, body any, headers ...string) resp {
 	_ = json.Unmarshal(w.Body.Bytes(), &r.body)
 	return r
 }
+
+func b64std(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 
 // login logs in and returns the token pair.
 func (k *kit) login(user, pw string) ginauth.TokenResponse {

@@ -2,6 +2,8 @@ package ginauth_test
 
 import (
 	"context"
+	"fmt"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -46,65 +48,80 @@ func TestRoundTrips(t *testing.T) {
 }
 
 // TestAnonymousWritesNothing checks the key space itself: requests without
-// a valid credential leave Redis untouched.
+// a valid credential — including a correctly signed token for an unknown
+// session and a well-formed refresh token with a wrong secret, which reach
+// the store's scripts — leave every key and value as it was.
 func TestAnonymousWritesNothing(t *testing.T) {
 	k := newKit(t)
-	ctx := context.Background()
-	before, err := testredis.Keys(ctx, k.rdb, k.prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range 20 {
+	tok := k.login("alice", alicePW)
+	unknownSession := k.foreignToken(testSecret, "k1", "authkit-test", "api")
+	wrongSecret := tok.RefreshToken[:strings.LastIndex(tok.RefreshToken, ".")+1] + strings.Repeat("A", 43)
+	before := k.snapshot()
+	for range 5 {
 		k.do("GET", "/api/me", nil)
 		k.do("GET", "/api/me", nil, bearer("a.b.c")...)
+		k.do("GET", "/api/me", nil, bearer(unknownSession)...)
 		k.do("POST", "/auth/refresh", map[string]string{"refresh_token": "nope"})
+		k.do("POST", "/auth/refresh", map[string]string{"refresh_token": wrongSecret})
 		k.do("POST", "/auth/login", map[string]string{"username": "mallory", "password": "whatever"})
+		k.do("POST", "/auth/login", map[string]string{"username": "alice", "password": "whatever"})
 	}
-	after, err := testredis.Keys(ctx, k.rdb, k.prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
+	after := k.snapshot()
 	if len(after) != len(before) {
-		t.Errorf("keys went from %d to %d", len(before), len(after))
+		t.Fatalf("keys went from %d to %d", len(before), len(after))
+	}
+	for key, v := range before {
+		if after[key] != v {
+			t.Errorf("key %s changed:\n%s\n%s", key, v, after[key])
+		}
 	}
 }
 
-// TestCredentialsStoredHashed logs in and checks that no key or value in
-// Redis contains the session's refresh token, its random part, or the
-// access token's session id in a usable form.
+// snapshot returns every key of the kit's prefix with its value rendered
+// as text (members sorted).
+func (k *kit) snapshot() map[string]string {
+	k.t.Helper()
+	ctx := context.Background()
+	keys, err := testredis.Keys(ctx, k.rdb, k.prefix)
+	if err != nil {
+		k.t.Fatal(err)
+	}
+	out := make(map[string]string, len(keys))
+	for _, key := range keys {
+		var parts []string
+		switch typ := k.rdb.Type(ctx, key).Val(); typ {
+		case "hash":
+			for f, v := range k.rdb.HGetAll(ctx, key).Val() {
+				parts = append(parts, f+"="+v)
+			}
+		case "set":
+			parts = k.rdb.SMembers(ctx, key).Val()
+		case "zset":
+			for _, z := range k.rdb.ZRangeWithScores(ctx, key, 0, -1).Val() {
+				parts = append(parts, fmt.Sprint(z.Member, "@", z.Score))
+			}
+		default:
+			parts = []string{typ + ":" + k.rdb.Get(ctx, key).Val()}
+		}
+		sort.Strings(parts)
+		out[key] = strings.Join(parts, " ")
+	}
+	return out
+}
+
+// TestCredentialsStoredHashed logs in twice (tokens and cookie) and checks
+// that no key or value in Redis holds the random part of the refresh token
+// or the session secret.
 func TestCredentialsStoredHashed(t *testing.T) {
 	k := newKit(t)
 	r := k.do("POST", "/auth/login", map[string]any{"username": "bob", "password": bobPW, "cookie": true})
 	expect(t, r, 200, "")
-	var cookie string
-	for _, c := range r.Result().Cookies() {
-		if c.Name == "authkit_session" {
-			cookie = c.Value
-		}
-	}
+	cookie := cookieValue(r, "authkit_session")
 	tok := k.login("bob", bobPW)
-	secretParts := []string{tok.RefreshToken[strings.LastIndex(tok.RefreshToken, ".")+1:], cookie[strings.Index(cookie, ".")+1:]}
-	ctx := context.Background()
-	keys, err := testredis.Keys(ctx, k.rdb, k.prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, key := range keys {
-		dump := key
-		switch typ := k.rdb.Type(ctx, key).Val(); typ {
-		case "hash":
-			for f, v := range k.rdb.HGetAll(ctx, key).Val() {
-				dump += " " + f + "=" + v
-			}
-		case "set":
-			dump += " " + strings.Join(k.rdb.SMembers(ctx, key).Val(), " ")
-		case "zset":
-			dump += " " + strings.Join(k.rdb.ZRange(ctx, key, 0, -1).Val(), " ")
-		default:
-			dump += " " + k.rdb.Get(ctx, key).Val()
-		}
-		for _, s := range secretParts {
-			if strings.Contains(dump, s) {
+	secrets := []string{tok.RefreshToken[strings.LastIndex(tok.RefreshToken, ".")+1:], cookie[strings.Index(cookie, ".")+1:]}
+	for key, value := range k.snapshot() {
+		for _, secret := range secrets {
+			if strings.Contains(key+" "+value, secret) {
 				t.Errorf("key %s holds a raw credential", key)
 			}
 		}

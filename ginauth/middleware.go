@@ -117,16 +117,18 @@ func (a *Auth) checkBearer(c *gin.Context, token string) (*Principal, error) {
 	if verr != nil && !errors.Is(verr, tokens.ErrExpired) {
 		return nil, classifyToken(verr)
 	}
+	sid, err := store.ParseDigest(claims.SessionID)
+	if err != nil {
+		return nil, errors.Join(ErrTokenInvalid, err)
+	}
 	if a.cfg.Stateless {
 		if verr != nil {
 			return nil, classifyToken(verr)
 		}
+		// SessionID lets logout revoke the session (and so its refresh
+		// token) even though requests do not consult it.
 		return &Principal{Username: claims.Subject, Roles: claims.Roles, Scheme: SchemeBearer,
-			TokenID: claims.ID, ExpiresAt: claims.ExpiresAt.Time}, nil
-	}
-	sid, err := store.ParseDigest(claims.SessionID)
-	if err != nil {
-		return nil, errors.Join(ErrTokenInvalid, err)
+			SessionID: sid, TokenID: claims.ID, ExpiresAt: claims.ExpiresAt.Time}, nil
 	}
 	// Even an expired token is checked against its session: only a live
 	// session makes it refreshable (token_expired); otherwise the client
@@ -160,6 +162,10 @@ func (a *Auth) checkPassword(c *gin.Context, cred Password) (*Principal, error) 
 	return &Principal{Username: u.Username, Roles: u.Roles, Scheme: SchemeBasic}, nil
 }
 
+// compareHash is bcrypt's comparison; a variable so that a test can check
+// it runs for unknown users too.
+var compareHash = bcrypt.CompareHashAndPassword
+
 // verifyPassword checks a username and password. Unknown users, disabled
 // users, wrong and unacceptable passwords all fail the same way, after the
 // same bcrypt work.
@@ -180,7 +186,7 @@ func (a *Auth) verifyPassword(c *gin.Context, username, password string) (store.
 	}
 	// bcrypt ignores bytes past the 72nd and hashes the empty password: a
 	// password outside 1..72 bytes never matches, whatever it is compared to.
-	cmpErr := bcrypt.CompareHashAndPassword(hash, []byte(password))
+	cmpErr := compareHash(hash, []byte(password))
 	if err != nil || cmpErr != nil || u.Disabled || checkPasswordBytes(password) != nil {
 		return store.User{}, ErrBadCredentials
 	}

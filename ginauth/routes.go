@@ -3,11 +3,11 @@ package ginauth
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"reflect"
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"unsafe"
 
 	"github.com/gin-gonic/gin"
@@ -23,6 +23,10 @@ type Requirement struct {
 	// the principal has at least one of its roles. RequireRoles("a","b")
 	// adds the clause [a b]; RequireAllRoles("a","b") adds [a] and [b].
 	AnyOf [][]string
+	// Endpoint marks handlers that answer the request themselves (login,
+	// refresh, logout, health), as opposed to middleware annotations, which
+	// must come before the handler they protect.
+	Endpoint bool
 }
 
 // Route is one route of an engine with the requirement its annotations
@@ -62,22 +66,42 @@ func (r Route) String() string {
 	return fmt.Sprintf("%s %s  %s", r.Method, r.Path, who)
 }
 
-// registry maps each annotation handler (by the address of its closure,
-// which is unique per call of an annotation constructor) to its
-// requirement. Entries are added at route set-up, so it stays small.
-var registry sync.Map // uintptr -> Requirement
-
+// annotate wraps h so that [Routes] can recognise it and ask for req.
+// Every annotation is a closure of this one function literal, so its code
+// pointer identifies annotations; noinline keeps it from being copied into
+// callers, which would give some annotations other code pointers.
+//
+//go:noinline
 func annotate(req Requirement, h gin.HandlerFunc) gin.HandlerFunc {
-	registry.Store(closureID(h), req)
-	return h
+	return func(c *gin.Context) {
+		if c.Request == probeRequest {
+			c.Set(probeKey, req)
+			return
+		}
+		h(c)
+	}
 }
 
-// closureID returns the address of h's closure. Unlike the code pointer
-// that reflect reports, it tells apart RequireRoles("a") from
-// RequireRoles("b"). The closure is kept alive by the router, so the
-// address is not reused while the route exists.
-func closureID(h gin.HandlerFunc) uintptr {
-	return *(*uintptr)(unsafe.Pointer(&h))
+// probeRequest marks the context Routes passes to an annotation to read
+// its requirement instead of running it. Only this package can produce
+// it, so a real request never takes that branch.
+var probeRequest = &http.Request{}
+
+const probeKey = "github.com/gin-authkit/authkit/ginauth.probe"
+
+// annotationCode is the code pointer shared by all annotation closures.
+var annotationCode = reflect.ValueOf(annotate(Requirement{}, nil)).Pointer()
+
+// requirementOf returns the requirement of h when h is an annotation.
+func requirementOf(h gin.HandlerFunc) (Requirement, bool) {
+	if h == nil || reflect.ValueOf(h).Pointer() != annotationCode {
+		return Requirement{}, false
+	}
+	c := &gin.Context{Request: probeRequest}
+	h(c)
+	v, ok := c.Get(probeKey)
+	req, _ := v.(Requirement)
+	return req, ok
 }
 
 // ErrRoutesUnreadable reports that the engine's routes could not be
@@ -128,10 +152,16 @@ func walk(n reflect.Value, method string, out *[]Route) error {
 	}
 	if handlers.Len() > 0 {
 		r := Route{Method: method, Path: path.String()}
-		for i := 0; i < handlers.Len(); i++ {
-			id := *(*uintptr)(unsafe.Pointer(handlers.Index(i).UnsafeAddr()))
-			if v, ok := registry.Load(id); ok {
-				r.merge(v.(Requirement))
+		last := handlers.Len() - 1
+		for i := 0; i <= last; i++ {
+			// The field is unexported, so reflect will not hand out the
+			// func; read it from its own address with its own type.
+			h := *(*gin.HandlerFunc)(unsafe.Pointer(handlers.Index(i).UnsafeAddr()))
+			if req, ok := requirementOf(h); ok {
+				r.merge(req)
+				if i == last && !req.Endpoint {
+					r.Problem = "annotation placed after the handler, which runs unprotected"
+				}
 			}
 		}
 		*out = append(*out, r)
@@ -148,6 +178,7 @@ func (r *Route) merge(q Requirement) {
 	r.Annotated = true
 	r.Public = r.Public || q.Public
 	r.Authenticated = r.Authenticated || q.Authenticated
+	r.Endpoint = r.Endpoint || q.Endpoint
 	for _, c := range q.AnyOf {
 		if len(c) == 0 {
 			r.Problem = "role annotation without roles (denies everyone)"

@@ -1,0 +1,70 @@
+package ginauth
+
+import (
+	"bytes"
+	"context"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/gin-authkit/authkit/store/memstore"
+	"github.com/gin-authkit/authkit/tokens"
+)
+
+// TestEveryLoginPaysBcrypt checks that unknown users, malformed usernames
+// and bad passwords cost exactly one bcrypt comparison, like a known user,
+// and that the dummy hash stands in when there is no user: otherwise the
+// response time would tell which usernames exist.
+func TestEveryLoginPaysBcrypt(t *testing.T) {
+	key, _ := tokens.NewHMACKey("k", bytes.Repeat([]byte("s"), 32))
+	opts := []tokens.Option{tokens.WithIssuer("i"), tokens.WithAudience("a")}
+	iss, _ := tokens.NewIssuer(key, opts...)
+	ver, _ := tokens.NewVerifier([]*tokens.Key{key}, opts...)
+	a, err := New(Config{Store: memstore.New(memstore.Options{}), Issuer: iss, Verifier: ver, BcryptCost: bcrypt.MinCost})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.CreateUser(context.Background(), "bob", "bob-password", []string{"user"}); err != nil {
+		t.Fatal(err)
+	}
+	var hashes [][]byte
+	compareHash = func(h, pw []byte) error {
+		hashes = append(hashes, h)
+		return bcrypt.CompareHashAndPassword(h, pw)
+	}
+	t.Cleanup(func() { compareHash = bcrypt.CompareHashAndPassword })
+
+	tests := []struct {
+		name, user, pw string
+		dummy          bool
+	}{
+		{"known user, right password", "bob", "bob-password", false},
+		{"known user, wrong password", "bob", "nope-nope", false},
+		{"known user, 73-byte password", "bob", strings.Repeat("b", 73), false},
+		{"unknown user", "mallory", "whatever-pw", true},
+		{"malformed username", "{bad}", "whatever-pw", true},
+		{"unknown user, empty password", "mallory", "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			hashes = nil
+			c, _ := gin.CreateTestContext(httptest.NewRecorder())
+			c.Request = httptest.NewRequest("POST", "/", nil)
+			_, _ = a.verifyPassword(c, tt.user, tt.pw)
+			if len(hashes) != 1 {
+				t.Fatalf("%d bcrypt comparisons, want 1", len(hashes))
+			}
+			if got := bytes.Equal(hashes[0], a.dummyHash); got != tt.dummy {
+				t.Errorf("compared against the dummy hash = %v, want %v", got, tt.dummy)
+			}
+		})
+	}
+	// The dummy hash has the configured cost, so it takes as long as a
+	// real one.
+	if cost, _ := bcrypt.Cost(a.dummyHash); cost != bcrypt.MinCost {
+		t.Errorf("dummy hash cost %d", cost)
+	}
+}
