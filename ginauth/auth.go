@@ -38,8 +38,8 @@ func New(cfg Config) (*Auth, error) {
 	setDefault(&cfg.Realm, DefaultRealm)
 	setDefault(&cfg.StoreTimeout, DefaultStoreTimeout)
 	setDefault(&cfg.RetryAfter, DefaultRetryAfter)
-	setDefault(&cfg.SessionIdleTimeout, DefaultSessionIdleTimeout)
 	setDefault(&cfg.SessionLifetime, DefaultSessionLifetime)
+	setDefault(&cfg.SessionIdleTimeout, min(DefaultSessionIdleTimeout, cfg.SessionLifetime))
 	setDefault(&cfg.BcryptCost, DefaultBcryptCost)
 	setDefault(&cfg.MinPasswordLength, DefaultMinPasswordLength)
 	if cfg.Logger == nil {
@@ -112,8 +112,13 @@ func (a *Auth) storeCtx(c *gin.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(c.Request.Context(), a.cfg.StoreTimeout)
 }
 
-// fail sends the response for err and aborts the chain. It is the only
-// writer of error responses.
+// Fail sends the response for err, as the middleware would (through
+// [ErrorFor] and Config.ErrorHandler), and aborts the chain. Applications
+// use it to answer their own checks with the same contract; an error that
+// wraps none of the package's sentinels becomes 503.
+func (a *Auth) Fail(c *gin.Context, err error) { a.fail(c, err) }
+
+// fail is the only writer of error responses.
 func (a *Auth) fail(c *gin.Context, err error) {
 	e := ErrorFor(err, a.cfg.Realm, a.schemes, a.retryAfter)
 	if e.Status == 503 {

@@ -40,7 +40,8 @@ type Config struct {
 	// whole seconds.
 	RetryAfter time.Duration
 
-	// SessionIdleTimeout ends a session not used for this long. Default 24h.
+	// SessionIdleTimeout ends a session not used for this long. Default 24h,
+	// or SessionLifetime when that is shorter.
 	SessionIdleTimeout time.Duration
 	// SessionLifetime ends a session (and its refresh tokens) this long
 	// after login, whatever its use. Default 720h (30 days).

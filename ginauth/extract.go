@@ -19,6 +19,10 @@ const (
 	SchemeBasic  = "Basic"
 )
 
+// SchemeCookie is [Principal.Scheme] for the browser session cookie; it is
+// not an HTTP authentication scheme and never appears in a challenge.
+const SchemeCookie = "Cookie"
+
 // Credential is what an [Extractor] found in a request: a [BearerToken], a
 // [Password] or a [SessionCookie].
 type Credential interface{ credential() }

@@ -224,7 +224,7 @@ func (a *Auth) principal(c *gin.Context) (*Principal, bool) {
 }
 
 func (a *Auth) loggedOut(c *gin.Context) {
-	if a.cookie != nil {
+	if p, _ := PrincipalFrom(c); a.cookie != nil && p != nil && p.Scheme == SchemeCookie {
 		a.cookie.clear(c.Writer, c.Request)
 	}
 	noStore(c)

@@ -210,3 +210,28 @@ func cookieValue(r resp, name string) string {
 	}
 	return ""
 }
+
+// TestLogoutClearsOnlyCookieSessions: logout clears the cookies of a
+// cookie session, and sends no Set-Cookie to a Bearer client.
+func TestLogoutClearsOnlyCookieSessions(t *testing.T) {
+	k := newKit(t)
+	tok := k.login("bob", bobPW)
+	r := k.do("POST", "/auth/logout", nil, bearer(tok.AccessToken)...)
+	expect(t, r, 204, "")
+	if sc := r.Header().Values("Set-Cookie"); len(sc) != 0 {
+		t.Errorf("bearer logout sent Set-Cookie %q", sc)
+	}
+	login := k.do("POST", "/auth/login", map[string]any{"username": "bob", "password": bobPW, "cookie": true})
+	r = k.do("POST", "/auth/logout", nil, "Cookie", "authkit_session="+cookieValue(login, "authkit_session"),
+		"X-CSRF-Token", login.str("csrf_token"))
+	expect(t, r, 204, "")
+	cleared := 0
+	for _, c := range r.Result().Cookies() {
+		if c.MaxAge < 0 && c.Value == "" {
+			cleared++
+		}
+	}
+	if cleared != 2 {
+		t.Errorf("cookie logout cleared %d cookies, want 2: %q", cleared, r.Header().Values("Set-Cookie"))
+	}
+}

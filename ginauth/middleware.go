@@ -104,7 +104,7 @@ func (a *Auth) check(c *gin.Context) (*Principal, error) {
 	case Password:
 		return a.checkPassword(c, cred)
 	case SessionCookie:
-		return a.checkSession(c, cred.Username, store.HashSecret(cred.Secret), "Cookie")
+		return a.checkSession(c, cred.Username, store.HashSecret(cred.Secret), SchemeCookie)
 	case nil:
 		return nil, ErrCredentialsMissing
 	default:

@@ -1,0 +1,241 @@
+package main
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/gin-authkit/authkit/ginauth"
+)
+
+// app is the demo's HTTP application: the engine and what its handlers
+// share.
+type app struct {
+	auth    *ginauth.Auth
+	logger  *slog.Logger
+	mode    string // "memory" or "redis"
+	metrics *metrics
+	engine  *gin.Engine
+	routes  []pageRoute // for the page's route table
+}
+
+// newApp mounts the demo's routes. Every route carries an authkit
+// annotation: ginauth.Public() on open ones, and the handlers of ginauth
+// carry their own. TestRoutes checks the table against the README.
+func newApp(auth *ginauth.Auth, logger *slog.Logger, mode string) *app {
+	a := &app{auth: auth, logger: logger, mode: mode, metrics: newMetrics()}
+	r := gin.New()
+	// Behind no proxy: the client address is the peer's, whatever
+	// X-Forwarded-For claims.
+	_ = r.SetTrustedProxies(nil)
+	r.Use(a.recoverPanics, a.logRequests, securityHeaders, a.crossOriginGuard())
+
+	r.GET("/", ginauth.Public(), a.page)
+	r.GET("/healthz", auth.HealthHandler())
+
+	ag := r.Group("/auth")
+	ag.POST("/login", auth.LoginHandler())
+	ag.POST("/refresh", auth.RefreshHandler())
+	ag.POST("/logout", auth.Required(), auth.LogoutHandler())
+	ag.POST("/logout-all", auth.Required(), auth.LogoutAllHandler())
+
+	api := r.Group("/api", auth.Required())
+	api.GET("/me", a.me)
+	api.GET("/admin/stats", auth.RequireRoles("admin"), a.stats)
+	api.GET("/reports", auth.RequireRoles("admin", "analyst"), a.reports)
+
+	r.NoRoute(func(c *gin.Context) {
+		c.JSON(http.StatusNotFound, gin.H{"error": "not_found", "message": "There is nothing here – see / for the routes"})
+	})
+	a.engine = r
+	routes, err := describeRoutes(r)
+	if err != nil {
+		logger.Warn("cannot list the routes for the page", "err", err)
+	}
+	a.routes = routes
+	return a
+}
+
+// me answers who the caller is.
+func (a *app) me(c *gin.Context) {
+	p, ok := ginauth.PrincipalFrom(c)
+	if !ok { // unreachable behind auth.Required; fail closed all the same
+		c.AbortWithStatus(http.StatusInternalServerError)
+		return
+	}
+	roles := p.Roles
+	if roles == nil {
+		roles = []string{}
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, gin.H{"username": p.Username, "roles": roles})
+}
+
+// stats is the admins' view of the service.
+func (a *app) stats(c *gin.Context) {
+	total, byStatus := a.metrics.requests()
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, gin.H{
+		"store":          a.mode,
+		"uptime_seconds": int(time.Since(a.metrics.started).Seconds()),
+		"goroutines":     runtime.NumGoroutine(),
+		"requests":       gin.H{"total": total, "by_status": byStatus},
+	})
+}
+
+// reports is the analysts' (and admins') report on sign-ins.
+func (a *app) reports(c *gin.Context) {
+	r := a.metrics.report()
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, gin.H{
+		"generated_at": time.Now().UTC().Format(time.RFC3339),
+		"logins":       gin.H{"succeeded": r.loginOK, "failed": r.loginFailed},
+		"refreshes":    gin.H{"succeeded": r.refreshOK, "failed": r.refreshFailed},
+	})
+}
+
+// logRequests writes one line per request: method, path, status,
+// duration, client and principal. The principal logs as user and scheme
+// only; headers, bodies and query strings are never logged, so no
+// password, token or session id reaches the log.
+func (a *app) logRequests(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	status := c.Writer.Status()
+	route := c.FullPath()
+	a.metrics.record(route, status)
+	attrs := []slog.Attr{
+		slog.String("method", c.Request.Method),
+		slog.String("path", truncate(c.Request.URL.Path, 200)),
+		slog.Int("status", status),
+		slog.Duration("duration", time.Since(start)),
+		slog.String("client", c.ClientIP()),
+	}
+	if p, ok := ginauth.PrincipalFrom(c); ok {
+		attrs = append(attrs, slog.Any("principal", p))
+	}
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelWarn
+	}
+	a.logger.LogAttrs(c.Request.Context(), level, "request", attrs...)
+}
+
+// recoverPanics turns a panic into a 500 without logging the request
+// (gin.Recovery would dump its headers, cookies included).
+func (a *app) recoverPanics(c *gin.Context) {
+	defer func() {
+		v := recover()
+		if v == nil {
+			return
+		}
+		if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
+			panic(v)
+		}
+		a.logger.Error("panic while serving", "method", c.Request.Method, "path", c.FullPath(), "panic", v)
+		if !c.Writer.Written() {
+			c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": "internal", "message": "Something went wrong on our side"})
+		}
+	}()
+	c.Next()
+}
+
+// securityHeaders are sent on every response.
+func securityHeaders(c *gin.Context) {
+	h := c.Writer.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Frame-Options", "DENY")
+	c.Next()
+}
+
+// crossOriginGuard refuses unsafe requests sent by a browser from another
+// origin (by Sec-Fetch-Site or Origin, see http.CrossOriginProtection)
+// with 403 csrf_failed. The CSRF token already guards cookie-authenticated
+// requests; this also covers login, which has no session yet (login CSRF).
+// curl and scripts send neither header and pass.
+func (a *app) crossOriginGuard() gin.HandlerFunc {
+	cop := http.NewCrossOriginProtection()
+	realm := a.auth.Config().Realm
+	return func(c *gin.Context) {
+		if err := cop.Check(c.Request); err != nil {
+			e := ginauth.ErrorFor(errors.Join(ginauth.ErrCSRF, err), realm, nil, 0)
+			for k, vs := range e.Header {
+				c.Writer.Header()[k] = vs
+			}
+			c.AbortWithStatusJSON(e.Status, gin.H{"error": e.Code, "message": e.Message})
+			return
+		}
+		c.Next()
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// metrics counts requests for the stats and reports routes.
+type metrics struct {
+	started time.Time
+
+	mu       sync.Mutex
+	total    int64
+	byStatus map[int]int64
+	rep      report
+}
+
+type report struct{ loginOK, loginFailed, refreshOK, refreshFailed int64 }
+
+func newMetrics() *metrics { return &metrics{started: time.Now(), byStatus: map[int]int64{}} }
+
+func (m *metrics) record(route string, status int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.total++
+	m.byStatus[status]++
+	ok := status < 300
+	switch {
+	case route == "/auth/login" && ok:
+		m.rep.loginOK++
+	case route == "/auth/login" && status < 500:
+		m.rep.loginFailed++
+	case route == "/auth/refresh" && ok:
+		m.rep.refreshOK++
+	case route == "/auth/refresh" && status < 500:
+		m.rep.refreshFailed++
+	}
+}
+
+func (m *metrics) requests() (int64, map[string]int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	by := make(map[string]int64, len(m.byStatus))
+	for s, n := range m.byStatus {
+		by[strconv.Itoa(s)] = n
+	}
+	return m.total, by
+}
+
+func (m *metrics) report() report {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.rep
+}
+
+// joinRoles renders roles for people.
+func joinRoles(roles []string) string {
+	if len(roles) == 0 {
+		return "(none)"
+	}
+	return strings.Join(roles, ",")
+}

@@ -1,0 +1,399 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"text/tabwriter"
+	"time"
+	"unicode/utf8"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/gin-authkit/authkit/ginauth"
+	"github.com/gin-authkit/authkit/store"
+	"github.com/gin-authkit/authkit/store/redisstore"
+)
+
+// Bounds of a user command: the ping that tells an unreachable Redis
+// apart, and the whole command (bcrypt at cost 16 takes seconds).
+const (
+	cliPingTimeout    = 5 * time.Second
+	cliCommandTimeout = 60 * time.Second
+	// maxPasswordInput caps what --password-stdin reads.
+	maxPasswordInput = 1024
+)
+
+type command func(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error
+
+// commands are the user commands; serve and help are handled by run.
+var commands = map[string]command{
+	"useradd":  cmdUseradd,
+	"passwd":   cmdPasswd,
+	"roles":    cmdRoles,
+	"disable":  cmdDisable,
+	"sessions": cmdSessions,
+	"revoke":   cmdRevoke,
+}
+
+// cliEnv is what a user command works with.
+type cliEnv struct {
+	cfg    config
+	client *redis.Client
+	store  *redisstore.Store
+	stderr io.Writer
+}
+
+// openCLI reads the configuration and opens the Redis store. It does not
+// contact Redis; connect does.
+func openCLI(getenv func(string) string, stderr io.Writer) (*cliEnv, error) {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.redis == nil {
+		return nil, withKind(errConfig, "%s is not set: the user commands manage the users kept in Redis "+
+			"(without Redis, demo serve seeds its own users in memory)", envRedisURL)
+	}
+	client, st, err := openRedis(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &cliEnv{cfg: cfg, client: client, store: st, stderr: stderr}, nil
+}
+
+func (e *cliEnv) Close() { _ = e.client.Close() }
+
+// connect checks that Redis answers, so that an unreachable server gets a
+// clear message rather than the error of whichever command came first.
+func (e *cliEnv) connect(ctx context.Context) error {
+	pctx, cancel := context.WithTimeout(ctx, cliPingTimeout)
+	defer cancel()
+	if err := e.store.Ping(pctx); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("cannot reach Redis at %s from %s: no answer within %v", redisTarget(e.cfg.redis), envRedisURL, cliPingTimeout)
+		}
+		return fmt.Errorf("cannot reach Redis at %s from %s: %w", redisTarget(e.cfg.redis), envRedisURL, err)
+	}
+	return nil
+}
+
+// auth builds the kit for the commands that hash passwords.
+func (e *cliEnv) auth() (*ginauth.Auth, error) {
+	return newAuth(e.cfg, e.store, slog.New(slog.NewTextHandler(e.stderr, nil)))
+}
+
+// userFlag declares --username and returns a function that checks it.
+func userFlag(fs *flag.FlagSet) func() (string, error) {
+	name := fs.String("username", "", "the user's name (required)")
+	return func() (string, error) {
+		if *name == "" {
+			return "", withKind(errUsage, "%s: --username is required", fs.Name())
+		}
+		if err := store.ValidateUsername(*name); err != nil {
+			return "", &kindError{kind: errRejected, err: fmt.Errorf("invalid username: %w", err)}
+		}
+		return *name, nil
+	}
+}
+
+// parseRoles splits a comma-separated list; "" is no roles. Empty items
+// ("a,,b") are kept so that validation names them.
+func parseRoles(s string) []string {
+	if strings.TrimSpace(s) == "" {
+		return []string{}
+	}
+	parts := strings.Split(s, ",")
+	for i, p := range parts {
+		parts[i] = strings.TrimSpace(p)
+	}
+	return parts
+}
+
+func checkRoles(roles []string) error {
+	if err := store.ValidateRoles(roles); err != nil {
+		return &kindError{kind: errRejected, err: fmt.Errorf("invalid roles: %w", err)}
+	}
+	return nil
+}
+
+// readPassword reads the password from standard input: one line, the
+// final line break optional.
+func readPassword(stdin io.Reader) (string, error) {
+	if stdin == nil {
+		return "", nil
+	}
+	b, err := io.ReadAll(io.LimitReader(stdin, maxPasswordInput+1))
+	if err != nil {
+		return "", fmt.Errorf("reading the password from standard input: %w", err)
+	}
+	if len(b) > maxPasswordInput {
+		return "", withKind(errRejected, "password rejected: standard input holds more than %d bytes, and bcrypt uses at most %d", maxPasswordInput, ginauth.MaxPasswordBytes)
+	}
+	s := strings.TrimSuffix(string(b), "\n")
+	s = strings.TrimSuffix(s, "\r")
+	if strings.ContainsAny(s, "\r\n") {
+		return "", withKind(errRejected, "password rejected: standard input holds more than one line; send the password alone")
+	}
+	return s, nil
+}
+
+// checkPassword applies the kit's password policy with messages for
+// people.
+func checkPassword(auth *ginauth.Auth, pw string) error {
+	err := auth.ValidatePassword(pw)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ginauth.ErrPasswordEmpty):
+		return withKind(errRejected, "password rejected: standard input was empty; pipe the password in, e.g. printf '%%s' \"$PASSWORD\" | demo ...")
+	case errors.Is(err, ginauth.ErrPasswordTooLong):
+		return withKind(errRejected, "password rejected: it is %d bytes long, but bcrypt uses at most %d bytes and would silently ignore the rest; choose a shorter one", len(pw), ginauth.MaxPasswordBytes)
+	case errors.Is(err, ginauth.ErrPasswordTooShort):
+		return withKind(errRejected, "password rejected: too weak: %d characters, at least %d required", utf8.RuneCountInString(pw), auth.Config().MinPasswordLength)
+	case errors.Is(err, ginauth.ErrPasswordEncoding):
+		return withKind(errRejected, "password rejected: it is not valid UTF-8")
+	default:
+		return &kindError{kind: errRejected, err: fmt.Errorf("password rejected: %w", err)}
+	}
+}
+
+// storeError turns a store error into a message for people; the kind of
+// the original error still chooses the exit code.
+func storeError(err error, username string) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return &kindError{kind: store.ErrNotFound, err: fmt.Errorf("no user %q", username)}
+	case errors.Is(err, store.ErrExists):
+		return &kindError{kind: store.ErrExists, err: fmt.Errorf("user %q already exists", username)}
+	case errors.Is(err, store.ErrInvalid):
+		return &kindError{kind: store.ErrInvalid, err: fmt.Errorf("rejected: %w", err)}
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("redis did not answer in time: %w", err)
+	default:
+		return fmt.Errorf("redis: %w", err)
+	}
+}
+
+// userCommand is the frame of every user command: parse flags, open the
+// store, run body with a bounded context.
+func userCommand(ctx context.Context, name string, args []string, getenv func(string) string, stderr io.Writer,
+	declare func(fs *flag.FlagSet) func(ctx context.Context, env *cliEnv) error) error {
+	fs := newFlagSet(name, stderr)
+	body := declare(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	env, err := openCLI(getenv, stderr)
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+	ctx, cancel := context.WithTimeout(ctx, cliCommandTimeout)
+	defer cancel()
+	return body(ctx, env)
+}
+
+func cmdUseradd(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	return userCommand(ctx, "useradd", args, getenv, stderr, func(fs *flag.FlagSet) func(context.Context, *cliEnv) error {
+		username := userFlag(fs)
+		rolesFlag := fs.String("roles", "", "comma-separated roles, e.g. admin,user (default: none)")
+		pwStdin := fs.Bool("password-stdin", false, "read the password from standard input (required)")
+		return func(ctx context.Context, env *cliEnv) error {
+			name, err := username()
+			if err != nil {
+				return err
+			}
+			if !*pwStdin {
+				return withKind(errUsage, "useradd: --password-stdin is required: passwords are never taken from the command line, where ps and shell history would see them")
+			}
+			roles := parseRoles(*rolesFlag)
+			if err := checkRoles(roles); err != nil {
+				return err
+			}
+			auth, err := env.auth()
+			if err != nil {
+				return err
+			}
+			pw, err := readPassword(stdin)
+			if err != nil {
+				return err
+			}
+			if err := checkPassword(auth, pw); err != nil {
+				return err
+			}
+			if err := env.connect(ctx); err != nil {
+				return err
+			}
+			if err := auth.CreateUser(ctx, name, pw, roles); err != nil {
+				return storeError(err, name)
+			}
+			fmt.Fprintf(stdout, "created user %s (roles: %s)\n", name, joinRoles(roles))
+			return nil
+		}
+	})
+}
+
+func cmdPasswd(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	return userCommand(ctx, "passwd", args, getenv, stderr, func(fs *flag.FlagSet) func(context.Context, *cliEnv) error {
+		username := userFlag(fs)
+		pwStdin := fs.Bool("password-stdin", false, "read the new password from standard input (required)")
+		return func(ctx context.Context, env *cliEnv) error {
+			name, err := username()
+			if err != nil {
+				return err
+			}
+			if !*pwStdin {
+				return withKind(errUsage, "passwd: --password-stdin is required: passwords are never taken from the command line, where ps and shell history would see them")
+			}
+			auth, err := env.auth()
+			if err != nil {
+				return err
+			}
+			pw, err := readPassword(stdin)
+			if err != nil {
+				return err
+			}
+			if err := checkPassword(auth, pw); err != nil {
+				return err
+			}
+			if err := env.connect(ctx); err != nil {
+				return err
+			}
+			// SetPassword also revokes every session of the user, so a
+			// stolen session does not survive the change.
+			if err := auth.SetPassword(ctx, name, pw); err != nil {
+				return storeError(err, name)
+			}
+			fmt.Fprintf(stdout, "changed the password of %s and revoked all of their sessions\n", name)
+			return nil
+		}
+	})
+}
+
+func cmdRoles(ctx context.Context, args []string, getenv func(string) string, _ io.Reader, stdout, stderr io.Writer) error {
+	return userCommand(ctx, "roles", args, getenv, stderr, func(fs *flag.FlagSet) func(context.Context, *cliEnv) error {
+		username := userFlag(fs)
+		var set *string
+		fs.Func("set", "the user's new roles, comma-separated (required; \"\" removes all)", func(s string) error {
+			set = &s
+			return nil
+		})
+		return func(ctx context.Context, env *cliEnv) error {
+			name, err := username()
+			if err != nil {
+				return err
+			}
+			if set == nil {
+				return withKind(errUsage, "roles: --set is required (e.g. --set admin,user, or --set '' for none)")
+			}
+			roles := parseRoles(*set)
+			if err := checkRoles(roles); err != nil {
+				return err
+			}
+			if err := env.connect(ctx); err != nil {
+				return err
+			}
+			if err := env.store.SetRoles(ctx, name, roles); err != nil {
+				return storeError(err, name)
+			}
+			fmt.Fprintf(stdout, "roles of %s: %s (live sessions see them on their next request)\n", name, joinRoles(roles))
+			return nil
+		}
+	})
+}
+
+func cmdDisable(ctx context.Context, args []string, getenv func(string) string, _ io.Reader, stdout, stderr io.Writer) error {
+	return userCommand(ctx, "disable", args, getenv, stderr, func(fs *flag.FlagSet) func(context.Context, *cliEnv) error {
+		username := userFlag(fs)
+		enable := fs.Bool("enable", false, "re-enable the user instead (their old sessions stay revoked)")
+		return func(ctx context.Context, env *cliEnv) error {
+			name, err := username()
+			if err != nil {
+				return err
+			}
+			if err := env.connect(ctx); err != nil {
+				return err
+			}
+			if err := env.store.SetDisabled(ctx, name, !*enable); err != nil {
+				return storeError(err, name)
+			}
+			if *enable {
+				fmt.Fprintf(stdout, "enabled %s: they can log in again\n", name)
+			} else {
+				fmt.Fprintf(stdout, "disabled %s: they cannot log in, and their sessions are revoked\n", name)
+			}
+			return nil
+		}
+	})
+}
+
+func cmdSessions(ctx context.Context, args []string, getenv func(string) string, _ io.Reader, stdout, stderr io.Writer) error {
+	return userCommand(ctx, "sessions", args, getenv, stderr, func(fs *flag.FlagSet) func(context.Context, *cliEnv) error {
+		username := userFlag(fs)
+		return func(ctx context.Context, env *cliEnv) error {
+			name, err := username()
+			if err != nil {
+				return err
+			}
+			if err := env.connect(ctx); err != nil {
+				return err
+			}
+			// Sessions reports none for an unknown user; say so instead.
+			if _, err := env.store.User(ctx, name); err != nil {
+				return storeError(err, name)
+			}
+			list, err := env.store.Sessions(ctx, name)
+			if err != nil {
+				return storeError(err, name)
+			}
+			printSessions(stdout, list)
+			return nil
+		}
+	})
+}
+
+// printSessions writes one line per session. Only the first 8 hex digits
+// of the session id are shown: enough to tell sessions apart, useless to
+// hijack one.
+func printSessions(w io.Writer, list []store.Session) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SESSION\tCREATED\tLAST SEEN\tEXPIRES")
+	for _, s := range list {
+		fmt.Fprintf(tw, "%s…\t%s\t%s\t%s\n", s.ID.String()[:8], stamp(s.CreatedAt), stamp(s.LastSeen), stamp(s.ExpiresAt))
+	}
+	_ = tw.Flush()
+}
+
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+func cmdRevoke(ctx context.Context, args []string, getenv func(string) string, _ io.Reader, stdout, stderr io.Writer) error {
+	return userCommand(ctx, "revoke", args, getenv, stderr, func(fs *flag.FlagSet) func(context.Context, *cliEnv) error {
+		username := userFlag(fs)
+		return func(ctx context.Context, env *cliEnv) error {
+			name, err := username()
+			if err != nil {
+				return err
+			}
+			if err := env.connect(ctx); err != nil {
+				return err
+			}
+			if _, err := env.store.User(ctx, name); err != nil {
+				return storeError(err, name)
+			}
+			list, err := env.store.Sessions(ctx, name)
+			if err != nil {
+				return storeError(err, name)
+			}
+			if err := env.store.RevokeAll(ctx, name); err != nil {
+				return storeError(err, name)
+			}
+			fmt.Fprintf(stdout, "revoked every session of %s (%d were live)\n", name, len(list))
+			return nil
+		}
+	})
+}

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/gin-authkit/authkit/tokens"
+)
+
+// Environment variables and their defaults.
+const (
+	envAddr        = "AUTHKIT_ADDR"
+	envRedisURL    = "REDIS_URL"
+	envRedisPrefix = "AUTHKIT_REDIS_PREFIX"
+	envSecret      = "AUTHKIT_SECRET"
+	envAccessTTL   = "AUTHKIT_ACCESS_TTL"
+	envRefreshTTL  = "AUTHKIT_REFRESH_TTL"
+	envRealm       = "AUTHKIT_REALM"
+	envBcryptCost  = "AUTHKIT_BCRYPT_COST"
+	envLogFormat   = "AUTHKIT_LOG_FORMAT"
+
+	defaultAddr        = ":8080"
+	defaultRedisPrefix = "authkit:"
+	defaultAccessTTL   = 15 * time.Minute
+	defaultRefreshTTL  = 720 * time.Hour
+	defaultRealm       = "authkit-demo"
+	defaultBcryptCost  = 12
+
+	// maxBcryptCost keeps a typo from hanging every login: each step
+	// doubles the work, and cost 16 already takes seconds per hash.
+	maxBcryptCost = 16
+	minBcryptCost = 4
+	// maxRefreshTTL bounds a session's absolute lifetime.
+	maxRefreshTTL = 365 * 24 * time.Hour
+	// sessionIdleTimeout ends sessions unused for a day (or sooner, when
+	// the refresh TTL is shorter).
+	sessionIdleTimeout = 24 * time.Hour
+)
+
+// config is the demo's configuration, read from the environment.
+type config struct {
+	Addr string
+	// redis holds the client options parsed from REDIS_URL; nil selects
+	// the in-memory store. The URL itself is never kept: it may hold a
+	// password.
+	redis       *redis.Options
+	RedisPrefix string
+	// secret is the HS256 key; nil when AUTHKIT_SECRET is unset.
+	secret     []byte
+	AccessTTL  time.Duration
+	RefreshTTL time.Duration
+	Realm      string
+	BcryptCost int
+	LogFormat  string
+}
+
+// IdleTimeout is the session idle timeout: a day, or the refresh TTL when
+// that is shorter.
+func (c config) IdleTimeout() time.Duration { return min(sessionIdleTimeout, c.RefreshTTL) }
+
+// loadConfig reads and checks every variable, and reports all bad ones at
+// once, each message naming its variable. Values of AUTHKIT_SECRET and
+// REDIS_URL never appear in messages.
+func loadConfig(getenv func(string) string) (config, error) {
+	c := config{
+		Addr:        orDefault(getenv(envAddr), defaultAddr),
+		RedisPrefix: orDefault(getenv(envRedisPrefix), defaultRedisPrefix),
+		Realm:       orDefault(getenv(envRealm), defaultRealm),
+		LogFormat:   orDefault(getenv(envLogFormat), "text"),
+	}
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, withKind(errConfig, "%s: "+format, append([]any{name}, args...)...))
+	}
+
+	if host, port, err := net.SplitHostPort(c.Addr); err != nil {
+		bad(envAddr, "%q is not host:port (e.g. :8080 or 127.0.0.1:8080)", c.Addr)
+	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 || strings.ContainsAny(host, " /") {
+		bad(envAddr, "%q has no valid port (e.g. :8080)", c.Addr)
+	}
+
+	if raw := getenv(envRedisURL); raw != "" {
+		opts, err := redis.ParseURL(raw)
+		if err != nil {
+			bad(envRedisURL, "not a valid Redis URL such as redis://127.0.0.1:6379/0: %v", redactURLError(err))
+		} else {
+			// Without it go-redis ignores context deadlines on the socket,
+			// and a hung Redis would hold requests far past StoreTimeout;
+			// redisstore.New refuses such clients.
+			opts.ContextTimeoutEnabled = true
+			c.redis = opts
+		}
+	}
+	if strings.ContainsAny(c.RedisPrefix, "{}") || strings.ContainsFunc(c.RedisPrefix, isControlOrSpace) {
+		bad(envRedisPrefix, "%q must not contain '{', '}', spaces or control characters", c.RedisPrefix)
+	}
+
+	if s := getenv(envSecret); s != "" {
+		if len(s) < tokens.MinHMACKeySize {
+			bad(envSecret, "is %d bytes; at least %d are required (e.g. openssl rand -base64 32)", len(s), tokens.MinHMACKeySize)
+		} else {
+			c.secret = []byte(s)
+		}
+	}
+
+	c.AccessTTL = parseDuration(getenv, envAccessTTL, defaultAccessTTL, time.Second, 24*time.Hour, bad)
+	c.RefreshTTL = parseDuration(getenv, envRefreshTTL, defaultRefreshTTL, time.Second, maxRefreshTTL, bad)
+	if c.AccessTTL > c.RefreshTTL && c.RefreshTTL > 0 {
+		bad(envAccessTTL, "%v is longer than %s (%v): access tokens must not outlive their session", c.AccessTTL, envRefreshTTL, c.RefreshTTL)
+	}
+
+	if len(c.Realm) > 64 || strings.ContainsAny(c.Realm, `"\`) || strings.ContainsFunc(c.Realm, isControl) {
+		bad(envRealm, "must be at most 64 printable characters without quotes or backslashes")
+	}
+
+	c.BcryptCost = defaultBcryptCost
+	if s := getenv(envBcryptCost); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < minBcryptCost || n > maxBcryptCost {
+			bad(envBcryptCost, "%q is not an integer between %d and %d", s, minBcryptCost, maxBcryptCost)
+		} else {
+			c.BcryptCost = n
+		}
+	}
+
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		bad(envLogFormat, "%q must be text or json", c.LogFormat)
+	}
+	return c, errors.Join(errs...)
+}
+
+// parseDuration reads a Go duration in [lo, hi].
+func parseDuration(getenv func(string) string, name string, def, lo, hi time.Duration, bad func(string, string, ...any)) time.Duration {
+	s := getenv(name)
+	if s == "" {
+		return def
+	}
+	d, err := time.ParseDuration(s)
+	switch {
+	case err != nil:
+		bad(name, "%q is not a Go duration such as 15m or 1h30m", s)
+	case d < lo || d > hi:
+		bad(name, "%v is outside [%v, %v]", d, lo, hi)
+	default:
+		return d
+	}
+	return 0
+}
+
+// redactURLError drops the URL that url.Parse puts in its errors: it may
+// carry a password.
+func redactURLError(err error) error {
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		return ue.Err
+	}
+	return err
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func isControl(r rune) bool        { return r < 0x20 || r == 0x7f }
+func isControlOrSpace(r rune) bool { return isControl(r) || r == ' ' }
+
+// redisTarget describes the Redis of opts for messages: address and
+// database, never the credentials.
+func redisTarget(opts *redis.Options) string {
+	return fmt.Sprintf("%s (database %d)", opts.Addr, opts.DB)
+}

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadConfigDefaults(t *testing.T) {
+	c, err := loadConfig(envOf(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != ":8080" || c.redis != nil || c.RedisPrefix != "authkit:" || c.secret != nil ||
+		c.AccessTTL != 15*time.Minute || c.RefreshTTL != 720*time.Hour || c.Realm != "authkit-demo" ||
+		c.BcryptCost != 12 || c.LogFormat != "text" || c.IdleTimeout() != 24*time.Hour {
+		t.Fatalf("defaults = %+v", c)
+	}
+}
+
+func TestLoadConfigValues(t *testing.T) {
+	c, err := loadConfig(envOf(map[string]string{
+		envAddr: "127.0.0.1:9000", envRedisURL: "redis://:pw@127.0.0.1:6380/3", envRedisPrefix: "app:",
+		envSecret: testSecret, envAccessTTL: "2m", envRefreshTTL: "1h", envRealm: "r",
+		envBcryptCost: "4", envLogFormat: "json",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.redis == nil || c.redis.Addr != "127.0.0.1:6380" || c.redis.DB != 3 || !c.redis.ContextTimeoutEnabled {
+		t.Fatalf("redis options = %+v", c.redis)
+	}
+	if c.AccessTTL != 2*time.Minute || c.RefreshTTL != time.Hour || c.IdleTimeout() != time.Hour ||
+		c.BcryptCost != 4 || string(c.secret) != testSecret || c.LogFormat != "json" {
+		t.Fatalf("config = %+v", c)
+	}
+}
+
+// Every bad value stops the program with exit code 2 and a message that
+// names the variable, and never echoes a secret.
+func TestLoadConfigErrors(t *testing.T) {
+	tests := []struct {
+		name, key, value, want string
+	}{
+		{"addr without port", envAddr, "localhost", envAddr},
+		{"addr bad port", envAddr, ":99999", envAddr},
+		{"redis url scheme", envRedisURL, "http://127.0.0.1:6379", envRedisURL},
+		{"redis url db", envRedisURL, "redis://127.0.0.1:6379/x", envRedisURL},
+		{"prefix with brace", envRedisPrefix, "a{b}:", envRedisPrefix},
+		{"short secret", envSecret, "too-short-secret", envSecret},
+		{"access ttl not a duration", envAccessTTL, "15", envAccessTTL},
+		{"access ttl zero", envAccessTTL, "0s", envAccessTTL},
+		{"access ttl negative", envAccessTTL, "-1m", envAccessTTL},
+		{"access ttl too long", envAccessTTL, "48h", envAccessTTL},
+		{"refresh ttl garbage", envRefreshTTL, "forever", envRefreshTTL},
+		{"refresh ttl shorter than access", envRefreshTTL, "1m", envAccessTTL},
+		{"realm with quote", envRealm, `a"b`, envRealm},
+		{"realm with newline", envRealm, "a\nb", envRealm},
+		{"bcrypt cost text", envBcryptCost, "twelve", envBcryptCost},
+		{"bcrypt cost too low", envBcryptCost, "3", envBcryptCost},
+		{"bcrypt cost too high", envBcryptCost, "31", envBcryptCost},
+		{"log format", envLogFormat, "xml", envLogFormat},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runDemo(t, map[string]string{tt.key: tt.value}, "", "serve")
+			if r.code != exitUsage {
+				t.Fatalf("exit code = %d, want %d; stderr %q", r.code, exitUsage, r.stderr)
+			}
+			if !strings.Contains(r.stderr, tt.want) {
+				t.Fatalf("stderr %q does not name %s", r.stderr, tt.want)
+			}
+			if tt.key == envSecret && strings.Contains(r.stderr, tt.value) {
+				t.Fatalf("stderr echoes the secret: %q", r.stderr)
+			}
+		})
+	}
+}
+
+func TestLoadConfigReportsEveryBadVariable(t *testing.T) {
+	_, err := loadConfig(envOf(map[string]string{envAccessTTL: "x", envBcryptCost: "x", envRealm: `"`}))
+	if exitCode(err) != exitUsage {
+		t.Fatalf("exit code = %d", exitCode(err))
+	}
+	for _, name := range []string{envAccessTTL, envBcryptCost, envRealm} {
+		if !strings.Contains(err.Error(), name) {
+			t.Errorf("error %q does not name %s", err, name)
+		}
+	}
+}
+
+// A Redis URL holds a password; no message may show it.
+func TestRedisURLPasswordNeverShown(t *testing.T) {
+	for _, raw := range []string{"redis://:hunter2hunter2@127.0.0.1:6379/x", "redis://u:hunter2hunter2@[::1:6379/0", "redis://:hunter2hunter2@127.0.0.1:6379/0?bogus=1"} {
+		_, err := loadConfig(envOf(map[string]string{envRedisURL: raw}))
+		if err == nil {
+			t.Fatalf("%q accepted", raw)
+		}
+		if strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), envRedisURL) {
+			t.Fatalf("error = %q", err)
+		}
+	}
+}
+
+// With Redis the key must be shared by every replica: no random default.
+func TestServeWithRedisRequiresSecret(t *testing.T) {
+	r := runDemo(t, map[string]string{envRedisURL: "redis://127.0.0.1:1/0", envAddr: "127.0.0.1:0"}, "", "serve")
+	if r.code != exitUsage || !strings.Contains(r.stderr, envSecret+" is required") {
+		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+func TestUsage(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"help", []string{"help"}, exitOK, "Usage: demo"},
+		{"unknown command", []string{"frobnicate"}, exitUsage, `unknown command "frobnicate"`},
+		{"serve with argument", []string{"serve", "extra"}, exitUsage, `unexpected argument "extra"`},
+		{"serve with unknown flag", []string{"serve", "--port", "1"}, exitUsage, "flag provided but not defined"},
+		{"useradd -h", []string{"useradd", "-h"}, exitOK, "--password-stdin"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runDemo(t, nil, "", tt.args...)
+			if r.code != tt.code || !strings.Contains(r.stdout+r.stderr, tt.want) {
+				t.Fatalf("exit %d (want %d); stdout %q; stderr %q", r.code, tt.code, r.stdout, r.stderr)
+			}
+		})
+	}
+}

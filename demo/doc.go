@@ -1,0 +1,32 @@
+// Command demo is authkit's demo service: a small Gin application that
+// logs users in, protects an API with roles, and serves a browser page, on
+// the in-memory store or on Redis. It is the example to copy into a real
+// service, and its CLI manages the users of a Redis-backed deployment.
+//
+// Usage:
+//
+//	demo [serve]                                       serve HTTP on AUTHKIT_ADDR
+//	demo useradd  --username NAME [--roles a,b] --password-stdin
+//	demo passwd   --username NAME --password-stdin     (revokes every session)
+//	demo roles    --username NAME --set a,b
+//	demo disable  --username NAME [--enable]
+//	demo sessions --username NAME                      list live sessions
+//	demo revoke   --username NAME                      revoke every session
+//
+// Without REDIS_URL, serve uses the in-memory store and seeds alice
+// (admin,user) and bob (user) with random passwords that it prints once on
+// standard output. The user commands work on Redis only.
+//
+// Configuration comes from the environment (see config.go and the README):
+// REDIS_URL, AUTHKIT_ADDR, AUTHKIT_SECRET, AUTHKIT_ACCESS_TTL,
+// AUTHKIT_REFRESH_TTL, AUTHKIT_REALM, AUTHKIT_BCRYPT_COST,
+// AUTHKIT_REDIS_PREFIX and AUTHKIT_LOG_FORMAT.
+//
+// Exit codes: 0 success; 1 runtime failure (Redis unreachable, server
+// error); 2 usage or configuration error; 3 input rejected (weak or
+// over-long password, bad username or role); 4 the user already exists;
+// 5 no such user.
+//
+// main only calls run, which takes its arguments, environment and standard
+// streams as parameters, so the whole program is tested in-process.
+package main

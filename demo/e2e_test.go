@@ -1,0 +1,561 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gin-authkit/authkit/ginauth"
+	"github.com/gin-authkit/authkit/internal/testredis"
+	"github.com/gin-authkit/authkit/tokens"
+)
+
+// buildDemo compiles the demo into a temporary directory.
+func buildDemo(t *testing.T) string {
+	t.Helper()
+	goBin, err := exec.LookPath("go") // go test puts GOROOT/bin first on PATH
+	if err != nil {
+		t.Fatalf("go command not found: %v", err)
+	}
+	bin := filepath.Join(t.TempDir(), "demo")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, goBin, "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// process is the demo binary running as a separate process.
+type process struct {
+	cmd    *exec.Cmd
+	URL    string
+	stdout *lockedBuffer
+	stderr *lockedBuffer
+	done   chan error
+	exited bool
+}
+
+func environ(env map[string]string) []string {
+	out := make([]string, 0, len(env))
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	return out
+}
+
+// startProcess runs "demo serve" with exactly env (nothing is inherited)
+// on a loopback port picked by the kernel, and waits until it listens.
+func startProcess(t *testing.T, bin string, env map[string]string) *process {
+	t.Helper()
+	e := map[string]string{envAddr: "127.0.0.1:0"}
+	for k, v := range env {
+		e[k] = v
+	}
+	p := &process{cmd: exec.Command(bin, "serve"), stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, done: make(chan error, 1)}
+	p.cmd.Env = environ(e)
+	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- p.cmd.Wait() }()
+	t.Cleanup(func() { p.stop(t) })
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if m := listeningRE.FindStringSubmatch(p.stdout.String()); m != nil {
+			p.URL = m[1]
+			return p
+		}
+		select {
+		case err := <-p.done:
+			p.exited = true
+			t.Fatalf("demo exited before listening: %v\nstderr:\n%s", err, p.stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("demo did not listen within 30s; stderr:\n%s", p.stderr.String())
+		}
+	}
+}
+
+// stop sends SIGTERM and checks for a graceful exit with status 0.
+func (p *process) stop(t *testing.T) {
+	t.Helper()
+	if p.exited {
+		return
+	}
+	p.exited = true
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Errorf("SIGTERM: %v", err)
+	}
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Errorf("demo exited with %v after SIGTERM; stderr:\n%s", err, p.stderr.String())
+		}
+		if !strings.Contains(p.stderr.String(), "msg=stopped") {
+			t.Errorf("no graceful stop in the log:\n%s", p.stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		t.Errorf("demo did not stop within 15s of SIGTERM")
+	}
+}
+
+// runBinary runs a user command of the binary.
+func runBinary(t *testing.T, bin string, env map[string]string, stdin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = environ(env)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errOut lockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	if ee, ok := errors.AsType[*exec.ExitError](err); ok {
+		return out.String(), errOut.String(), ee.ExitCode()
+	}
+	if err != nil {
+		t.Fatalf("demo %v: %v", args, err)
+	}
+	return out.String(), errOut.String(), 0
+}
+
+func basicAuth(user, pw string) []string {
+	return []string{"Authorization", "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pw))}
+}
+
+func cookiesOf(r reply) map[string]*http.Cookie {
+	out := map[string]*http.Cookie{}
+	for _, c := range (&http.Response{Header: r.header}).Cookies() {
+		out[c.Name] = c
+	}
+	return out
+}
+
+// forgeExpired returns an access token for the session of tok, signed with
+// the demo's key but issued an hour ago: expired, on a live session.
+func forgeExpired(t *testing.T, tok string, opts ...tokens.Option) string {
+	t.Helper()
+	key, err := tokens.NewHMACKey(tokenKeyID, []byte(testSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	common := []tokens.Option{tokens.WithIssuer(tokenIssuer), tokens.WithAudience(tokenAudience)}
+	ver, err := tokens.NewVerifier([]*tokens.Key{key}, common...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims, err := ver.Verify(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	past := func() time.Time { return time.Now().Add(-time.Hour) }
+	iss, err := tokens.NewIssuer(key, append(append(common, tokens.WithTTL(time.Minute), tokens.WithClock(past)), opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, _, err := iss.Issue(claims.Subject, claims.SessionID, claims.Roles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return forged
+}
+
+// sessionID returns the full session handle of an access token, to check
+// that it never reaches a log.
+func sessionID(t *testing.T, tok string) string {
+	t.Helper()
+	key, _ := tokens.NewHMACKey(tokenKeyID, []byte(testSecret))
+	opts := []tokens.Option{tokens.WithIssuer(tokenIssuer), tokens.WithAudience(tokenAudience)}
+	ver, err := tokens.NewVerifier([]*tokens.Key{key}, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims, err := ver.Verify(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return claims.SessionID
+}
+
+// TestEndToEnd builds the demo, runs it as a separate process on the test
+// Redis (AUTHKIT_TEST_REDIS, or an in-process miniredis when unset; see
+// testredis) with its own key prefix, creates users with the CLI, and
+// walks the route table over real HTTP.
+func TestEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test skipped in -short mode")
+	}
+	t.Logf("Redis backend: %s", testredis.Backend())
+	bin := buildDemo(t)
+	redisURL, prefix := testRedis(t)
+	env := map[string]string{
+		envRedisURL: redisURL, envRedisPrefix: prefix, envSecret: testSecret,
+		envBcryptCost: "4", envRealm: "e2e", envAccessTTL: "5m", envRefreshTTL: "2h",
+	}
+	pw := map[string]string{"alice": "alice-password-1", "bob": "bob-password-12", "carol": "carol-password-123", "dave": "dave-password-1234"}
+	var secrets []string // every credential seen, none of which may be logged
+	for _, p := range pw {
+		secrets = append(secrets, p)
+	}
+
+	t.Run("CLI creates users", func(t *testing.T) {
+		for _, u := range []struct{ name, roles string }{{"alice", "admin,user"}, {"bob", "user"}, {"carol", "analyst"}, {"dave", "user"}} {
+			out, errOut, code := runBinary(t, bin, env, pw[u.name]+"\n", "useradd", "--username", u.name, "--roles", u.roles, "--password-stdin")
+			if code != 0 || !strings.Contains(out, "created user "+u.name) {
+				t.Fatalf("useradd %s: exit %d\n%s%s", u.name, code, out, errOut)
+			}
+		}
+		_, errOut, code := runBinary(t, bin, env, "whatever-pass", "useradd", "--username", "alice", "--password-stdin")
+		if code != exitExists || !strings.Contains(errOut, `user "alice" already exists`) {
+			t.Fatalf("duplicate: exit %d, %s", code, errOut)
+		}
+		_, errOut, code = runBinary(t, bin, env, strings.Repeat("x", 73), "useradd", "--username", "eve", "--password-stdin")
+		if code != exitRejected || !strings.Contains(errOut, "at most 72 bytes") {
+			t.Fatalf("73 bytes: exit %d, %s", code, errOut)
+		}
+		_, errOut, code = runBinary(t, bin, env, "", "sessions", "--username", "nobody")
+		if code != exitNoUser {
+			t.Fatalf("unknown user: exit %d, %s", code, errOut)
+		}
+		down := map[string]string{envRedisURL: "redis://127.0.0.1:1/0"}
+		_, errOut, code = runBinary(t, bin, down, "", "revoke", "--username", "alice")
+		if code != exitFailure || !strings.Contains(errOut, "cannot reach Redis at 127.0.0.1:1") {
+			t.Fatalf("unreachable Redis: exit %d, %s", code, errOut)
+		}
+	})
+
+	srv := startProcess(t, bin, env)
+	c := newClient(t, srv.URL)
+	var alice, bob, carol tokensPair
+
+	t.Run("healthz", func(t *testing.T) {
+		r := c.do("GET", "/healthz", nil)
+		expectStatus(t, r, 200, "")
+		if r.str("status") != "ok" {
+			t.Fatalf("body %s", r.raw)
+		}
+	})
+
+	t.Run("page", func(t *testing.T) {
+		r := c.do("GET", "/", nil)
+		if r.status != 200 || !strings.Contains(r.raw, `id="login-form"`) {
+			t.Fatalf("GET / = %d", r.status)
+		}
+	})
+
+	t.Run("401 authentication_required lists Bearer and Basic", func(t *testing.T) {
+		for _, path := range []string{"/api/me", "/api/admin/stats", "/api/reports"} {
+			r := c.do("GET", path, nil)
+			expectStatus(t, r, 401, "authentication_required")
+			got := r.header.Values("WWW-Authenticate")
+			want := []string{`Bearer realm="e2e"`, `Basic realm="e2e", charset="UTF-8"`}
+			if strings.Join(got, "|") != strings.Join(want, "|") {
+				t.Fatalf("challenges %q, want %q", got, want)
+			}
+		}
+		expectStatus(t, c.do("POST", "/auth/logout", nil), 401, "authentication_required")
+		expectStatus(t, c.do("POST", "/auth/logout-all", nil), 401, "authentication_required")
+		// An unknown scheme counts as no credentials.
+		expectStatus(t, c.do("GET", "/api/me", nil, "Authorization", "Digest abc"), 401, "authentication_required")
+	})
+
+	t.Run("400 invalid_request", func(t *testing.T) {
+		r := c.do("GET", "/api/me", nil, "Authorization", "Bearer ")
+		expectStatus(t, r, 400, "invalid_request")
+		if !strings.Contains(r.header.Get("WWW-Authenticate"), `error="invalid_request"`) {
+			t.Fatalf("challenge %q", r.header.Get("WWW-Authenticate"))
+		}
+		expectStatus(t, c.do("GET", "/api/me", nil, "Authorization", "Basic %%%"), 400, "invalid_request")
+		expectStatus(t, c.do("POST", "/auth/login", "not json"), 400, "invalid_request")
+		expectStatus(t, c.do("POST", "/auth/login", map[string]string{"username": "alice"}), 400, "invalid_request")
+		expectStatus(t, c.do("POST", "/auth/refresh", "{}"), 400, "invalid_request")
+		expectStatus(t, c.do("POST", "/auth/login", `{"username":"alice","password":"`+strings.Repeat("a", 9000)+`"}`), 400, "invalid_request")
+	})
+
+	t.Run("401 invalid_credentials", func(t *testing.T) {
+		wrong := c.do("POST", "/auth/login", map[string]string{"username": "alice", "password": "wrong-password"})
+		unknown := c.do("POST", "/auth/login", map[string]string{"username": "nobody", "password": "wrong-password"})
+		expectStatus(t, wrong, 401, "invalid_credentials")
+		expectStatus(t, unknown, 401, "invalid_credentials")
+		if wrong.raw != unknown.raw {
+			t.Fatalf("unknown user and wrong password must look alike: %s vs %s", wrong.raw, unknown.raw)
+		}
+		expectStatus(t, c.do("GET", "/api/me", nil, basicAuth("alice", "wrong-password")...), 401, "invalid_credentials")
+	})
+
+	t.Run("200 login, token pair in RFC 6749 shape", func(t *testing.T) {
+		r := c.do("POST", "/auth/login", map[string]string{"username": "alice", "password": pw["alice"]})
+		expectStatus(t, r, 200, "")
+		if r.str("token_type") != "Bearer" || r.body["expires_in"] != 300.0 || r.str("access_token") == "" || r.str("refresh_token") == "" || len(r.body) != 4 {
+			t.Fatalf("body %s", r.raw)
+		}
+		if r.header.Get("Cache-Control") != "no-store" {
+			t.Fatalf("Cache-Control %q", r.header.Get("Cache-Control"))
+		}
+		alice = tokensPair{r.str("access_token"), r.str("refresh_token")}
+		bob = pairOf(c.login("bob", pw["bob"]))
+		carol = pairOf(c.login("carol", pw["carol"]))
+		secrets = append(secrets, alice.access, alice.refresh, bob.access, bob.refresh, carol.access, carol.refresh, sessionID(t, alice.access))
+	})
+
+	t.Run("roles: 200 and 403 forbidden", func(t *testing.T) {
+		tests := []struct {
+			who        string
+			tok        string
+			path       string
+			status     int
+			code, body string
+		}{
+			{"alice", alice.access, "/api/me", 200, "", `{"roles":["admin","user"],"username":"alice"}`},
+			{"alice", alice.access, "/api/admin/stats", 200, "", ""},
+			{"alice", alice.access, "/api/reports", 200, "", ""},
+			{"bob", bob.access, "/api/me", 200, "", `{"roles":["user"],"username":"bob"}`},
+			{"bob", bob.access, "/api/admin/stats", 403, "forbidden", ""},
+			{"bob", bob.access, "/api/reports", 403, "forbidden", ""},
+			{"carol", carol.access, "/api/admin/stats", 403, "forbidden", ""},
+			{"carol", carol.access, "/api/reports", 200, "", ""},
+		}
+		for _, tt := range tests {
+			t.Run(tt.who+" "+tt.path, func(t *testing.T) {
+				r := c.do("GET", tt.path, nil, bearer(tt.tok)...)
+				expectStatus(t, r, tt.status, tt.code)
+				if tt.body != "" && r.raw != tt.body {
+					t.Fatalf("body %s, want %s", r.raw, tt.body)
+				}
+				if tt.status == 403 && r.header.Get("WWW-Authenticate") != `Bearer realm="e2e", error="insufficient_scope"` {
+					t.Fatalf("challenge %q", r.header.Get("WWW-Authenticate"))
+				}
+			})
+		}
+	})
+
+	t.Run("Basic", func(t *testing.T) {
+		r := c.do("GET", "/api/me", nil, basicAuth("alice", pw["alice"])...)
+		expectStatus(t, r, 200, "")
+		if r.str("username") != "alice" {
+			t.Fatalf("body %s", r.raw)
+		}
+		expectStatus(t, c.do("GET", "/api/admin/stats", nil, basicAuth("bob", pw["bob"])...), 403, "forbidden")
+		expectStatus(t, c.do("GET", "/api/reports", nil, basicAuth("carol", pw["carol"])...), 200, "")
+	})
+
+	t.Run("401 invalid_token", func(t *testing.T) {
+		expectStatus(t, c.do("GET", "/api/me", nil, bearer("garbage")...), 401, "invalid_token")
+		forged := forgeExpired(t, alice.access, tokens.WithAudience("another-api"))
+		expectStatus(t, c.do("GET", "/api/me", nil, bearer(forged)...), 401, "invalid_token")
+	})
+
+	t.Run("401 token_expired", func(t *testing.T) {
+		expired := forgeExpired(t, alice.access)
+		r := c.do("GET", "/api/me", nil, bearer(expired)...)
+		expectStatus(t, r, 401, "token_expired")
+		if !strings.Contains(r.header.Get("WWW-Authenticate"), `error="invalid_token"`) {
+			t.Fatalf("challenge %q", r.header.Get("WWW-Authenticate"))
+		}
+	})
+
+	t.Run("refresh rotation and reuse", func(t *testing.T) {
+		r := c.do("POST", "/auth/refresh", map[string]string{"refresh_token": alice.refresh})
+		expectStatus(t, r, 200, "")
+		next := tokensPair{r.str("access_token"), r.str("refresh_token")}
+		if next.refresh == alice.refresh || next.refresh == "" || r.str("token_type") != "Bearer" {
+			t.Fatalf("refresh did not rotate: %s", r.raw)
+		}
+		secrets = append(secrets, next.access, next.refresh)
+		expectStatus(t, c.do("GET", "/api/me", nil, bearer(next.access)...), 200, "")
+		// Reuse of the old refresh token: invalid_grant, and the whole
+		// session is revoked, the new pair included.
+		expectStatus(t, c.do("POST", "/auth/refresh", map[string]string{"refresh_token": alice.refresh}), 401, "invalid_grant")
+		expectStatus(t, c.do("POST", "/auth/refresh", map[string]string{"refresh_token": next.refresh}), 401, "invalid_grant")
+		expectStatus(t, c.do("GET", "/api/me", nil, bearer(next.access)...), 401, "invalid_token")
+		expectStatus(t, c.do("POST", "/auth/refresh", map[string]string{"refresh_token": "garbage"}), 401, "invalid_grant")
+		alice = pairOf(c.login("alice", pw["alice"]))
+		secrets = append(secrets, alice.access, alice.refresh)
+	})
+
+	t.Run("logout", func(t *testing.T) {
+		s := pairOf(c.login("bob", pw["bob"]))
+		secrets = append(secrets, s.access, s.refresh)
+		r := c.do("POST", "/auth/logout", nil, bearer(s.access)...)
+		expectStatus(t, r, 204, "")
+		expectStatus(t, c.do("GET", "/api/me", nil, bearer(s.access)...), 401, "invalid_token")
+		expectStatus(t, c.do("POST", "/auth/refresh", map[string]string{"refresh_token": s.refresh}), 401, "invalid_grant")
+		// bob's other session lives on.
+		expectStatus(t, c.do("GET", "/api/me", nil, bearer(bob.access)...), 200, "")
+	})
+
+	t.Run("logout-all", func(t *testing.T) {
+		second := pairOf(c.login("alice", pw["alice"]))
+		secrets = append(secrets, second.access, second.refresh)
+		out, _, code := runBinary(t, bin, env, "", "sessions", "--username", "alice")
+		if code != 0 || strings.Count(out, "\n") != 3 {
+			t.Fatalf("sessions: want a header and 2 sessions:\n%s", out)
+		}
+		sid := sessionID(t, alice.access)
+		if !strings.Contains(out, sid[:8]+"…") || strings.Contains(out, sid[:9]) {
+			t.Fatalf("sessions must show the 8-digit prefix of %s only:\n%s", sid, out)
+		}
+		expectStatus(t, c.do("POST", "/auth/logout-all", nil, bearer(second.access)...), 204, "")
+		expectStatus(t, c.do("GET", "/api/me", nil, bearer(alice.access)...), 401, "invalid_token")
+		expectStatus(t, c.do("POST", "/auth/refresh", map[string]string{"refresh_token": alice.refresh}), 401, "invalid_grant")
+		out, _, _ = runBinary(t, bin, env, "", "sessions", "--username", "alice")
+		if strings.Count(out, "\n") != 1 {
+			t.Fatalf("sessions after logout-all:\n%s", out)
+		}
+	})
+
+	t.Run("cookies and CSRF", func(t *testing.T) {
+		login := func() (session, csrf *http.Cookie, token string) {
+			r := c.do("POST", "/auth/login", map[string]any{"username": "bob", "password": pw["bob"], "cookie": true})
+			expectStatus(t, r, 200, "")
+			if _, ok := r.body["access_token"]; ok || r.str("csrf_token") == "" || r.body["expires_in"] != 7200.0 {
+				t.Fatalf("cookie login body %s", r.raw)
+			}
+			ck := cookiesOf(r)
+			session, csrf = ck["authkit_session"], ck["authkit_csrf"]
+			if session == nil || !session.HttpOnly || session.SameSite != http.SameSiteLaxMode || session.Secure {
+				t.Fatalf("session cookie %+v: want HttpOnly, SameSite=Lax, not Secure on loopback", session)
+			}
+			if csrf == nil || csrf.HttpOnly || csrf.Value != r.str("csrf_token") {
+				t.Fatalf("csrf cookie %+v", csrf)
+			}
+			secrets = append(secrets, session.Value, csrf.Value)
+			return session, csrf, r.str("csrf_token")
+		}
+		session, _, token := login()
+		again, _, _ := login()
+		if again.Value == session.Value {
+			t.Fatal("a new session id must be issued at every login")
+		}
+		cookie := []string{"Cookie", "authkit_session=" + session.Value}
+		expectStatus(t, c.do("GET", "/api/me", nil, cookie...), 200, "")
+		expectStatus(t, c.do("GET", "/api/admin/stats", nil, cookie...), 403, "forbidden")
+		expectStatus(t, c.do("POST", "/auth/logout", nil, cookie...), 403, "csrf_failed")
+		expectStatus(t, c.do("POST", "/auth/logout", nil, append(cookie, "X-CSRF-Token", "wrong")...), 403, "csrf_failed")
+		r := c.do("POST", "/auth/logout", nil, append(cookie, "X-CSRF-Token", token)...)
+		expectStatus(t, r, 204, "")
+		if ck := cookiesOf(r)["authkit_session"]; ck == nil || ck.MaxAge >= 0 {
+			t.Fatalf("logout must clear the session cookie: %+v", ck)
+		}
+		expectStatus(t, c.do("GET", "/api/me", nil, cookie...), 401, "invalid_token")
+		// A cross-site browser request is refused before anything else.
+		expectStatus(t, c.do("POST", "/auth/login", map[string]any{"username": "bob", "password": pw["bob"], "cookie": true},
+			"Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site"), 403, "csrf_failed")
+	})
+
+	t.Run("CLI changes take effect at once", func(t *testing.T) {
+		// Roles come from the session: bob's token sees analyst at once.
+		if _, errOut, code := runBinary(t, bin, env, "", "roles", "--username", "bob", "--set", "user,analyst"); code != 0 {
+			t.Fatal(errOut)
+		}
+		expectStatus(t, c.do("GET", "/api/reports", nil, bearer(bob.access)...), 200, "")
+		// Disabling ends sessions and logins; enabling allows logins again.
+		dave := pairOf(c.login("dave", pw["dave"]))
+		secrets = append(secrets, dave.access, dave.refresh)
+		if _, errOut, code := runBinary(t, bin, env, "", "disable", "--username", "dave"); code != 0 {
+			t.Fatal(errOut)
+		}
+		expectStatus(t, c.do("GET", "/api/me", nil, bearer(dave.access)...), 401, "invalid_token")
+		expectStatus(t, c.do("POST", "/auth/login", map[string]string{"username": "dave", "password": pw["dave"]}), 401, "invalid_credentials")
+		expectStatus(t, c.do("GET", "/api/me", nil, basicAuth("dave", pw["dave"])...), 401, "invalid_credentials")
+		if _, errOut, code := runBinary(t, bin, env, "", "disable", "--username", "dave", "--enable"); code != 0 {
+			t.Fatal(errOut)
+		}
+		expectStatus(t, c.do("GET", "/api/me", nil, bearer(dave.access)...), 401, "invalid_token")
+		c.login("dave", pw["dave"])
+		// A new password revokes every session; the old one stops working.
+		if _, errOut, code := runBinary(t, bin, env, "bob-new-password\n", "passwd", "--username", "bob", "--password-stdin"); code != 0 {
+			t.Fatal(errOut)
+		}
+		secrets = append(secrets, "bob-new-password")
+		expectStatus(t, c.do("GET", "/api/me", nil, bearer(bob.access)...), 401, "invalid_token")
+		expectStatus(t, c.do("POST", "/auth/login", map[string]string{"username": "bob", "password": pw["bob"]}), 401, "invalid_credentials")
+		bob = pairOf(c.login("bob", "bob-new-password"))
+		secrets = append(secrets, bob.access, bob.refresh)
+		// revoke ends every session of a user.
+		if out, errOut, code := runBinary(t, bin, env, "", "revoke", "--username", "bob"); code != 0 || !strings.Contains(out, "(1 were live)") {
+			t.Fatalf("revoke: %d %s%s", code, out, errOut)
+		}
+		expectStatus(t, c.do("GET", "/api/me", nil, bearer(bob.access)...), 401, "invalid_token")
+	})
+
+	t.Run("503 unavailable when Redis is down", func(t *testing.T) {
+		hole := testredis.NewBlackhole(t)
+		for name, url := range map[string]string{"closed port": "redis://" + closedPort(t) + "/0", "no answer": "redis://" + hole.Addr + "/0"} {
+			t.Run(name, func(t *testing.T) {
+				down := map[string]string{envRedisURL: url, envSecret: testSecret, envBcryptCost: "4"}
+				p := startProcess(t, bin, down)
+				// stdout and stderr are copied by separate goroutines: the
+				// warning may arrive after the "listening" line.
+				p.stderr.waitMatch(t, regexp.MustCompile(`redis does not answer yet`), 5*time.Second)
+				dc := newClient(t, p.URL)
+				start := time.Now()
+				r := dc.do("GET", "/healthz", nil)
+				expectStatus(t, r, 503, "unavailable")
+				if r.header.Get("Retry-After") != "5" {
+					t.Fatalf("Retry-After %q", r.header.Get("Retry-After"))
+				}
+				if d := time.Since(start); d > 3*time.Second {
+					t.Fatalf("503 took %v; the store timeout is 300ms", d)
+				}
+				expectStatus(t, dc.do("POST", "/auth/login", map[string]string{"username": "alice", "password": pw["alice"]}), 503, "unavailable")
+				expectStatus(t, dc.do("GET", "/api/me", nil, basicAuth("alice", pw["alice"])...), 503, "unavailable")
+				expectStatus(t, dc.do("GET", "/api/me", nil, bearer(carol.access)...), 503, "unavailable")
+				p.stop(t)
+			})
+		}
+	})
+
+	t.Run("stats and reports count requests", func(t *testing.T) {
+		r := c.do("GET", "/api/admin/stats", nil, basicAuth("alice", pw["alice"])...)
+		expectStatus(t, r, 200, "")
+		if r.str("store") != "redis" {
+			t.Fatalf("stats %s", r.raw)
+		}
+		r = c.do("GET", "/api/reports", nil, basicAuth("alice", pw["alice"])...)
+		expectStatus(t, r, 200, "")
+		if logins := r.body["logins"].(map[string]any); logins["failed"].(float64) < 3 {
+			t.Fatalf("reports %s", r.raw)
+		}
+	})
+
+	srv.stop(t)
+	logs := srv.stderr.String()
+	t.Run("logs", func(t *testing.T) {
+		for _, s := range secrets {
+			if s != "" && strings.Contains(logs, s) {
+				t.Fatalf("a password, token or session id reached the log: %.12s…", s)
+			}
+		}
+		for _, re := range []string{
+			`msg=request method=GET path=/api/admin/stats status=403 duration=\S+ client=127\.0\.0\.1 principal\.user=bob principal\.scheme=Bearer`,
+			`msg=request method=POST path=/auth/login status=401 `,
+			`msg=request method=GET path=/api/me status=200 duration=\S+ client=127\.0\.0\.1 principal\.user=bob principal\.scheme=Cookie`,
+			`msg="shutting down"`,
+		} {
+			if !regexp.MustCompile(re).MatchString(logs) {
+				t.Errorf("log lacks %s", re)
+			}
+		}
+	})
+	if t.Failed() {
+		t.Logf("demo log:\n%s", logs)
+	}
+}
+
+type tokensPair struct{ access, refresh string }
+
+func pairOf(tr ginauth.TokenResponse) tokensPair { return tokensPair{tr.AccessToken, tr.RefreshToken} }

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	_ "embed"
+	"encoding/base64"
+	"html/template"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/gin-authkit/authkit/ginauth"
+)
+
+//go:embed page.html
+var pageHTML string
+
+var pageTemplate = template.Must(template.New("page").Parse(pageHTML))
+
+// pageRoute is one row of the page's route table.
+type pageRoute struct{ Method, Path, Who string }
+
+type pageData struct {
+	Realm, Mode, Nonce, Origin string
+	Routes                     []pageRoute
+}
+
+// describeRoutes lists the engine's routes for the page, as ginauth.Routes
+// sees their annotations.
+func describeRoutes(e *gin.Engine) ([]pageRoute, error) {
+	routes, err := ginauth.Routes(e)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]pageRoute, 0, len(routes))
+	for _, r := range routes {
+		out = append(out, pageRoute{Method: r.Method, Path: r.Path, Who: who(r)})
+	}
+	return out, nil
+}
+
+func who(r ginauth.Route) string {
+	switch {
+	case !r.Annotated || r.Problem != "":
+		return "misconfigured"
+	case r.Public:
+		return "anyone"
+	case len(r.AnyOf) > 0:
+		clauses := make([]string, len(r.AnyOf))
+		for i, c := range r.AnyOf {
+			clauses[i] = "role " + strings.Join(c, " or ")
+		}
+		return strings.Join(clauses, ", and ")
+	default:
+		return "authenticated"
+	}
+}
+
+// page serves the browser page. Its inline script and style run under a
+// per-response nonce, and the Content-Security-Policy allows nothing else:
+// no other script, no frames, requests to this origin only.
+func (a *app) page(c *gin.Context) {
+	nonce := make([]byte, 16)
+	rand.Read(nonce) // never fails: since Go 1.24 it crashes the program instead
+	// URL-safe base64 is valid CSP nonce syntax and needs no HTML escaping.
+	n := base64.RawURLEncoding.EncodeToString(nonce)
+	scheme := "http"
+	if c.Request.TLS != nil {
+		scheme = "https"
+	}
+	var buf bytes.Buffer
+	err := pageTemplate.Execute(&buf, pageData{
+		Realm: a.auth.Config().Realm, Mode: a.mode, Nonce: n,
+		Origin: scheme + "://" + c.Request.Host, Routes: a.routes,
+	})
+	if err != nil {
+		a.logger.Error("rendering the page", "err", err)
+		c.AbortWithStatus(http.StatusInternalServerError)
+		return
+	}
+	h := c.Writer.Header()
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'nonce-"+n+"'; style-src 'nonce-"+n+
+		"'; connect-src 'self'; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Cache-Control", "no-store")
+	c.Data(http.StatusOK, "text/html; charset=utf-8", buf.Bytes())
+}

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/gin-authkit/authkit/ginauth"
+	"github.com/gin-authkit/authkit/store"
+)
+
+// Server timeouts: slow clients cannot hold connections open for ever.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 10 * time.Second
+	writeTimeout      = 30 * time.Second
+	idleTimeout       = 2 * time.Minute
+	maxHeaderBytes    = 16 << 10
+	// shutdownTimeout bounds the graceful shutdown: requests in flight
+	// get this long to finish.
+	shutdownTimeout = 10 * time.Second
+	// startupPingTimeout bounds the check of Redis at start.
+	startupPingTimeout = 2 * time.Second
+)
+
+// seedUsers are created, with random passwords, in memory mode.
+var seedUsers = []struct {
+	name  string
+	roles []string
+}{
+	{"alice", []string{"admin", "user"}},
+	{"bob", []string{"user"}},
+}
+
+func newLogger(cfg config, w io.Writer) *slog.Logger {
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+// serve runs the HTTP server until ctx ends, then shuts it down
+// gracefully. Logs go to stderr; stdout gets the address and, in memory
+// mode, the seeded users' passwords, once.
+func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
+	logger := newLogger(cfg, stderr)
+
+	var (
+		st   store.Store
+		mode string
+	)
+	if cfg.redis != nil {
+		if cfg.secret == nil {
+			return withKind(errConfig, "%s is required with %s: every replica must sign and verify with the same key (generate one with: openssl rand -base64 32)", envSecret, envRedisURL)
+		}
+		client, rs, err := openRedis(cfg)
+		if err != nil {
+			return err
+		}
+		defer client.Close()
+		st, mode = rs, "redis"
+		pctx, cancel := context.WithTimeout(ctx, startupPingTimeout)
+		err = rs.Ping(pctx)
+		cancel()
+		if err != nil {
+			// Start anyway: Redis may come up later (compose, restarts);
+			// meanwhile /healthz and authenticated routes answer 503.
+			logger.Warn("redis does not answer yet; /healthz answers 503 until it does",
+				"redis", redisTarget(cfg.redis), "err", err)
+		}
+	} else {
+		st, mode = openMemory(), "memory"
+		if cfg.secret == nil {
+			logger.Warn("AUTHKIT_SECRET is not set: using a random key, so tokens die with this process")
+		}
+	}
+
+	auth, err := newAuth(cfg, st, logger)
+	if err != nil {
+		return err
+	}
+	if cfg.BcryptCost < 10 {
+		logger.Warn("AUTHKIT_BCRYPT_COST is below 10: fine for tests, too cheap for real passwords", "cost", cfg.BcryptCost)
+	}
+	if mode == "memory" {
+		if err := seed(ctx, auth, stdout); err != nil {
+			return err
+		}
+		logger.Info("seeded demo users", "users", "alice,bob")
+	}
+
+	app := newApp(auth, logger, mode)
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("%s: cannot listen on %s: %w", envAddr, cfg.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           app.engine,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	url := "http://" + displayAddr(ln.Addr())
+	logger.Info("listening", "addr", ln.Addr().String(), "store", mode, "realm", cfg.Realm,
+		"access_ttl", cfg.AccessTTL.String(), "refresh_ttl", cfg.RefreshTTL.String())
+	fmt.Fprintf(stdout, "authkit demo listening on %s/ (store: %s)\n", url, mode)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("server: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down", "timeout", shutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	err = srv.Shutdown(sctx)
+	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) {
+		err = errors.Join(err, serr)
+	}
+	if err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// seed creates the demo users with random passwords and prints them once.
+func seed(ctx context.Context, auth *ginauth.Auth, stdout io.Writer) error {
+	fmt.Fprintln(stdout, "Demo users (in-memory store; the passwords are shown only this once):")
+	for _, u := range seedUsers {
+		pw := randomPassword()
+		if err := auth.CreateUser(ctx, u.name, pw, u.roles); err != nil {
+			return fmt.Errorf("seeding %s: %w", u.name, err)
+		}
+		fmt.Fprintf(stdout, "  %-6s password %s  roles %s\n", u.name, pw, joinRoles(u.roles))
+	}
+	return nil
+}
+
+// randomPassword returns 128 random bits as 22 URL-safe characters.
+func randomPassword() string {
+	b := make([]byte, 16)
+	rand.Read(b) // never fails: since Go 1.24 it crashes the program instead
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// displayAddr turns a listener address into one a browser can open: an
+// unspecified host becomes localhost, where the session cookie may go
+// without the Secure flag.
+func displayAddr(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// go run ./demo on a fresh machine: memory store, two seeded users whose
+// passwords are printed once, a working API, clean logs, graceful stop.
+func TestServeMemory(t *testing.T) {
+	srv := startInProcess(t, nil)
+	pw := srv.seededPasswords(t)
+	if strings.Count(srv.stdout.String(), pw["alice"]) != 1 {
+		t.Fatal("the password must be printed exactly once")
+	}
+	c := newClient(t, srv.URL)
+	expectStatus(t, c.do("GET", "/healthz", nil), 200, "")
+
+	alice := c.login("alice", pw["alice"])
+	me := c.do("GET", "/api/me", nil, bearer(alice.AccessToken)...)
+	expectStatus(t, me, 200, "")
+	if me.raw != `{"roles":["admin","user"],"username":"alice"}` {
+		t.Fatalf("/api/me = %s", me.raw)
+	}
+	bob := c.login("bob", pw["bob"])
+	expectStatus(t, c.do("GET", "/api/admin/stats", nil, bearer(bob.AccessToken)...), 403, "forbidden")
+	expectStatus(t, c.do("GET", "/api/admin/stats", nil, bearer(alice.AccessToken)...), 200, "")
+	rep := c.do("GET", "/api/reports", nil, bearer(alice.AccessToken)...)
+	expectStatus(t, rep, 200, "")
+	if logins := rep.body["logins"].(map[string]any); logins["succeeded"] != 2.0 {
+		t.Fatalf("reports = %s", rep.raw)
+	}
+	srv.stop(t)
+
+	logs := srv.stderr.String()
+	for _, secret := range []string{pw["alice"], pw["bob"], alice.AccessToken, alice.RefreshToken, bob.AccessToken} {
+		if strings.Contains(logs, secret) {
+			t.Fatalf("a credential reached the log:\n%s", logs)
+		}
+	}
+	for _, want := range []string{"AUTHKIT_SECRET is not set", "path=/api/admin/stats status=403", "principal.user=bob principal.scheme=Bearer", "msg=stopped"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("log lacks %q:\n%s", want, logs)
+		}
+	}
+}
+
+// With AUTHKIT_LOG_FORMAT=json every log line is one JSON object.
+func TestServeJSONLogs(t *testing.T) {
+	srv := startInProcess(t, map[string]string{envLogFormat: "json", envSecret: testSecret})
+	c := newClient(t, srv.URL)
+	c.do("GET", "/api/me", nil)
+	srv.stop(t)
+	var n int
+	for _, line := range strings.Split(strings.TrimSpace(srv.stderr.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("not JSON: %q", line)
+		}
+		if m["msg"] == "request" && m["status"] == 401.0 {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d request lines with status 401:\n%s", n, srv.stderr.String())
+	}
+}
+
+func TestServeAddressInUse(t *testing.T) {
+	srv := startInProcess(t, nil)
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	r := runDemo(t, map[string]string{envAddr: addr, envBcryptCost: "4"}, "", "serve")
+	if r.code != exitFailure || !strings.Contains(r.stderr, "AUTHKIT_ADDR: cannot listen on "+addr) {
+		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+	}
+}
