@@ -163,14 +163,9 @@ func securityHeaders(c *gin.Context) {
 // curl and scripts send neither header and pass.
 func (a *app) crossOriginGuard() gin.HandlerFunc {
 	cop := http.NewCrossOriginProtection()
-	realm := a.auth.Config().Realm
 	return func(c *gin.Context) {
 		if err := cop.Check(c.Request); err != nil {
-			e := ginauth.ErrorFor(errors.Join(ginauth.ErrCSRF, err), realm, nil, 0)
-			for k, vs := range e.Header {
-				c.Writer.Header()[k] = vs
-			}
-			c.AbortWithStatusJSON(e.Status, gin.H{"error": e.Code, "message": e.Message})
+			a.auth.Fail(c, errors.Join(ginauth.ErrCSRF, err))
 			return
 		}
 		c.Next()
