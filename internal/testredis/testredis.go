@@ -5,6 +5,10 @@
 //
 // Every test gets its own random key prefix, and its keys are deleted at
 // cleanup with SCAN + DEL; nothing ever flushes a shared server.
+//
+// Tests that need a server of their own start one: [StartServer] a single
+// redis-server they can stop and restart, [StartCluster] a Redis Cluster
+// of several masters. Both listen on loopback ports only.
 package testredis
 
 import (
@@ -17,6 +21,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,13 +74,17 @@ func New(t testing.TB) (redis.UniversalClient, string) {
 	} else {
 		t.Logf("redis backend: in-process miniredis (set %s to use a real server)", EnvVar)
 	}
-	prefix := "authkit-test:" + randomHex(6) + ":"
+	prefix := NewPrefix()
 	t.Cleanup(func() {
 		DeletePrefix(t, client, prefix)
 		_ = client.Close()
 	})
 	return client, prefix
 }
+
+// NewPrefix returns a fresh random key prefix, "authkit-test:<random>:",
+// for a test that manages its own client.
+func NewPrefix() string { return "authkit-test:" + randomHex(6) + ":" }
 
 // ping checks that the server behind c answers.
 func ping(c redis.UniversalClient) error {
@@ -139,67 +150,251 @@ func Keys(ctx context.Context, c redis.UniversalClient, prefix string) ([]string
 // Server is a private redis-server process on a loopback port, for tests
 // that stop and restart Redis.
 type Server struct {
-	Addr string
-	dir  string
-	cmd  *exec.Cmd
-	t    testing.TB
+	Addr    string
+	dir     string
+	busPort string // cluster bus port; "" for a standalone server
+	cmd     *exec.Cmd
+	exited  chan struct{} // closed once cmd has exited
+	t       testing.TB
 }
 
 // StartServer starts a private redis-server without persistence. Without a
 // redis-server binary the test is skipped, except on CI, where it fails.
 func StartServer(t testing.TB) *Server {
 	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("redis-server not found on CI: %v", err)
-		}
-		t.Skip("SKIPPED: redis-server is not installed; this test needs a private Redis it can stop")
-	}
-	s := &Server{Addr: freeAddr(t), dir: t.TempDir(), t: t}
-	s.Start()
+	requireBinaries(t, "this test needs a private Redis it can stop", "redis-server")
+	return startServer(t, freeAddr(t), "")
+}
+
+// startServer starts a server on addr, a cluster node when busPort is set,
+// and stops it at cleanup.
+func startServer(t testing.TB, addr, busPort string) *Server {
+	t.Helper()
+	s := &Server{Addr: addr, busPort: busPort, dir: t.TempDir(), t: t}
 	t.Cleanup(s.Stop)
+	s.Start()
 	return s
 }
 
+// requireBinaries skips the test, loudly, when one of the named programs
+// is not installed, and fails it instead on CI, which installs them.
+func requireBinaries(t testing.TB, why string, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		if _, err := exec.LookPath(name); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("testredis: %s not found on CI: %v", name, err)
+			}
+			t.Skipf("SKIPPED: %s is not installed; %s", name, why)
+		}
+	}
+}
+
 // Start (re)starts the server on its address and waits until it answers.
+// A cluster node keeps its cluster configuration across restarts.
 func (s *Server) Start() {
 	s.t.Helper()
 	_, port, _ := net.SplitHostPort(s.Addr)
-	s.cmd = exec.Command("redis-server", "--bind", "127.0.0.1", "--port", port,
-		"--save", "", "--appendonly", "no", "--dir", s.dir,
-		"--logfile", filepath.Join(s.dir, "redis.log"))
-	if err := s.cmd.Start(); err != nil {
+	args := []string{"--bind", "127.0.0.1", "--port", port,
+		"--save", "", "--appendonly", "no", "--dir", s.dir}
+	if s.busPort != "" {
+		args = append(args, "--cluster-enabled", "yes",
+			// Without an explicit bus port Redis uses port+10000 and
+			// refuses ports above 55535, a fifth of Linux's ephemeral range.
+			"--cluster-port", s.busPort,
+			"--cluster-config-file", filepath.Join(s.dir, "nodes-"+port+".conf"),
+			"--cluster-node-timeout", "2000")
+	}
+	logPath := filepath.Join(s.dir, "redis.log")
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		s.t.Fatalf("testredis: %v", err)
+	}
+	defer logFile.Close()
+	cmd := exec.Command("redis-server", args...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile // an *os.File: no copying goroutine
+	if err := cmd.Start(); err != nil {
 		s.t.Fatalf("start redis-server: %v", err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		c, err := net.DialTimeout("tcp", s.Addr, 100*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	s.cmd, s.exited = cmd, exited
+	if err := s.waitReady(10 * time.Second); err != nil {
+		s.Stop()
+		s.t.Fatalf("testredis: redis-server on %s: %v\n%s", s.Addr, err, tail(logPath, 20))
 	}
-	s.t.Fatalf("redis-server on %s did not start", s.Addr)
+}
+
+// waitReady waits until the server answers as the process s started: a
+// port freed by freeAddrs can be taken by another process in between, and
+// a server that failed to bind would otherwise look ready.
+func (s *Server) waitReady(limit time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	c := redis.NewClient(&redis.Options{
+		Addr: s.Addr, ContextTimeoutEnabled: true, MaxRetries: -1,
+		DialTimeout: 200 * time.Millisecond, PoolSize: 1,
+	})
+	defer c.Close()
+	want := "process_id:" + strconv.Itoa(s.cmd.Process.Pid) + "\r\n"
+	for {
+		select {
+		case <-s.exited:
+			return errors.New("exited before answering")
+		default:
+		}
+		// A short deadline per attempt, so that a silent listener on the
+		// port does not hide the server's exit.
+		attempt, cancelAttempt := context.WithTimeout(ctx, 500*time.Millisecond)
+		info, err := c.Info(attempt, "server").Result()
+		cancelAttempt()
+		if err == nil {
+			if !strings.Contains(info, want) {
+				return errors.New("another process answers on its port")
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("not answering after %v: %w", limit, err)
+		case <-s.exited:
+			return errors.New("exited before answering")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // Stop kills the server and waits for it to exit.
 func (s *Server) Stop() {
-	if s.cmd == nil || s.cmd.Process == nil {
+	if s.cmd == nil {
 		return
 	}
 	_ = s.cmd.Process.Kill()
-	_ = s.cmd.Wait()
+	<-s.exited
 	s.cmd = nil
 }
 
-func freeAddr(t testing.TB) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+// tail returns the last n lines of the file at path, for failure messages.
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("listen: %v", err)
+		return err.Error()
 	}
-	defer l.Close()
-	return l.Addr().String()
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	lines = lines[max(0, len(lines)-n):]
+	return strings.Join(lines, "\n")
+}
+
+// Cluster is a private Redis Cluster of masters without replicas, on
+// loopback ports, for tests that must see keys spread over several nodes.
+type Cluster struct {
+	// Addrs are the masters' addresses, host:port.
+	Addrs []string
+	// Nodes are the masters' processes.
+	Nodes []*Server
+}
+
+// StartCluster starts n redis-server processes in cluster mode, without
+// persistence, joins them with redis-cli --cluster create, so the 16384
+// slots are split evenly, and waits until every node reports
+// cluster_state:ok. The processes are killed at cleanup. Without
+// redis-server or redis-cli the test is skipped, except on CI, where it
+// fails. n must be at least 3, the fewest masters redis-cli accepts.
+func StartCluster(t testing.TB, n int) *Cluster {
+	t.Helper()
+	requireBinaries(t, "this test needs a private Redis Cluster", "redis-server", "redis-cli")
+	if n < 3 {
+		t.Fatalf("testredis: a cluster needs at least 3 masters, not %d", n)
+	}
+	start := time.Now()
+	addrs := freeAddrs(t, 2*n) // a client port and a bus port per node
+	c := &Cluster{}
+	for i := range n {
+		_, bus, _ := net.SplitHostPort(addrs[n+i])
+		c.Nodes = append(c.Nodes, startServer(t, addrs[i], bus))
+		c.Addrs = append(c.Addrs, addrs[i])
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	args := append([]string{"--cluster", "create"}, c.Addrs...)
+	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	cmd := exec.CommandContext(ctx, "redis-cli", args...)
+	cmd.WaitDelay = time.Second
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("testredis: redis-cli --cluster create: %v\n%s", err, out)
+	}
+	if err := c.waitOK(20*time.Second, n); err != nil {
+		t.Fatalf("testredis: %v", err)
+	}
+	t.Logf("redis cluster: %d masters on %s, ready in %v", n, strings.Join(c.Addrs, " "), time.Since(start).Round(time.Millisecond))
+	return c
+}
+
+// waitOK waits until every node reports cluster_state:ok, all slots
+// served and all n nodes known.
+func (c *Cluster) waitOK(limit time.Duration, n int) error {
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	want := []string{"cluster_state:ok", "cluster_slots_ok:16384", "cluster_known_nodes:" + strconv.Itoa(n)}
+	for _, addr := range c.Addrs {
+		client := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true, MaxRetries: -1, PoolSize: 1})
+		err := func() error {
+			var info string
+			for {
+				var err error
+				info, err = client.ClusterInfo(ctx).Result()
+				if err == nil && containsLines(info, want) {
+					return nil
+				}
+				select {
+				case <-ctx.Done():
+					return fmt.Errorf("cluster node %s not ready after %v: %v\n%s", addr, limit, err, info)
+				case <-time.After(50 * time.Millisecond):
+				}
+			}
+		}()
+		_ = client.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// containsLines reports whether every line of want is a line of info.
+func containsLines(info string, want []string) bool {
+	lines := strings.Split(strings.ReplaceAll(info, "\r\n", "\n"), "\n")
+	for _, w := range want {
+		if !slices.Contains(lines, w) {
+			return false
+		}
+	}
+	return true
+}
+
+// freeAddrs returns k distinct loopback addresses that were free a moment
+// ago. All k listeners are open at once, so no two addresses coincide.
+func freeAddrs(t testing.TB, k int) []string {
+	t.Helper()
+	addrs := make([]string, 0, k)
+	for range k {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("listen: %v", err)
+		}
+		defer l.Close()
+		addrs = append(addrs, l.Addr().String())
+	}
+	return addrs
+}
+
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	return freeAddrs(t, 1)[0]
 }
 
 // Blackhole is a loopback listener that accepts connections and never

@@ -3,8 +3,10 @@ package testredis
 import (
 	"context"
 	"fmt"
+	"net"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -81,12 +83,13 @@ func TestNew(t *testing.T) {
 	}
 }
 
-// recorder stands in for a test in calls to New, recording its log lines
-// and its fatal failure instead of failing the real test.
+// recorder stands in for a test in calls to the helpers, recording its
+// log lines and its fatal failure or skip instead of ending the real test.
 type recorder struct {
 	testing.TB
 	logs  []string
 	fatal string
+	skip  string
 }
 
 func (r *recorder) Logf(format string, args ...any) {
@@ -98,17 +101,27 @@ func (r *recorder) Fatalf(format string, args ...any) {
 	runtime.Goexit()
 }
 
-// runNew calls New with a recorder, on a goroutine of its own so that a
-// fatal failure ends New only.
-func runNew(t *testing.T) *recorder {
+func (r *recorder) Skipf(format string, args ...any) {
+	r.skip = fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+
+// record calls f with a recorder, on a goroutine of its own so that a
+// fatal failure or a skip ends f only.
+func record(t *testing.T, f func(testing.TB)) *recorder {
 	r := &recorder{TB: t}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		New(r)
+		f(r)
 	}()
 	<-done
 	return r
+}
+
+// runNew calls New with a recorder.
+func runNew(t *testing.T) *recorder {
+	return record(t, func(tb testing.TB) { New(tb) })
 }
 
 func TestNewBackend(t *testing.T) {
@@ -189,5 +202,120 @@ func TestBlackhole(t *testing.T) {
 	// go-redis may give up a moment before the context's deadline.
 	if elapsed := time.Since(start); elapsed < deadline/2 || elapsed > deadline+2*time.Second {
 		t.Errorf("PING failed after %v (%v), want about the %v deadline", elapsed, err, deadline)
+	}
+}
+
+// TestMissingBinaries checks that StartServer and StartCluster skip loudly
+// without the Redis programs, and fail on CI, which must run them.
+func TestMissingBinaries(t *testing.T) {
+	starters := []struct {
+		name  string
+		start func(testing.TB)
+	}{
+		{"StartServer", func(tb testing.TB) { StartServer(tb) }},
+		{"StartCluster", func(tb testing.TB) { StartCluster(tb, 3) }},
+	}
+	for _, st := range starters {
+		for _, ci := range []string{"", "true"} {
+			t.Run(fmt.Sprintf("%s/CI=%q", st.name, ci), func(t *testing.T) {
+				t.Setenv("PATH", t.TempDir())
+				t.Setenv("CI", ci)
+				r := record(t, st.start)
+				if ci == "" {
+					if !strings.HasPrefix(r.skip, "SKIPPED: redis-server is not installed") || r.fatal != "" {
+						t.Errorf("skip = %q, fatal = %q; want a skip naming redis-server", r.skip, r.fatal)
+					}
+				} else if !strings.Contains(r.fatal, "redis-server not found on CI") || r.skip != "" {
+					t.Errorf("fatal = %q, skip = %q; want a failure naming redis-server", r.fatal, r.skip)
+				}
+			})
+		}
+	}
+}
+
+func TestStartServer(t *testing.T) {
+	srv := StartServer(t)
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr, ContextTimeoutEnabled: true, MaxRetries: -1})
+	defer c.Close()
+	ctx := t.Context()
+	if err := c.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop()
+	if err := c.Ping(ctx).Err(); err == nil {
+		t.Fatal("PING after Stop succeeded")
+	}
+	srv.Start()
+	if n, err := c.Exists(ctx, "k").Result(); err != nil || n != 0 {
+		t.Errorf("after a restart EXISTS k = %d, %v; want 0: no persistence", n, err)
+	}
+}
+
+// TestStartServerPortTaken checks that a server that cannot bind its port
+// fails the test with its log, instead of passing off whatever listens
+// there as ready.
+func TestStartServerPortTaken(t *testing.T) {
+	requireBinaries(t, "this test starts redis-server", "redis-server")
+	hole := NewBlackhole(t)
+	start := time.Now()
+	r := record(t, func(tb testing.TB) { startServer(tb, hole.Addr, "") })
+	if !strings.Contains(r.fatal, "exited before answering") || !strings.Contains(r.fatal, "Address already in use") {
+		t.Errorf("fatal = %q, want the exit and the server's log", r.fatal)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("failing took %v", d)
+	}
+}
+
+func TestStartCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("SKIPPED: -short: this test starts a Redis Cluster")
+	}
+	var addrs []string
+	t.Run("Running", func(t *testing.T) {
+		c := StartCluster(t, 3)
+		addrs = c.Addrs
+		if len(c.Addrs) != 3 || len(c.Nodes) != 3 {
+			t.Fatalf("cluster has %d addresses and %d nodes, want 3", len(c.Addrs), len(c.Nodes))
+		}
+		rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs, ContextTimeoutEnabled: true})
+		defer rdb.Close()
+		ctx := t.Context()
+		slots, err := rdb.ClusterSlots(ctx).Result()
+		if err != nil || len(slots) != 3 {
+			t.Fatalf("CLUSTER SLOTS = %v, %v; want 3 ranges", slots, err)
+		}
+		for i := range 30 {
+			if err := rdb.Set(ctx, fmt.Sprintf("k%d", i), i, 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var mu sync.Mutex
+		sizes := map[string]int64{}
+		err = rdb.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+			n, err := m.DBSize(ctx).Result()
+			mu.Lock()
+			sizes[m.Options().Addr] = n
+			mu.Unlock()
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for addr, n := range sizes {
+			if n == 0 {
+				t.Errorf("master %s holds none of 30 keys; all: %v", addr, sizes)
+			}
+		}
+		if len(sizes) != 3 {
+			t.Errorf("keys on %d masters (%v), want 3", len(sizes), sizes)
+		}
+	})
+	// The cleanup of the subtest killed the nodes.
+	for _, addr := range addrs {
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			t.Errorf("%s still accepts connections after cleanup", addr)
+		}
 	}
 }

@@ -1,0 +1,212 @@
+package redisstore_test
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/gin-authkit/authkit/internal/testredis"
+	"github.com/gin-authkit/authkit/store"
+	"github.com/gin-authkit/authkit/store/redisstore"
+	"github.com/gin-authkit/authkit/store/storetest"
+)
+
+// startCluster starts a private three-master Redis Cluster and returns it
+// with a cluster client that authkit accepts. It skips under -short.
+func startCluster(t *testing.T) (*testredis.Cluster, *redis.ClusterClient) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("SKIPPED: -short: this test starts a private Redis Cluster")
+	}
+	c := testredis.StartCluster(t, 3)
+	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { rdb.Close() }) // before the nodes stop: cleanups run last first
+	return c, rdb
+}
+
+// TestClusterContract runs the contract suite on a real Redis Cluster, so
+// every script and pipeline of the store is routed by go-redis's cluster
+// client and checked by servers that reject keys spanning slots.
+func TestClusterContract(t *testing.T) {
+	c, rdb := startCluster(t)
+
+	t.Run("New", func(t *testing.T) {
+		s, err := redisstore.New(rdb, redisstore.Options{Prefix: testredis.NewPrefix()})
+		if err != nil {
+			t.Fatalf("New(cluster client with ContextTimeoutEnabled) = %v", err)
+		}
+		if err := s.Ping(t.Context()); err != nil {
+			t.Errorf("Ping = %v", err)
+		}
+		without := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs})
+		defer without.Close()
+		if _, err := redisstore.New(without, redisstore.Options{}); !errors.Is(err, redisstore.ErrNoContextTimeout) {
+			t.Errorf("New(cluster client without ContextTimeoutEnabled) error = %v, want ErrNoContextTimeout", err)
+		}
+	})
+
+	// The nodes are private and die with the test, so the keys of each
+	// store need no cleanup; a fresh prefix is enough to isolate them.
+	storetest.Run(t, func(t *testing.T, now func() time.Time) store.Store {
+		s, err := redisstore.New(rdb, redisstore.Options{Prefix: testredis.NewPrefix(), Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+// TestClusterUsersSpread runs the flows of a login for many users on a real
+// Redis Cluster and checks that the users land on several masters while
+// each user's keys stay together in one slot: the flows succeed (no
+// CROSSSLOT error) because of the hash tag, not because everything
+// happened to sit on one node.
+func TestClusterUsersSpread(t *testing.T) {
+	_, rdb := startCluster(t)
+	ctx := t.Context()
+	prefix := testredis.NewPrefix()
+	s, err := redisstore.New(rdb, redisstore.Options{Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const users = 30
+	for i := range users {
+		loginFlows(t, ctx, s, fmt.Sprintf("user%02d", i))
+	}
+
+	// Find every key of the test on the master that holds it.
+	var mu sync.Mutex
+	masterOf := map[string]string{} // username -> address of its master
+	keyCount := map[string]int{}    // username -> keys found
+	err = rdb.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+		keys, err := testredis.Keys(ctx, m, prefix)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, k := range keys {
+			name := userOfKey(t, prefix, k)
+			if other, ok := masterOf[name]; ok && other != m.Options().Addr {
+				t.Errorf("keys of %s are on %s and %s", name, other, m.Options().Addr)
+			}
+			masterOf[name] = m.Options().Addr
+			keyCount[name]++
+			// The server agrees with the slot the unit tests compute.
+			slot, err := m.ClusterKeySlot(ctx, k).Result()
+			if err != nil {
+				return err
+			}
+			if want := int64(keySlot(k)); slot != want {
+				t.Errorf("CLUSTER KEYSLOT %s = %d, keySlot = %d", k, slot, want)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	perMaster := map[string]int{}
+	for i := range users {
+		name := fmt.Sprintf("user%02d", i)
+		// Left by loginFlows: the user, one live session with its rotated
+		// refresh digests, and the session index.
+		if keyCount[name] != 4 {
+			t.Errorf("%s has %d keys, want 4", name, keyCount[name])
+		}
+		perMaster[masterOf[name]]++
+	}
+	t.Logf("%d users per master: %v", users, perMaster)
+	if len(perMaster) < 2 {
+		t.Errorf("all %d users landed on one master (%v); the test proves nothing about slots", users, perMaster)
+	}
+}
+
+// loginFlows runs, for one new user, what authkit does at login, on each
+// request, at refresh, on a replayed refresh token and at "log out
+// everywhere", and leaves one live, rotated session behind.
+func loginFlows(t *testing.T, ctx context.Context, s *redisstore.Store, name string) {
+	t.Helper()
+	check := func(what string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %s: %v", name, what, err)
+		}
+	}
+	gone := func(what string, id store.Digest) {
+		t.Helper()
+		if _, err := s.Session(ctx, name, id); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s: Session %s: %v, want ErrNotFound", name, what, err)
+		}
+	}
+	session := func() (id, ref store.Digest) {
+		t.Helper()
+		id, ref = store.HashSecret([]byte(name+"-id-"+rand.Text())), store.HashSecret([]byte(name+"-ref-"+rand.Text()))
+		check("CreateSession", s.CreateSession(ctx, store.NewSession{
+			ID: id, Username: name, Refresh: ref, IdleTimeout: time.Hour, ExpiresAt: time.Now().Add(24 * time.Hour),
+		}))
+		return id, ref
+	}
+	rotate := func(id, old store.Digest) store.Digest {
+		t.Helper()
+		next := store.HashSecret([]byte(name + "-next-" + rand.Text()))
+		_, err := s.RotateRefresh(ctx, name, id, old, next)
+		check("RotateRefresh", err)
+		return next
+	}
+
+	check("CreateUser", s.CreateUser(ctx, store.User{Username: name, PasswordHash: []byte("h"), Roles: []string{"user"}}))
+	_, err := s.User(ctx, name)
+	check("User", err)
+
+	// Login, a request, a refresh, then a replay of the first token.
+	id, ref := session()
+	sess, err := s.Session(ctx, name, id)
+	check("Session", err)
+	if sess.Username != name || len(sess.Roles) != 1 || sess.Roles[0] != "user" {
+		t.Errorf("%s: Session = %+v", name, sess)
+	}
+	rotate(id, ref)
+	if _, err := s.RotateRefresh(ctx, name, id, ref, store.HashSecret([]byte("replay"))); !errors.Is(err, store.ErrReused) {
+		t.Errorf("%s: RotateRefresh of a rotated token: %v, want ErrReused", name, err)
+	}
+	gone("after reuse", id)
+
+	// Two devices, then "log out everywhere".
+	a, _ := session()
+	b, _ := session()
+	list, err := s.Sessions(ctx, name)
+	check("Sessions", err)
+	if len(list) != 2 {
+		t.Errorf("%s: Sessions = %d, want 2", name, len(list))
+	}
+	check("RevokeAll", s.RevokeAll(ctx, name))
+	gone("a after RevokeAll", a)
+	gone("b after RevokeAll", b)
+
+	// A fresh login that stays, so its keys can be located afterwards.
+	id, ref = session()
+	rotate(id, ref)
+	_, err = s.Session(ctx, name, id)
+	check("Session after rotation", err)
+}
+
+// userOfKey returns the username in the hash tag of a store key,
+// P{u:<name>}:...
+func userOfKey(t *testing.T, prefix, key string) string {
+	t.Helper()
+	rest, ok := strings.CutPrefix(key, prefix+"{u:")
+	name, _, found := strings.Cut(rest, "}")
+	if !ok || !found {
+		t.Fatalf("key %q does not follow the layout %s{u:<name>}:...", key, prefix)
+	}
+	return name
+}
