@@ -340,21 +340,30 @@ func cmdSessions(ctx context.Context, args []string, getenv func(string) string,
 			if err != nil {
 				return err
 			}
-			if err := env.connect(ctx); err != nil {
-				return err
-			}
-			// Sessions reports none for an unknown user; say so instead.
-			if _, err := env.store.User(ctx, name); err != nil {
-				return storeError(err, name)
-			}
-			list, err := env.store.Sessions(ctx, name)
+			list, err := env.liveSessions(ctx, name)
 			if err != nil {
-				return storeError(err, name)
+				return err
 			}
 			printSessions(stdout, list)
 			return nil
 		}
 	})
+}
+
+// liveSessions connects and lists the sessions of an existing user; the
+// store reports none for an unknown user, the CLI says so instead.
+func (env *cliEnv) liveSessions(ctx context.Context, name string) ([]store.Session, error) {
+	if err := env.connect(ctx); err != nil {
+		return nil, err
+	}
+	if _, err := env.store.User(ctx, name); err != nil {
+		return nil, storeError(err, name)
+	}
+	list, err := env.store.Sessions(ctx, name)
+	if err != nil {
+		return nil, storeError(err, name)
+	}
+	return list, nil
 }
 
 // printSessions writes one line per session. Only the first 8 hex digits
@@ -379,15 +388,9 @@ func cmdRevoke(ctx context.Context, args []string, getenv func(string) string, _
 			if err != nil {
 				return err
 			}
-			if err := env.connect(ctx); err != nil {
-				return err
-			}
-			if _, err := env.store.User(ctx, name); err != nil {
-				return storeError(err, name)
-			}
-			list, err := env.store.Sessions(ctx, name)
+			list, err := env.liveSessions(ctx, name)
 			if err != nil {
-				return storeError(err, name)
+				return err
 			}
 			if err := env.store.RevokeAll(ctx, name); err != nil {
 				return storeError(err, name)

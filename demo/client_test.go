@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gin-authkit/authkit/ginauth"
+	"github.com/gin-authkit/authkit/ginauth/ginauthtest"
 )
 
 // client talks to a demo over real HTTP on loopback. It keeps no cookies:
@@ -94,16 +95,5 @@ func bearer(tok string) []string { return []string{"Authorization", "Bearer " + 
 // shape: exactly {error, message}.
 func expectStatus(t *testing.T, r reply, status int, code string) {
 	t.Helper()
-	if r.status != status {
-		t.Fatalf("status = %d, want %d; body %s", r.status, status, r.raw)
-	}
-	if code == "" {
-		return
-	}
-	if got := r.str("error"); got != code {
-		t.Fatalf("error = %q, want %q; body %s", got, code, r.raw)
-	}
-	if len(r.body) != 2 || r.str("message") == "" {
-		t.Fatalf("error body must be exactly {error, message}: %s", r.raw)
-	}
+	ginauthtest.AssertError(t, r.status, []byte(r.raw), status, code)
 }

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/gin-authkit/authkit/ginauth"
+	"github.com/gin-authkit/authkit/ginauth/ginauthtest"
 	"github.com/gin-authkit/authkit/internal/testredis"
 	"github.com/gin-authkit/authkit/store/redisstore"
 	"github.com/gin-authkit/authkit/tokens"
@@ -207,18 +208,7 @@ func bearer(tok string) []string { return []string{"Authorization", "Bearer " + 
 // expect checks status, error code and, for errors, the body's shape.
 func expect(t testing.TB, r resp, status int, code string) {
 	t.Helper()
-	if r.Code != status {
-		t.Fatalf("status = %d, want %d; body %s", r.Code, status, r.Body)
-	}
-	if code == "" {
-		return
-	}
-	if got := r.str("error"); got != code {
-		t.Fatalf("error = %q, want %q; body %s", got, code, r.Body)
-	}
-	if len(r.body) != 2 || r.str("message") == "" {
-		t.Fatalf("error body must be exactly {error, message}: %s", r.Body)
-	}
+	ginauthtest.AssertError(t, r.Code, r.Body.Bytes(), status, code)
 }
 
 func newRedisStore(rdb redis.UniversalClient, prefix string, now func() time.Time) (*redisstore.Store, error) {

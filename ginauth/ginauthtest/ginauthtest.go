@@ -3,6 +3,7 @@
 package ginauthtest
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/gin-gonic/gin"
@@ -17,5 +18,28 @@ func AssertRoutesAnnotated(t testing.TB, e *gin.Engine) {
 	t.Helper()
 	if err := ginauth.CheckRoutes(e); err != nil {
 		t.Error(err)
+	}
+}
+
+// AssertError fails the test unless status is wantStatus and, when
+// wantCode is not empty, body is exactly an authkit error body:
+// {"error": wantCode, "message": "<non-empty>"} and nothing else.
+func AssertError(t testing.TB, status int, body []byte, wantStatus int, wantCode string) {
+	t.Helper()
+	if status != wantStatus {
+		t.Fatalf("status = %d, want %d; body %s", status, wantStatus, body)
+	}
+	if wantCode == "" {
+		return
+	}
+	var got map[string]any
+	if err := json.Unmarshal(body, &got); err != nil {
+		t.Fatalf("error body is not JSON: %v: %s", err, body)
+	}
+	if got["error"] != wantCode {
+		t.Fatalf("error = %v, want %q; body %s", got["error"], wantCode, body)
+	}
+	if msg, _ := got["message"].(string); len(got) != 2 || msg == "" {
+		t.Fatalf("error body must be exactly {error, message}: %s", body)
 	}
 }

@@ -1,0 +1,86 @@
+package ginauthtest_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/gin-authkit/authkit/ginauth"
+	"github.com/gin-authkit/authkit/ginauth/ginauthtest"
+)
+
+// recorder is a testing.TB that records failures instead of ending the
+// test, so the helpers' own verdicts can be checked.
+type recorder struct {
+	testing.TB
+	failed []string
+}
+
+type fatal struct{}
+
+func (r *recorder) Helper() {}
+func (r *recorder) Errorf(format string, args ...any) {
+	r.failed = append(r.failed, fmt.Sprintf(format, args...))
+}
+func (r *recorder) Error(args ...any) { r.failed = append(r.failed, fmt.Sprint(args...)) }
+func (r *recorder) Fatalf(format string, args ...any) {
+	r.Errorf(format, args...)
+	panic(fatal{})
+}
+
+func run(t *testing.T, f func(tb testing.TB)) []string {
+	r := &recorder{TB: t}
+	func() {
+		defer func() {
+			if p := recover(); p != nil && p != (fatal{}) {
+				panic(p)
+			}
+		}()
+		f(r)
+	}()
+	return r.failed
+}
+
+func TestAssertError(t *testing.T) {
+	ok := `{"error":"forbidden","message":"Access denied"}`
+	tests := []struct {
+		name       string
+		status     int
+		body       string
+		wantStatus int
+		wantCode   string
+		fails      bool
+	}{
+		{"match", 403, ok, 403, "forbidden", false},
+		{"status only", 200, `{"anything":1}`, 200, "", false},
+		{"wrong status", 401, ok, 403, "forbidden", true},
+		{"wrong code", 403, ok, 403, "invalid_token", true},
+		{"extra member", 403, `{"error":"forbidden","message":"x","detail":"leak"}`, 403, "forbidden", true},
+		{"empty message", 403, `{"error":"forbidden","message":""}`, 403, "forbidden", true},
+		{"not JSON", 403, `forbidden`, 403, "forbidden", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			failed := run(t, func(tb testing.TB) {
+				ginauthtest.AssertError(tb, tt.status, []byte(tt.body), tt.wantStatus, tt.wantCode)
+			})
+			if (len(failed) > 0) != tt.fails {
+				t.Errorf("failures %q, want failing = %v", failed, tt.fails)
+			}
+		})
+	}
+}
+
+func TestAssertRoutesAnnotated(t *testing.T) {
+	good := gin.New()
+	good.GET("/open", ginauth.Public(), func(*gin.Context) {})
+	if failed := run(t, func(tb testing.TB) { ginauthtest.AssertRoutesAnnotated(tb, good) }); len(failed) != 0 {
+		t.Errorf("annotated engine failed: %q", failed)
+	}
+	bad := gin.New()
+	bad.GET("/forgot", func(*gin.Context) {})
+	if failed := run(t, func(tb testing.TB) { ginauthtest.AssertRoutesAnnotated(tb, bad) }); len(failed) != 1 {
+		t.Errorf("unannotated route not reported: %q", failed)
+	}
+}
