@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"runtime"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -27,6 +28,8 @@ type Auth struct {
 	// dummyHash is compared against when the user does not exist, so an
 	// unknown username costs the same bcrypt time as a wrong password.
 	dummyHash []byte
+	// passwordSlots is a semaphore bounding concurrent bcrypt comparisons.
+	passwordSlots chan struct{}
 }
 
 // New validates cfg, fills in defaults and returns an Auth. cfg is copied;
@@ -42,6 +45,8 @@ func New(cfg Config) (*Auth, error) {
 	setDefault(&cfg.SessionIdleTimeout, min(DefaultSessionIdleTimeout, cfg.SessionLifetime))
 	setDefault(&cfg.BcryptCost, DefaultBcryptCost)
 	setDefault(&cfg.MinPasswordLength, DefaultMinPasswordLength)
+	setDefault(&cfg.PasswordConcurrency, runtime.GOMAXPROCS(0))
+	setDefault(&cfg.PasswordWait, DefaultPasswordWait)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -52,12 +57,14 @@ func New(cfg Config) (*Auth, error) {
 		cfg.Extractors = []Extractor{Bearer()}
 	}
 	switch {
-	case cfg.StoreTimeout < 0 || cfg.RetryAfter < 0 || cfg.SessionIdleTimeout < 0 || cfg.SessionLifetime < 0:
+	case cfg.StoreTimeout < 0 || cfg.RetryAfter < 0 || cfg.SessionIdleTimeout < 0 || cfg.SessionLifetime < 0 || cfg.PasswordWait < 0:
 		return nil, fmt.Errorf("%w: durations must not be negative", ErrConfig)
 	case cfg.BcryptCost < bcrypt.MinCost || cfg.BcryptCost > bcrypt.MaxCost:
 		return nil, fmt.Errorf("%w: BcryptCost must be in [%d, %d]", ErrConfig, bcrypt.MinCost, bcrypt.MaxCost)
 	case cfg.MinPasswordLength < 0 || cfg.MinPasswordLength > MaxPasswordBytes:
 		return nil, fmt.Errorf("%w: MinPasswordLength must be in [1, %d]", ErrConfig, MaxPasswordBytes)
+	case cfg.PasswordConcurrency < 0:
+		return nil, fmt.Errorf("%w: PasswordConcurrency must not be negative", ErrConfig)
 	case cfg.SessionIdleTimeout > cfg.SessionLifetime:
 		return nil, fmt.Errorf("%w: SessionIdleTimeout exceeds SessionLifetime", ErrConfig)
 	case cfg.Issuer.TTL() > cfg.SessionLifetime:
@@ -65,7 +72,8 @@ func New(cfg Config) (*Auth, error) {
 	case containsQuoteOrControl(cfg.Realm):
 		return nil, fmt.Errorf("%w: Realm must be printable and without quotes", ErrConfig)
 	}
-	a := &Auth{cfg: cfg, retryAfter: int(math.Ceil(cfg.RetryAfter.Seconds()))}
+	a := &Auth{cfg: cfg, retryAfter: int(math.Ceil(cfg.RetryAfter.Seconds())),
+		passwordSlots: make(chan struct{}, cfg.PasswordConcurrency)}
 	for _, x := range cfg.Extractors {
 		if x == nil {
 			return nil, fmt.Errorf("%w: nil extractor", ErrConfig)
@@ -122,7 +130,7 @@ func (a *Auth) Fail(c *gin.Context, err error) { a.fail(c, err) }
 func (a *Auth) fail(c *gin.Context, err error) {
 	e := ErrorFor(err, a.cfg.Realm, a.schemes, a.retryAfter)
 	if e.Status == 503 {
-		a.cfg.Logger.WarnContext(c.Request.Context(), "authkit: store unavailable",
+		a.cfg.Logger.WarnContext(c.Request.Context(), "authkit: unavailable",
 			"method", c.Request.Method, "path", c.FullPath(), "err", err)
 	}
 	if a.cfg.ErrorHandler != nil {

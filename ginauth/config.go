@@ -50,6 +50,14 @@ type Config struct {
 	// BcryptCost is the cost of new password hashes. Default 12; at least
 	// bcrypt.MinCost (4), which only tests should use.
 	BcryptCost int
+	// PasswordConcurrency caps the bcrypt comparisons running at once
+	// (login and HTTP Basic). Each takes about 250 ms of CPU at cost 12, so
+	// without a cap a flood of made-up logins starves every other request.
+	// Default GOMAXPROCS.
+	PasswordConcurrency int
+	// PasswordWait is how long a login or Basic request waits for a free
+	// comparison slot before it gets 503 with Retry-After. Default 2s.
+	PasswordWait time.Duration
 	// MinPasswordLength applies when a password is set (not at login).
 	// Default 8.
 	MinPasswordLength int
@@ -74,4 +82,5 @@ const (
 	DefaultSessionLifetime    = 720 * time.Hour
 	DefaultBcryptCost         = 12
 	DefaultMinPasswordLength  = 8
+	DefaultPasswordWait       = 2 * time.Second
 )

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"golang.org/x/crypto/bcrypt"
@@ -184,6 +185,11 @@ func (a *Auth) verifyPassword(c *gin.Context, username, password string) (store.
 	if err != nil || len(hash) == 0 {
 		hash = a.dummyHash
 	}
+	release, werr := a.passwordSlot(c)
+	if werr != nil {
+		return store.User{}, werr
+	}
+	defer release()
 	// bcrypt ignores bytes past the 72nd and hashes the empty password: a
 	// password outside 1..72 bytes never matches, whatever it is compared to.
 	cmpErr := compareHash(hash, []byte(password))
@@ -191,4 +197,28 @@ func (a *Auth) verifyPassword(c *gin.Context, username, password string) (store.
 		return store.User{}, ErrBadCredentials
 	}
 	return u, nil
+}
+
+// errPasswordBusy: every password-check slot stayed taken for PasswordWait.
+var errPasswordBusy = errors.New("ginauth: too many password checks at once")
+
+// passwordSlot waits for a free bcrypt slot, at most PasswordWait. Busy is
+// answered like a store outage (503, Retry-After): the caller's credentials
+// were not judged, so they must not hear 401.
+func (a *Auth) passwordSlot(c *gin.Context) (release func(), err error) {
+	select {
+	case a.passwordSlots <- struct{}{}:
+		return func() { <-a.passwordSlots }, nil
+	default:
+	}
+	t := time.NewTimer(a.cfg.PasswordWait)
+	defer t.Stop()
+	select {
+	case a.passwordSlots <- struct{}{}:
+		return func() { <-a.passwordSlots }, nil
+	case <-t.C:
+		return nil, errors.Join(ErrUnavailable, errPasswordBusy)
+	case <-c.Request.Context().Done():
+		return nil, errors.Join(ErrUnavailable, c.Request.Context().Err())
+	}
 }

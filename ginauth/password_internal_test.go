@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"golang.org/x/crypto/bcrypt"
@@ -66,5 +67,49 @@ func TestEveryLoginPaysBcrypt(t *testing.T) {
 	// real one.
 	if cost, _ := bcrypt.Cost(a.dummyHash); cost != bcrypt.MinCost {
 		t.Errorf("dummy hash cost %d", cost)
+	}
+}
+
+// TestPasswordConcurrencyBounded: with every bcrypt slot taken, a login
+// waits PasswordWait and then gets 503 — never 401, never an unbounded
+// queue.
+func TestPasswordConcurrencyBounded(t *testing.T) {
+	key, _ := tokens.NewHMACKey("k", bytes.Repeat([]byte("s"), 32))
+	opts := []tokens.Option{tokens.WithIssuer("i"), tokens.WithAudience("a")}
+	iss, _ := tokens.NewIssuer(key, opts...)
+	ver, _ := tokens.NewVerifier([]*tokens.Key{key}, opts...)
+	a, err := New(Config{Store: memstore.New(memstore.Options{}), Issuer: iss, Verifier: ver,
+		BcryptCost: bcrypt.MinCost, PasswordConcurrency: 1, PasswordWait: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	entered, unblock := make(chan struct{}), make(chan struct{})
+	compareHash = func(h, pw []byte) error {
+		entered <- struct{}{}
+		<-unblock
+		return bcrypt.CompareHashAndPassword(h, pw)
+	}
+	t.Cleanup(func() { compareHash = bcrypt.CompareHashAndPassword })
+
+	r := gin.New()
+	r.POST("/login", a.LoginHandler())
+	login := func() *httptest.ResponseRecorder {
+		req := httptest.NewRequest("POST", "/login", strings.NewReader(`{"username":"x","password":"y"}`))
+		req.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		r.ServeHTTP(w, req)
+		return w
+	}
+	first := make(chan *httptest.ResponseRecorder)
+	go func() { first <- login() }()
+	<-entered // the only slot is now taken
+
+	w := login()
+	if w.Code != 503 || w.Header().Get("Retry-After") == "" {
+		t.Errorf("busy login: %d %s, want 503 with Retry-After", w.Code, w.Body)
+	}
+	close(unblock)
+	if w := <-first; w.Code != 401 {
+		t.Errorf("first login: %d, want 401", w.Code)
 	}
 }
