@@ -161,7 +161,8 @@ func (a *Auth) sendTokens(c *gin.Context, username string, sid store.Digest, rol
 // LogoutHandler revokes the caller's session and answers 204. Mount it
 // behind [Auth.Required]; it authenticates by itself otherwise. In
 // stateless mode the access token stays valid until it expires; only its
-// session and refresh token die.
+// session and refresh token die. HTTP Basic has no session: the answer is
+// 204 and nothing changes.
 func (a *Auth) LogoutHandler() gin.HandlerFunc {
 	return annotate(Requirement{Authenticated: true, Endpoint: true}, func(c *gin.Context) {
 		p, ok := a.principal(c)
