@@ -35,7 +35,12 @@ func newApp(auth *ginauth.Auth, logger *slog.Logger, mode string) *app {
 	// Behind no proxy: the client address is the peer's, whatever
 	// X-Forwarded-For claims.
 	_ = r.SetTrustedProxies(nil)
-	r.Use(a.recoverPanics, a.logRequests, securityHeaders, a.crossOriginGuard())
+	// The request log is outermost, so that it also sees the 500 of a
+	// recovered panic.
+	r.Use(a.logRequests, a.recoverPanics, securityHeaders, a.crossOriginGuard())
+	// A known path with the wrong method gets 405 and an Allow header
+	// (set by gin), not 404.
+	r.HandleMethodNotAllowed = true
 
 	r.GET("/", ginauth.Public(), a.page)
 	r.GET("/healthz", auth.HealthHandler())
@@ -54,6 +59,9 @@ func newApp(auth *ginauth.Auth, logger *slog.Logger, mode string) *app {
 	r.NoRoute(func(c *gin.Context) {
 		c.JSON(http.StatusNotFound, gin.H{"error": "not_found", "message": "There is nothing here – see / for the routes"})
 	})
+	r.NoMethod(func(c *gin.Context) {
+		c.JSON(http.StatusMethodNotAllowed, gin.H{"error": "method_not_allowed", "message": "This route does not accept " + c.Request.Method + " – see / for the routes"})
+	})
 	a.engine = r
 	routes, err := describeRoutes(r)
 	if err != nil {
@@ -67,7 +75,8 @@ func newApp(auth *ginauth.Auth, logger *slog.Logger, mode string) *app {
 func (a *app) me(c *gin.Context) {
 	p, ok := ginauth.PrincipalFrom(c)
 	if !ok { // unreachable behind auth.Required; fail closed all the same
-		c.AbortWithStatus(http.StatusInternalServerError)
+		a.logger.Error("no principal behind auth.Required", "path", c.FullPath())
+		internalError(c)
 		return
 	}
 	roles := p.Roles
@@ -104,32 +113,47 @@ func (a *app) reports(c *gin.Context) {
 // logRequests writes one line per request: method, path, status,
 // duration, client and principal. The principal logs as user and scheme
 // only; headers, bodies and query strings are never logged, so no
-// password, token or session id reaches the log.
+// password, token or session id reaches the log. It runs outermost and
+// logs from a defer: a panic recovered by recoverPanics logs as its 500,
+// and a panic that goes on (http.ErrAbortHandler) still leaves a line.
 func (a *app) logRequests(c *gin.Context) {
 	start := time.Now()
+	defer func() {
+		v := recover()
+		status := c.Writer.Status()
+		if v != nil && !c.Writer.Written() {
+			status = http.StatusInternalServerError
+		}
+		a.metrics.record(c.FullPath(), status)
+		attrs := []slog.Attr{
+			slog.String("method", c.Request.Method),
+			slog.String("path", truncate(c.Request.URL.Path, 200)),
+			slog.Int("status", status),
+			slog.Duration("duration", time.Since(start)),
+			slog.String("client", c.ClientIP()),
+		}
+		if p, ok := ginauth.PrincipalFrom(c); ok {
+			attrs = append(attrs, slog.Any("principal", p))
+		}
+		if v != nil {
+			attrs = append(attrs, slog.Bool("aborted", true))
+		}
+		level := slog.LevelInfo
+		if status >= 500 {
+			level = slog.LevelWarn
+		}
+		a.logger.LogAttrs(c.Request.Context(), level, "request", attrs...)
+		if v != nil {
+			panic(v) // net/http aborts the connection
+		}
+	}()
 	c.Next()
-	status := c.Writer.Status()
-	route := c.FullPath()
-	a.metrics.record(route, status)
-	attrs := []slog.Attr{
-		slog.String("method", c.Request.Method),
-		slog.String("path", truncate(c.Request.URL.Path, 200)),
-		slog.Int("status", status),
-		slog.Duration("duration", time.Since(start)),
-		slog.String("client", c.ClientIP()),
-	}
-	if p, ok := ginauth.PrincipalFrom(c); ok {
-		attrs = append(attrs, slog.Any("principal", p))
-	}
-	level := slog.LevelInfo
-	if status >= 500 {
-		level = slog.LevelWarn
-	}
-	a.logger.LogAttrs(c.Request.Context(), level, "request", attrs...)
 }
 
 // recoverPanics turns a panic into a 500 without logging the request
-// (gin.Recovery would dump its headers, cookies included).
+// (gin.Recovery would dump its headers, cookies included); logRequests
+// logs the request line. http.ErrAbortHandler goes on: it asks net/http
+// to abort the connection.
 func (a *app) recoverPanics(c *gin.Context) {
 	defer func() {
 		v := recover()
@@ -140,11 +164,19 @@ func (a *app) recoverPanics(c *gin.Context) {
 			panic(v)
 		}
 		a.logger.Error("panic while serving", "method", c.Request.Method, "path", c.FullPath(), "panic", v)
-		if !c.Writer.Written() {
-			c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": "internal", "message": "Something went wrong on our side"})
-		}
+		internalError(c)
 	}()
 	c.Next()
+}
+
+// internalError answers 500 with the usual error body, unless an answer
+// has already started.
+func internalError(c *gin.Context) {
+	if c.Writer.Written() {
+		c.Abort()
+		return
+	}
+	c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": "internal_error", "message": "Something went wrong – please try again"})
 }
 
 // securityHeaders are sent on every response.
@@ -198,15 +230,19 @@ func (m *metrics) record(route string, status int) {
 	defer m.mu.Unlock()
 	m.total++
 	m.byStatus[status]++
+	// Failed means refused credentials: 401, which login answers only
+	// with invalid_credentials and refresh only with invalid_grant. A
+	// malformed request (400), a cross-site one (403) or an outage (503)
+	// is no failed sign-in.
 	ok := status < 300
 	switch {
 	case route == "/auth/login" && ok:
 		m.rep.loginOK++
-	case route == "/auth/login" && status < 500:
+	case route == "/auth/login" && status == http.StatusUnauthorized:
 		m.rep.loginFailed++
 	case route == "/auth/refresh" && ok:
 		m.rep.refreshOK++
-	case route == "/auth/refresh" && status < 500:
+	case route == "/auth/refresh" && status == http.StatusUnauthorized:
 		m.rep.refreshFailed++
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -121,22 +122,51 @@ func checkRoles(roles []string) error {
 	return nil
 }
 
-// readPassword reads the password from standard input: one line, the
-// final line break optional.
-func readPassword(stdin io.Reader) (string, error) {
+// readPassword reads the password from standard input: one line, up to
+// its line break (the final line break optional), so a password typed at
+// a terminal needs only Enter. Further lines that arrive with the first
+// one (a piped file of several lines) are refused rather than ignored.
+//
+// The read is bounded by ctx (the command's deadline, or the interrupt
+// signal). It runs in a goroutine, since a read cannot be cancelled; when
+// ctx ends first, that goroutine stays blocked until stdin delivers or is
+// closed, which happens at the latest when the process exits.
+func readPassword(ctx context.Context, stdin io.Reader) (string, error) {
 	if stdin == nil {
 		return "", nil
 	}
-	b, err := io.ReadAll(io.LimitReader(stdin, maxPasswordInput+1))
-	if err != nil {
-		return "", fmt.Errorf("reading the password from standard input: %w", err)
+	type result struct {
+		line  string
+		extra bool
+		err   error
 	}
-	if len(b) > maxPasswordInput {
+	done := make(chan result, 1) // buffered: an abandoned read does not block
+	go func() {
+		br := bufio.NewReader(io.LimitReader(stdin, maxPasswordInput+1))
+		line, err := br.ReadString('\n')
+		if errors.Is(err, io.EOF) {
+			err = nil
+		}
+		done <- result{line: line, extra: br.Buffered() > 0, err: err}
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return "", fmt.Errorf("no password on standard input within %v", cliCommandTimeout)
+		}
+		return "", fmt.Errorf("reading the password from standard input: %w", ctx.Err())
+	}
+	if r.err != nil {
+		return "", fmt.Errorf("reading the password from standard input: %w", r.err)
+	}
+	if len(r.line) > maxPasswordInput {
 		return "", withKind(errRejected, "password rejected: standard input holds more than %d bytes, and bcrypt uses at most %d", maxPasswordInput, ginauth.MaxPasswordBytes)
 	}
-	s := strings.TrimSuffix(string(b), "\n")
+	s := strings.TrimSuffix(r.line, "\n")
 	s = strings.TrimSuffix(s, "\r")
-	if strings.ContainsAny(s, "\r\n") {
+	if r.extra || strings.ContainsRune(s, '\r') {
 		return "", withKind(errRejected, "password rejected: standard input holds more than one line; send the password alone")
 	}
 	return s, nil
@@ -219,7 +249,7 @@ func cmdUseradd(ctx context.Context, args []string, getenv func(string) string, 
 			if err != nil {
 				return err
 			}
-			pw, err := readPassword(stdin)
+			pw, err := readPassword(ctx, stdin)
 			if err != nil {
 				return err
 			}
@@ -254,7 +284,7 @@ func cmdPasswd(ctx context.Context, args []string, getenv func(string) string, s
 			if err != nil {
 				return err
 			}
-			pw, err := readPassword(stdin)
+			pw, err := readPassword(ctx, stdin)
 			if err != nil {
 				return err
 			}

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"io"
 	"net"
 	"regexp"
 	"strings"
@@ -163,4 +166,53 @@ func closedPort(t *testing.T) string {
 	addr := l.Addr().String()
 	l.Close()
 	return addr
+}
+
+// A password typed at a terminal ends with Enter, not with end of input:
+// readPassword returns after one line while stdin stays open, and gives up
+// when the command's context ends.
+func TestReadPasswordOneLine(t *testing.T) {
+	pr, pw := io.Pipe()
+	t.Cleanup(func() { pw.Close() }) // ends any read left behind
+	go func() { _, _ = pw.Write([]byte("typed-password\n")) }()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	got, err := readPassword(ctx, pr)
+	if err != nil || got != "typed-password" {
+		t.Fatalf("readPassword = %q, %v; want the line without waiting for EOF", got, err)
+	}
+
+	silent, silentW := io.Pipe()
+	t.Cleanup(func() { silentW.Close() })
+	tests := []struct {
+		name string
+		ctx  func() (context.Context, context.CancelFunc)
+		want error
+	}{
+		{"deadline", func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), 50*time.Millisecond)
+		}, nil},
+		{"interrupted", func() (context.Context, context.CancelFunc) {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			return ctx, cancel
+		}, context.Canceled},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := tt.ctx()
+			defer cancel()
+			start := time.Now()
+			_, err := readPassword(ctx, silent)
+			if err == nil || errors.Is(err, errRejected) || (tt.want != nil && !errors.Is(err, tt.want)) {
+				t.Fatalf("err = %v, want a runtime failure (%v)", err, tt.want)
+			}
+			if exitCode(err) != exitFailure {
+				t.Fatalf("exit code %d, want %d", exitCode(err), exitFailure)
+			}
+			if d := time.Since(start); d > 2*time.Second {
+				t.Fatalf("took %v", d)
+			}
+		})
+	}
 }

@@ -14,7 +14,10 @@ import (
 )
 
 // client talks to a demo over real HTTP on loopback. It keeps no cookies:
-// tests send them explicitly.
+// tests send them explicitly. It reports failures to its t, which must be
+// the test or subtest that sends the requests: a subtest takes its own
+// copy with c.with(t), so that a failure lands there and not on the parent
+// (FailNow on a parent from a subtest's goroutine is an error).
 type client struct {
 	t    *testing.T
 	base string
@@ -23,6 +26,13 @@ type client struct {
 
 func newClient(t *testing.T, base string) *client {
 	return &client{t: t, base: base, http: &http.Client{Timeout: 15 * time.Second}}
+}
+
+// with returns a copy of c that reports to t.
+func (c *client) with(t *testing.T) *client {
+	cp := *c
+	cp.t = t
+	return &cp
 }
 
 // reply is a response with its body read and, when JSON, decoded.

@@ -143,14 +143,15 @@ func TestComposeFile(t *testing.T) {
 				t.Errorf("environment %s = %v, want %q", tc.name, deref(got), tc.want)
 			}
 		}
-		published := false
-		for _, port := range demo.Ports {
-			if port.Target == 8080 && port.Published == "8080" {
-				published = true
-			}
+		// The README promises loopback only: every published port binds
+		// 127.0.0.1, never all interfaces.
+		if len(demo.Ports) != 1 {
+			t.Errorf("ports = %+v, want exactly one", demo.Ports)
 		}
-		if !published {
-			t.Errorf("ports = %+v, want container port 8080 published on host port 8080", demo.Ports)
+		for _, port := range demo.Ports {
+			if port.Target != 8080 || port.Published != "8080" || port.HostIP != "127.0.0.1" {
+				t.Errorf("port %+v, want container port 8080 published on 127.0.0.1:8080 only", port)
+			}
 		}
 		if demo.User != "" && isRoot(demo.User) {
 			t.Errorf("user = %q overrides the Dockerfile's non-root user with root", demo.User)

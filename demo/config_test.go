@@ -121,13 +121,19 @@ func TestUsage(t *testing.T) {
 		{"unknown command", []string{"frobnicate"}, exitUsage, `unknown command "frobnicate"`},
 		{"serve with argument", []string{"serve", "extra"}, exitUsage, `unexpected argument "extra"`},
 		{"serve with unknown flag", []string{"serve", "--port", "1"}, exitUsage, "flag provided but not defined"},
+		{"disable with argument", []string{"disable", "--username", "bob", "extra"}, exitUsage, `demo: disable: unexpected argument "extra"`},
 		{"useradd -h", []string{"useradd", "-h"}, exitOK, "--password-stdin"},
+		{"-h lists the commands", []string{"-h"}, exitOK, "Commands:\n  serve"},
+		{"serve -h lists the commands", []string{"serve", "-h"}, exitOK, "Commands:\n  serve"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := runDemo(t, nil, "", tt.args...)
 			if r.code != tt.code || !strings.Contains(r.stdout+r.stderr, tt.want) {
 				t.Fatalf("exit %d (want %d); stdout %q; stderr %q", r.code, tt.code, r.stdout, r.stderr)
+			}
+			if strings.Contains(r.stderr, "demo: demo ") {
+				t.Fatalf("doubled prefix in %q", r.stderr)
 			}
 		})
 	}

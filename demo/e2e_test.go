@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -90,17 +91,23 @@ func startProcess(t *testing.T, bin string, env map[string]string) *process {
 // stop sends SIGTERM and checks for a graceful exit with status 0.
 func (p *process) stop(t *testing.T) {
 	t.Helper()
+	p.stopWith(t, syscall.SIGTERM)
+}
+
+// stopWith sends sig and checks for a graceful exit with status 0.
+func (p *process) stopWith(t *testing.T, sig os.Signal) {
+	t.Helper()
 	if p.exited {
 		return
 	}
 	p.exited = true
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Errorf("SIGTERM: %v", err)
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		t.Errorf("%v: %v", sig, err)
 	}
 	select {
 	case err := <-p.done:
 		if err != nil {
-			t.Errorf("demo exited with %v after SIGTERM; stderr:\n%s", err, p.stderr.String())
+			t.Errorf("demo exited with %v after %v; stderr:\n%s", err, sig, p.stderr.String())
 		}
 		if !strings.Contains(p.stderr.String(), "msg=stopped") {
 			t.Errorf("no graceful stop in the log:\n%s", p.stderr.String())
@@ -108,7 +115,7 @@ func (p *process) stop(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		_ = p.cmd.Process.Kill()
 		<-p.done
-		t.Errorf("demo did not stop within 15s of SIGTERM")
+		t.Errorf("demo did not stop within 15s of %v", sig)
 	}
 }
 
@@ -237,11 +244,19 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
+	// Ctrl-C (SIGINT) stops gracefully too; a short-lived process in
+	// memory mode shows it. The main process below stops on SIGTERM.
+	t.Run("SIGINT stops gracefully", func(t *testing.T) {
+		p := startProcess(t, bin, map[string]string{envBcryptCost: "4"})
+		p.stopWith(t, os.Interrupt)
+	})
+
 	srv := startProcess(t, bin, env)
 	c := newClient(t, srv.URL)
 	var alice, bob, carol tokensPair
 
 	t.Run("healthz", func(t *testing.T) {
+		c := c.with(t)
 		r := c.do("GET", "/healthz", nil)
 		expectStatus(t, r, 200, "")
 		if r.str("status") != "ok" {
@@ -250,6 +265,7 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	t.Run("page", func(t *testing.T) {
+		c := c.with(t)
 		r := c.do("GET", "/", nil)
 		if r.status != 200 || !strings.Contains(r.raw, `id="login-form"`) {
 			t.Fatalf("GET / = %d", r.status)
@@ -257,6 +273,7 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	t.Run("401 authentication_required lists Bearer and Basic", func(t *testing.T) {
+		c := c.with(t)
 		for _, path := range []string{"/api/me", "/api/admin/stats", "/api/reports"} {
 			r := c.do("GET", path, nil)
 			expectStatus(t, r, 401, "authentication_required")
@@ -273,6 +290,7 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	t.Run("400 invalid_request", func(t *testing.T) {
+		c := c.with(t)
 		r := c.do("GET", "/api/me", nil, "Authorization", "Bearer ")
 		expectStatus(t, r, 400, "invalid_request")
 		if !strings.Contains(r.header.Get("WWW-Authenticate"), `error="invalid_request"`) {
@@ -286,6 +304,7 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	t.Run("401 invalid_credentials", func(t *testing.T) {
+		c := c.with(t)
 		wrong := c.do("POST", "/auth/login", map[string]string{"username": "alice", "password": "wrong-password"})
 		unknown := c.do("POST", "/auth/login", map[string]string{"username": "nobody", "password": "wrong-password"})
 		expectStatus(t, wrong, 401, "invalid_credentials")
@@ -297,6 +316,7 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	t.Run("200 login, token pair in RFC 6749 shape", func(t *testing.T) {
+		c := c.with(t)
 		r := c.do("POST", "/auth/login", map[string]string{"username": "alice", "password": pw["alice"]})
 		expectStatus(t, r, 200, "")
 		if r.str("token_type") != "Bearer" || r.body["expires_in"] != 300.0 || r.str("access_token") == "" || r.str("refresh_token") == "" || len(r.body) != 4 {
@@ -330,6 +350,7 @@ func TestEndToEnd(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.who+" "+tt.path, func(t *testing.T) {
+				c := c.with(t)
 				r := c.do("GET", tt.path, nil, bearer(tt.tok)...)
 				expectStatus(t, r, tt.status, tt.code)
 				if tt.body != "" && r.raw != tt.body {
@@ -343,6 +364,7 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	t.Run("Basic", func(t *testing.T) {
+		c := c.with(t)
 		r := c.do("GET", "/api/me", nil, basicAuth("alice", pw["alice"])...)
 		expectStatus(t, r, 200, "")
 		if r.str("username") != "alice" {
@@ -353,12 +375,14 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	t.Run("401 invalid_token", func(t *testing.T) {
+		c := c.with(t)
 		expectStatus(t, c.do("GET", "/api/me", nil, bearer("garbage")...), 401, "invalid_token")
 		forged := forgeExpired(t, alice.access, tokens.WithAudience("another-api"))
 		expectStatus(t, c.do("GET", "/api/me", nil, bearer(forged)...), 401, "invalid_token")
 	})
 
 	t.Run("401 token_expired", func(t *testing.T) {
+		c := c.with(t)
 		expired := forgeExpired(t, alice.access)
 		r := c.do("GET", "/api/me", nil, bearer(expired)...)
 		expectStatus(t, r, 401, "token_expired")
@@ -368,6 +392,7 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	t.Run("refresh rotation and reuse", func(t *testing.T) {
+		c := c.with(t)
 		r := c.do("POST", "/auth/refresh", map[string]string{"refresh_token": alice.refresh})
 		expectStatus(t, r, 200, "")
 		next := tokensPair{r.str("access_token"), r.str("refresh_token")}
@@ -387,6 +412,7 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	t.Run("logout", func(t *testing.T) {
+		c := c.with(t)
 		s := pairOf(c.login("bob", pw["bob"]))
 		secrets = append(secrets, s.access, s.refresh)
 		r := c.do("POST", "/auth/logout", nil, bearer(s.access)...)
@@ -398,6 +424,7 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	t.Run("logout-all", func(t *testing.T) {
+		c := c.with(t)
 		second := pairOf(c.login("alice", pw["alice"]))
 		secrets = append(secrets, second.access, second.refresh)
 		out, _, code := runBinary(t, bin, env, "", "sessions", "--username", "alice")
@@ -418,6 +445,7 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	t.Run("cookies and CSRF", func(t *testing.T) {
+		c := c.with(t)
 		login := func() (session, csrf *http.Cookie, token string) {
 			r := c.do("POST", "/auth/login", map[string]any{"username": "bob", "password": pw["bob"], "cookie": true})
 			expectStatus(t, r, 200, "")
@@ -457,6 +485,7 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	t.Run("CLI changes take effect at once", func(t *testing.T) {
+		c := c.with(t)
 		// Roles come from the session: bob's token sees analyst at once.
 		if _, errOut, code := runBinary(t, bin, env, "", "roles", "--username", "bob", "--set", "user,analyst"); code != 0 {
 			t.Fatal(errOut)
@@ -520,6 +549,7 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	t.Run("stats and reports count requests", func(t *testing.T) {
+		c := c.with(t)
 		r := c.do("GET", "/api/admin/stats", nil, basicAuth("alice", pw["alice"])...)
 		expectStatus(t, r, 200, "")
 		if r.str("store") != "redis" {

@@ -33,6 +33,9 @@ func (discardRedisLog) Printf(context.Context, string, ...any) {}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first signal starts the graceful shutdown; stop then restores
+	// the default behaviour, so a second Ctrl-C ends the process at once.
+	context.AfterFunc(ctx, stop)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(exitCode(err))
@@ -131,6 +134,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return nil
 	case "serve":
 		fs := newFlagSet("serve", stderr)
+		// serve has no flags: demo -h (serve is the default command) and
+		// demo serve -h show the command list.
+		fs.Usage = func() { fmt.Fprint(stderr, usageText) }
 		if err := parseFlags(fs, rest); err != nil {
 			return err
 		}
@@ -148,8 +154,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 }
 
 // newFlagSet returns a flag set that reports errors instead of exiting.
+// Its name is the command's alone: run prefixes every error with "demo: ".
 func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("demo "+name, flag.ContinueOnError)
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: demo %s %s\n", name, synopsis[name])

@@ -77,7 +77,7 @@ func (a *app) page(c *gin.Context) {
 	})
 	if err != nil {
 		a.logger.Error("rendering the page", "err", err)
-		c.AbortWithStatus(http.StatusInternalServerError)
+		internalError(c)
 		return
 	}
 	h := c.Writer.Header()

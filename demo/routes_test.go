@@ -1,11 +1,14 @@
 package main
 
 import (
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/gin-gonic/gin"
 
 	"github.com/gin-authkit/authkit/ginauth"
 	"github.com/gin-authkit/authkit/ginauth/ginauthtest"
@@ -141,5 +144,94 @@ func TestNotFound(t *testing.T) {
 	w := serveTest(a, "GET", "/nope")
 	if w.Code != http.StatusNotFound || !strings.Contains(w.Body.String(), `"not_found"`) {
 		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+}
+
+// A known path with another method gets 405, the usual error body and an
+// Allow header.
+func TestMethodNotAllowed(t *testing.T) {
+	a, _ := newTestApp(t)
+	tests := []struct {
+		name, method, target, allow string
+	}{
+		{"GET login", "GET", "/auth/login", "POST"},
+		{"DELETE me", "DELETE", "/api/me", "GET"},
+		{"POST healthz", "POST", "/healthz", "GET"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := serveTest(a, tt.method, tt.target)
+			ginauthtest.AssertError(t, w.Code, w.Body.Bytes(), http.StatusMethodNotAllowed, "method_not_allowed")
+			if got := w.Header().Get("Allow"); got != tt.allow {
+				t.Fatalf("Allow = %q, want %q", got, tt.allow)
+			}
+		})
+	}
+}
+
+// A panic in a handler answers 500 with the usual error body, and the
+// request log still has its line, with the principal.
+func TestPanicIsLoggedAs500(t *testing.T) {
+	a, users := newTestApp(t)
+	var logs lockedBuffer
+	a.logger = slog.New(slog.NewTextHandler(&logs, nil))
+	a.engine.GET("/boom", a.auth.Required(), func(*gin.Context) { panic("boom") })
+	a.engine.GET("/abort", ginauth.Public(), func(*gin.Context) { panic(http.ErrAbortHandler) })
+
+	w := serveTest(a, "GET", "/boom", basicAuth("alice", users["alice"])...)
+	if w.Code != http.StatusInternalServerError ||
+		w.Body.String() != `{"error":"internal_error","message":"Something went wrong – please try again"}` {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+	line := regexp.MustCompile(`level=WARN msg=request method=GET path=/boom status=500 duration=\S+ client=\S+ principal\.user=alice principal\.scheme=Basic\n`)
+	if !line.MatchString(logs.String()) || !strings.Contains(logs.String(), `msg="panic while serving"`) {
+		t.Fatalf("log:\n%s", logs.String())
+	}
+
+	// http.ErrAbortHandler goes on to net/http, which aborts the
+	// connection; the request is logged all the same.
+	func() {
+		defer func() {
+			if v := recover(); v != http.ErrAbortHandler {
+				t.Fatalf("recovered %v, want http.ErrAbortHandler", v)
+			}
+		}()
+		serveTest(a, "GET", "/abort")
+	}()
+	if !strings.Contains(logs.String(), "path=/abort status=500") || !strings.Contains(logs.String(), "aborted=true") {
+		t.Fatalf("log:\n%s", logs.String())
+	}
+}
+
+// Only refused credentials count as failed sign-ins in the report.
+func TestReportCountsRefusedCredentialsOnly(t *testing.T) {
+	a, users := newTestApp(t)
+	login := func(body string, headers ...string) int {
+		req := httptest.NewRequest("POST", "/auth/login", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		for i := 0; i+1 < len(headers); i += 2 {
+			req.Header.Set(headers[i], headers[i+1])
+		}
+		w := httptest.NewRecorder()
+		a.engine.ServeHTTP(w, req)
+		return w.Code
+	}
+	for _, tt := range []struct {
+		name, body string
+		headers    []string
+		status     int
+	}{
+		{"wrong password", `{"username":"bob","password":"wrong-password"}`, nil, 401},
+		{"malformed", `not json`, nil, 400},
+		{"cross-site", `{"username":"bob","password":"bob-password-12"}`, []string{"Sec-Fetch-Site", "cross-site"}, 403},
+		{"success", `{"username":"bob","password":"bob-password-12"}`, nil, 200},
+	} {
+		if got := login(tt.body, tt.headers...); got != tt.status {
+			t.Fatalf("%s: status %d, want %d", tt.name, got, tt.status)
+		}
+	}
+	w := serveTest(a, "GET", "/api/reports", basicAuth("alice", users["alice"])...)
+	if !strings.Contains(w.Body.String(), `"logins":{"failed":1,"succeeded":1}`) {
+		t.Fatalf("reports = %s", w.Body)
 	}
 }
