@@ -228,6 +228,36 @@ func userCommand(ctx context.Context, name string, args []string, getenv func(st
 	return body(ctx, env)
 }
 
+// requireStdin refuses a password command without --password-stdin:
+// passwords are never taken from the command line.
+func requireStdin(cmd string, set bool) error {
+	if !set {
+		return withKind(errUsage, "%s: --password-stdin is required: passwords are never taken from the command line, where ps and shell history would see them", cmd)
+	}
+	return nil
+}
+
+// newPassword reads a password from stdin, checks it against the policy,
+// and connects to Redis, in that order: bad input fails before any
+// network traffic.
+func (env *cliEnv) newPassword(ctx context.Context, stdin io.Reader) (*ginauth.Auth, string, error) {
+	auth, err := env.auth()
+	if err != nil {
+		return nil, "", err
+	}
+	pw, err := readPassword(ctx, stdin)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := checkPassword(auth, pw); err != nil {
+		return nil, "", err
+	}
+	if err := env.connect(ctx); err != nil {
+		return nil, "", err
+	}
+	return auth, pw, nil
+}
+
 func cmdUseradd(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	return userCommand(ctx, "useradd", args, getenv, stderr, func(fs *flag.FlagSet) func(context.Context, *cliEnv) error {
 		username := userFlag(fs)
@@ -238,25 +268,15 @@ func cmdUseradd(ctx context.Context, args []string, getenv func(string) string, 
 			if err != nil {
 				return err
 			}
-			if !*pwStdin {
-				return withKind(errUsage, "useradd: --password-stdin is required: passwords are never taken from the command line, where ps and shell history would see them")
+			if err := requireStdin("useradd", *pwStdin); err != nil {
+				return err
 			}
 			roles := parseRoles(*rolesFlag)
 			if err := checkRoles(roles); err != nil {
 				return err
 			}
-			auth, err := env.auth()
+			auth, pw, err := env.newPassword(ctx, stdin)
 			if err != nil {
-				return err
-			}
-			pw, err := readPassword(ctx, stdin)
-			if err != nil {
-				return err
-			}
-			if err := checkPassword(auth, pw); err != nil {
-				return err
-			}
-			if err := env.connect(ctx); err != nil {
 				return err
 			}
 			if err := auth.CreateUser(ctx, name, pw, roles); err != nil {
@@ -277,21 +297,11 @@ func cmdPasswd(ctx context.Context, args []string, getenv func(string) string, s
 			if err != nil {
 				return err
 			}
-			if !*pwStdin {
-				return withKind(errUsage, "passwd: --password-stdin is required: passwords are never taken from the command line, where ps and shell history would see them")
+			if err := requireStdin("passwd", *pwStdin); err != nil {
+				return err
 			}
-			auth, err := env.auth()
+			auth, pw, err := env.newPassword(ctx, stdin)
 			if err != nil {
-				return err
-			}
-			pw, err := readPassword(ctx, stdin)
-			if err != nil {
-				return err
-			}
-			if err := checkPassword(auth, pw); err != nil {
-				return err
-			}
-			if err := env.connect(ctx); err != nil {
 				return err
 			}
 			// SetPassword also revokes every session of the user, so a
