@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"io"
 	"log/slog"
 	"net/url"
@@ -64,12 +62,6 @@ func envOf(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
-func randomPrefix() string {
-	b := make([]byte, 6)
-	rand.Read(b)
-	return "authkit-demo-test:" + hex.EncodeToString(b) + ":"
-}
-
 // testRedis returns a URL for the test Redis (AUTHKIT_TEST_REDIS, or an
 // in-process miniredis, see testredis) and a fresh key prefix whose keys
 // are deleted with SCAN + DEL at cleanup.
@@ -77,7 +69,7 @@ func testRedis(t *testing.T) (redisURL, prefix string) {
 	t.Helper()
 	opts := testredis.Options(t)
 	client := redis.NewClient(opts)
-	prefix = randomPrefix()
+	prefix = testredis.NewPrefix()
 	t.Cleanup(func() {
 		testredis.DeletePrefix(t, client, prefix)
 		_ = client.Close()

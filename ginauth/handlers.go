@@ -217,6 +217,8 @@ func (a *Auth) HealthHandler() gin.HandlerFunc {
 	})
 }
 
+// principal returns the principal an earlier annotation recorded, or
+// authenticates the request now (writing the error response on failure).
 func (a *Auth) principal(c *gin.Context) (*Principal, bool) {
 	if p, ok := PrincipalFrom(c); ok {
 		return p, true

@@ -18,11 +18,7 @@ import (
 // principal is available through [PrincipalFrom]. Use it on route groups.
 func (a *Auth) Required() gin.HandlerFunc {
 	return annotate(Requirement{Authenticated: true}, func(c *gin.Context) {
-		if _, ok := PrincipalFrom(c); ok {
-			c.Next()
-			return
-		}
-		if _, ok := a.authenticate(c); ok {
+		if _, ok := a.principal(c); ok {
 			c.Next()
 		}
 	})
@@ -51,11 +47,9 @@ func (a *Auth) RequireAllRoles(roles ...string) gin.HandlerFunc {
 
 func (a *Auth) requireRoles(req Requirement) gin.HandlerFunc {
 	return annotate(req, func(c *gin.Context) {
-		p, ok := PrincipalFrom(c)
+		p, ok := a.principal(c)
 		if !ok {
-			if p, ok = a.authenticate(c); !ok {
-				return
-			}
+			return
 		}
 		for _, clause := range req.AnyOf {
 			if !slices.ContainsFunc(clause, p.HasRole) {
