@@ -8,9 +8,11 @@
 //
 // Verification is deliberately strict, much stricter than the defaults of
 // github.com/golang-jwt/jwt/v5 on which it is built: the algorithm must be one
-// of the configured keys' algorithms and match the key named by "kid"; exp,
-// iat, sub and sid are required; iss and aud must match; base64 must be
-// canonical; and oversized input is rejected before any parsing.
+// of the configured keys' algorithms and match the key named by "kid"; the
+// "typ" header must be "at+jwt" (RFC 9068) and a "crit" header is refused;
+// exp, iat, sub and sid are required; iss and aud must match; exp - iat may
+// not exceed the TTL plus the leeway; base64 must be canonical; and oversized
+// input is rejected before any parsing.
 //
 // Every verification error wraps [ErrInvalidToken] and one specific cause
 // ([ErrMalformed], [ErrSignature], [ErrExpired] or [ErrClaims]), matched with

@@ -19,9 +19,15 @@ var (
 	ErrMalformed = errors.New("malformed")
 
 	// ErrSignature means the signature cannot be trusted: it does not
-	// match, the "kid" header is missing or unknown, or the "alg" header is
-	// not allowed or differs from the algorithm of the key named by "kid"
-	// (alg=none and algorithm-confusion attacks end here).
+	// match, or the header is one that authkit does not check signatures
+	// under. The header is checked first, so these tokens are refused
+	// without any cryptography: the "kid" header is missing or unknown; the
+	// "alg" header is not allowed or differs from the algorithm of the key
+	// named by "kid" (alg=none and algorithm-confusion attacks end here);
+	// the "typ" header is not "at+jwt" (so another kind of JWT signed with
+	// the same key, such as an ID token, cannot pass as an access token); or
+	// a "crit" header names extensions, none of which authkit implements.
+	// Such a token is never reported as expired, whatever its claims.
 	ErrSignature = errors.New("signature rejected")
 
 	// ErrExpired means the signature is valid and the token would be valid
@@ -31,7 +37,8 @@ var (
 
 	// ErrClaims means the signature is valid but a claim is not: wrong
 	// issuer or audience, nbf or iat in the future, a required claim
-	// (exp, iat, sub, sid) missing, or exp not after iat. An expired token
+	// (exp, iat, sub, sid) missing, exp not after iat, or exp - iat longer
+	// than the TTL plus the leeway (see WithTTL). An expired token
 	// with any other fault also gets ErrClaims, never ErrExpired, and its
 	// error then does not match jwt.ErrTokenExpired either.
 	ErrClaims = errors.New("invalid claims")

@@ -131,10 +131,12 @@ func with(m map[string]any, kv ...any) map[string]any {
 }
 
 // forge signs claims with any method and key, bypassing the Issuer. header
-// entries are added to the default header; a nil value deletes one.
+// entries are added to the default header (alg, and typ "at+jwt" as the
+// Issuer sets it); a nil value deletes one.
 func forge(t testing.TB, method jwt.SigningMethod, key any, header, claims map[string]any) string {
 	t.Helper()
 	tok := jwt.NewWithClaims(method, jwt.MapClaims(claims))
+	tok.Header["typ"] = "at+jwt"
 	for k, v := range header {
 		if v == nil {
 			delete(tok.Header, k)

@@ -1,7 +1,9 @@
 package tokens
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
 	"slices"
@@ -13,6 +15,17 @@ import (
 // jtiSize is the number of random bytes in a token id: 128 bits make
 // collisions negligible.
 const jtiSize = 16
+
+// accessTokenType is the "typ" header of every token an Issuer signs and the
+// only type a Verifier accepts (RFC 9068 section 2.1). It keeps other JWTs
+// signed with the same key, such as ID tokens, from passing as access tokens
+// (RFC 8725 section 3.11).
+const accessTokenType = "at+jwt"
+
+// deriveContext starts every message that DeriveSecret MACs. Its space and
+// NUL never occur in a JWS signing input (base64url and "."), so with an
+// HMAC key no derived secret is ever a token signature, nor the reverse.
+const deriveContext = "authkit derive v1\x00"
 
 // Issuer signs access tokens with one [Key]. It is safe for concurrent use.
 type Issuer struct {
@@ -47,7 +60,7 @@ func (i *Issuer) TTL() time.Duration { return i.ttl }
 // Issue signs an access token for subject in session sessionID with roles.
 // It returns the compact token and the claims it contains: sub, sid, roles,
 // iss, aud, iat, nbf (equal to iat), exp (iat plus the TTL) and a random jti.
-// The header carries the key's id as "kid".
+// The header carries the key's id as "kid" and the type "at+jwt" as "typ".
 //
 // Empty subject or sessionID are refused with an error wrapping [ErrClaims]
 // (but not [ErrInvalidToken]), since a [Verifier] would reject the token.
@@ -83,11 +96,34 @@ func (i *Issuer) Issue(subject, sessionID string, roles []string) (token string,
 	}
 	t := jwt.NewWithClaims(i.key.method, claims)
 	t.Header["kid"] = i.key.id
+	t.Header["typ"] = accessTokenType
 	token, err = t.SignedString(i.key.material.sign)
 	if err != nil {
 		return "", nil, fmt.Errorf("tokens: issue: signing with %v: %w", i.key, err)
 	}
 	return token, claims, nil
+}
+
+// DeriveSecret returns a 32-byte secret for label, derived from the private
+// material of the Issuer's signing key (the HMAC secret, the Ed25519 seed or
+// the ECDSA private scalar) as HMAC-SHA256 of "authkit derive v1\x00"
+// followed by label. The same key and label always give the same secret, and
+// different labels give unrelated ones, so one configured key can also
+// provide, for example, the MAC key of refresh tokens.
+//
+// The secret changes when the signing key changes: whatever it protects stops
+// verifying once the Issuer signs with a new key. Where that is not
+// acceptable, configure a separate secret instead.
+//
+// It returns nil for an Issuer not made by [NewIssuer].
+func (i *Issuer) DeriveSecret(label string) []byte {
+	if i == nil || !i.key.canSign() || i.key.material.private == nil {
+		return nil
+	}
+	mac := hmac.New(sha256.New, i.key.material.private)
+	mac.Write([]byte(deriveContext))
+	mac.Write([]byte(label))
+	return mac.Sum(nil)
 }
 
 func newJTI() (string, error) {

@@ -1,7 +1,13 @@
 package tokens_test
 
 import (
+	"bytes"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"slices"
@@ -54,7 +60,7 @@ func TestRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if parsed.Header["kid"] != tc.key.ID() || parsed.Header["typ"] != "JWT" || parsed.Header["alg"] != tc.alg {
+			if parsed.Header["kid"] != tc.key.ID() || parsed.Header["typ"] != "at+jwt" || parsed.Header["alg"] != tc.alg {
 				t.Errorf("header = %v", parsed.Header)
 			}
 
@@ -145,5 +151,88 @@ func TestRotation(t *testing.T) {
 	// Once the old key is dropped, its tokens fail on the kid.
 	if _, err := mustVerifier(t, []*tokens.Key{newKey}).Verify(mustIssue(t, issuers["old"])); !errors.Is(err, tokens.ErrSignature) {
 		t.Errorf("Verify after rotation: %v, want ErrSignature", err)
+	}
+}
+
+func TestDeriveSecret(t *testing.T) {
+	k := newTestKeys(t)
+	ecScalar, err := k.ecPriv.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherHS, err := tokens.NewHMACKey("hs-1", bytes.Repeat([]byte("t"), 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherEd, err := tokens.NewEd25519Key("ed-1", ed25519.NewKeyFromSeed(bytes.Repeat([]byte{8}, ed25519.SeedSize)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherECPriv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherEC, err := tokens.NewECDSAKey("ec-1", otherECPriv)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name     string
+		key      *tokens.Key
+		other    *tokens.Key // same kind and id, other material
+		material []byte      // what the HMAC must be keyed with
+	}{
+		{name: "HS256", key: k.hs, other: otherHS, material: k.hmacSecret},
+		{name: "EdDSA", key: k.ed, other: otherEd, material: k.edPriv.Seed()},
+		{name: "ES256", key: k.ec, other: otherEC, material: ecScalar},
+	}
+	seen := make(map[string]string) // secret -> test name, across key types
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			iss := mustIssuer(t, tc.key)
+			got := iss.DeriveSecret("refresh")
+			if len(got) != 32 {
+				t.Fatalf("DeriveSecret: %d bytes, want 32", len(got))
+			}
+			// The construction is part of the contract: secrets derived by
+			// one version must be derived again by the next.
+			mac := hmac.New(sha256.New, tc.material)
+			mac.Write([]byte("authkit derive v1\x00refresh"))
+			if want := mac.Sum(nil); !bytes.Equal(got, want) {
+				t.Errorf("DeriveSecret = %x, want HMAC-SHA256 of the key material %x", got, want)
+			}
+			if again := iss.DeriveSecret("refresh"); !bytes.Equal(got, again) {
+				t.Errorf("DeriveSecret not deterministic: %x, then %x", got, again)
+			}
+			if second := mustIssuer(t, tc.key, tokens.WithTTL(time.Hour)).DeriveSecret("refresh"); !bytes.Equal(got, second) {
+				t.Errorf("another Issuer with the same key derived %x, want %x", second, got)
+			}
+			for _, label := range []string{"", "csrf", "Refresh", "refresh\x00", "refres"} {
+				if d := iss.DeriveSecret(label); bytes.Equal(d, got) || len(d) != 32 {
+					t.Errorf("DeriveSecret(%q) = %x, want 32 bytes other than DeriveSecret(\"refresh\")", label, d)
+				}
+			}
+			if d := mustIssuer(t, tc.other).DeriveSecret("refresh"); bytes.Equal(d, got) {
+				t.Errorf("another key derived the same secret %x", d)
+			}
+			got[0] ^= 0xff // the result is the caller's to keep
+			if again := iss.DeriveSecret("refresh"); bytes.Equal(got, again) {
+				t.Errorf("DeriveSecret returned a shared slice")
+			}
+			got[0] ^= 0xff
+			if prev, dup := seen[string(got)]; dup {
+				t.Errorf("same secret as %s", prev)
+			}
+			seen[string(got)] = tc.name
+		})
+	}
+
+	var zero tokens.Issuer
+	if d := zero.DeriveSecret("refresh"); d != nil {
+		t.Errorf("zero Issuer derived %x, want nil", d)
+	}
+	if d := (*tokens.Issuer)(nil).DeriveSecret("refresh"); d != nil {
+		t.Errorf("nil Issuer derived %x, want nil", d)
 	}
 }

@@ -38,10 +38,14 @@ var (
 	_ fmt.Formatter  = (*Key)(nil)
 )
 
-// keyMaterial is the key material handed to golang-jwt.
+// keyMaterial is the key material handed to golang-jwt, and the private
+// bytes that [Issuer.DeriveSecret] keys its HMAC with.
 type keyMaterial struct {
 	sign   any // nil for verify-only keys
 	verify any
+	// private is the HMAC secret, the Ed25519 seed or the ECDSA private
+	// scalar (32 big-endian bytes); nil for verify-only keys.
+	private []byte
 }
 
 // NewHMACKey returns an HS256 key that both signs and verifies. The secret is
@@ -60,7 +64,7 @@ func NewHMACKey(id string, secret []byte) (*Key, error) {
 			ErrConfig, ErrWeakKey, len(secret), MinHMACKeySize)
 	}
 	s := bytes.Clone(secret)
-	return &Key{id: id, method: jwt.SigningMethodHS256, material: &keyMaterial{sign: s, verify: s}}, nil
+	return &Key{id: id, method: jwt.SigningMethodHS256, material: &keyMaterial{sign: s, verify: s, private: s}}, nil
 }
 
 // NewEd25519Key returns an EdDSA key that signs with priv and verifies with
@@ -79,7 +83,7 @@ func NewEd25519Key(id string, priv ed25519.PrivateKey) (*Key, error) {
 		return nil, fmt.Errorf("%w: Ed25519 private key does not match its public key", ErrConfig)
 	}
 	pub := k.Public().(ed25519.PublicKey)
-	return &Key{id: id, method: jwt.SigningMethodEdDSA, material: &keyMaterial{sign: k, verify: pub}}, nil
+	return &Key{id: id, method: jwt.SigningMethodEdDSA, material: &keyMaterial{sign: k, verify: pub, private: k.Seed()}}, nil
 }
 
 // NewEd25519PublicKey returns a verify-only EdDSA key, for a verifier that
@@ -120,7 +124,7 @@ func NewECDSAKey(id string, priv *ecdsa.PrivateKey) (*Key, error) {
 	if err != nil || !d.PublicKey().Equal(q) {
 		return nil, fmt.Errorf("%w: ECDSA private key does not match its public key", ErrConfig)
 	}
-	return &Key{id: id, method: jwt.SigningMethodES256, material: &keyMaterial{sign: priv, verify: &priv.PublicKey}}, nil
+	return &Key{id: id, method: jwt.SigningMethodES256, material: &keyMaterial{sign: priv, verify: &priv.PublicKey, private: d.Bytes()}}, nil
 }
 
 // NewECDSAPublicKey returns a verify-only ES256 key. Like [NewECDSAKey] it

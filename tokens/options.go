@@ -85,10 +85,16 @@ func WithAudience(aud string) Option {
 	}
 }
 
-// WithTTL sets how long tokens from an [Issuer] stay valid. The default is
-// [DefaultTTL] (15 minutes). A short lifetime bounds how long a stolen token
-// can be used; the refresh flow covers longer sessions. It must be at least
-// one second, the precision of JWT times. A [Verifier] ignores it.
+// WithTTL sets how long tokens from an [Issuer] stay valid, and the longest
+// lifetime a [Verifier] accepts: a token whose exp - iat exceeds the TTL plus
+// the leeway ([WithLeeway]) is refused with [ErrClaims], even if it has also
+// expired. The default is [DefaultTTL] (15 minutes). A short lifetime bounds
+// how long a stolen token can be used, and the cap keeps a token from a
+// misconfigured issuer, or one signed with a leaked key, from living longer
+// than this service assumes (stateless mode trusts a token until its exp);
+// the refresh flow covers longer sessions. It must be at least one second,
+// the precision of JWT times. Give the Issuer and the Verifier the same
+// option list, or at least the same TTL.
 func WithTTL(d time.Duration) Option {
 	return func(c *config) {
 		if d < time.Second {
@@ -101,8 +107,9 @@ func WithTTL(d time.Duration) Option {
 // WithLeeway sets how much clock skew between issuer and verifier a
 // [Verifier] tolerates on exp, nbf and iat. The default is [DefaultLeeway]
 // (5 seconds); it must be between 0 and [MaxLeeway], because every second of
-// leeway is a second more for a stolen, expired token. An [Issuer] ignores
-// it.
+// leeway is a second more for a stolen, expired token. The Verifier also
+// adds it to the TTL to get the longest lifetime it accepts (see [WithTTL]).
+// An [Issuer] ignores it.
 func WithLeeway(d time.Duration) Option {
 	return func(c *config) {
 		if d < 0 || d > MaxLeeway {

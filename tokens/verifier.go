@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -17,9 +18,10 @@ const MaxTokenSize = 8 << 10
 // Verifier checks access tokens against a set of keys. It is safe for
 // concurrent use.
 type Verifier struct {
-	keys      map[string]*Key
-	parser    *jwt.Parser
-	claimOpts []jwt.ParserOption // claim checks without the clock, for re-validation
+	keys        map[string]*Key
+	parser      *jwt.Parser
+	claimOpts   []jwt.ParserOption // claim checks without the clock, for re-validation
+	maxLifetime time.Duration      // longest exp - iat accepted: TTL plus leeway
 }
 
 // NewVerifier returns a Verifier that accepts tokens signed by any of keys,
@@ -27,8 +29,10 @@ type Verifier struct {
 // must be unique; several keys allow rotation (sign with the new key while
 // the old one still verifies). Only the algorithms of keys are allowed.
 //
-// [WithIssuer] and [WithAudience] are required; [WithLeeway] and
-// [WithClock] are optional. Errors wrap [ErrConfig].
+// [WithIssuer] and [WithAudience] are required; [WithTTL], [WithLeeway] and
+// [WithClock] are optional. The Verifier refuses tokens that live longer than
+// the TTL plus the leeway, so give it the options of the [Issuer] whose
+// tokens it checks. Errors wrap [ErrConfig].
 func NewVerifier(keys []*Key, opts ...Option) (*Verifier, error) {
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("%w: at least one key is required", ErrConfig)
@@ -64,13 +68,18 @@ func NewVerifier(keys []*Key, opts ...Option) (*Verifier, error) {
 		jwt.WithTimeFunc(c.now),
 	)
 	return &Verifier{
-		keys:      byID,
-		parser:    jwt.NewParser(parserOpts...),
-		claimOpts: claimOpts,
+		keys:        byID,
+		parser:      jwt.NewParser(parserOpts...),
+		claimOpts:   claimOpts,
+		maxLifetime: c.ttl + c.leeway,
 	}, nil
 }
 
 // Verify checks token and returns its claims.
+//
+// Beyond signature and claims, the header must have the type "at+jwt" (or
+// "application/at+jwt", in any case) and no "crit" member, and exp - iat must
+// not exceed the TTL plus the leeway (see [WithTTL]).
 //
 // On success the error is nil. On failure the error wraps [ErrInvalidToken]
 // and one of [ErrMalformed], [ErrSignature], [ErrExpired] or [ErrClaims], and
@@ -92,6 +101,9 @@ func (v *Verifier) Verify(token string) (*Claims, error) {
 	t, err := v.parser.ParseWithClaims(token, claims, v.keyFor)
 	switch {
 	case err == nil && t != nil && t.Valid:
+		if err := v.checkLifetime(claims); err != nil {
+			return nil, fmt.Errorf("%w: %w: %w: %w", ErrInvalidToken, ErrClaims, jwt.ErrTokenInvalidClaims, err)
+		}
 		return claims, nil
 	case err == nil:
 		// Unreachable with golang-jwt v5; fail closed all the same.
@@ -118,24 +130,48 @@ func (v *Verifier) Verify(token string) (*Claims, error) {
 }
 
 // validBeforeExpiry checks claims as they stood at the last instant before
-// they expired. A nil result means expiry is their only fault.
+// they expired, with every claim rule that Verify applies. A nil result means
+// expiry is their only fault.
 func (v *Verifier) validBeforeExpiry(claims *Claims) error {
 	if claims.ExpiresAt == nil {
 		return errors.New("no exp claim")
 	}
 	justBefore := claims.ExpiresAt.Add(-time.Nanosecond)
 	opts := append(slices.Clone(v.claimOpts), jwt.WithTimeFunc(func() time.Time { return justBefore }))
-	return jwt.NewValidator(opts...).Validate(claims)
+	if err := jwt.NewValidator(opts...).Validate(claims); err != nil {
+		return err
+	}
+	return v.checkLifetime(claims)
 }
 
-// errUnknownKey is returned to golang-jwt by keyFor; it ends up wrapped in
-// ErrSignature.
-var errUnknownKey = errors.New("no usable key")
+// checkLifetime refuses claims whose exp - iat exceeds the Verifier's
+// maximum. golang-jwt has no option for this rule and Claims.Validate does
+// not know the maximum, so Verify applies it after golang-jwt's checks.
+func (v *Verifier) checkLifetime(claims *Claims) error {
+	if claims.ExpiresAt == nil || claims.IssuedAt == nil {
+		return errors.New("exp and iat claims are required")
+	}
+	if life := claims.ExpiresAt.Sub(claims.IssuedAt.Time); life > v.maxLifetime {
+		return fmt.Errorf("lifetime (exp - iat) is %v, longer than the %v allowed", life, v.maxLifetime)
+	}
+	return nil
+}
 
-// keyFor is the jwt.Keyfunc: it picks the key named by the "kid" header and
-// insists that its algorithm is the token's, so that, for example, an HS256
-// token can never be checked against the bytes of a public key.
+// errUnknownKey and errHeader are returned to golang-jwt by keyFor; they end
+// up wrapped in ErrSignature.
+var (
+	errUnknownKey = errors.New("no usable key")
+	errHeader     = errors.New("header refused")
+)
+
+// keyFor is the jwt.Keyfunc. It runs before the signature is checked: it
+// enforces the header rules of checkHeader, picks the key named by the "kid"
+// header and insists that its algorithm is the token's, so that, for example,
+// an HS256 token can never be checked against the bytes of a public key.
 func (v *Verifier) keyFor(t *jwt.Token) (any, error) {
+	if err := checkHeader(t.Header); err != nil {
+		return nil, err
+	}
 	kid, _ := t.Header["kid"].(string)
 	if kid == "" {
 		return nil, fmt.Errorf("%w: missing kid header", errUnknownKey)
@@ -152,6 +188,30 @@ func (v *Verifier) keyFor(t *jwt.Token) (any, error) {
 		return nil, fmt.Errorf("%w: key %q is for %s, token says %q", errUnknownKey, kid, k.Algorithm(), alg)
 	}
 	return k.material.verify, nil
+}
+
+// checkHeader enforces the header rules that golang-jwt does not know:
+//
+//   - "typ" must be "at+jwt" (RFC 9068 section 2.1). RFC 7515 section 4.1.9
+//     makes the "application/" prefix optional and media types are
+//     case-insensitive, so "application/at+jwt" and "AT+JWT" pass too; a
+//     missing typ, or "JWT", does not.
+//   - "crit" must be absent. It lists extensions the recipient must
+//     understand or else reject the token (RFC 7515 section 4.1.11), and
+//     authkit understands none; even an empty or null crit is refused, as
+//     the RFC forbids those.
+func checkHeader(h map[string]any) error {
+	if _, ok := h["crit"]; ok {
+		return fmt.Errorf("%w: crit header present, and no extension is supported", errHeader)
+	}
+	typ, ok := h["typ"].(string)
+	if !ok {
+		return fmt.Errorf("%w: typ header missing or not a string, want %q", errHeader, accessTokenType)
+	}
+	if !strings.EqualFold(typ, accessTokenType) && !strings.EqualFold(typ, "application/"+accessTokenType) {
+		return fmt.Errorf("%w: typ %q, want %q", errHeader, truncate(typ, 64), accessTokenType)
+	}
+	return nil
 }
 
 // truncate shortens s, which comes from an untrusted token, before it goes

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"maps"
@@ -51,6 +52,9 @@ func checkVerifyResult(t *testing.T, claims *tokens.Claims, err, want error) {
 	if n != 1 {
 		t.Errorf("Verify: error %v wraps %d causes, want exactly 1", err, n)
 	}
+	if want == tokens.ErrClaims && !errors.Is(err, jwt.ErrTokenInvalidClaims) {
+		t.Errorf("Verify: error %v does not wrap jwt.ErrTokenInvalidClaims", err)
+	}
 	if want != tokens.ErrExpired && errors.Is(err, jwt.ErrTokenExpired) {
 		t.Errorf("Verify: error %v matches jwt.ErrTokenExpired but not ErrExpired", err)
 	}
@@ -64,6 +68,57 @@ func checkVerifyResult(t *testing.T, claims *tokens.Claims, err, want error) {
 	} else if claims != nil {
 		t.Errorf("Verify: got claims %+v with error %v, want nil", claims, err)
 	}
+}
+
+// TestMaxLifetime checks that WithTTL and WithLeeway set the longest
+// lifetime (exp - iat) a Verifier accepts, and that the Issuer's tokens fit
+// when both share one option list.
+func TestMaxLifetime(t *testing.T) {
+	k := newTestKeys(t)
+	tests := []struct {
+		name     string
+		ttl      time.Duration // given to the Verifier
+		leeway   time.Duration
+		lifetime time.Duration // exp - iat of the token
+		want     error
+	}{
+		{name: "default, TTL", ttl: tokens.DefaultTTL, leeway: tokens.DefaultLeeway, lifetime: tokens.DefaultTTL},
+		{name: "default, TTL+leeway", ttl: tokens.DefaultTTL, leeway: tokens.DefaultLeeway, lifetime: tokens.DefaultTTL + tokens.DefaultLeeway},
+		{name: "default, TTL+leeway+1s", ttl: tokens.DefaultTTL, leeway: tokens.DefaultLeeway, lifetime: tokens.DefaultTTL + tokens.DefaultLeeway + time.Second, want: tokens.ErrClaims},
+		{name: "1m no leeway, 1m", ttl: time.Minute, lifetime: time.Minute},
+		{name: "1m no leeway, 1m1s", ttl: time.Minute, lifetime: time.Minute + time.Second, want: tokens.ErrClaims},
+		{name: "1h with 1m leeway, 1h1m", ttl: time.Hour, leeway: time.Minute, lifetime: time.Hour + time.Minute},
+		{name: "1h with 1m leeway, 1h1m1s", ttl: time.Hour, leeway: time.Minute, lifetime: time.Hour + time.Minute + time.Second, want: tokens.ErrClaims},
+		{name: "1s no leeway, 1s", ttl: time.Second, lifetime: time.Second},
+		{name: "1s no leeway, 2s", ttl: time.Second, lifetime: 2 * time.Second, want: tokens.ErrClaims},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v := mustVerifier(t, k.all(), tokens.WithTTL(tc.ttl), tokens.WithLeeway(tc.leeway))
+			tok := forge(t, jwt.SigningMethodHS256, k.hmacSecret, map[string]any{"kid": "hs-1"},
+				with(claimsAt(testNow), "exp", testNow.Add(tc.lifetime).Unix()))
+			claims, err := v.Verify(tok)
+			checkVerifyResult(t, claims, err, tc.want)
+		})
+	}
+
+	// Issuer and Verifier built from one option list always agree.
+	for _, ttl := range []time.Duration{time.Second, time.Minute, tokens.DefaultTTL, 24 * time.Hour} {
+		for _, key := range k.all() {
+			t.Run("issued/"+ttl.String()+"/"+key.Algorithm(), func(t *testing.T) {
+				opts := []tokens.Option{tokens.WithTTL(ttl), tokens.WithLeeway(0)}
+				claims, err := mustVerifier(t, k.all(), opts...).Verify(mustIssue(t, mustIssuer(t, key, opts...)))
+				checkVerifyResult(t, claims, err, nil)
+			})
+		}
+	}
+
+	// A Verifier left at the default TTL refuses an Issuer's longer tokens.
+	t.Run("issuer TTL longer than verifier's", func(t *testing.T) {
+		tok := mustIssue(t, mustIssuer(t, k.ed, tokens.WithTTL(time.Hour)))
+		claims, err := mustVerifier(t, k.all()).Verify(tok)
+		checkVerifyResult(t, claims, err, tokens.ErrClaims)
+	})
 }
 
 var rsaKey = sync.OnceValues(func() (*rsa.PrivateKey, error) { return rsa.GenerateKey(rand.Reader, 2048) })
@@ -94,8 +149,13 @@ func TestVerify(t *testing.T) {
 	}
 	hsToken := mustIssue(t, mustIssuer(t, k.hs))
 	edToken := mustIssue(t, mustIssuer(t, k.ed))
-	expired := with(valid, "iat", now.Add(-20*time.Minute).Unix(), "nbf", now.Add(-20*time.Minute).Unix(),
-		"exp", now.Add(-5*time.Minute).Unix())
+	// issuedFor returns valid claims that expire at exp, issued one default
+	// TTL before.
+	issuedFor := func(exp time.Time) map[string]any {
+		iat := exp.Add(-tokens.DefaultTTL)
+		return with(valid, "iat", iat.Unix(), "nbf", iat.Unix(), "exp", exp.Unix())
+	}
+	expired := issuedFor(now.Add(-5 * time.Minute))
 
 	tests := []struct {
 		name     string
@@ -112,7 +172,7 @@ func TestVerify(t *testing.T) {
 		{name: "aud list containing ours", token: hs(nil, with(valid, "aud", []string{"other", testAudience}))},
 		{name: "no nbf", token: hs(nil, with(valid, "nbf", nil))},
 		{name: "no roles", token: hs(nil, with(valid, "roles", nil))},
-		{name: "expired within leeway", token: hs(nil, with(expired, "exp", now.Add(-3*time.Second).Unix()))},
+		{name: "expired within leeway", token: hs(nil, issuedFor(now.Add(-3*time.Second)))},
 		{name: "iat ahead within leeway", token: hs(nil, with(valid, "iat", now.Add(3*time.Second).Unix(), "nbf", nil))},
 
 		// Malformed input.
@@ -140,9 +200,9 @@ func TestVerify(t *testing.T) {
 		{name: "unknown kid", token: hs(map[string]any{"kid": "nope"}, valid), want: tokens.ErrSignature},
 		{name: "missing kid", token: forge(t, jwt.SigningMethodHS256, k.hmacSecret, nil, valid), want: tokens.ErrSignature},
 		{name: "kid not a string", token: hs(map[string]any{"kid": 1}, valid), want: tokens.ErrSignature},
-		{name: "alg none", token: handBuilt(t, map[string]any{"alg": "none", "typ": "JWT", "kid": "hs-1"}, valid, ""), want: tokens.ErrSignature},
-		{name: "alg None", token: handBuilt(t, map[string]any{"alg": "None", "typ": "JWT", "kid": "hs-1"}, valid, ""), want: tokens.ErrSignature},
-		{name: "alg missing", token: handBuilt(t, map[string]any{"typ": "JWT", "kid": "hs-1"}, valid, "c2ln"), want: tokens.ErrSignature},
+		{name: "alg none", token: handBuilt(t, map[string]any{"alg": "none", "typ": "at+jwt", "kid": "hs-1"}, valid, ""), want: tokens.ErrSignature},
+		{name: "alg None", token: handBuilt(t, map[string]any{"alg": "None", "typ": "at+jwt", "kid": "hs-1"}, valid, ""), want: tokens.ErrSignature},
+		{name: "alg missing", token: handBuilt(t, map[string]any{"typ": "at+jwt", "kid": "hs-1"}, valid, "c2ln"), want: tokens.ErrSignature},
 		{name: "alg HS512 not allowed", token: forge(t, jwt.SigningMethodHS512, k.hmacSecret, map[string]any{"kid": "hs-1"}, valid), want: tokens.ErrSignature},
 		{name: "RS256", token: forge(t, jwt.SigningMethodRS256, rsaPriv, map[string]any{"kid": "hs-1"}, valid), want: tokens.ErrSignature},
 		{name: "RS256 with RSA kid", token: forge(t, jwt.SigningMethodRS256, rsaPriv, map[string]any{"kid": "rsa-1"}, valid), want: tokens.ErrSignature},
@@ -155,6 +215,38 @@ func TestVerify(t *testing.T) {
 		{name: "HS256 token, ES-only verifier", verifier: onlyEC, token: hsToken, want: tokens.ErrSignature},
 		{name: "bad signature and bad claims", token: flipLastChar(hs(nil, with(valid, "iss", "evil")), 4), want: tokens.ErrSignature},
 
+		// Header: typ must be at+jwt (RFC 9068), crit must be absent.
+		{name: "typ at+jwt", token: hs(map[string]any{"typ": "at+jwt"}, valid)},
+		{name: "typ AT+JWT", token: hs(map[string]any{"typ": "AT+JWT"}, valid)},
+		{name: "typ application/at+jwt", token: hs(map[string]any{"typ": "application/at+jwt"}, valid)},
+		{name: "typ Application/At+Jwt", token: hs(map[string]any{"typ": "Application/At+Jwt"}, valid)},
+		{name: "typ missing", token: hs(map[string]any{"typ": nil}, valid), want: tokens.ErrSignature},
+		{name: "typ JWT", token: hs(map[string]any{"typ": "JWT"}, valid), want: tokens.ErrSignature},
+		{name: "typ application/jwt", token: hs(map[string]any{"typ": "application/jwt"}, valid), want: tokens.ErrSignature},
+		{name: "typ empty", token: hs(map[string]any{"typ": ""}, valid), want: tokens.ErrSignature},
+		{name: "typ null", token: hs(map[string]any{"typ": json.RawMessage("null")}, valid), want: tokens.ErrSignature},
+		{name: "typ not a string", token: hs(map[string]any{"typ": 1}, valid), want: tokens.ErrSignature},
+		{name: "typ list", token: hs(map[string]any{"typ": []string{"at+jwt"}}, valid), want: tokens.ErrSignature},
+		{name: "typ with trailing space", token: hs(map[string]any{"typ": "at+jwt "}, valid), want: tokens.ErrSignature},
+		{name: "typ with parameter", token: hs(map[string]any{"typ": "application/at+jwt; charset=utf-8"}, valid), want: tokens.ErrSignature},
+		{name: "typ with double prefix", token: hs(map[string]any{"typ": "application/application/at+jwt"}, valid), want: tokens.ErrSignature},
+		{name: "typ other prefix", token: hs(map[string]any{"typ": "text/at+jwt"}, valid), want: tokens.ErrSignature},
+		{name: "typ JWT, EdDSA", token: forge(t, jwt.SigningMethodEdDSA, k.edPriv, map[string]any{"kid": "ed-1", "typ": "JWT"}, valid), want: tokens.ErrSignature},
+		{name: "typ JWT and expired", token: hs(map[string]any{"typ": "JWT"}, expired), want: tokens.ErrSignature},
+		{name: "typ missing and expired", token: hs(map[string]any{"typ": nil}, expired), want: tokens.ErrSignature},
+		{name: "crit with a claim name", token: hs(map[string]any{"crit": []string{"exp"}, "exp": 1}, valid), want: tokens.ErrSignature},
+		{name: "crit b64", token: hs(map[string]any{"crit": []string{"b64"}, "b64": false}, valid), want: tokens.ErrSignature},
+		{name: "crit empty list", token: hs(map[string]any{"crit": []string{}}, valid), want: tokens.ErrSignature},
+		{name: "crit null", token: hs(map[string]any{"crit": json.RawMessage("null")}, valid), want: tokens.ErrSignature},
+		{name: "crit and expired", token: hs(map[string]any{"crit": []string{"x"}, "x": 1}, expired), want: tokens.ErrSignature},
+
+		// Lifetime: exp - iat at most the TTL plus the leeway (15m5s here).
+		{name: "lifetime TTL+leeway", token: hs(nil, with(valid, "exp", now.Add(tokens.DefaultTTL+tokens.DefaultLeeway).Unix()))},
+		{name: "lifetime TTL+leeway+1s", token: hs(nil, with(valid, "exp", now.Add(tokens.DefaultTTL+tokens.DefaultLeeway+time.Second).Unix())), want: tokens.ErrClaims},
+		{name: "lifetime of years", token: hs(nil, with(valid, "exp", now.AddDate(10, 0, 0).Unix())), want: tokens.ErrClaims},
+		{name: "iat long ago, exp soon", token: hs(nil, with(valid, "iat", now.Add(-time.Hour).Unix(), "nbf", nil, "exp", now.Add(time.Minute).Unix())), want: tokens.ErrClaims},
+		{name: "lifetime too long and wrong audience", token: hs(nil, with(valid, "aud", "other", "exp", now.Add(time.Hour).Unix())), want: tokens.ErrClaims},
+
 		// Claims.
 		{name: "wrong issuer", token: hs(nil, with(valid, "iss", "https://evil.example.com")), want: tokens.ErrClaims},
 		{name: "missing issuer", token: hs(nil, with(valid, "iss", nil)), want: tokens.ErrClaims},
@@ -164,7 +256,7 @@ func TestVerify(t *testing.T) {
 		{name: "missing exp", token: hs(nil, with(valid, "exp", nil)), want: tokens.ErrClaims},
 		{name: "exp 0", token: hs(nil, with(valid, "exp", 0)), want: tokens.ErrClaims},
 		{name: "missing iat", token: hs(nil, with(valid, "iat", nil)), want: tokens.ErrClaims},
-		{name: "future iat", token: hs(nil, with(valid, "iat", now.Add(time.Hour).Unix(), "nbf", nil, "exp", now.Add(2*time.Hour).Unix())), want: tokens.ErrClaims},
+		{name: "future iat", token: hs(nil, with(valid, "iat", now.Add(time.Hour).Unix(), "nbf", nil, "exp", now.Add(time.Hour+time.Minute).Unix())), want: tokens.ErrClaims},
 		{name: "nbf in future", token: hs(nil, with(valid, "nbf", now.Add(time.Minute).Unix())), want: tokens.ErrClaims},
 		{name: "missing sub", token: hs(nil, with(valid, "sub", nil)), want: tokens.ErrClaims},
 		{name: "empty sub", token: hs(nil, with(valid, "sub", "")), want: tokens.ErrClaims},
@@ -173,8 +265,8 @@ func TestVerify(t *testing.T) {
 
 		// Expiry.
 		{name: "expired", token: hs(nil, expired), want: tokens.ErrExpired},
-		{name: "expired at leeway's end", token: hs(nil, with(expired, "exp", now.Add(-5*time.Second).Unix())), want: tokens.ErrExpired},
-		{name: "expired by a second past leeway", token: hs(nil, with(expired, "exp", now.Add(-6*time.Second).Unix())), want: tokens.ErrExpired},
+		{name: "expired at leeway's end", token: hs(nil, issuedFor(now.Add(-5*time.Second))), want: tokens.ErrExpired},
+		{name: "expired by a second past leeway", token: hs(nil, issuedFor(now.Add(-6*time.Second))), want: tokens.ErrExpired},
 		{name: "expired and wrong audience", token: hs(nil, with(expired, "aud", []string{"other"})), want: tokens.ErrClaims},
 		{name: "expired and wrong issuer", token: hs(nil, with(expired, "iss", "evil")), want: tokens.ErrClaims},
 		{name: "expired and missing sid", token: hs(nil, with(expired, "sid", nil)), want: tokens.ErrClaims},
@@ -182,6 +274,9 @@ func TestVerify(t *testing.T) {
 		{name: "expired, never valid (nbf after exp)", token: hs(nil, with(expired, "nbf", now.Add(-time.Minute).Unix())), want: tokens.ErrClaims},
 		{name: "expired, never valid (iat after exp)", token: hs(nil, with(expired, "iat", now.Add(-time.Minute).Unix(), "nbf", nil)), want: tokens.ErrClaims},
 		{name: "expired, signature altered", token: flipLastChar(hs(nil, expired), 4), want: tokens.ErrSignature},
+		{name: "expired, lifetime TTL+leeway", token: hs(nil, with(expired, "iat", now.Add(-20*time.Minute-5*time.Second).Unix(), "nbf", nil)), want: tokens.ErrExpired},
+		{name: "expired, lifetime TTL+leeway+1s", token: hs(nil, with(expired, "iat", now.Add(-20*time.Minute-6*time.Second).Unix(), "nbf", nil)), want: tokens.ErrClaims},
+		{name: "expired, lifetime of days", token: hs(nil, with(expired, "iat", now.AddDate(0, 0, -3).Unix(), "nbf", nil)), want: tokens.ErrClaims},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
