@@ -48,7 +48,10 @@ func newApp(auth *ginauth.Auth, logger *slog.Logger, mode string) *app {
 	ag := r.Group("/auth")
 	ag.POST("/login", auth.LoginHandler())
 	ag.POST("/refresh", auth.RefreshHandler())
-	ag.POST("/logout", auth.Required(), auth.LogoutHandler())
+	// Logout authenticates by itself and is idempotent: a second logout,
+	// or one with an expired token, is 204 again. Behind auth.Required it
+	// would answer 401 for a session that is already gone.
+	ag.POST("/logout", auth.LogoutHandler())
 	ag.POST("/logout-all", auth.Required(), auth.LogoutAllHandler())
 
 	api := r.Group("/api", auth.Required())

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -105,10 +107,27 @@ func newBrowser(t *testing.T, path string, logs *browserLog) context.Context {
 
 // TestBrowserPage drives the page in a real headless chromium against the
 // demo on loopback: log in as bob, see 403 on admin stats and 200 on
-// /api/me, log out, see 401.
+// /api/me, log out, see 401; log in as alice, see 200 on admin stats; a
+// login over 8 KiB shows 413, and five wrong passwords for bob lock even
+// the right one with 429. It runs twice: with the cookie names of plain
+// HTTP, and with the __Host- names of Secure cookies
+// (AUTHKIT_COOKIE_SECURE=1; chromium treats loopback as a secure origin),
+// which the page's script must find too.
 func TestBrowserPage(t *testing.T) {
 	chrome := findChrome(t)
-	srv := startInProcess(t, nil)
+	tests := []struct {
+		name, cookieSecure, csrfCookie string
+	}{
+		{"plain cookie names", "", "authkit_csrf="},
+		{"__Host- cookie names", "1", "__Host-authkit_csrf="},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { browsePage(t, chrome, tt.cookieSecure, tt.csrfCookie) })
+	}
+}
+
+func browsePage(t *testing.T, chrome, cookieSecure, csrfCookie string) {
+	srv := startInProcess(t, map[string]string{envCookieSecure: cookieSecure})
 	pw := srv.seededPasswords(t)
 	logs := &browserLog{}
 	ctx := newBrowser(t, chrome, logs)
@@ -182,14 +201,18 @@ func TestBrowserPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(cookies, "authkit_csrf=") || strings.Contains(cookies, "authkit_session") {
-		t.Fatalf("document.cookie = %q: want the CSRF cookie only", cookies)
+	if !strings.HasPrefix(cookies, csrfCookie) || strings.Contains(cookies, ";") || strings.Contains(cookies, "authkit_session") {
+		t.Fatalf("document.cookie = %q: want the CSRF cookie %s only", cookies, csrfCookie)
 	}
 
 	call("call-stats", "result-stats", "403 Forbidden", "(forbidden)")
 	call("call-me", "result-me", "200 OK", "You are bob.")
 	call("call-reports", "result-reports", "403 Forbidden", "(forbidden)")
 
+	// After a reload the page knows the CSRF token only from its cookie,
+	// which logging out needs.
+	do("reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("login-form")))
+	waitFor("still logged in after the reload", `document.getElementById("whoami").dataset.state === "in"`)
 	do("log out", chromedp.Click(chromedp.ID("logout")))
 	waitFor("logged out", `document.getElementById("logout-result").textContent.startsWith("204") && document.getElementById("whoami").dataset.state === "out"`)
 	call("call-me", "result-me", "401 Unauthorized", "(authentication_required)")
@@ -205,6 +228,30 @@ func TestBrowserPage(t *testing.T) {
 	)
 	waitFor("logged in as alice", `document.getElementById("whoami").textContent.includes("alice")`)
 	call("call-stats", "result-stats", "200 OK", "Admin stats:")
+
+	// login submits the form with user and password set by script (typing
+	// 9000 characters would take long) and waits for its result.
+	login := func(user, password, status, message string) {
+		t.Helper()
+		do("log in as "+user, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(
+			`document.getElementById("login-result").textContent = "";
+			 document.getElementById("username").value = %q;
+			 document.getElementById("password").value = %s;`, user, password)),
+			chromedp.Click(chromedp.ID("login")))
+		waitFor("login shows "+status, fmt.Sprintf(`document.getElementById("login-result").textContent.startsWith(%q)`, status))
+		if got := text("login-result"); !regexp.MustCompile(message).MatchString(got) {
+			t.Fatalf("#login-result = %q, want it to match %s", got, message)
+		}
+	}
+	login("bob", `"x".repeat(9000)`, "413 Content Too Large",
+		`^413 Content Too Large – Too long – a username and password must fit in 8 KiB \(invalid_request\)$`)
+	for range 5 {
+		login("bob", `"wrong-password"`, "401 Unauthorized", `\(invalid_credentials\)$`)
+	}
+	login("bob", strconv.Quote(pw["bob"]), "429 Too Many Requests",
+		`^429 Too Many Requests – Too many attempts – wait \d+ seconds? \(too_many_attempts\)$`)
+	// The failed logins left alice's session alone.
+	waitFor("still alice", `document.getElementById("whoami").textContent.includes("alice")`)
 
 	// Nothing may break the page's script: no exception, no violation of
 	// the Content-Security-Policy.

@@ -46,7 +46,9 @@ type cliEnv struct {
 	cfg    config
 	client *redis.Client
 	store  *redisstore.Store
-	stderr io.Writer
+	// logger writes to stderr, in AUTHKIT_LOG_FORMAT: the audit events of
+	// password changes and of disabling or enabling a user.
+	logger *slog.Logger
 }
 
 // openCLI reads the configuration and opens the Redis store. It does not
@@ -60,11 +62,12 @@ func openCLI(getenv func(string) string, stderr io.Writer) (*cliEnv, error) {
 		return nil, withKind(errConfig, "%s is not set: the user commands manage the users kept in Redis "+
 			"(without Redis, demo serve seeds its own users in memory)", envRedisURL)
 	}
-	client, st, err := openRedis(cfg)
+	logger := newLogger(cfg, stderr)
+	client, st, err := openRedis(cfg, logger)
 	if err != nil {
 		return nil, err
 	}
-	return &cliEnv{cfg: cfg, client: client, store: st, stderr: stderr}, nil
+	return &cliEnv{cfg: cfg, client: client, store: st, logger: logger}, nil
 }
 
 func (e *cliEnv) Close() { _ = e.client.Close() }
@@ -83,22 +86,26 @@ func (e *cliEnv) connect(ctx context.Context) error {
 	return nil
 }
 
-// auth builds the kit for the commands that hash passwords.
-func (e *cliEnv) auth() (*ginauth.Auth, error) {
-	return newAuth(e.cfg, e.store, slog.New(slog.NewTextHandler(e.stderr, nil)))
+// accounts builds the account service for the commands that set
+// passwords or disable users. It needs no Auth: the CLI issues no tokens.
+func (e *cliEnv) accounts() (*ginauth.Accounts, error) {
+	return newAccounts(e.cfg, e.store, e.logger)
 }
 
-// userFlag declares --username and returns a function that checks it.
+// userFlag declares --username and returns a function that checks it and
+// returns its canonical form (store.CanonicalUsername: "Alice" is
+// "alice"), the one name every command then works on.
 func userFlag(fs *flag.FlagSet) func() (string, error) {
-	name := fs.String("username", "", "the user's name (required)")
+	name := fs.String("username", "", "the user's name (required; compared in lower case)")
 	return func() (string, error) {
 		if *name == "" {
 			return "", withKind(errUsage, "%s: --username is required", fs.Name())
 		}
-		if err := store.ValidateUsername(*name); err != nil {
+		canonical, err := store.CanonicalUsername(*name)
+		if err != nil {
 			return "", &kindError{kind: errRejected, err: fmt.Errorf("invalid username: %w", err)}
 		}
-		return *name, nil
+		return canonical, nil
 	}
 }
 
@@ -174,8 +181,8 @@ func readPassword(ctx context.Context, stdin io.Reader) (string, error) {
 
 // checkPassword applies the kit's password policy with messages for
 // people.
-func checkPassword(auth *ginauth.Auth, pw string) error {
-	err := auth.ValidatePassword(pw)
+func checkPassword(accounts *ginauth.Accounts, pw string) error {
+	err := accounts.ValidatePassword(pw)
 	switch {
 	case err == nil:
 		return nil
@@ -184,7 +191,7 @@ func checkPassword(auth *ginauth.Auth, pw string) error {
 	case errors.Is(err, ginauth.ErrPasswordTooLong):
 		return withKind(errRejected, "password rejected: it is %d bytes long, but bcrypt uses at most %d bytes and would silently ignore the rest; choose a shorter one", len(pw), ginauth.MaxPasswordBytes)
 	case errors.Is(err, ginauth.ErrPasswordTooShort):
-		return withKind(errRejected, "password rejected: too weak: %d characters, at least %d required", utf8.RuneCountInString(pw), auth.Config().MinPasswordLength)
+		return withKind(errRejected, "password rejected: too weak: %d characters, at least %d required", utf8.RuneCountInString(pw), accounts.Config().MinPasswordLength)
 	case errors.Is(err, ginauth.ErrPasswordEncoding):
 		return withKind(errRejected, "password rejected: it is not valid UTF-8")
 	default:
@@ -240,8 +247,8 @@ func requireStdin(cmd string, set bool) error {
 // newPassword reads a password from stdin, checks it against the policy,
 // and connects to Redis, in that order: bad input fails before any
 // network traffic.
-func (env *cliEnv) newPassword(ctx context.Context, stdin io.Reader) (*ginauth.Auth, string, error) {
-	auth, err := env.auth()
+func (env *cliEnv) newPassword(ctx context.Context, stdin io.Reader) (*ginauth.Accounts, string, error) {
+	accounts, err := env.accounts()
 	if err != nil {
 		return nil, "", err
 	}
@@ -249,13 +256,13 @@ func (env *cliEnv) newPassword(ctx context.Context, stdin io.Reader) (*ginauth.A
 	if err != nil {
 		return nil, "", err
 	}
-	if err := checkPassword(auth, pw); err != nil {
+	if err := checkPassword(accounts, pw); err != nil {
 		return nil, "", err
 	}
 	if err := env.connect(ctx); err != nil {
 		return nil, "", err
 	}
-	return auth, pw, nil
+	return accounts, pw, nil
 }
 
 func cmdUseradd(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -275,11 +282,11 @@ func cmdUseradd(ctx context.Context, args []string, getenv func(string) string, 
 			if err := checkRoles(roles); err != nil {
 				return err
 			}
-			auth, pw, err := env.newPassword(ctx, stdin)
+			accounts, pw, err := env.newPassword(ctx, stdin)
 			if err != nil {
 				return err
 			}
-			if err := auth.CreateUser(ctx, name, pw, roles); err != nil {
+			if err := accounts.CreateUser(ctx, name, pw, roles); err != nil {
 				return storeError(err, name)
 			}
 			fmt.Fprintf(stdout, "created user %s (roles: %s)\n", name, joinRoles(roles))
@@ -300,13 +307,14 @@ func cmdPasswd(ctx context.Context, args []string, getenv func(string) string, s
 			if err := requireStdin("passwd", *pwStdin); err != nil {
 				return err
 			}
-			auth, pw, err := env.newPassword(ctx, stdin)
+			accounts, pw, err := env.newPassword(ctx, stdin)
 			if err != nil {
 				return err
 			}
-			// SetPassword also revokes every session of the user, so a
-			// stolen session does not survive the change.
-			if err := auth.SetPassword(ctx, name, pw); err != nil {
+			// SetPassword moves the user to a new generation, which ends
+			// every session and every login in flight, so a stolen
+			// session does not survive the change.
+			if err := accounts.SetPassword(ctx, name, pw); err != nil {
 				return storeError(err, name)
 			}
 			fmt.Fprintf(stdout, "changed the password of %s and revoked all of their sessions\n", name)
@@ -356,10 +364,14 @@ func cmdDisable(ctx context.Context, args []string, getenv func(string) string, 
 			if err != nil {
 				return err
 			}
+			accounts, err := env.accounts()
+			if err != nil {
+				return err
+			}
 			if err := env.connect(ctx); err != nil {
 				return err
 			}
-			if err := env.store.SetDisabled(ctx, name, !*enable); err != nil {
+			if err := accounts.SetDisabled(ctx, name, !*enable); err != nil {
 				return storeError(err, name)
 			}
 			if *enable {

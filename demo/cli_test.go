@@ -19,7 +19,8 @@ func cliEnvFor(redisURL, prefix string) map[string]string {
 }
 
 // The user commands, in order, on one Redis prefix: each step's exit code
-// and a piece of its output (stdout on success, stderr otherwise).
+// and a piece of its output (stdout on success, stderr otherwise), and for
+// some the audit line the command logs on stderr.
 func TestUserCommands(t *testing.T) {
 	url, prefix := testRedis(t)
 	env := cliEnvFor(url, prefix)
@@ -62,6 +63,25 @@ func TestUserCommands(t *testing.T) {
 		{"revoke", "", []string{"revoke", "--username", "alice"}, exitOK, "revoked every session of alice (0 were live)"},
 		{"revoke unknown user", "", []string{"revoke", "--username", "nobody"}, exitNoUser, `no user "nobody"`},
 		{"stray argument", "", []string{"revoke", "--username", "alice", "now"}, exitUsage, `unexpected argument "now"`},
+		// Usernames are canonical: NFKC, lower case. Every command takes
+		// any spelling and works on, and prints, the canonical name.
+		{"useradd canonical", "erin-password-1", []string{"useradd", "--username", "Erin", "--password-stdin"}, exitOK, "created user erin (roles: (none))"},
+		{"useradd other case", "erin-password-2", []string{"useradd", "--username", "ERIN", "--password-stdin"}, exitExists, `user "erin" already exists`},
+		{"useradd full-width", "erin-password-2", []string{"useradd", "--username", "ｅｒｉｎ", "--password-stdin"}, exitExists, `user "erin" already exists`},
+		{"passwd canonical", "erin-password-3", []string{"passwd", "--username", "Erin", "--password-stdin"}, exitOK, "changed the password of erin"},
+		{"roles canonical", "", []string{"roles", "--username", "eRiN", "--set", "user"}, exitOK, "roles of erin: user"},
+		{"disable canonical", "", []string{"disable", "--username", "ERIN"}, exitOK, "disabled erin"},
+		{"sessions canonical", "", []string{"sessions", "--username", "Erin"}, exitOK, "SESSION  CREATED"},
+		{"revoke canonical", "", []string{"revoke", "--username", "Erin"}, exitOK, "revoked every session of erin"},
+		{"username not canonicalisable", "erin-password-1", []string{"useradd", "--username", "Érin", "--password-stdin"}, exitRejected, "invalid username"},
+	}
+	// The audit lines some steps log on stderr.
+	audit := map[string]string{
+		"passwd":            `msg="authkit: audit" event=password_changed user=alice`,
+		"disable":           "event=user_disabled user=bob",
+		"enable":            "event=user_enabled user=bob",
+		"passwd canonical":  "event=password_changed user=erin",
+		"disable canonical": "event=user_disabled user=erin",
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
@@ -72,6 +92,9 @@ func TestUserCommands(t *testing.T) {
 			}
 			if r.code != s.code || !strings.Contains(out, s.want) {
 				t.Fatalf("exit %d (want %d)\nstdout: %s\nstderr: %s\nwant: %q", r.code, s.code, r.stdout, r.stderr, s.want)
+			}
+			if !strings.Contains(r.stderr, audit[s.name]) {
+				t.Fatalf("stderr lacks %q:\n%s", audit[s.name], r.stderr)
 			}
 			if strings.Contains(r.stdout+r.stderr, "password-1") || strings.Contains(r.stdout+r.stderr, "password-2") {
 				t.Fatalf("a password reached the output:\n%s%s", r.stdout, r.stderr)

@@ -16,15 +16,16 @@ import (
 
 // Environment variables and their defaults.
 const (
-	envAddr        = "AUTHKIT_ADDR"
-	envRedisURL    = "REDIS_URL"
-	envRedisPrefix = "AUTHKIT_REDIS_PREFIX"
-	envSecret      = "AUTHKIT_SECRET"
-	envAccessTTL   = "AUTHKIT_ACCESS_TTL"
-	envRefreshTTL  = "AUTHKIT_REFRESH_TTL"
-	envRealm       = "AUTHKIT_REALM"
-	envBcryptCost  = "AUTHKIT_BCRYPT_COST"
-	envLogFormat   = "AUTHKIT_LOG_FORMAT"
+	envAddr         = "AUTHKIT_ADDR"
+	envRedisURL     = "REDIS_URL"
+	envRedisPrefix  = "AUTHKIT_REDIS_PREFIX"
+	envSecret       = "AUTHKIT_SECRET"
+	envAccessTTL    = "AUTHKIT_ACCESS_TTL"
+	envRefreshTTL   = "AUTHKIT_REFRESH_TTL"
+	envRealm        = "AUTHKIT_REALM"
+	envBcryptCost   = "AUTHKIT_BCRYPT_COST"
+	envLogFormat    = "AUTHKIT_LOG_FORMAT"
+	envCookieSecure = "AUTHKIT_COOKIE_SECURE"
 
 	defaultAddr        = ":8080"
 	defaultRedisPrefix = "authkit:"
@@ -36,6 +37,8 @@ const (
 	// maxBcryptCost keeps a typo from hanging every login: each step
 	// doubles the work, and cost 16 already takes seconds per hash.
 	maxBcryptCost = 16
+	// minBcryptCost is for tests: costs below ginauth.MinBcryptCost (10)
+	// are allowed with a warning.
 	minBcryptCost = 4
 	// maxRefreshTTL bounds a session's absolute lifetime.
 	maxRefreshTTL = 365 * 24 * time.Hour
@@ -59,6 +62,10 @@ type config struct {
 	Realm      string
 	BcryptCost int
 	LogFormat  string
+	// CookieSecure marks the session cookies Secure (and so names them
+	// with the __Host- prefix) even on plain HTTP to a loopback host; see
+	// ginauth.CookieConfig.AlwaysSecure.
+	CookieSecure bool
 }
 
 // IdleTimeout is the session idle timeout: a day, or the refresh TTL when
@@ -130,6 +137,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 	}
 
+	if s := getenv(envCookieSecure); s != "" {
+		b, ok := parseBool(s)
+		if !ok {
+			bad(envCookieSecure, "%q must be 1, true or yes, or 0, false or no", s)
+		}
+		c.CookieSecure = b
+	}
+
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		bad(envLogFormat, "%q must be text or json", c.LogFormat)
 	}
@@ -152,6 +167,17 @@ func parseDuration(getenv func(string) string, name string, def, lo, hi time.Dur
 		return d
 	}
 	return 0
+}
+
+// parseBool reads 1, true, yes or 0, false, no, in any case.
+func parseBool(s string) (value, ok bool) {
+	switch strings.ToLower(s) {
+	case "1", "true", "yes":
+		return true, true
+	case "0", "false", "no":
+		return false, true
+	}
+	return false, false
 }
 
 // redactURLError drops the URL that url.Parse puts in its errors: it may

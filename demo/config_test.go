@@ -13,7 +13,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	}
 	if c.Addr != ":8080" || c.redis != nil || c.RedisPrefix != "authkit:" || c.secret != nil ||
 		c.AccessTTL != 15*time.Minute || c.RefreshTTL != 720*time.Hour || c.Realm != "authkit-demo" ||
-		c.BcryptCost != 12 || c.LogFormat != "text" || c.IdleTimeout() != 24*time.Hour {
+		c.BcryptCost != 12 || c.LogFormat != "text" || c.IdleTimeout() != 24*time.Hour || c.CookieSecure {
 		t.Fatalf("defaults = %+v", c)
 	}
 }
@@ -60,6 +60,8 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"bcrypt cost too low", envBcryptCost, "3", envBcryptCost},
 		{"bcrypt cost too high", envBcryptCost, "31", envBcryptCost},
 		{"log format", envLogFormat, "xml", envLogFormat},
+		{"cookie secure", envCookieSecure, "maybe", envCookieSecure},
+		{"cookie secure on", envCookieSecure, "on", envCookieSecure},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -72,6 +74,27 @@ func TestLoadConfigErrors(t *testing.T) {
 			}
 			if tt.key == envSecret && strings.Contains(r.stderr, tt.value) {
 				t.Fatalf("stderr echoes the secret: %q", r.stderr)
+			}
+		})
+	}
+}
+
+// AUTHKIT_COOKIE_SECURE is a boolean; unset keeps the default (not
+// Secure on plain HTTP to a loopback host).
+func TestLoadConfigCookieSecure(t *testing.T) {
+	tests := []struct {
+		value string
+		want  bool
+	}{
+		{"", false},
+		{"1", true}, {"true", true}, {"yes", true}, {"TRUE", true}, {"Yes", true},
+		{"0", false}, {"false", false}, {"no", false}, {"No", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.value, func(t *testing.T) {
+			c, err := loadConfig(envOf(map[string]string{envCookieSecure: tt.value}))
+			if err != nil || c.CookieSecure != tt.want {
+				t.Fatalf("CookieSecure = %v, %v; want %v", c.CookieSecure, err, tt.want)
 			}
 		})
 	}

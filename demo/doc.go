@@ -20,7 +20,10 @@
 // Configuration comes from the environment (see config.go and the README):
 // REDIS_URL, AUTHKIT_ADDR, AUTHKIT_SECRET, AUTHKIT_ACCESS_TTL,
 // AUTHKIT_REFRESH_TTL, AUTHKIT_REALM, AUTHKIT_BCRYPT_COST,
-// AUTHKIT_REDIS_PREFIX and AUTHKIT_LOG_FORMAT.
+// AUTHKIT_REDIS_PREFIX, AUTHKIT_LOG_FORMAT and AUTHKIT_COOKIE_SECURE.
+//
+// Usernames given to the CLI are canonical (store.CanonicalUsername):
+// "--username Alice" names the user alice.
 //
 // Exit codes: 0 success; 1 runtime failure (Redis unreachable, server
 // error); 2 usage or configuration error; 3 input rejected (weak or

@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -212,14 +214,15 @@ func TestEndToEnd(t *testing.T) {
 		envRedisURL: redisURL, envRedisPrefix: prefix, envSecret: testSecret,
 		envBcryptCost: "4", envRealm: "e2e", envAccessTTL: "5m", envRefreshTTL: "2h",
 	}
-	pw := map[string]string{"alice": "alice-password-1", "bob": "bob-password-12", "carol": "carol-password-123", "dave": "dave-password-1234"}
+	pw := map[string]string{"alice": "alice-password-1", "bob": "bob-password-12", "carol": "carol-password-123",
+		"dave": "dave-password-1234", "frank": "frank-password-1"}
 	var secrets []string // every credential seen, none of which may be logged
 	for _, p := range pw {
 		secrets = append(secrets, p)
 	}
 
 	t.Run("CLI creates users", func(t *testing.T) {
-		for _, u := range []struct{ name, roles string }{{"alice", "admin,user"}, {"bob", "user"}, {"carol", "analyst"}, {"dave", "user"}} {
+		for _, u := range []struct{ name, roles string }{{"alice", "admin,user"}, {"bob", "user"}, {"carol", "analyst"}, {"dave", "user"}, {"frank", "user"}} {
 			out, errOut, code := runBinary(t, bin, env, pw[u.name]+"\n", "useradd", "--username", u.name, "--roles", u.roles, "--password-stdin")
 			if code != 0 || !strings.Contains(out, "created user "+u.name) {
 				t.Fatalf("useradd %s: exit %d\n%s%s", u.name, code, out, errOut)
@@ -289,7 +292,7 @@ func TestEndToEnd(t *testing.T) {
 		expectStatus(t, c.do("GET", "/api/me", nil, "Authorization", "Digest abc"), 401, "authentication_required")
 	})
 
-	t.Run("400 invalid_request", func(t *testing.T) {
+	t.Run("400 and 413 invalid_request", func(t *testing.T) {
 		c := c.with(t)
 		r := c.do("GET", "/api/me", nil, "Authorization", "Bearer ")
 		expectStatus(t, r, 400, "invalid_request")
@@ -300,7 +303,9 @@ func TestEndToEnd(t *testing.T) {
 		expectStatus(t, c.do("POST", "/auth/login", "not json"), 400, "invalid_request")
 		expectStatus(t, c.do("POST", "/auth/login", map[string]string{"username": "alice"}), 400, "invalid_request")
 		expectStatus(t, c.do("POST", "/auth/refresh", "{}"), 400, "invalid_request")
-		expectStatus(t, c.do("POST", "/auth/login", `{"username":"alice","password":"`+strings.Repeat("a", 9000)+`"}`), 400, "invalid_request")
+		// Bodies over 8 KiB are refused as too large, before any password
+		// check.
+		expectStatus(t, c.do("POST", "/auth/login", `{"username":"alice","password":"`+strings.Repeat("a", 9000)+`"}`), 413, "invalid_request")
 	})
 
 	t.Run("401 invalid_credentials", func(t *testing.T) {
@@ -393,20 +398,40 @@ func TestEndToEnd(t *testing.T) {
 
 	t.Run("refresh rotation and reuse", func(t *testing.T) {
 		c := c.with(t)
-		r := c.do("POST", "/auth/refresh", map[string]string{"refresh_token": alice.refresh})
+		refresh := func(tok string) reply {
+			return c.do("POST", "/auth/refresh", map[string]string{"refresh_token": tok})
+		}
+		r := refresh(alice.refresh)
 		expectStatus(t, r, 200, "")
 		next := tokensPair{r.str("access_token"), r.str("refresh_token")}
-		if next.refresh == alice.refresh || next.refresh == "" || r.str("token_type") != "Bearer" {
+		if next.refresh == alice.refresh || !strings.HasPrefix(next.refresh, "rt2.") || r.str("token_type") != "Bearer" {
 			t.Fatalf("refresh did not rotate: %s", r.raw)
 		}
 		secrets = append(secrets, next.access, next.refresh)
 		expectStatus(t, c.do("GET", "/api/me", nil, bearer(next.access)...), 200, "")
-		// Reuse of the old refresh token: invalid_grant, and the whole
-		// session is revoked, the new pair included.
-		expectStatus(t, c.do("POST", "/auth/refresh", map[string]string{"refresh_token": alice.refresh}), 401, "invalid_grant")
-		expectStatus(t, c.do("POST", "/auth/refresh", map[string]string{"refresh_token": next.refresh}), 401, "invalid_grant")
-		expectStatus(t, c.do("GET", "/api/me", nil, bearer(next.access)...), 401, "invalid_token")
-		expectStatus(t, c.do("POST", "/auth/refresh", map[string]string{"refresh_token": "garbage"}), 401, "invalid_grant")
+		// A retry of the same refresh within the grace period (a lost
+		// answer, two tabs) converges on the same successor.
+		r = refresh(alice.refresh)
+		expectStatus(t, r, 200, "")
+		if r.str("refresh_token") != next.refresh {
+			t.Fatalf("a retried refresh must return the same successor: %s", r.raw)
+		}
+		secrets = append(secrets, r.str("access_token"))
+		r = refresh(next.refresh)
+		expectStatus(t, r, 200, "")
+		third := tokensPair{r.str("access_token"), r.str("refresh_token")}
+		secrets = append(secrets, third.access, third.refresh)
+		// Reuse of a token rotated away twice: invalid_grant with a
+		// challenge, and the whole session is revoked, the newest pair
+		// included.
+		r = refresh(alice.refresh)
+		expectStatus(t, r, 401, "invalid_grant")
+		if !strings.Contains(r.header.Get("WWW-Authenticate"), `Bearer realm="e2e", error="invalid_token"`) {
+			t.Fatalf("refresh 401 challenge %q", r.header.Values("WWW-Authenticate"))
+		}
+		expectStatus(t, refresh(third.refresh), 401, "invalid_grant")
+		expectStatus(t, c.do("GET", "/api/me", nil, bearer(third.access)...), 401, "invalid_token")
+		expectStatus(t, refresh("garbage"), 401, "invalid_grant")
 		alice = pairOf(c.login("alice", pw["alice"]))
 		secrets = append(secrets, alice.access, alice.refresh)
 	})
@@ -418,6 +443,10 @@ func TestEndToEnd(t *testing.T) {
 		r := c.do("POST", "/auth/logout", nil, bearer(s.access)...)
 		expectStatus(t, r, 204, "")
 		expectStatus(t, c.do("GET", "/api/me", nil, bearer(s.access)...), 401, "invalid_token")
+		// Logout is idempotent: the same token again, or an expired one of
+		// the same session, is 204 too.
+		expectStatus(t, c.do("POST", "/auth/logout", nil, bearer(s.access)...), 204, "")
+		expectStatus(t, c.do("POST", "/auth/logout", nil, bearer(forgeExpired(t, s.access))...), 204, "")
 		expectStatus(t, c.do("POST", "/auth/refresh", map[string]string{"refresh_token": s.refresh}), 401, "invalid_grant")
 		// bob's other session lives on.
 		expectStatus(t, c.do("GET", "/api/me", nil, bearer(bob.access)...), 200, "")
@@ -479,9 +508,37 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatalf("logout must clear the session cookie: %+v", ck)
 		}
 		expectStatus(t, c.do("GET", "/api/me", nil, cookie...), 401, "invalid_token")
+		// A second logout with the same cookie is 204 again.
+		expectStatus(t, c.do("POST", "/auth/logout", nil, append(cookie, "X-CSRF-Token", token)...), 204, "")
 		// A cross-site browser request is refused before anything else.
 		expectStatus(t, c.do("POST", "/auth/login", map[string]any{"username": "bob", "password": pw["bob"], "cookie": true},
 			"Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site"), 403, "csrf_failed")
+	})
+
+	// Five wrong passwords for one user from one client lock that pair:
+	// the sixth attempt is 429 before any password check, even with the
+	// right password, and so is HTTP Basic.
+	t.Run("429 too_many_attempts", func(t *testing.T) {
+		c := c.with(t)
+		login := func(password string) reply {
+			return c.do("POST", "/auth/login", map[string]string{"username": "frank", "password": password})
+		}
+		for i := range 5 {
+			expectStatus(t, login(fmt.Sprintf("wrong-password-%d", i)), 401, "invalid_credentials")
+		}
+		for name, r := range map[string]reply{
+			"login, right password": login(pw["frank"]),
+			"Basic, right password": c.do("GET", "/api/me", nil, basicAuth("frank", pw["frank"])...),
+			// The same account whatever the case: the same counters.
+			"Basic as Frank": c.do("GET", "/api/me", nil, basicAuth("Frank", pw["frank"])...),
+		} {
+			expectStatus(t, r, 429, "too_many_attempts")
+			if n, err := strconv.Atoi(r.header.Get("Retry-After")); err != nil || n < 1 || n > 30 {
+				t.Fatalf("%s: Retry-After %q, want 1 to 30 seconds", name, r.header.Get("Retry-After"))
+			}
+		}
+		// Another user from the same client is not locked.
+		expectStatus(t, c.do("GET", "/api/me", nil, basicAuth("carol", pw["carol"])...), 200, "")
 	})
 
 	t.Run("CLI changes take effect at once", func(t *testing.T) {

@@ -188,7 +188,17 @@ func (p *inProcess) seededPasswords(t *testing.T) map[string]string {
 // carol (analyst), for tests through httptest.
 func newTestApp(t *testing.T) (*app, map[string]string) {
 	t.Helper()
-	cfg, err := loadConfig(envOf(map[string]string{envBcryptCost: "4", envSecret: testSecret}))
+	return newTestAppWith(t, nil)
+}
+
+// newTestAppWith is newTestApp with more environment variables.
+func newTestAppWith(t *testing.T, env map[string]string) (*app, map[string]string) {
+	t.Helper()
+	e := map[string]string{envBcryptCost: "4", envSecret: testSecret}
+	for k, v := range env {
+		e[k] = v
+	}
+	cfg, err := loadConfig(envOf(e))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +210,7 @@ func newTestApp(t *testing.T) (*app, map[string]string) {
 	users := map[string]string{"alice": "alice-password-1", "bob": "bob-password-12", "carol": "carol-password-123"}
 	roles := map[string][]string{"alice": {"admin", "user"}, "bob": {"user"}, "carol": {"analyst"}}
 	for name, pw := range users {
-		if err := auth.CreateUser(context.Background(), name, pw, roles[name]); err != nil {
+		if err := auth.Accounts().CreateUser(context.Background(), name, pw, roles[name]); err != nil {
 			t.Fatal(err)
 		}
 	}

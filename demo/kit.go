@@ -25,10 +25,11 @@ const (
 	tokenKeyID    = "demo-hs256"
 )
 
-// openRedis returns a client for cfg's Redis and a store on it.
-func openRedis(cfg config) (*redis.Client, *redisstore.Store, error) {
+// openRedis returns a client for cfg's Redis and a store on it; the store
+// logs what CheckEviction finds to logger.
+func openRedis(cfg config, logger *slog.Logger) (*redis.Client, *redisstore.Store, error) {
 	client := redis.NewClient(cfg.redis)
-	st, err := redisstore.New(client, redisstore.Options{Prefix: cfg.RedisPrefix})
+	st, err := redisstore.New(client, redisstore.Options{Prefix: cfg.RedisPrefix, Logger: logger})
 	if err != nil {
 		_ = client.Close()
 		return nil, nil, fmt.Errorf("redis store: %w", err)
@@ -39,9 +40,31 @@ func openRedis(cfg config) (*redis.Client, *redisstore.Store, error) {
 // openMemory returns the in-memory store.
 func openMemory() store.Store { return memstore.New(memstore.Options{}) }
 
-// newAuth builds the kit on st. A nil cfg.secret gets a random key: tokens
-// then die with the process, which suits the in-memory store and the CLI
-// (which issues no tokens).
+// testCost reports whether the configured bcrypt cost is one that only
+// tests should use: ginauth refuses it unless AllowTestCosts says so, and
+// serve logs a warning.
+func (c config) testCost() bool { return c.BcryptCost < ginauth.MinBcryptCost }
+
+// newAccounts builds the account service alone, for the CLI: no tokens,
+// no HTTP. Its audit events (password changed, user disabled or enabled)
+// go to logger, like the server's.
+func newAccounts(cfg config, users store.UserStore, logger *slog.Logger) (*ginauth.Accounts, error) {
+	accounts, err := ginauth.NewAccounts(ginauth.AccountsConfig{
+		Users:          users,
+		Hasher:         ginauth.Bcrypt{Cost: cfg.BcryptCost},
+		AllowTestCosts: cfg.testCost(),
+		Audit:          ginauth.LogAudit(logger),
+		Logger:         logger,
+	})
+	if err != nil {
+		return nil, withKind(errConfig, "%v", err)
+	}
+	return accounts, nil
+}
+
+// newAuth builds the kit on st for serve. A nil cfg.secret gets a random
+// key: tokens then die with the process, which suits the in-memory store
+// (serve refuses it with Redis).
 func newAuth(cfg config, st store.Store, logger *slog.Logger) (*ginauth.Auth, error) {
 	secret := cfg.secret
 	if secret == nil {
@@ -68,10 +91,12 @@ func newAuth(cfg config, st store.Store, logger *slog.Logger) (*ginauth.Auth, er
 		Realm:    cfg.Realm,
 		// Bearer for API clients, Basic for curl and scripts, and the
 		// browser session cookie (with CSRF protection) for the page.
-		Extractors:         []ginauth.Extractor{ginauth.Bearer(), ginauth.Basic(), ginauth.Cookie(ginauth.CookieConfig{})},
+		Extractors: []ginauth.Extractor{ginauth.Bearer(), ginauth.Basic(),
+			ginauth.Cookie(ginauth.CookieConfig{AlwaysSecure: cfg.CookieSecure})},
 		SessionLifetime:    cfg.RefreshTTL,
 		SessionIdleTimeout: cfg.IdleTimeout(),
 		BcryptCost:         cfg.BcryptCost,
+		AllowTestCosts:     cfg.testCost(),
 		ErrorHandler:       quietBasicForScripts,
 		Logger:             logger,
 	})

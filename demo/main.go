@@ -105,7 +105,10 @@ serve uses an in-memory store and seeds two users whose passwords it prints.
 Environment: REDIS_URL, AUTHKIT_ADDR (:8080), AUTHKIT_SECRET (>= 32 bytes,
 required with Redis), AUTHKIT_ACCESS_TTL (15m), AUTHKIT_REFRESH_TTL (720h),
 AUTHKIT_REALM (authkit-demo), AUTHKIT_BCRYPT_COST (12), AUTHKIT_REDIS_PREFIX
-(authkit:), AUTHKIT_LOG_FORMAT (text or json).
+(authkit:), AUTHKIT_LOG_FORMAT (text or json), AUTHKIT_COOKIE_SECURE (unset:
+Secure cookies except on plain HTTP to loopback).
+
+Usernames are compared in lower case: --username Alice names alice.
 
 Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error,
 3 input rejected, 4 user exists, 5 no such user.

@@ -235,3 +235,62 @@ func TestReportCountsRefusedCredentialsOnly(t *testing.T) {
 		t.Fatalf("reports = %s", w.Body)
 	}
 }
+
+// On Secure requests the cookies are named with the __Host- prefix; on
+// plain HTTP to a loopback host they are neither Secure nor prefixed,
+// unless AUTHKIT_COOKIE_SECURE says so. Either way the demo reads back
+// the cookie it set, and logout clears it, twice.
+func TestCookieNames(t *testing.T) {
+	tests := []struct {
+		name, host, secure string
+		session, csrf      string
+	}{
+		{"loopback", "127.0.0.1:8080", "", "authkit_session", "authkit_csrf"},
+		{"loopback, AUTHKIT_COOKIE_SECURE=1", "127.0.0.1:8080", "1", "__Host-authkit_session", "__Host-authkit_csrf"},
+		{"public host", "demo.example", "", "__Host-authkit_session", "__Host-authkit_csrf"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, users := newTestAppWith(t, map[string]string{envCookieSecure: tt.secure})
+			send := func(method, target, body string, headers ...string) *httptest.ResponseRecorder {
+				req := httptest.NewRequest(method, target, strings.NewReader(body))
+				req.Host = tt.host
+				if body != "" {
+					req.Header.Set("Content-Type", "application/json")
+				}
+				for i := 0; i+1 < len(headers); i += 2 {
+					req.Header.Set(headers[i], headers[i+1])
+				}
+				w := httptest.NewRecorder()
+				a.engine.ServeHTTP(w, req)
+				return w
+			}
+			w := send("POST", "/auth/login", `{"username":"bob","password":"`+users["bob"]+`","cookie":true}`)
+			if w.Code != 200 {
+				t.Fatalf("login: %d %s", w.Code, w.Body)
+			}
+			cookies := map[string]*http.Cookie{}
+			for _, c := range w.Result().Cookies() {
+				cookies[c.Name] = c
+			}
+			session, csrf := cookies[tt.session], cookies[tt.csrf]
+			secure := tt.session != "authkit_session"
+			if len(cookies) != 2 || session == nil || csrf == nil || session.Secure != secure || csrf.Secure != secure {
+				t.Fatalf("cookies %v: want %s and %s, Secure %v", w.Header().Values("Set-Cookie"), tt.session, tt.csrf, secure)
+			}
+			if session.MaxAge != 0 || !session.Expires.IsZero() {
+				t.Fatalf("session cookie %v: want a session cookie (no Max-Age)", session)
+			}
+			cookie := []string{"Cookie", session.Name + "=" + session.Value}
+			if w := send("GET", "/api/me", "", cookie...); w.Code != 200 {
+				t.Fatalf("GET /api/me with %s: %d %s", session.Name, w.Code, w.Body)
+			}
+			for i := range 2 {
+				w := send("POST", "/auth/logout", "", append(cookie, "X-CSRF-Token", csrf.Value)...)
+				if w.Code != 204 || !strings.Contains(strings.Join(w.Header().Values("Set-Cookie"), "\n"), tt.session+"=;") {
+					t.Fatalf("logout %d: %d, Set-Cookie %q", i+1, w.Code, w.Header().Values("Set-Cookie"))
+				}
+			}
+		})
+	}
+}

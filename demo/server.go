@@ -14,6 +14,7 @@ import (
 
 	"github.com/gin-authkit/authkit/ginauth"
 	"github.com/gin-authkit/authkit/store"
+	"github.com/gin-authkit/authkit/store/redisstore"
 )
 
 // Server timeouts: slow clients cannot hold connections open for ever.
@@ -60,21 +61,13 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		if cfg.secret == nil {
 			return withKind(errConfig, "%s is required with %s: every replica must sign and verify with the same key (generate one with: openssl rand -base64 32)", envSecret, envRedisURL)
 		}
-		client, rs, err := openRedis(cfg)
+		client, rs, err := openRedis(cfg, logger)
 		if err != nil {
 			return err
 		}
 		defer client.Close()
 		st, mode = rs, "redis"
-		pctx, cancel := context.WithTimeout(ctx, startupPingTimeout)
-		err = rs.Ping(pctx)
-		cancel()
-		if err != nil {
-			// Start anyway: Redis may come up later (compose, restarts);
-			// meanwhile /healthz and authenticated routes answer 503.
-			logger.Warn("redis does not answer yet; /healthz answers 503 until it does",
-				"redis", redisTarget(cfg.redis), "err", err)
-		}
+		checkRedis(ctx, cfg, rs, logger)
 	} else {
 		st, mode = openMemory(), "memory"
 		if cfg.secret == nil {
@@ -86,7 +79,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if cfg.BcryptCost < 10 {
+	if cfg.testCost() {
 		logger.Warn("AUTHKIT_BCRYPT_COST is below 10: fine for tests, too cheap for real passwords", "cost", cfg.BcryptCost)
 	}
 	if mode == "memory" {
@@ -136,12 +129,33 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// checkRedis looks at Redis once at start: whether it answers, then
+// whether it may evict keys. Neither stops the server: Redis may come up
+// later (compose, restarts), meanwhile /healthz and authenticated routes
+// answer 503; and a policy other than noeviction is logged as a warning by
+// the store itself.
+func checkRedis(ctx context.Context, cfg config, rs *redisstore.Store, logger *slog.Logger) {
+	pctx, cancel := context.WithTimeout(ctx, startupPingTimeout)
+	defer cancel()
+	if err := rs.Ping(pctx); err != nil {
+		logger.Warn("redis does not answer yet; /healthz answers 503 until it does",
+			"redis", redisTarget(cfg.redis), "err", err)
+		return
+	}
+	ectx, ecancel := context.WithTimeout(ctx, startupPingTimeout)
+	defer ecancel()
+	if err := rs.CheckEviction(ectx); err != nil && !errors.Is(err, redisstore.ErrEvictionPolicy) {
+		logger.Warn("cannot read redis's maxmemory-policy; make sure it is noeviction",
+			"redis", redisTarget(cfg.redis), "err", err)
+	}
+}
+
 // seed creates the demo users with random passwords and prints them once.
 func seed(ctx context.Context, auth *ginauth.Auth, stdout io.Writer) error {
 	fmt.Fprintln(stdout, "Demo users (in-memory store; the passwords are shown only this once):")
 	for _, u := range seedUsers {
 		pw := randomPassword()
-		if err := auth.CreateUser(ctx, u.name, pw, u.roles); err != nil {
+		if err := auth.Accounts().CreateUser(ctx, u.name, pw, u.roles); err != nil {
 			return fmt.Errorf("seeding %s: %w", u.name, err)
 		}
 		fmt.Fprintf(stdout, "  %-6s password %s  roles %s\n", u.name, pw, joinRoles(u.roles))

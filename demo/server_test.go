@@ -4,6 +4,10 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/gin-authkit/authkit/internal/testredis"
 )
 
 // go run ./demo on a fresh machine: memory store, two seeded users whose
@@ -73,5 +77,39 @@ func TestServeAddressInUse(t *testing.T) {
 	r := runDemo(t, map[string]string{envAddr: addr, envBcryptCost: "4"}, "", "serve")
 	if r.code != exitFailure || !strings.Contains(r.stderr, "AUTHKIT_ADDR: cannot listen on "+addr) {
 		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// At start on Redis, serve checks that Redis cannot evict its keys: any
+// policy but noeviction is logged as a warning, and the demo serves all
+// the same. It runs against a private redis-server, whose configuration
+// it may change.
+func TestServeChecksEviction(t *testing.T) {
+	private := testredis.StartServer(t)
+	admin := redis.NewClient(&redis.Options{Addr: private.Addr})
+	defer admin.Close()
+	tests := []struct {
+		policy string
+		warn   bool
+	}{
+		{"allkeys-lru", true},
+		{"volatile-ttl", true},
+		{"noeviction", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.policy, func(t *testing.T) {
+			if err := admin.ConfigSet(t.Context(), "maxmemory-policy", tt.policy).Err(); err != nil {
+				t.Fatal(err)
+			}
+			srv := startInProcess(t, map[string]string{envRedisURL: "redis://" + private.Addr + "/0", envSecret: testSecret})
+			expectStatus(t, newClient(t, srv.URL).do("GET", "/healthz", nil), 200, "")
+			srv.stop(t)
+			logs := srv.stderr.String()
+			warned := strings.Contains(logs, `level=WARN msg="redisstore: Redis may evict authkit's keys`) &&
+				strings.Contains(logs, "maxmemory-policy="+tt.policy)
+			if warned != tt.warn || strings.Contains(logs, "cannot read redis's maxmemory-policy") {
+				t.Fatalf("warned = %v, want %v; log:\n%s", warned, tt.warn, logs)
+			}
+		})
 	}
 }

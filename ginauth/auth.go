@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/gin-authkit/authkit/store"
 )
@@ -25,9 +24,8 @@ type Auth struct {
 	schemes    []string
 	cookie     *CookieExtractor
 	retryAfter int
-	// dummyHash is compared against when the user does not exist, so an
-	// unknown username costs the same bcrypt time as a wrong password.
-	dummyHash []byte
+	accounts   *Accounts
+	refreshKey []byte
 	// passwordSlots is a semaphore bounding concurrent bcrypt comparisons.
 	passwordSlots chan struct{}
 }
@@ -47,8 +45,20 @@ func New(cfg Config) (*Auth, error) {
 	setDefault(&cfg.MinPasswordLength, DefaultMinPasswordLength)
 	setDefault(&cfg.PasswordConcurrency, runtime.GOMAXPROCS(0))
 	setDefault(&cfg.PasswordWait, DefaultPasswordWait)
+	setDefault(&cfg.MaxSessionsPerUser, DefaultMaxSessionsPerUser)
+	setDefault(&cfg.ExpiredTokenWindow, DefaultExpiredTokenWindow)
+	setDefault(&cfg.RefreshGrace, DefaultRefreshGrace)
+	if cfg.Hasher == nil {
+		cfg.Hasher = Bcrypt{Cost: cfg.BcryptCost}
+	}
+	if err := cfg.Throttle.init(); err != nil {
+		return nil, err
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Audit == nil {
+		cfg.Audit = LogAudit(cfg.Logger)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -57,12 +67,11 @@ func New(cfg Config) (*Auth, error) {
 		cfg.Extractors = []Extractor{Bearer()}
 	}
 	switch {
-	case cfg.StoreTimeout < 0 || cfg.RetryAfter < 0 || cfg.SessionIdleTimeout < 0 || cfg.SessionLifetime < 0 || cfg.PasswordWait < 0:
+	case cfg.StoreTimeout < 0 || cfg.RetryAfter < 0 || cfg.SessionIdleTimeout < 0 || cfg.SessionLifetime < 0 ||
+		cfg.PasswordWait < 0:
 		return nil, fmt.Errorf("%w: durations must not be negative", ErrConfig)
-	case cfg.BcryptCost < bcrypt.MinCost || cfg.BcryptCost > bcrypt.MaxCost:
-		return nil, fmt.Errorf("%w: BcryptCost must be in [%d, %d]", ErrConfig, bcrypt.MinCost, bcrypt.MaxCost)
-	case cfg.MinPasswordLength < 0 || cfg.MinPasswordLength > MaxPasswordBytes:
-		return nil, fmt.Errorf("%w: MinPasswordLength must be in [1, %d]", ErrConfig, MaxPasswordBytes)
+	case cfg.RefreshKey != nil && len(cfg.RefreshKey) < 32:
+		return nil, fmt.Errorf("%w: RefreshKey must be at least 32 bytes", ErrConfig)
 	case cfg.PasswordConcurrency < 0:
 		return nil, fmt.Errorf("%w: PasswordConcurrency must not be negative", ErrConfig)
 	case cfg.SessionIdleTimeout > cfg.SessionLifetime:
@@ -72,8 +81,18 @@ func New(cfg Config) (*Auth, error) {
 	case containsQuoteOrControl(cfg.Realm):
 		return nil, fmt.Errorf("%w: Realm must be printable and without quotes", ErrConfig)
 	}
-	a := &Auth{cfg: cfg, retryAfter: int(math.Ceil(cfg.RetryAfter.Seconds())),
-		passwordSlots: make(chan struct{}, cfg.PasswordConcurrency)}
+	accounts, err := NewAccounts(AccountsConfig{
+		Users: cfg.Store, Hasher: cfg.Hasher, MinPasswordLength: cfg.MinPasswordLength,
+		AllowTestCosts: cfg.AllowTestCosts, StoreTimeout: cfg.StoreTimeout, Audit: cfg.Audit, Logger: cfg.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	a := &Auth{cfg: cfg, retryAfter: int(math.Ceil(cfg.RetryAfter.Seconds())), accounts: accounts,
+		refreshKey: cfg.RefreshKey, passwordSlots: make(chan struct{}, cfg.PasswordConcurrency)}
+	if a.refreshKey == nil {
+		a.refreshKey = cfg.Issuer.DeriveSecret("ginauth refresh tokens")
+	}
 	for _, x := range cfg.Extractors {
 		if x == nil {
 			return nil, fmt.Errorf("%w: nil extractor", ErrConfig)
@@ -88,11 +107,6 @@ func New(cfg Config) (*Auth, error) {
 	if len(a.schemes) == 0 {
 		return nil, fmt.Errorf("%w: no extractor with a challenge scheme (add Bearer or Basic)", ErrConfig)
 	}
-	h, err := bcrypt.GenerateFromPassword([]byte("authkit dummy password"), cfg.BcryptCost)
-	if err != nil {
-		return nil, fmt.Errorf("ginauth: dummy hash: %w", err)
-	}
-	a.dummyHash = h
 	return a, nil
 }
 
@@ -115,6 +129,9 @@ func containsQuoteOrControl(s string) bool {
 // Store returns the configured store.
 func (a *Auth) Store() store.Store { return a.cfg.Store }
 
+// Accounts returns the account service logins are checked with.
+func (a *Auth) Accounts() *Accounts { return a.accounts }
+
 // storeCtx bounds a store call by the request's context and StoreTimeout.
 func (a *Auth) storeCtx(c *gin.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(c.Request.Context(), a.cfg.StoreTimeout)
@@ -130,9 +147,14 @@ func (a *Auth) Fail(c *gin.Context, err error) { a.fail(c, err) }
 func (a *Auth) fail(c *gin.Context, err error) {
 	e := ErrorFor(err, a.cfg.Realm, a.schemes, a.retryAfter)
 	if e.Status == 503 {
-		a.cfg.Logger.WarnContext(c.Request.Context(), "authkit: unavailable",
+		msg := "authkit: store unavailable"
+		if errors.Is(err, errPasswordBusy) {
+			msg = "authkit: every password-check slot busy"
+		}
+		a.cfg.Logger.WarnContext(c.Request.Context(), msg,
 			"method", c.Request.Method, "path", c.FullPath(), "err", err)
 	}
+	a.auditFailure(c, err, e)
 	if a.cfg.ErrorHandler != nil {
 		a.cfg.ErrorHandler(c, e)
 	}

@@ -1,6 +1,7 @@
 package ginauth
 
 import (
+	"context"
 	"log/slog"
 	"time"
 
@@ -47,9 +48,42 @@ type Config struct {
 	// after login, whatever its use. Default 720h (30 days).
 	SessionLifetime time.Duration
 
-	// BcryptCost is the cost of new password hashes. Default 12; at least
-	// bcrypt.MinCost (4), which only tests should use.
+	// Hasher writes new password hashes. Default [Bcrypt] at BcryptCost.
+	// Hashes in another encoding or cost are re-hashed at the next
+	// successful login; see [AccountsConfig].
+	Hasher Hasher
+	// BcryptCost is the cost of new password hashes when Hasher is unset.
+	// Default 12; at least [MinBcryptCost] (10) unless AllowTestCosts.
 	BcryptCost int
+	// AllowTestCosts allows bcrypt costs below 10. For tests only.
+	AllowTestCosts bool
+	// Throttle slows down password guessing with 429 answers; see
+	// [Throttle] for its defaults and the lock-out trade-off.
+	Throttle Throttle
+	// MaxSessionsPerUser caps each user's sessions; a login beyond it
+	// ends the user's oldest session. Default 100; negative means no cap.
+	// It bounds what one password holder can make the store keep.
+	MaxSessionsPerUser int
+
+	// ExpiredTokenWindow is how long after its expiry an access token
+	// still answers token_expired (when its session is alive, checked
+	// without touching the session); past it, invalid_token without a
+	// store lookup, so an old token tells its holder nothing about the
+	// session. Logout refuses such a token too. Default 1h; negative: an
+	// expired token is always invalid_token.
+	ExpiredTokenWindow time.Duration
+	// RefreshGrace is how long after a rotation the previous refresh token
+	// is still answered, with the same successor, so that a retry after a
+	// lost response or a 503, or two tabs refreshing at once, converge on
+	// one token chain instead of looking like theft. Any other reuse
+	// revokes the session. Default 10s; negative disables it.
+	RefreshGrace time.Duration
+	// RefreshKey (at least 32 bytes) signs the sequence number carried in
+	// refresh tokens and derives each successor from the token it
+	// replaces. Default: derived from the Issuer's signing key, so
+	// outstanding refresh tokens stop working when that key changes; set
+	// it explicitly to rotate signing keys without logging users out.
+	RefreshKey []byte
 	// PasswordConcurrency caps the bcrypt comparisons running at once
 	// (login and HTTP Basic). Each takes about 250 ms of CPU at cost 12, so
 	// without a cap a flood of made-up logins starves every other request.
@@ -61,6 +95,11 @@ type Config struct {
 	// MinPasswordLength applies when a password is set (not at login).
 	// Default 8.
 	MinPasswordLength int
+
+	// Audit receives every security event: logins, refreshes, reuse,
+	// logouts, throttling, and every 401, 403, 429 and 503 with its code.
+	// Default: [LogAudit] on Logger.
+	Audit func(context.Context, Event)
 
 	// ErrorHandler customises error responses; see [ErrorHandler].
 	// Default: the JSON body {"error","message"} with the headers of the
@@ -83,4 +122,7 @@ const (
 	DefaultBcryptCost         = 12
 	DefaultMinPasswordLength  = 8
 	DefaultPasswordWait       = 2 * time.Second
+	DefaultMaxSessionsPerUser = 100
+	DefaultExpiredTokenWindow = time.Hour
+	DefaultRefreshGrace       = 10 * time.Second
 )

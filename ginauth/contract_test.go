@@ -17,15 +17,16 @@ import (
 	"github.com/gin-authkit/authkit/tokens"
 )
 
-// foreignToken signs a token for alice with a key or claims this kit does
-// not accept.
-func (k *kit) foreignToken(secret, kid, iss, aud string) string {
+// foreignToken signs a token for alice with a key, claims or options this
+// kit does not accept.
+func (k *kit) foreignToken(secret, kid, iss, aud string, opts ...tokens.Option) string {
 	k.t.Helper()
 	key, err := tokens.NewHMACKey(kid, []byte(secret))
 	if err != nil {
 		k.t.Fatal(err)
 	}
-	iss1, err := tokens.NewIssuer(key, tokens.WithIssuer(iss), tokens.WithAudience(aud), tokens.WithClock(k.clock.Now))
+	opts = append([]tokens.Option{tokens.WithIssuer(iss), tokens.WithAudience(aud), tokens.WithClock(k.clock.Now)}, opts...)
+	iss1, err := tokens.NewIssuer(key, opts...)
 	if err != nil {
 		k.t.Fatal(err)
 	}
@@ -141,7 +142,7 @@ func TestSessionsAreAuthoritative(t *testing.T) {
 			}
 		}},
 		{"password changed", func(k *kit, _ ginauth.TokenResponse) {
-			if err := k.auth.SetPassword(ctx, "bob", "a-brand-new-password"); err != nil {
+			if err := k.auth.Accounts().SetPassword(ctx, "bob", "a-brand-new-password"); err != nil {
 				k.t.Fatal(err)
 			}
 		}},
@@ -186,7 +187,7 @@ func TestLogin(t *testing.T) {
 	}
 
 	long72 := strings.Repeat("a", 72)
-	if err := k.auth.CreateUser(context.Background(), "carol", long72, []string{"user"}); err != nil {
+	if err := k.auth.Accounts().CreateUser(context.Background(), "carol", long72, []string{"user"}); err != nil {
 		t.Fatal(err)
 	}
 	unknown := k.do("POST", "/auth/login", map[string]string{"username": "mallory", "password": "whatever-pass"})
@@ -211,7 +212,7 @@ func TestLogin(t *testing.T) {
 		{"missing password", map[string]string{"username": "alice"}, 400, "invalid_request"},
 		{"not JSON", "username=alice", 400, "invalid_request"},
 		{"two objects", `{"username":"a","password":"b"}{}`, 400, "invalid_request"},
-		{"huge body", `{"username":"` + strings.Repeat("a", 10000) + `","password":"x"}`, 400, "invalid_request"},
+		{"huge body", `{"username":"` + strings.Repeat("a", 10000) + `","password":"x"}`, 413, "invalid_request"},
 		{"invalid username syntax", map[string]string{"username": "{evil}", "password": "whatever-pass"}, 401, "invalid_credentials"},
 	}
 	for _, tt := range tests {
@@ -243,15 +244,15 @@ func TestPasswordPolicy(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if err := k.auth.CreateUser(ctx, "dave", tt.pw, nil); !errors.Is(err, tt.want) {
+			if err := k.auth.Accounts().CreateUser(ctx, "dave", tt.pw, nil); !errors.Is(err, tt.want) {
 				t.Errorf("CreateUser: err = %v, want %v", err, tt.want)
 			}
-			if err := k.auth.SetPassword(ctx, "bob", tt.pw); !errors.Is(err, tt.want) {
+			if err := k.auth.Accounts().SetPassword(ctx, "bob", tt.pw); !errors.Is(err, tt.want) {
 				t.Errorf("SetPassword: err = %v, want %v", err, tt.want)
 			}
 		})
 	}
-	if err := k.auth.CreateUser(ctx, "alice", "long-enough-pw", nil); !errors.Is(err, store.ErrExists) {
+	if err := k.auth.Accounts().CreateUser(ctx, "alice", "long-enough-pw", nil); !errors.Is(err, store.ErrExists) {
 		t.Errorf("duplicate: err = %v", err)
 	}
 }
@@ -267,7 +268,15 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 	if second.Header().Get("Cache-Control") != "no-store" {
 		t.Error("refresh response is cacheable")
 	}
-	// Replaying the rotated token is theft: the whole session dies.
+	// Within RefreshGrace, a retry of the same refresh (its response was
+	// lost, say) gets the same successor and changes nothing.
+	retry := k.do("POST", "/auth/refresh", map[string]string{"refresh_token": first.RefreshToken})
+	expect(t, retry, 200, "")
+	if retry.str("refresh_token") != second.str("refresh_token") {
+		t.Fatal("a retry within the grace period forked the token chain")
+	}
+	// Past it, replaying the rotated token is theft: the whole session dies.
+	k.clock.Advance(ginauth.DefaultRefreshGrace)
 	expect(t, k.do("POST", "/auth/refresh", map[string]string{"refresh_token": first.RefreshToken}), 401, "invalid_grant")
 	expect(t, k.do("POST", "/auth/refresh", map[string]string{"refresh_token": second.str("refresh_token")}), 401, "invalid_grant")
 	expect(t, k.do("GET", "/api/me", nil, bearer(second.str("access_token"))...), 401, "invalid_token")
@@ -294,23 +303,45 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 	t.Fatal("refresh still works past the session's absolute lifetime")
 }
 
+// TestConcurrentRefresh: fifty refreshes of one token at once (two tabs, a
+// retry storm) converge on one successor within the grace period; with the
+// grace disabled, exactly one wins and the others count as reuse.
 func TestConcurrentRefresh(t *testing.T) {
-	k := newKit(t)
-	tok := k.login("bob", bobPW)
-	const n = 50
+	t.Run("Grace", func(t *testing.T) {
+		k := newKit(t)
+		tok := k.login("bob", bobPW)
+		results := refreshAll(k, tok.RefreshToken, 50)
+		for _, r := range results {
+			expect(t, r, 200, "")
+			if r.str("refresh_token") != results[0].str("refresh_token") {
+				t.Fatal("concurrent refreshes forked the token chain")
+			}
+		}
+		k.clock.Advance(time.Minute)
+		expect(t, k.do("POST", "/auth/refresh", map[string]string{"refresh_token": results[0].str("refresh_token")}), 200, "")
+	})
+	t.Run("NoGrace", testConcurrentRefreshNoGrace)
+}
+
+func refreshAll(k *kit, token string, n int) []resp {
 	results := make([]resp, n)
 	var wg sync.WaitGroup
 	start := make(chan struct{})
 	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			<-start
-			results[i] = k.do("POST", "/auth/refresh", map[string]string{"refresh_token": tok.RefreshToken})
-		}()
+			results[i] = k.do("POST", "/auth/refresh", map[string]string{"refresh_token": token})
+		})
 	}
 	close(start)
 	wg.Wait()
+	return results
+}
+
+func testConcurrentRefreshNoGrace(t *testing.T) {
+	k := newKit(t, func(c *ginauth.Config) { c.RefreshGrace = -1 })
+	tok := k.login("bob", bobPW)
+	results := refreshAll(k, tok.RefreshToken, 50)
 	var winner string
 	for _, r := range results {
 		switch r.Code {
@@ -343,9 +374,9 @@ func TestCookieSessionAndCSRF(t *testing.T) {
 	var session, csrfCookie *http.Cookie
 	for _, c := range r.Result().Cookies() {
 		switch c.Name {
-		case "authkit_session":
+		case "__Host-authkit_session":
 			session = c
-		case "authkit_csrf":
+		case "__Host-authkit_csrf":
 			csrfCookie = c
 		}
 	}
@@ -364,13 +395,13 @@ func TestCookieSessionAndCSRF(t *testing.T) {
 	// A second login issues a new session id.
 	r2 := k.do("POST", "/auth/login", map[string]any{"username": "bob", "password": bobPW, "cookie": true})
 	for _, c := range r2.Result().Cookies() {
-		if c.Name == "authkit_session" && c.Value == session.Value {
+		if c.Name == "__Host-authkit_session" && c.Value == session.Value {
 			t.Error("login reused the session id")
 		}
 	}
 	expect(t, k.do("POST", "/auth/logout", nil, append(cookie, "X-CSRF-Token", csrf)...), 204, "")
 	expect(t, k.do("GET", "/api/me", nil, cookie...), 401, "invalid_token")
-	expect(t, k.do("GET", "/api/me", nil, "Cookie", "authkit_session=garbage"), 401, "invalid_token")
+	expect(t, k.do("GET", "/api/me", nil, "Cookie", "__Host-authkit_session=garbage"), 401, "invalid_token")
 }
 
 func TestErrorHandlerHook(t *testing.T) {

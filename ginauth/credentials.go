@@ -1,10 +1,14 @@
 package ginauth
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/gin-authkit/authkit/store"
@@ -15,13 +19,24 @@ import (
 // it can find the session. Neither carries anything secret besides the
 // random part, and the store keeps only digests.
 //
-//	refresh token:  "rt1." b64url(username) "." b64url(session id digest) "." b64url(32 random bytes)
+//	refresh token:  "rt2." b64url(username) "." b64url(session id digest) "." seq "." b64url(32-byte secret) "." b64url(tag)
 //	session cookie: b64url(username) "." b64url(32-byte session secret)
-const refreshPrefix = "rt1."
+//
+// seq is the token's place in its session's chain, in canonical decimal.
+// tag, an HMAC of username, session and seq under the refresh key, proves
+// the server issued a token with that seq, so the store may take a seq
+// below the current one as proof of reuse. The secret of the token issued
+// at login is random; every successor's is an HMAC of the token it
+// replaces, so a retry of the same refresh derives the same successor and
+// nothing secret has to be stored to answer it.
+const refreshPrefix = "rt2."
 
 // secretLen is 256 bits from crypto/rand, for session secrets and the
 // random part of refresh tokens.
 const secretLen = 32
+
+// tagLen is the refresh-token tag: 128 bits of HMAC-SHA256.
+const tagLen = 16
 
 var b64 = base64.RawURLEncoding
 
@@ -33,34 +48,73 @@ func newSecret() ([]byte, error) {
 	return b, nil
 }
 
-func newRefreshToken(username string, sid store.Digest) (string, error) {
+// refreshToken is a parsed refresh token.
+type refreshToken struct {
+	username string
+	sid      store.Digest
+	seq      uint64
+	raw      string
+}
+
+// firstRefreshToken is the token issued at login.
+func (a *Auth) firstRefreshToken(username string, sid store.Digest) (refreshToken, error) {
 	secret, err := newSecret()
 	if err != nil {
-		return "", err
+		return refreshToken{}, err
 	}
-	return refreshPrefix + b64.EncodeToString([]byte(username)) + "." +
-		b64.EncodeToString(sid[:]) + "." + b64.EncodeToString(secret), nil
+	return a.buildRefreshToken(username, sid, 0, secret), nil
+}
+
+// nextRefreshToken derives the successor of old.
+func (a *Auth) nextRefreshToken(old refreshToken) refreshToken {
+	m := hmac.New(sha256.New, a.refreshKey)
+	m.Write([]byte("authkit refresh next v2\x00"))
+	m.Write([]byte(old.raw))
+	return a.buildRefreshToken(old.username, old.sid, old.seq+1, m.Sum(nil)[:secretLen])
+}
+
+func (a *Auth) buildRefreshToken(username string, sid store.Digest, seq uint64, secret []byte) refreshToken {
+	raw := refreshPrefix + b64.EncodeToString([]byte(username)) + "." + b64.EncodeToString(sid[:]) + "." +
+		strconv.FormatUint(seq, 10) + "." + b64.EncodeToString(secret) + "." + b64.EncodeToString(a.refreshTag(username, sid, seq))
+	return refreshToken{username: username, sid: sid, seq: seq, raw: raw}
+}
+
+func (a *Auth) refreshTag(username string, sid store.Digest, seq uint64) []byte {
+	m := hmac.New(sha256.New, a.refreshKey)
+	m.Write([]byte("authkit refresh tag v2\x00"))
+	m.Write([]byte(username))
+	m.Write([]byte{0})
+	m.Write(sid[:])
+	m.Write(binary.BigEndian.AppendUint64(nil, seq))
+	return m.Sum(nil)[:tagLen]
 }
 
 var errBadFormat = errors.New("ginauth: credential format")
 
-// parseRefreshToken returns the owner and session of a refresh token. It
-// does not check the random part: the store compares the token's digest.
-func parseRefreshToken(tok string) (username string, sid store.Digest, err error) {
+// parseRefreshToken checks the format and tag of a refresh token. It does
+// not check the secret: the store compares the token's digest.
+func (a *Auth) parseRefreshToken(tok string) (refreshToken, error) {
 	rest, ok := strings.CutPrefix(tok, refreshPrefix)
 	parts := strings.Split(rest, ".")
-	if !ok || len(parts) != 3 {
-		return "", sid, errBadFormat
+	if !ok || len(parts) != 5 {
+		return refreshToken{}, errBadFormat
 	}
 	user, err1 := b64.DecodeString(parts[0])
 	id, err2 := b64.DecodeString(parts[1])
-	secret, err3 := b64.DecodeString(parts[2])
-	if err1 != nil || err2 != nil || err3 != nil || len(id) != len(sid) || len(secret) != secretLen ||
+	seq, err3 := strconv.ParseUint(parts[2], 10, 64)
+	secret, err4 := b64.DecodeString(parts[3])
+	tag, err5 := b64.DecodeString(parts[4])
+	var sid store.Digest
+	if err := errors.Join(err1, err2, err3, err4, err5); err != nil || len(id) != len(sid) ||
+		len(secret) != secretLen || strconv.FormatUint(seq, 10) != parts[2] ||
 		store.ValidateUsername(string(user)) != nil {
-		return "", sid, errBadFormat
+		return refreshToken{}, errBadFormat
 	}
 	copy(sid[:], id)
-	return string(user), sid, nil
+	if !hmac.Equal(tag, a.refreshTag(string(user), sid, seq)) {
+		return refreshToken{}, fmt.Errorf("%w: refresh token tag", errBadFormat)
+	}
+	return refreshToken{username: string(user), sid: sid, seq: seq, raw: tok}, nil
 }
 
 func sessionCookieValue(username string, secret []byte) string {

@@ -17,11 +17,16 @@
 //   - 400 invalid_request: a credential that cannot be parsed.
 //   - 401 invalid_token: bad signature, issuer, audience, garbage; or the
 //     session is revoked, logged out, or its user disabled.
-//   - 401 token_expired: the access token expired and its session is alive;
-//     the client should refresh.
+//   - 401 token_expired: the access token expired less than
+//     Config.ExpiredTokenWindow ago and its session is alive (looked at
+//     without touching it); the client should refresh.
 //   - 401 invalid_credentials: wrong username or password, never saying
 //     which.
-//   - 401 invalid_grant: refresh token unknown, expired or reused.
+//   - 401 invalid_grant: refresh token unknown, expired, forged or reused.
+//   - 429 too_many_attempts, with Retry-After: too many failed password
+//     checks for the account and address, the address or the account
+//     (see [Throttle]); the same for existing and unknown accounts.
+//   - 413 invalid_request: a login or refresh body over 8 KiB.
 //   - 403 forbidden: authenticated but missing a role; the challenge says
 //     insufficient_scope without naming roles.
 //   - 403 csrf_failed: cookie-authenticated unsafe request without the CSRF
@@ -30,6 +35,13 @@
 //     Config.StoreTimeout. Never 200, never 401.
 //
 // Bodies are always {"error": code, "message": friendly text}.
+//
+// # Passwords and accounts
+//
+// [Accounts] creates users, sets and verifies passwords through a
+// [Hasher] ([Bcrypt] by default, [Argon2id] as an option), and needs no
+// HTTP machinery; [Auth.Accounts] is the one logins use. Every decision is
+// also an audit [Event] (Config.Audit).
 //
 // # Sessions are authoritative
 //

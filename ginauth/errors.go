@@ -37,6 +37,11 @@ var (
 	ErrCSRF = errors.New("ginauth: csrf token missing or invalid")
 	// ErrBadRequest: the request body of a handler is not what it expects.
 	ErrBadRequest = errors.New("ginauth: bad request")
+	// ErrTooLarge: the request body of a handler is over its size limit.
+	ErrTooLarge = errors.New("ginauth: request body too large")
+	// ErrThrottled: too many failed password checks for this account,
+	// address or pair; the client must wait (see [Throttle]).
+	ErrThrottled = errors.New("ginauth: too many failed attempts")
 	// ErrUnavailable: the store could not answer in time. Anything on the
 	// request path that wraps none of the other sentinels is treated the
 	// same way: fail closed, never 200 and never 401.
@@ -55,6 +60,7 @@ const (
 	CodeForbidden              = "forbidden"
 	CodeCSRFFailed             = "csrf_failed"
 	CodeUnavailable            = "unavailable"
+	CodeTooManyAttempts        = "too_many_attempts"
 )
 
 // Error is an error response as it will be sent: status, headers and the
@@ -113,8 +119,12 @@ type response struct {
 var contract = []response{
 	{err: ErrCredentialsMalformed, status: http.StatusBadRequest, code: CodeInvalidRequest,
 		message: "The request is malformed – check how the credentials are sent", challenge: true, bearerErr: CodeInvalidRequest},
+	{err: ErrTooLarge, status: http.StatusRequestEntityTooLarge, code: CodeInvalidRequest,
+		message: "The request is too large"},
 	{err: ErrBadRequest, status: http.StatusBadRequest, code: CodeInvalidRequest,
 		message: "The request is malformed – check the request body"},
+	{err: ErrThrottled, status: http.StatusTooManyRequests, code: CodeTooManyAttempts,
+		message: "Too many attempts – please wait a moment and try again", retry: true},
 	{err: ErrCredentialsMissing, status: http.StatusUnauthorized, code: CodeAuthenticationRequired,
 		message: "Authentication required – please log in", challenge: true},
 	{err: ErrTokenExpired, status: http.StatusUnauthorized, code: CodeTokenExpired,
@@ -124,7 +134,7 @@ var contract = []response{
 	{err: ErrBadCredentials, status: http.StatusUnauthorized, code: CodeInvalidCredentials,
 		message: "Invalid username or password", challenge: true},
 	{err: ErrInvalidGrant, status: http.StatusUnauthorized, code: CodeInvalidGrant,
-		message: "Your session has ended – please log in again"},
+		message: "Your session has ended – please log in again", challenge: true, bearerErr: CodeInvalidToken},
 	{err: ErrForbidden, status: http.StatusForbidden, code: CodeForbidden,
 		message: "Access denied – contact your administrator", scope: true},
 	{err: ErrCSRF, status: http.StatusForbidden, code: CodeCSRFFailed,
@@ -138,8 +148,9 @@ var unavailable = response{err: ErrUnavailable, status: http.StatusServiceUnavai
 
 // ErrorFor maps err to its response: the one place where errors become
 // status codes. realm and schemes shape the WWW-Authenticate challenges;
-// retryAfter (seconds) is sent with 503. Errors that wrap none of the
-// sentinels become 503 "unavailable".
+// retryAfter (seconds) is sent with 503, and with 429 when err does not
+// carry its own wait. Errors that wrap none of the sentinels become 503
+// "unavailable".
 func ErrorFor(err error, realm string, schemes []string, retryAfter int) *Error {
 	row := unavailable
 	for _, r := range contract {
@@ -167,6 +178,10 @@ func ErrorFor(err error, realm string, schemes []string, retryAfter int) *Error 
 		// RFC 6750 §3.1; the roles that were missing are not named.
 		e.Header.Set("WWW-Authenticate", "Bearer "+realmParam+`, error="insufficient_scope"`)
 	case row.retry:
+		var t *errThrottled
+		if errors.As(err, &t) {
+			retryAfter = retryAfterSeconds(t.retryAfter)
+		}
 		e.Header.Set("Retry-After", strconv.Itoa(retryAfter))
 	}
 	return e
@@ -179,7 +194,7 @@ func classifyStore(err error, asNotFound error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrInvalid):
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrInvalid), errors.Is(err, store.ErrStale):
 		return errors.Join(asNotFound, err)
 	case errors.Is(err, store.ErrReused):
 		return errors.Join(ErrInvalidGrant, err)

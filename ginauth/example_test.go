@@ -25,13 +25,13 @@ func Example() {
 	verifier, _ := tokens.NewVerifier([]*tokens.Key{key}, opts...)
 	auth, err := ginauth.New(ginauth.Config{
 		Store: memstore.New(memstore.Options{}), Issuer: issuer, Verifier: verifier,
-		BcryptCost: bcrypt.MinCost, // only to keep the example fast; keep the default (12)
+		BcryptCost: bcrypt.MinCost, AllowTestCosts: true, // only to keep the example fast; keep the default (12)
 	})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	_ = auth.CreateUser(context.Background(), "bob", "correct horse battery", []string{"user"})
+	_ = auth.Accounts().CreateUser(context.Background(), "bob", "correct horse battery", []string{"user"})
 
 	r := gin.New()
 	r.POST("/auth/login", auth.LoginHandler())
@@ -81,7 +81,7 @@ func ExampleRoutes() {
 	issuer, _ := tokens.NewIssuer(key, opts...)
 	verifier, _ := tokens.NewVerifier([]*tokens.Key{key}, opts...)
 	auth, _ := ginauth.New(ginauth.Config{Store: memstore.New(memstore.Options{}),
-		Issuer: issuer, Verifier: verifier, BcryptCost: bcrypt.MinCost})
+		Issuer: issuer, Verifier: verifier, BcryptCost: bcrypt.MinCost, AllowTestCosts: true})
 
 	r := gin.New()
 	r.GET("/healthz", ginauth.Public(), func(*gin.Context) {})
@@ -103,4 +103,33 @@ func ExampleRoutes() {
 	// GET /healthz  public
 	// GET /oops  UNANNOTATED
 	// true
+}
+
+// ExampleNewAccounts manages users without any HTTP machinery, as a CLI
+// does: names are canonical, passwords checked against the policy, and a
+// password change ends every session and every login in flight.
+func ExampleNewAccounts() {
+	st := memstore.New(memstore.Options{})
+	accounts, err := ginauth.NewAccounts(ginauth.AccountsConfig{
+		Users:  st,
+		Hasher: ginauth.Bcrypt{Cost: bcrypt.MinCost}, AllowTestCosts: true, // keep the default (12) outside examples
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ctx := context.Background()
+	fmt.Println(accounts.CreateUser(ctx, "Alice", "short", nil))
+	fmt.Println(accounts.CreateUser(ctx, "Alice", "correct horse battery", []string{"admin"}))
+	u, err := accounts.Verify(ctx, "ALICE", "correct horse battery")
+	fmt.Println(u.Username, u.Roles, err)
+	_, err = accounts.Verify(ctx, "alice", "wrong")
+	fmt.Println(err)
+	fmt.Println(accounts.SetPassword(ctx, "alice", "another good password"))
+	// Output:
+	// ginauth: password is too short: 5 characters, at least 8 required
+	// <nil>
+	// alice [admin] <nil>
+	// ginauth: bad credentials
+	// <nil>
 }

@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/gin-authkit/authkit/tokens"
 )
 
 // Authentication schemes named in WWW-Authenticate challenges.
@@ -112,6 +114,11 @@ func crossSite(r *http.Request) bool {
 	return !safeMethod(r.Method) && r.Header.Get("Sec-Fetch-Site") == "cross-site"
 }
 
+// maxAuthorizationBytes caps the Authorization header: a token is at most
+// tokens.MaxTokenSize, and Basic credentials are far shorter. Anything
+// longer is refused as malformed (400) before it is parsed.
+const maxAuthorizationBytes = tokens.MaxTokenSize + len("Bearer ")
+
 // authorization returns the parameter of the Authorization header when its
 // scheme is scheme. ok is false when the header is absent or names another
 // scheme (another extractor may want it). Several Authorization headers are
@@ -123,6 +130,10 @@ func authorization(r *http.Request, scheme string) (param string, ok bool, err e
 	}
 	if len(values) > 1 {
 		return "", false, fmt.Errorf("%w: several Authorization headers", ErrCredentialsMalformed)
+	}
+	if len(values[0]) > maxAuthorizationBytes {
+		return "", false, fmt.Errorf("%w: Authorization header of %d bytes, limit %d",
+			ErrCredentialsMalformed, len(values[0]), maxAuthorizationBytes)
 	}
 	v := strings.TrimSpace(values[0])
 	if v == "" {
@@ -177,6 +188,17 @@ type CookieConfig struct {
 	// to a loopback host. Default false: Secure is set on every other
 	// request, including any that came through a proxy.
 	AlwaysSecure bool
+	// NoHostPrefix keeps the names as they are. Default false: whenever
+	// the cookies are Secure, their names get the "__Host-" prefix, which
+	// browsers accept only from a secure origin, for Path=/ and without a
+	// Domain, so a sibling subdomain or a plain-HTTP attacker cannot plant
+	// or overwrite them. A Path other than "/" implies NoHostPrefix.
+	NoHostPrefix bool
+	// Persist gives the cookies a Max-Age of the session's lifetime, so
+	// they survive a browser restart. Default false: session cookies,
+	// gone when the browser closes, while the server-side session still
+	// ends on its own.
+	Persist bool
 }
 
 // CookieExtractor extracts the browser session cookie and enforces CSRF
@@ -207,7 +229,7 @@ func (*CookieExtractor) Scheme() string { return "" }
 // Extract reads the session cookie; on unsafe methods it also requires the
 // CSRF header to carry the token derived from the cookie.
 func (x *CookieExtractor) Extract(r *http.Request) (Credential, error) {
-	ck, err := r.Cookie(x.cfg.Name)
+	ck, err := r.Cookie(x.name(r, x.cfg.Name))
 	if errors.Is(err, http.ErrNoCookie) || (err == nil && ck.Value == "") {
 		return nil, nil
 	}
@@ -233,17 +255,29 @@ func (x *CookieExtractor) Extract(r *http.Request) (Credential, error) {
 	return SessionCookie{Username: user, Secret: secret}, nil
 }
 
+// name is the name a cookie has on r: with the "__Host-" prefix when the
+// cookies are Secure there (see CookieConfig.NoHostPrefix).
+func (x *CookieExtractor) name(r *http.Request, base string) string {
+	if x.cfg.NoHostPrefix || x.cfg.Path != "/" || !x.secure(r) {
+		return base
+	}
+	return "__Host-" + base
+}
+
 // set writes the session and CSRF cookies for a new session.
 func (x *CookieExtractor) set(w http.ResponseWriter, r *http.Request, username string, secret []byte, maxAge int) {
+	if !x.cfg.Persist {
+		maxAge = 0 // a session cookie
+	}
 	secure := x.secure(r)
 	http.SetCookie(w, &http.Cookie{
-		Name: x.cfg.Name, Value: sessionCookieValue(username, secret), Path: x.cfg.Path,
+		Name: x.name(r, x.cfg.Name), Value: sessionCookieValue(username, secret), Path: x.cfg.Path,
 		MaxAge: maxAge, HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode,
 	})
 	// Readable by the page's scripts on purpose (double-submit); useless
 	// to an attacker, who cannot read it cross-site nor derive it.
 	http.SetCookie(w, &http.Cookie{
-		Name: x.cfg.CSRFName, Value: csrfToken(secret), Path: x.cfg.Path,
+		Name: x.name(r, x.cfg.CSRFName), Value: csrfToken(secret), Path: x.cfg.Path,
 		MaxAge: maxAge, Secure: secure, SameSite: http.SameSiteLaxMode,
 	})
 }
@@ -251,9 +285,9 @@ func (x *CookieExtractor) set(w http.ResponseWriter, r *http.Request, username s
 // clear expires both cookies.
 func (x *CookieExtractor) clear(w http.ResponseWriter, r *http.Request) {
 	secure := x.secure(r)
-	for _, name := range []string{x.cfg.Name, x.cfg.CSRFName} {
-		http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: x.cfg.Path, MaxAge: -1,
-			HttpOnly: name == x.cfg.Name, Secure: secure, SameSite: http.SameSiteLaxMode})
+	for _, base := range []string{x.cfg.Name, x.cfg.CSRFName} {
+		http.SetCookie(w, &http.Cookie{Name: x.name(r, base), Value: "", Path: x.cfg.Path, MaxAge: -1,
+			HttpOnly: base == x.cfg.Name, Secure: secure, SameSite: http.SameSiteLaxMode})
 	}
 }
 

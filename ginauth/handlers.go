@@ -1,6 +1,7 @@
 package ginauth
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/gin-authkit/authkit/store"
+	"github.com/gin-authkit/authkit/tokens"
 )
 
 // maxBodyBytes caps handler bodies: credentials are small, and an
@@ -54,7 +56,8 @@ type refreshRequest struct {
 // no-store. With "cookie": true and a [CookieExtractor] configured, it sets
 // the session and CSRF cookies instead and answers with a
 // [CookieLoginResponse]. Unknown user, wrong password and disabled user
-// get the same 401 invalid_credentials after the same bcrypt work.
+// get the same 401 invalid_credentials after the same hashing work; too
+// many failures get 429 (see [Throttle]).
 func (a *Auth) LoginHandler() gin.HandlerFunc {
 	return annotate(Requirement{Public: true, Endpoint: true}, func(c *gin.Context) {
 		var req loginRequest
@@ -77,23 +80,16 @@ func (a *Auth) LoginHandler() gin.HandlerFunc {
 			return
 		}
 		sid := store.HashSecret(secret)
-		refresh, err := newRefreshToken(u.Username, sid)
+		refresh, err := a.firstRefreshToken(u.Username, sid)
 		if err != nil {
 			a.fail(c, err)
 			return
 		}
-		expires := a.cfg.Now().Add(a.cfg.SessionLifetime)
-		ctx, cancel := a.storeCtx(c)
-		err = a.cfg.Store.CreateSession(ctx, store.NewSession{
-			ID: sid, Username: u.Username, Refresh: store.HashSecret([]byte(refresh)),
-			IdleTimeout: a.cfg.SessionIdleTimeout, ExpiresAt: expires,
-		})
-		cancel()
-		if err != nil {
-			// The user was disabled or deleted since the password check.
-			a.fail(c, classifyStore(err, ErrBadCredentials))
+		if err := a.createSession(c, u, sid, refresh); err != nil {
+			a.fail(c, err)
 			return
 		}
+		a.auditRequest(c, Event{Kind: EventLoginSucceeded, Status: http.StatusOK, Username: u.Username, Session: sessionPrefix(sid)})
 		noStore(c)
 		if req.Cookie && a.cookie != nil {
 			maxAge := int(a.cfg.SessionLifetime.Seconds())
@@ -101,15 +97,48 @@ func (a *Auth) LoginHandler() gin.HandlerFunc {
 			c.JSON(http.StatusOK, CookieLoginResponse{CSRFToken: csrfToken(secret), ExpiresIn: maxAge})
 			return
 		}
-		a.sendTokens(c, u.Username, sid, u.Roles, refresh)
+		a.sendTokens(c, u.Username, sid, u.Roles, refresh.raw)
 	})
 }
 
+// createSession stores the session of a login, in the user generation
+// whose password was verified. When the generation moved on meanwhile, it
+// tries once more only if the password hash is the one verified and the
+// user is enabled (the move was a logout-all, say); a password change or a
+// disable ends the login as invalid_credentials.
+func (a *Auth) createSession(c *gin.Context, u store.User, sid store.Digest, refresh refreshToken) error {
+	spec := store.SessionSpec{
+		ID: sid, Username: u.Username, Refresh: store.HashSecret([]byte(refresh.raw)),
+		IdleTimeout: a.cfg.SessionIdleTimeout, ExpiresAt: a.cfg.Now().Add(a.cfg.SessionLifetime),
+		Generation: u.Generation, MaxSessions: max(0, a.cfg.MaxSessionsPerUser),
+	}
+	for try := 0; ; try++ {
+		ctx, cancel := a.storeCtx(c)
+		err := a.cfg.Store.CreateSession(ctx, spec)
+		cancel()
+		if !errors.Is(err, store.ErrStale) || try > 0 {
+			return classifyStore(err, ErrBadCredentials)
+		}
+		ctx, cancel = a.storeCtx(c)
+		now, err := a.cfg.Store.User(ctx, u.Username)
+		cancel()
+		if err != nil {
+			return classifyStore(err, ErrBadCredentials)
+		}
+		if now.Disabled || !bytes.Equal(now.PasswordHash, u.PasswordHash) {
+			return ErrBadCredentials
+		}
+		spec.Generation = now.Generation
+	}
+}
+
 // RefreshHandler handles POST {"refresh_token"}. It rotates the refresh
-// token atomically and answers 200 with a new [TokenResponse]. An unknown,
-// expired or already-used refresh token gets 401 invalid_grant; a reused
-// one also revokes its whole session, since only a copy of the token can
-// be presented twice.
+// token atomically and answers 200 with a new [TokenResponse]. Within
+// RefreshGrace of a rotation, the previous token is answered again with
+// the same successor, so retries and concurrent refreshes converge. An
+// unknown or expired refresh token gets 401 invalid_grant; any other reuse
+// of a rotated one also revokes its whole session, since only a copy of
+// the token can be presented twice.
 func (a *Auth) RefreshHandler() gin.HandlerFunc {
 	return annotate(Requirement{Public: true, Endpoint: true}, func(c *gin.Context) {
 		var req refreshRequest
@@ -121,27 +150,26 @@ func (a *Auth) RefreshHandler() gin.HandlerFunc {
 			a.fail(c, fmt.Errorf("%w: refresh_token is required", ErrBadRequest))
 			return
 		}
-		old := *req.RefreshToken
-		username, sid, err := parseRefreshToken(old)
+		old, err := a.parseRefreshToken(*req.RefreshToken)
 		if err != nil {
 			a.fail(c, errors.Join(ErrInvalidGrant, err))
 			return
 		}
-		next, err := newRefreshToken(username, sid)
-		if err != nil {
-			a.fail(c, err)
-			return
-		}
+		next := a.nextRefreshToken(old)
 		ctx, cancel := a.storeCtx(c)
-		s, err := a.cfg.Store.RotateRefresh(ctx, username, sid,
-			store.HashSecret([]byte(old)), store.HashSecret([]byte(next)))
+		s, err := a.cfg.Store.RotateRefresh(ctx, old.username, old.sid, store.Rotation{
+			Old: store.HashSecret([]byte(old.raw)), Seq: old.seq,
+			Next: store.HashSecret([]byte(next.raw)), Grace: max(0, a.cfg.RefreshGrace),
+		})
 		cancel()
 		if err != nil {
+			withAttempt(c, old.username)
 			a.fail(c, classifyStore(err, ErrInvalidGrant))
 			return
 		}
+		a.auditRequest(c, Event{Kind: EventRefreshed, Status: http.StatusOK, Username: s.Username, Session: sessionPrefix(s.ID)})
 		noStore(c)
-		a.sendTokens(c, s.Username, s.ID, s.Roles, next)
+		a.sendTokens(c, s.Username, s.ID, s.Roles, next.raw)
 	})
 }
 
@@ -158,28 +186,73 @@ func (a *Auth) sendTokens(c *gin.Context, username string, sid store.Digest, rol
 	})
 }
 
-// LogoutHandler revokes the caller's session and answers 204. Mount it
-// behind [Auth.Required]; it authenticates by itself otherwise. In
-// stateless mode the access token stays valid until it expires; only its
-// session and refresh token die. HTTP Basic has no session: the answer is
-// 204 and nothing changes.
+// LogoutHandler revokes the caller's session and answers 204. It is
+// idempotent: a second logout with the same access token (expired or
+// not) or cookie is 204 again, so mount it without [Auth.Required]; it
+// authenticates by itself, accepting credentials whose session is already
+// gone. In stateless mode the access token stays valid until it expires;
+// only its session and refresh token die. HTTP Basic has no session: the
+// answer is 204 and nothing changes.
 func (a *Auth) LogoutHandler() gin.HandlerFunc {
 	return annotate(Requirement{Authenticated: true, Endpoint: true}, func(c *gin.Context) {
-		p, ok := a.principal(c)
-		if !ok {
+		username, sid, scheme, err := a.logoutTarget(c)
+		if err != nil {
+			a.fail(c, err)
 			return
 		}
-		if !p.SessionID.IsZero() {
+		if !sid.IsZero() {
 			ctx, cancel := a.storeCtx(c)
-			err := a.cfg.Store.RevokeSession(ctx, p.Username, p.SessionID)
+			err := a.cfg.Store.RevokeSession(ctx, username, sid)
 			cancel()
 			if err != nil {
 				a.fail(c, classifyStore(err, ErrTokenInvalid))
 				return
 			}
 		}
-		a.loggedOut(c)
+		a.auditRequest(c, Event{Kind: EventLogout, Status: http.StatusNoContent, Username: username, Session: sessionPrefixOrEmpty(sid)})
+		a.loggedOut(c, scheme)
 	})
+}
+
+// logoutTarget finds the session a logout ends: the principal's when an
+// earlier annotation authenticated the request, or else the one its
+// credential names, live or not. A Basic credential names none and is not
+// checked: logging out of it changes nothing.
+func (a *Auth) logoutTarget(c *gin.Context) (username string, sid store.Digest, scheme string, err error) {
+	if p, ok := PrincipalFrom(c); ok {
+		return p.Username, p.SessionID, p.Scheme, nil
+	}
+	cred, err := a.extract(c)
+	if err != nil {
+		return "", sid, "", err
+	}
+	switch cred := cred.(type) {
+	case BearerToken:
+		claims, verr := a.cfg.Verifier.Verify(string(cred))
+		if verr != nil && (!errors.Is(verr, tokens.ErrExpired) || a.pastExpiredWindow(claims)) {
+			// Past the window an old token (from a log, say) is as dead
+			// here as everywhere: it cannot end the owner's session.
+			return "", sid, "", errors.Join(ErrTokenInvalid, verr)
+		}
+		sid, err = store.ParseDigest(claims.SessionID)
+		if err != nil {
+			return "", sid, "", errors.Join(ErrTokenInvalid, err)
+		}
+		return claims.Subject, sid, SchemeBearer, nil
+	case SessionCookie:
+		return cred.Username, store.HashSecret(cred.Secret), SchemeCookie, nil
+	case Password:
+		return "", sid, SchemeBasic, nil
+	default:
+		return "", sid, "", ErrCredentialsMissing
+	}
+}
+
+func sessionPrefixOrEmpty(id store.Digest) string {
+	if id.IsZero() {
+		return ""
+	}
+	return sessionPrefix(id)
 }
 
 // LogoutAllHandler revokes every session of the caller ("log out
@@ -197,7 +270,8 @@ func (a *Auth) LogoutAllHandler() gin.HandlerFunc {
 			a.fail(c, classifyStore(err, ErrTokenInvalid))
 			return
 		}
-		a.loggedOut(c)
+		a.auditRequest(c, Event{Kind: EventLogoutAll, Status: http.StatusNoContent})
+		a.loggedOut(c, p.Scheme)
 	})
 }
 
@@ -226,8 +300,8 @@ func (a *Auth) principal(c *gin.Context) (*Principal, bool) {
 	return a.authenticate(c)
 }
 
-func (a *Auth) loggedOut(c *gin.Context) {
-	if p, _ := PrincipalFrom(c); a.cookie != nil && p != nil && p.Scheme == SchemeCookie {
+func (a *Auth) loggedOut(c *gin.Context, scheme string) {
+	if a.cookie != nil && scheme == SchemeCookie {
 		a.cookie.clear(c.Writer, c.Request)
 	}
 	noStore(c)
@@ -239,7 +313,8 @@ func noStore(c *gin.Context) {
 	c.Header("Pragma", "no-cache")
 }
 
-// decodeBody reads one JSON object of at most maxBodyBytes. It insists on
+// decodeBody reads one JSON object of at most maxBodyBytes (413 beyond,
+// decided from Content-Length before reading when it is sent). It insists on
 // Content-Type application/json: a cross-site HTML form cannot send that
 // type without a CORS preflight, so a form cannot log a victim in to the
 // attacker's account (login CSRF).
@@ -251,12 +326,25 @@ func decodeBody(c *gin.Context, v any) error {
 	if c.GetHeader("Sec-Fetch-Site") == "cross-site" {
 		return fmt.Errorf("%w: cross-site request", ErrBadRequest)
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, maxBodyBytes))
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%w: body must be a JSON object: %v", ErrBadRequest, err)
+	if c.Request.ContentLength > maxBodyBytes {
+		return fmt.Errorf("%w: body of %d bytes, limit %d", ErrTooLarge, c.Request.ContentLength, maxBodyBytes)
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return fmt.Errorf("%w: body must hold exactly one JSON object", ErrBadRequest)
+	dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, maxBodyBytes))
+	err = dec.Decode(v)
+	if err == nil {
+		if _, terr := dec.Token(); !errors.Is(terr, io.EOF) {
+			err = errors.New("body must hold exactly one JSON object")
+			if terr != nil {
+				err = terr
+			}
+		}
+	}
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return fmt.Errorf("%w: body over %d bytes", ErrTooLarge, maxBodyBytes)
+	case err != nil:
+		return fmt.Errorf("%w: body must be one JSON object: %v", ErrBadRequest, err)
 	}
 	return nil
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/gin-authkit/authkit/ginauth"
+	"github.com/gin-authkit/authkit/ginauth/ginauthtest"
 	"github.com/gin-authkit/authkit/store"
 	"github.com/gin-authkit/authkit/tokens"
 )
@@ -94,18 +97,29 @@ func TestHandlerBodies(t *testing.T) {
 			name    string
 			body    string
 			headers []string
+			status  int
 		}{
-			{"not JSON", "refresh_token=x", nil},
-			{"array", `["x"]`, nil},
-			{"over 8 KiB", `{"refresh_token":"` + strings.Repeat("a", 9000) + `"}`, nil},
-			{"form content type", `{"username":"bob","password":"` + bobPW + `","refresh_token":"x"}`, []string{"Content-Type", "text/plain"}},
-			{"cross-site", `{"username":"bob","password":"` + bobPW + `","refresh_token":"x"}`, []string{"Sec-Fetch-Site", "cross-site"}},
+			{"not JSON", "refresh_token=x", nil, 400},
+			{"array", `["x"]`, nil, 400},
+			{"over 8 KiB", `{"refresh_token":"` + strings.Repeat("a", 9000) + `"}`, nil, 413},
+			{"1 MiB", `{"refresh_token":"` + strings.Repeat("a", 1<<20) + `"}`, nil, 413},
+			{"form content type", `{"username":"bob","password":"` + bobPW + `","refresh_token":"x"}`, []string{"Content-Type", "text/plain"}, 400},
+			{"cross-site", `{"username":"bob","password":"` + bobPW + `","refresh_token":"x"}`, []string{"Sec-Fetch-Site", "cross-site"}, 400},
 		} {
 			t.Run(path+" "+tt.name, func(t *testing.T) {
 				r := k.doRaw("POST", path, tt.body, tt.headers...)
-				expect(t, r, 400, "invalid_request")
+				expect(t, r, tt.status, "invalid_request")
 			})
 		}
+		// Without Content-Length (chunked), the reader's limit decides.
+		t.Run(path+" chunked over 8 KiB", func(t *testing.T) {
+			req := httptest.NewRequest("POST", path, io.MultiReader(strings.NewReader(`{"refresh_token":"`), strings.NewReader(strings.Repeat("a", 9000)+`"}`)))
+			req.ContentLength = -1
+			req.Header.Set("Content-Type", "application/json")
+			w := httptest.NewRecorder()
+			k.engine.ServeHTTP(w, req)
+			ginauthtest.AssertError(t, w.Code, w.Body.Bytes(), 413, "invalid_request")
+		})
 	}
 }
 
@@ -174,6 +188,14 @@ func TestCookieSecureAttribute(t *testing.T) {
 				if c.Secure != tt.secure {
 					t.Errorf("cookie %s Secure = %v, want %v", c.Name, c.Secure, tt.secure)
 				}
+				// Secure cookies carry the __Host- prefix; browsers drop it
+				// on plain HTTP, so loopback development keeps plain names.
+				if strings.HasPrefix(c.Name, "__Host-") != tt.secure {
+					t.Errorf("cookie %s: __Host- prefix = %v, want %v", c.Name, !tt.secure, tt.secure)
+				}
+				if c.MaxAge != 0 || !c.Expires.IsZero() {
+					t.Errorf("cookie %s is persistent (Max-Age %d), want a session cookie", c.Name, c.MaxAge)
+				}
 			}
 		})
 	}
@@ -182,12 +204,12 @@ func TestCookieSecureAttribute(t *testing.T) {
 func TestSessionFixation(t *testing.T) {
 	k := newKit(t)
 	first := k.do("POST", "/auth/login", map[string]any{"username": "bob", "password": bobPW, "cookie": true})
-	old := cookieValue(first, "authkit_session")
+	old := cookieValue(first, "__Host-authkit_session")
 	// Log in again presenting the old cookie (as a planted one would be):
 	// the server must not adopt it.
 	second := k.do("POST", "/auth/login", map[string]any{"username": "bob", "password": bobPW, "cookie": true},
-		"Cookie", "authkit_session="+old)
-	if v := cookieValue(second, "authkit_session"); v == "" || v == old {
+		"Cookie", "__Host-authkit_session="+old)
+	if v := cookieValue(second, "__Host-authkit_session"); v == "" || v == old {
 		t.Fatalf("login kept the presented session id")
 	}
 }
@@ -222,7 +244,7 @@ func TestLogoutClearsOnlyCookieSessions(t *testing.T) {
 		t.Errorf("bearer logout sent Set-Cookie %q", sc)
 	}
 	login := k.do("POST", "/auth/login", map[string]any{"username": "bob", "password": bobPW, "cookie": true})
-	r = k.do("POST", "/auth/logout", nil, "Cookie", "authkit_session="+cookieValue(login, "authkit_session"),
+	r = k.do("POST", "/auth/logout", nil, "Cookie", "__Host-authkit_session="+cookieValue(login, "__Host-authkit_session"),
 		"X-CSRF-Token", login.str("csrf_token"))
 	expect(t, r, 204, "")
 	cleared := 0

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"log/slog"
+	"net"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -19,6 +20,8 @@ import (
 	"github.com/gin-authkit/authkit/ginauth"
 	"github.com/gin-authkit/authkit/ginauth/ginauthtest"
 	"github.com/gin-authkit/authkit/internal/testredis"
+	"github.com/gin-authkit/authkit/store"
+	"github.com/gin-authkit/authkit/store/memstore"
 	"github.com/gin-authkit/authkit/store/redisstore"
 	"github.com/gin-authkit/authkit/tokens"
 )
@@ -77,12 +80,30 @@ func newKit(t testing.TB, opts ...func(*ginauth.Config)) *kit {
 
 func newKitOn(t testing.TB, rdb redis.UniversalClient, prefix string, opts ...func(*ginauth.Config)) *kit {
 	t.Helper()
-	k := &kit{t: t, clock: &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}, rdb: rdb, trips: &counter{}, prefix: prefix}
-	rdb.AddHook(k.trips)
-	st, err := newRedisStore(rdb, prefix, k.clock.Now)
+	clk := &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	trips := &counter{}
+	rdb.AddHook(trips)
+	st, err := newRedisStore(rdb, prefix, clk.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
+	k := newKitWith(t, st, clk, opts...)
+	k.rdb, k.trips, k.prefix = rdb, trips, prefix
+	return k
+}
+
+// newMemKit is newKit on the in-memory store.
+func newMemKit(t testing.TB, opts ...func(*ginauth.Config)) *kit {
+	t.Helper()
+	clk := &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	return newKitWith(t, memstore.New(memstore.Options{Now: clk.Now}), clk, opts...)
+}
+
+// newKitWith builds the kit's Auth on st, creates alice and bob, and
+// mounts the demo's routes.
+func newKitWith(t testing.TB, st store.Store, clk *clock, opts ...func(*ginauth.Config)) *kit {
+	t.Helper()
+	k := &kit{t: t, clock: clk}
 	key, err := tokens.NewHMACKey("k1", []byte(testSecret))
 	if err != nil {
 		t.Fatal(err)
@@ -98,8 +119,9 @@ func newKitOn(t testing.TB, rdb redis.UniversalClient, prefix string, opts ...fu
 	}
 	cfg := ginauth.Config{
 		Store: st, Issuer: iss, Verifier: ver, Realm: testRealm,
-		BcryptCost: bcrypt.MinCost, Now: k.clock.Now,
+		BcryptCost: bcrypt.MinCost, AllowTestCosts: true, Now: k.clock.Now,
 		Logger:     slog.New(slog.DiscardHandler),
+		Audit:      audited.record,
 		Extractors: []ginauth.Extractor{ginauth.Bearer(), ginauth.Basic(), ginauth.Cookie(ginauth.CookieConfig{})},
 	}
 	for _, o := range opts {
@@ -110,10 +132,10 @@ func newKitOn(t testing.TB, rdb redis.UniversalClient, prefix string, opts ...fu
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if err := k.auth.CreateUser(ctx, "alice", alicePW, []string{"admin", "user"}); err != nil {
+	if err := k.auth.Accounts().CreateUser(ctx, "alice", alicePW, []string{"admin", "user"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := k.auth.CreateUser(ctx, "bob", bobPW, []string{"user"}); err != nil {
+	if err := k.auth.Accounts().CreateUser(ctx, "bob", bobPW, []string{"user"}); err != nil {
 		t.Fatal(err)
 	}
 	k.engine = demoEngine(k.auth)
@@ -127,7 +149,7 @@ func demoEngine(auth *ginauth.Auth) *gin.Engine {
 	a := r.Group("/auth")
 	a.POST("/login", auth.LoginHandler())
 	a.POST("/refresh", auth.RefreshHandler())
-	a.POST("/logout", auth.Required(), auth.LogoutHandler())
+	a.POST("/logout", auth.LogoutHandler())
 	a.POST("/logout-all", auth.Required(), auth.LogoutAllHandler())
 	api := r.Group("/api", auth.Required())
 	api.GET("/me", func(c *gin.Context) {
@@ -175,6 +197,10 @@ func (k *kit) doHost(host, method, path, body string, headers ...string) resp {
 	req := httptest.NewRequest(method, path, strings.NewReader(body))
 	req.Host = host
 	for i := 0; i+1 < len(headers); i += 2 {
+		if headers[i] == remoteAddr {
+			req.RemoteAddr = headers[i+1]
+			continue
+		}
 		req.Header.Add(headers[i], headers[i+1])
 	}
 	if req.Header.Get("Content-Type") == "" {
@@ -184,8 +210,16 @@ func (k *kit) doHost(host, method, path, body string, headers ...string) resp {
 	k.engine.ServeHTTP(w, req)
 	r := resp{ResponseRecorder: w, body: map[string]any{}}
 	_ = json.Unmarshal(w.Body.Bytes(), &r.body)
+	audited.secretsOf(req, body, r)
 	return r
 }
+
+// remoteAddr, given as a header name to doHost, sets the request's peer
+// address instead (what gin's ClientIP reports without trusted proxies).
+const remoteAddr = "(remote address)"
+
+// from returns the header pair that makes a request come from ip.
+func from(ip string) []string { return []string{remoteAddr, net.JoinHostPort(ip, "40000")} }
 
 func b64std(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 

@@ -55,7 +55,7 @@ func TestAnonymousWritesNothing(t *testing.T) {
 	k := newKit(t)
 	tok := k.login("alice", alicePW)
 	unknownSession := k.foreignToken(testSecret, "k1", "authkit-test", "api")
-	wrongSecret := tok.RefreshToken[:strings.LastIndex(tok.RefreshToken, ".")+1] + strings.Repeat("A", 43)
+	wrongSecret := withRefreshSecret(tok.RefreshToken, strings.Repeat("A", 43))
 	before := k.snapshot()
 	for range 5 {
 		k.do("GET", "/api/me", nil)
@@ -67,6 +67,18 @@ func TestAnonymousWritesNothing(t *testing.T) {
 		k.do("POST", "/auth/login", map[string]string{"username": "alice", "password": "whatever"})
 	}
 	after := k.snapshot()
+	// Failed logins are counted for throttling, in keys of their own;
+	// nothing else may change.
+	counters := 0
+	for key := range after {
+		if strings.Contains(key, "{a:") {
+			counters++
+			delete(after, key)
+		}
+	}
+	if counters != 5 {
+		t.Errorf("%d failure counters, want 5 (two account-address pairs, one address, two accounts)", counters)
+	}
 	if len(after) != len(before) {
 		t.Fatalf("keys went from %d to %d", len(before), len(after))
 	}
@@ -116,9 +128,13 @@ func TestCredentialsStoredHashed(t *testing.T) {
 	k := newKit(t)
 	r := k.do("POST", "/auth/login", map[string]any{"username": "bob", "password": bobPW, "cookie": true})
 	expect(t, r, 200, "")
-	cookie := cookieValue(r, "authkit_session")
+	cookie := cookieValue(r, "__Host-authkit_session")
 	tok := k.login("bob", bobPW)
-	secrets := []string{tok.RefreshToken[strings.LastIndex(tok.RefreshToken, ".")+1:], cookie[strings.Index(cookie, ".")+1:]}
+	parts := strings.Split(tok.RefreshToken, ".")
+	if len(parts) != 6 || cookie == "" {
+		t.Fatalf("refresh token %q or cookie %q not in the documented format", tok.RefreshToken, cookie)
+	}
+	secrets := []string{parts[4], cookie[strings.Index(cookie, ".")+1:]}
 	for key, value := range k.snapshot() {
 		for _, secret := range secrets {
 			if strings.Contains(key+" "+value, secret) {
@@ -200,9 +216,17 @@ func TestStoreRecovers(t *testing.T) {
 	// The session died with the server's memory: that is a 401 now, decided
 	// by a store that answered.
 	expect(t, k.do("GET", "/api/me", nil, bearer(tok.AccessToken)...), 401, "invalid_token")
-	if err := k.auth.CreateUser(context.Background(), "alice", alicePW, []string{"admin"}); err != nil {
+	if err := k.auth.Accounts().CreateUser(context.Background(), "alice", alicePW, []string{"admin"}); err != nil {
 		t.Fatal(err)
 	}
 	tok = k.login("alice", alicePW)
 	expect(t, k.do("GET", "/api/me", nil, bearer(tok.AccessToken)...), 200, "")
+}
+
+// withRefreshSecret replaces the random part of a refresh token, keeping
+// its signed prefix, so the token reaches the store and fails there.
+func withRefreshSecret(tok, secret string) string {
+	parts := strings.Split(tok, ".")
+	parts[4] = secret
+	return strings.Join(parts, ".")
 }

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/gin-authkit/authkit/store"
 	"github.com/gin-authkit/authkit/tokens"
@@ -82,16 +81,9 @@ func (a *Auth) authenticate(c *gin.Context) (*Principal, bool) {
 }
 
 func (a *Auth) check(c *gin.Context) (*Principal, error) {
-	var cred Credential
-	for _, x := range a.cfg.Extractors {
-		found, err := x.Extract(c.Request)
-		if err != nil {
-			return nil, err
-		}
-		if found != nil {
-			cred = found
-			break
-		}
+	cred, err := a.extract(c)
+	if err != nil {
+		return nil, err
 	}
 	switch cred := cred.(type) {
 	case BearerToken:
@@ -107,6 +99,18 @@ func (a *Auth) check(c *gin.Context) (*Principal, error) {
 	}
 }
 
+// extract runs the extractors in order; the first credential found wins.
+// It returns (nil, nil) when there is none.
+func (a *Auth) extract(c *gin.Context) (Credential, error) {
+	for _, x := range a.cfg.Extractors {
+		found, err := x.Extract(c.Request)
+		if err != nil || found != nil {
+			return found, err
+		}
+	}
+	return nil, nil
+}
+
 func (a *Auth) checkBearer(c *gin.Context, token string) (*Principal, error) {
 	claims, verr := a.cfg.Verifier.Verify(token)
 	if verr != nil && !errors.Is(verr, tokens.ErrExpired) {
@@ -116,27 +120,48 @@ func (a *Auth) checkBearer(c *gin.Context, token string) (*Principal, error) {
 	if err != nil {
 		return nil, errors.Join(ErrTokenInvalid, err)
 	}
+	if verr != nil {
+		return nil, a.checkExpired(c, claims, sid, verr)
+	}
 	if a.cfg.Stateless {
-		if verr != nil {
-			return nil, classifyToken(verr)
-		}
 		// SessionID lets logout revoke the session (and so its refresh
 		// token) even though requests do not consult it.
 		return &Principal{Username: claims.Subject, Roles: claims.Roles, Scheme: SchemeBearer,
 			SessionID: sid, TokenID: claims.ID, ExpiresAt: claims.ExpiresAt.Time}, nil
 	}
-	// Even an expired token is checked against its session: only a live
-	// session makes it refreshable (token_expired); otherwise the client
-	// must log in again (invalid_token).
 	p, err := a.checkSession(c, claims.Subject, sid, SchemeBearer)
 	if err != nil {
 		return nil, err
 	}
-	if verr != nil {
-		return nil, classifyToken(verr)
-	}
 	p.TokenID, p.ExpiresAt = claims.ID, claims.ExpiresAt.Time
 	return p, nil
+}
+
+// checkExpired answers an access token whose only fault is its expiry:
+// token_expired (refresh) while its session is alive, looked at without
+// touching it, and only within ExpiredTokenWindow after the expiry; past
+// that, invalid_token without asking the store, so an old token neither
+// tells its holder whether the session lives nor keeps it from idling out.
+func (a *Auth) checkExpired(c *gin.Context, claims *tokens.Claims, sid store.Digest, verr error) error {
+	if a.pastExpiredWindow(claims) {
+		return errors.Join(ErrTokenInvalid, verr)
+	}
+	if !a.cfg.Stateless {
+		ctx, cancel := a.storeCtx(c)
+		_, err := a.cfg.Store.PeekSession(ctx, claims.Subject, sid)
+		cancel()
+		if err != nil {
+			return classifyStore(err, ErrTokenInvalid)
+		}
+	}
+	return classifyToken(verr)
+}
+
+// pastExpiredWindow reports an expired token whose expiry lies more than
+// ExpiredTokenWindow back (always, when the window is negative).
+func (a *Auth) pastExpiredWindow(claims *tokens.Claims) bool {
+	w := a.cfg.ExpiredTokenWindow
+	return w < 0 || claims.ExpiresAt == nil || a.cfg.Now().After(claims.ExpiresAt.Add(w))
 }
 
 func (a *Auth) checkSession(c *gin.Context, username string, sid store.Digest, scheme string) (*Principal, error) {
@@ -157,59 +182,53 @@ func (a *Auth) checkPassword(c *gin.Context, cred Password) (*Principal, error) 
 	return &Principal{Username: u.Username, Roles: u.Roles, Scheme: SchemeBasic}, nil
 }
 
-// compareHash is bcrypt's comparison; a variable so that a test can check
-// it runs for unknown users too.
-var compareHash = bcrypt.CompareHashAndPassword
-
-// verifyPassword checks a username and password. Unknown users, disabled
-// users, wrong and unacceptable passwords all fail the same way, after the
-// same bcrypt work.
+// verifyPassword checks a username and password for a login or a Basic
+// request: a locked key answers 429 at once, without waiting for a hashing
+// slot; then, holding a slot, the attempt is counted before the
+// comparison (so parallel guesses cannot all pass a limit read at the same
+// time) and settled after it.
 func (a *Auth) verifyPassword(c *gin.Context, username, password string) (store.User, error) {
-	var u store.User
-	err := store.ValidateUsername(username)
-	if err == nil {
-		ctx, cancel := a.storeCtx(c)
-		u, err = a.cfg.Store.User(ctx, username)
-		cancel()
-		if err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrInvalid) {
-			return u, errors.Join(ErrUnavailable, err)
-		}
+	withAttempt(c, username)
+	keys := newThrottleKeys(throttleName(username), c.ClientIP())
+	ctx := c.Request.Context()
+	before, err := a.throttleCheck(ctx, keys)
+	if err != nil {
+		return store.User{}, err
 	}
-	hash := u.PasswordHash
-	if err != nil || len(hash) == 0 {
-		hash = a.dummyHash
+	release, err := a.passwordSlot(c)
+	if err != nil {
+		return store.User{}, err
 	}
-	release, werr := a.passwordSlot(c)
-	if werr != nil {
-		return store.User{}, werr
+	if err := a.throttleCount(ctx, keys, before); err != nil {
+		release()
+		return store.User{}, err
 	}
-	defer release()
-	// bcrypt ignores bytes past the 72nd and hashes the empty password: a
-	// password outside 1..72 bytes never matches, whatever it is compared to.
-	cmpErr := compareHash(hash, []byte(password))
-	if err != nil || cmpErr != nil || u.Disabled || checkPasswordBytes(password) != nil {
-		return store.User{}, ErrBadCredentials
+	u, verr := a.accounts.Verify(ctx, username, password)
+	release()
+	if err := a.throttleSettle(ctx, keys, verr); err != nil {
+		return store.User{}, err
 	}
-	return u, nil
+	return u, verr
 }
 
 // errPasswordBusy: every password-check slot stayed taken for PasswordWait.
 var errPasswordBusy = errors.New("ginauth: too many password checks at once")
 
-// passwordSlot waits for a free bcrypt slot, at most PasswordWait. Busy is
-// answered like a store outage (503, Retry-After): the caller's credentials
-// were not judged, so they must not hear 401.
+// passwordSlot waits for a free hashing slot, at most PasswordWait. Busy
+// is answered like a store outage (503, Retry-After): the caller's
+// credentials were not judged, so they must not hear 401.
 func (a *Auth) passwordSlot(c *gin.Context) (release func(), err error) {
+	release = func() { <-a.passwordSlots }
 	select {
 	case a.passwordSlots <- struct{}{}:
-		return func() { <-a.passwordSlots }, nil
+		return release, nil
 	default:
 	}
 	t := time.NewTimer(a.cfg.PasswordWait)
 	defer t.Stop()
 	select {
 	case a.passwordSlots <- struct{}{}:
-		return func() { <-a.passwordSlots }, nil
+		return release, nil
 	case <-t.C:
 		return nil, errors.Join(ErrUnavailable, errPasswordBusy)
 	case <-c.Request.Context().Done():

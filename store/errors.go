@@ -14,6 +14,10 @@ var (
 	// ErrReused reports a refresh token presented after it was rotated;
 	// the session has been revoked.
 	ErrReused = errors.New("store: refresh token reused")
+	// ErrStale reports a session created against a user generation that is
+	// no longer current: the password changed, the user was disabled or
+	// all sessions were revoked while the login was in flight.
+	ErrStale = errors.New("store: user changed since it was read")
 	// ErrInvalid reports an argument that can never be stored, such as a
 	// malformed username given to CreateUser or CreateSession. Lookups and
 	// updates read a malformed username as an unknown user instead: see

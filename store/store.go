@@ -9,7 +9,8 @@ import (
 type User struct {
 	// Username identifies the user; see [ValidateUsername] for its syntax.
 	Username string
-	// PasswordHash is the bcrypt hash of the password.
+	// PasswordHash is the encoded password hash (bcrypt, or argon2id in
+	// PHC string format).
 	PasswordHash []byte
 	// Roles are the user's role names, in no particular order.
 	Roles []string
@@ -17,10 +18,16 @@ type User struct {
 	Disabled bool
 	// CreatedAt is set by the store when the user is created.
 	CreatedAt time.Time
+	// Generation is set by the store. It changes, in the same atomic step,
+	// whenever the password hash changes, the user is disabled or all of
+	// the user's sessions are revoked, and never otherwise. A caller that
+	// verified a password passes it on in [SessionSpec.Generation], so that
+	// a password change or disable ends every login already in flight.
+	Generation uint64
 }
 
-// NewSession is what a caller supplies to create a session.
-type NewSession struct {
+// SessionSpec is what a caller supplies to create a session.
+type SessionSpec struct {
 	// ID is the digest of the session secret: the session's public handle.
 	ID Digest
 	// Username is the owner; the user must exist and be enabled.
@@ -33,6 +40,14 @@ type NewSession struct {
 	// ExpiresAt ends the session whatever its use (absolute lifetime).
 	// It must be after the store's current time.
 	ExpiresAt time.Time
+	// Generation is the [User.Generation] the caller read when it verified
+	// the user's password. CreateSession fails with [ErrStale] when the
+	// user has moved to another generation since.
+	Generation uint64
+	// MaxSessions caps the user's sessions: when this one would make more
+	// than MaxSessions, the oldest (earliest absolute expiry) are revoked
+	// in the same atomic step. Zero means no cap.
+	MaxSessions int
 }
 
 // Session is a live server-side session, as read back from a store.
@@ -70,13 +85,22 @@ type UserStore interface {
 	CreateUser(ctx context.Context, u User) error
 	// User returns the user called username.
 	User(ctx context.Context, username string) (User, error)
-	// SetPasswordHash replaces the user's bcrypt hash.
+	// SetPasswordHash replaces the user's password hash and, in the same
+	// atomic step, moves the user to a new generation, which ends every
+	// session of the user and every login in flight.
 	SetPasswordHash(ctx context.Context, username string, hash []byte) error
+	// RehashPassword replaces the user's password hash with a stronger
+	// encoding of the same password, only while the stored hash is still
+	// old and the user's generation is still gen; it changes neither the
+	// generation nor any session. It reports whether it replaced the hash.
+	// A login uses it after verifying the password against old.
+	RehashPassword(ctx context.Context, username string, gen uint64, old, hash []byte) (bool, error)
 	// SetRoles replaces the user's roles. Live sessions see the new roles
 	// on their next read.
 	SetRoles(ctx context.Context, username string, roles []string) error
-	// SetDisabled disables or re-enables the user. While disabled, the
-	// user's sessions read as not found and cannot be refreshed.
+	// SetDisabled disables or re-enables the user. Disabling moves the
+	// user to a new generation: its sessions end and are not revived by
+	// re-enabling.
 	SetDisabled(ctx context.Context, username string, disabled bool) error
 }
 
@@ -93,15 +117,20 @@ type UserStore interface {
 // Sessions returns none, and RevokeSession and RevokeAll return nil.
 type SessionStore interface {
 	// CreateSession stores a new session. It fails with [ErrNotFound] when
-	// the user is absent or disabled, with [ErrExists] when a live session
-	// already has the ID, and with [ErrInvalid] for a bad argument
+	// the user is absent or disabled, with [ErrStale] when the user's
+	// generation is no longer s.Generation, with [ErrExists] when a live
+	// session already has the ID, and with [ErrInvalid] for a bad argument
 	// (malformed username, zero ID or refresh digest, non-positive idle
-	// timeout, expiry not in the future).
-	CreateSession(ctx context.Context, s NewSession) error
+	// timeout, expiry not in the future, negative MaxSessions).
+	CreateSession(ctx context.Context, s SessionSpec) error
 	// Session returns the live session id of username together with the
 	// user's current roles, and marks it as used now. A backend on a
 	// network does this in one round trip.
 	Session(ctx context.Context, username string, id Digest) (Session, error)
+	// PeekSession is Session without the use: it changes nothing, neither
+	// the last use nor any expiry. It serves checks that must not keep a
+	// session alive, such as looking at the session of an expired token.
+	PeekSession(ctx context.Context, username string, id Digest) (Session, error)
 	// Sessions lists the user's live sessions, oldest first, ties by ID
 	// (see [SortSessions]). An unknown user has none.
 	Sessions(ctx context.Context, username string) ([]Session, error)
@@ -113,20 +142,87 @@ type SessionStore interface {
 	RevokeAll(ctx context.Context, username string) error
 }
 
+// Rotation is one refresh-token rotation request.
+type Rotation struct {
+	// Old is the digest of the presented refresh token.
+	Old Digest
+	// Seq is the presented token's place in its session's chain: 0 for the
+	// token issued at login, n+1 for the successor of token n. The caller
+	// must have authenticated it (ginauth signs it into the token), since
+	// a Seq below the session's current one is taken as proof of reuse.
+	Seq uint64
+	// Next is the digest of the successor token. It must not be zero nor
+	// equal Old.
+	Next Digest
+	// Grace is how long after a rotation the previous token still
+	// rotates, to the same successor only. Zero disables it.
+	Grace time.Duration
+}
+
 // RefreshStore rotates refresh tokens.
+//
+// A session keeps a constant amount of rotation state whatever the number
+// of rotations: its current digest and sequence number, the previous
+// digest and the time of the last rotation.
 type RefreshStore interface {
-	// RotateRefresh atomically replaces the session's current refresh
-	// digest old with next and marks the session as used now.
+	// RotateRefresh marks the session as used now and, in one atomic step:
 	//
-	// When old is a digest that this session already rotated away, the
-	// token has been replayed, which means it was stolen or copied: the
-	// whole session is revoked and the error wraps [ErrReused]
-	// (RFC 9700 §4.14.2). When the session is not live, or old was never
-	// issued for it, the error wraps [ErrNotFound], as it does for a
-	// malformed username. Of any number of concurrent calls with the same
-	// old digest, exactly one succeeds. A next digest that is zero or
-	// equals old fails with [ErrInvalid].
-	RotateRefresh(ctx context.Context, username string, id Digest, old, next Digest) (Session, error)
+	//   - when r.Old is the current digest, makes r.Next current (its
+	//     sequence number one more than before);
+	//   - when r.Old is the digest current just before, r.Next is the
+	//     digest current now and less than r.Grace has passed since that
+	//     rotation, changes nothing else: a retry, or a concurrent refresh,
+	//     that derived the same successor (RFC 9700 §4.14.2 allows the
+	//     grace);
+	//   - otherwise, when r.Seq is below the current sequence number, the
+	//     token is one this session already rotated away: it was replayed,
+	//     which means it was stolen or copied, so the whole session is
+	//     revoked and the error wraps [ErrReused];
+	//   - otherwise r.Old was never issued for this session: the error
+	//     wraps [ErrNotFound] and nothing changes.
+	//
+	// A session that is not live, or a malformed username, is
+	// [ErrNotFound]. Of any number of concurrent calls with the same r.Old
+	// and different r.Next, exactly one succeeds. A zero r.Next, one equal
+	// to r.Old, or a negative r.Grace fails with [ErrInvalid].
+	RotateRefresh(ctx context.Context, username string, id Digest, r Rotation) (Session, error)
+}
+
+// Attempt is the state of one failure counter of an [AttemptStore].
+type Attempt struct {
+	// Failures is the number of failures counted since the counter was
+	// created; 0 for an absent or expired counter.
+	Failures int
+	// Last is the time of the latest failure; zero when Failures is 0.
+	Last time.Time
+}
+
+// MaxAttemptKeyLen is the longest key an [AttemptStore] accepts, in bytes.
+const MaxAttemptKeyLen = 512
+
+// AttemptStore counts failed password checks, for throttling. Keys are
+// opaque strings chosen by the caller (such as "pair:alice|192.0.2.1"), 1
+// to [MaxAttemptKeyLen] bytes of any content; a backend hashes or escapes
+// them as it needs. Each counter lives in its own key and expires by
+// itself, so a network backend can spread counters over a cluster.
+type AttemptStore interface {
+	// Attempts reads the counters of keys, in order, without changing
+	// them. Absent or expired counters read as the zero Attempt.
+	Attempts(ctx context.Context, keys ...string) ([]Attempt, error)
+	// AddFailure adds one failure to each counter of keys, stamps it with
+	// the store's time, and makes it expire ttl after that failure. It
+	// returns the counters as updated, in order. Each counter changes
+	// atomically; a backend on a network makes one round trip.
+	AddFailure(ctx context.Context, ttl time.Duration, keys ...string) ([]Attempt, error)
+	// ForgiveFailure takes one failure back from each live counter of
+	// keys, deleting it at zero, and leaves Last as it is. It undoes an
+	// AddFailure made in advance for an attempt that then succeeded or was
+	// refused: counting before the work is what stops parallel attempts
+	// from all passing a limit they read at the same time.
+	ForgiveFailure(ctx context.Context, keys ...string) error
+	// ResetAttempts deletes the counters of keys. Absent counters are not
+	// an error.
+	ResetAttempts(ctx context.Context, keys ...string) error
 }
 
 // Pinger is implemented by stores that can report whether their backend
@@ -140,5 +236,6 @@ type Store interface {
 	UserStore
 	SessionStore
 	RefreshStore
+	AttemptStore
 	Pinger
 }

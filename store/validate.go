@@ -1,6 +1,11 @@
 package store
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+
+	"golang.org/x/text/unicode/norm"
+)
 
 // Limits on names. They keep keys short and free of characters that carry
 // meaning in Redis keys ("{", "}") or in comma-separated role lists.
@@ -11,13 +16,33 @@ const (
 )
 
 // ValidateUsername reports whether name can be stored: 1 to 64 bytes of
-// ASCII letters, digits and "._@+-", starting with a letter or digit.
-// Usernames are compared exactly (case-sensitive).
+// lower-case ASCII letters, digits and "._@+-", starting with a letter or
+// digit. Only canonical names pass (see [CanonicalUsername]), so "Alice"
+// and "alice" can never be two accounts.
 func ValidateUsername(name string) error {
 	if err := validName(name, MaxUsernameLen, "._@+-"); err != nil {
 		return fmt.Errorf("%w: username %v", ErrInvalid, err)
 	}
+	if i := strings.IndexFunc(name, func(r rune) bool { return r >= 'A' && r <= 'Z' }); i >= 0 {
+		return fmt.Errorf("%w: username %q: upper-case byte %d (use CanonicalUsername)", ErrInvalid, name, i)
+	}
 	return nil
+}
+
+// CanonicalUsername returns the one stored form of a username as a person
+// may type it: NFKC-normalised (so full-width "ａｌｉｃｅ" is "alice") and
+// case-folded, then checked with [ValidateUsername]. Every edge that takes
+// a username from outside (login, HTTP Basic, the CLI) passes it through
+// here before it reaches a store.
+func CanonicalUsername(name string) (string, error) {
+	if len(name) > 4*MaxUsernameLen {
+		return "", fmt.Errorf("%w: username is longer than %d bytes", ErrInvalid, MaxUsernameLen)
+	}
+	c := strings.ToLower(norm.NFKC.String(name))
+	if err := ValidateUsername(c); err != nil {
+		return "", err
+	}
+	return c, nil
 }
 
 // ValidateRoles reports whether roles can be stored: at most 32 names of 1
@@ -67,4 +92,15 @@ func containsByte(s string, c byte) bool {
 		}
 	}
 	return false
+}
+
+// ValidateAttemptKeys reports whether keys can name [AttemptStore]
+// counters: each 1 to [MaxAttemptKeyLen] bytes.
+func ValidateAttemptKeys(keys []string) error {
+	for i, k := range keys {
+		if k == "" || len(k) > MaxAttemptKeyLen {
+			return fmt.Errorf("%w: attempt key %d is %d bytes, want 1 to %d", ErrInvalid, i, len(k), MaxAttemptKeyLen)
+		}
+	}
+	return nil
 }

@@ -6,6 +6,12 @@
 // [github.com/gin-authkit/authkit/store/redisstore] for anything that runs
 // more than one replica.
 //
+// It follows the same rules as redisstore: a user has a generation that
+// changes with the password, on disable and on "revoke all", and ends the
+// sessions of the old one; each session keeps a constant amount of
+// refresh-rotation state (the current and previous digest, a sequence
+// number and the time of the last rotation).
+//
 // The store starts no goroutines. Sessions that are no longer live are
 // removed when they are next touched, and every [Store.CreateSession] also
 // checks a few others in turn, so memory stays proportional to the live

@@ -5,5 +5,5 @@ package memstore
 func (s *Store) NumSessions() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.all)
+	return s.all.len()
 }

@@ -2,8 +2,11 @@ package memstore
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -32,10 +35,10 @@ type Store struct {
 	users map[string]*user
 	// sessions indexes each user's sessions by ID.
 	sessions map[string]map[store.Digest]*session
-	// all holds every session once, in no order, so the sweep can walk it
-	// with a cursor; each session remembers its position for O(1) removal.
-	all    []*session
-	cursor int
+	// all holds every session once, for the sweep.
+	all sweepList[*session]
+
+	attempts attemptTable
 }
 
 var _ store.Store = (*Store)(nil)
@@ -45,20 +48,25 @@ type user struct {
 	roles    []string
 	disabled bool
 	created  time.Time
+	gen      uint64
 }
 
 type session struct {
 	id       store.Digest
 	username string
-	ref      store.Digest
-	// old holds the refresh digests this session rotated away, to tell a
-	// replayed token (reuse) from one that was never issued.
-	old     map[store.Digest]struct{}
+	gen      uint64 // the owner's generation when the session was created
+	// Rotation state, constant in size: the current refresh digest and
+	// its sequence number, the digest current before it and the time of
+	// the last rotation.
+	ref     store.Digest
+	seq     uint64
+	prev    store.Digest
+	rot     time.Time
 	created time.Time
 	seen    time.Time
 	idle    time.Duration
 	exp     time.Time
-	pos     int // index in Store.all
+	slot
 }
 
 // New returns an empty store.
@@ -107,6 +115,9 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 		roles:    cloneRoles(u.Roles),
 		disabled: u.Disabled,
 		created:  s.now(),
+		// Random, like redisstore's, so that no caller can rely on where
+		// generations start.
+		gen: rand.Uint64(),
 	}
 	return nil
 }
@@ -128,12 +139,29 @@ func (s *Store) User(ctx context.Context, username string) (store.User, error) {
 		Roles:        cloneRoles(u.roles),
 		Disabled:     u.disabled,
 		CreatedAt:    u.created,
+		Generation:   u.gen,
 	}, nil
 }
 
-// SetPasswordHash implements [store.UserStore].
+// SetPasswordHash implements [store.UserStore]. It also moves the user to
+// a new generation, which revokes every session.
 func (s *Store) SetPasswordHash(ctx context.Context, username string, hash []byte) error {
-	return s.updateUser(ctx, "set password hash", username, func(u *user) { u.hash = bytes.Clone(hash) })
+	return s.updateUser(ctx, "set password hash", username, func(u *user) {
+		u.hash = bytes.Clone(hash)
+		s.bump(username, u)
+	})
+}
+
+// RehashPassword implements [store.UserStore].
+func (s *Store) RehashPassword(ctx context.Context, username string, gen uint64, old, hash []byte) (bool, error) {
+	replaced := false
+	err := s.updateUser(ctx, "rehash password", username, func(u *user) {
+		if u.gen == gen && bytes.Equal(u.hash, old) {
+			u.hash = bytes.Clone(hash)
+			replaced = true
+		}
+	})
+	return replaced, err
 }
 
 // SetRoles implements [store.UserStore].
@@ -144,15 +172,24 @@ func (s *Store) SetRoles(ctx context.Context, username string, roles []string) e
 	return s.updateUser(ctx, "set roles", username, func(u *user) { u.roles = cloneRoles(roles) })
 }
 
-// SetDisabled implements [store.UserStore]. Disabling also revokes the
-// user's sessions, so re-enabling the account does not bring them back.
+// SetDisabled implements [store.UserStore]. Disabling also moves the user
+// to a new generation, which revokes its sessions, so re-enabling the
+// account does not bring them back.
 func (s *Store) SetDisabled(ctx context.Context, username string, disabled bool) error {
 	return s.updateUser(ctx, "set disabled", username, func(u *user) {
 		u.disabled = disabled
 		if disabled {
-			s.removeAll(username)
+			s.bump(username, u)
 		}
 	})
+}
+
+// bump moves u, called username, to its next generation, which ends its
+// sessions and the logins in flight; the sessions are removed at once to
+// free their memory. The caller holds s.mu.
+func (s *Store) bump(username string, u *user) {
+	u.gen++
+	s.removeAll(username)
 }
 
 // updateUser applies change to an existing user under the lock.
@@ -171,7 +208,7 @@ func (s *Store) updateUser(ctx context.Context, op, username string, change func
 }
 
 // CreateSession implements [store.SessionStore].
-func (s *Store) CreateSession(ctx context.Context, ns store.NewSession) error {
+func (s *Store) CreateSession(ctx context.Context, ns store.SessionSpec) error {
 	if err := ctxErr(ctx, "create session"); err != nil {
 		return err
 	}
@@ -183,6 +220,9 @@ func (s *Store) CreateSession(ctx context.Context, ns store.NewSession) error {
 	}
 	if ns.IdleTimeout <= 0 {
 		return fmt.Errorf("memstore: create session: %w: idle timeout %v is not positive", store.ErrInvalid, ns.IdleTimeout)
+	}
+	if ns.MaxSessions < 0 {
+		return fmt.Errorf("memstore: create session: %w: MaxSessions %d is negative", store.ErrInvalid, ns.MaxSessions)
 	}
 	now := s.now()
 	if !ns.ExpiresAt.After(now) {
@@ -196,6 +236,9 @@ func (s *Store) CreateSession(ctx context.Context, ns store.NewSession) error {
 	if !ok || u.disabled {
 		return notFound("create session")
 	}
+	if u.gen != ns.Generation {
+		return fmt.Errorf("memstore: create session: %w", store.ErrStale)
+	}
 	if old, ok := s.sessions[ns.Username][ns.ID]; ok {
 		if s.live(old, now) {
 			return fmt.Errorf("memstore: create session: %w: session ID in use", store.ErrExists)
@@ -205,13 +248,12 @@ func (s *Store) CreateSession(ctx context.Context, ns store.NewSession) error {
 	sess := &session{
 		id:       ns.ID,
 		username: ns.Username,
+		gen:      u.gen,
 		ref:      ns.Refresh,
-		old:      make(map[store.Digest]struct{}),
 		created:  now,
 		seen:     now,
 		idle:     ns.IdleTimeout,
 		exp:      ns.ExpiresAt,
-		pos:      len(s.all),
 	}
 	byID := s.sessions[ns.Username]
 	if byID == nil {
@@ -219,8 +261,34 @@ func (s *Store) CreateSession(ctx context.Context, ns store.NewSession) error {
 		s.sessions[ns.Username] = byID
 	}
 	byID[ns.ID] = sess
-	s.all = append(s.all, sess)
+	s.all.add(sess)
+	if ns.MaxSessions > 0 {
+		s.evict(sess, ns.MaxSessions, now)
+	}
 	return nil
+}
+
+// evict removes the sessions of keep's owner that are no longer live and
+// then, while the owner has more than limit sessions, the one with the
+// earliest absolute expiry (ties by ID), never keep itself. The caller
+// holds s.mu.
+func (s *Store) evict(keep *session, limit int, now time.Time) {
+	var others []*session
+	for _, sess := range s.sessions[keep.username] {
+		switch {
+		case sess == keep:
+		case !s.live(sess, now):
+			s.remove(sess)
+		default:
+			others = append(others, sess)
+		}
+	}
+	slices.SortFunc(others, func(a, b *session) int {
+		return cmp.Or(a.exp.Compare(b.exp), cmp.Compare(a.id.String(), b.id.String()))
+	})
+	for _, sess := range others[:max(0, len(others)-(limit-1))] {
+		s.remove(sess)
+	}
 }
 
 // Session implements [store.SessionStore].
@@ -236,6 +304,21 @@ func (s *Store) Session(ctx context.Context, username string, id store.Digest) (
 		return store.Session{}, notFound("session")
 	}
 	sess.seen = now
+	return s.record(sess), nil
+}
+
+// PeekSession implements [store.SessionStore].
+func (s *Store) PeekSession(ctx context.Context, username string, id store.Digest) (store.Session, error) {
+	if err := ctxErr(ctx, "peek session"); err != nil {
+		return store.Session{}, err
+	}
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, ok := s.sessions[username][id]
+	if !ok || !s.live(sess, now) {
+		return store.Session{}, notFound("peek session")
+	}
 	return s.record(sess), nil
 }
 
@@ -279,19 +362,24 @@ func (s *Store) RevokeAll(ctx context.Context, username string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.removeAll(username)
+	if u, ok := s.users[username]; ok {
+		s.bump(username, u)
+	}
 	return nil
 }
 
 // RotateRefresh implements [store.RefreshStore]. The mutex makes the
 // check and the swap one step, so of concurrent calls with the same old
-// digest exactly one sees it as current.
-func (s *Store) RotateRefresh(ctx context.Context, username string, id, old, next store.Digest) (store.Session, error) {
+// digest and different next digests exactly one sees old as current.
+func (s *Store) RotateRefresh(ctx context.Context, username string, id store.Digest, r store.Rotation) (store.Session, error) {
 	if err := ctxErr(ctx, "rotate refresh"); err != nil {
 		return store.Session{}, err
 	}
-	if next.IsZero() || next == old {
+	if r.Next.IsZero() || r.Next == r.Old {
 		return store.Session{}, fmt.Errorf("memstore: rotate refresh: %w: next digest is zero or equals old", store.ErrInvalid)
+	}
+	if r.Grace < 0 {
+		return store.Session{}, fmt.Errorf("memstore: rotate refresh: %w: grace %v is negative", store.ErrInvalid, r.Grace)
 	}
 	now := s.now()
 	s.mu.Lock()
@@ -300,15 +388,19 @@ func (s *Store) RotateRefresh(ctx context.Context, username string, id, old, nex
 	if !ok {
 		return store.Session{}, notFound("rotate refresh")
 	}
-	if sess.ref != old {
-		if _, replayed := sess.old[old]; replayed {
-			s.remove(sess)
-			return store.Session{}, fmt.Errorf("memstore: rotate refresh: %w", store.ErrReused)
-		}
+	switch {
+	case r.Old == sess.ref:
+		sess.prev, sess.ref = sess.ref, r.Next
+		sess.seq++
+		sess.rot = now
+	case !sess.prev.IsZero() && r.Old == sess.prev && r.Next == sess.ref && now.Before(sess.rot.Add(r.Grace)):
+		// A retry within the grace period: only the use is recorded.
+	case r.Seq < sess.seq:
+		s.remove(sess)
+		return store.Session{}, fmt.Errorf("memstore: rotate refresh: %w", store.ErrReused)
+	default:
 		return store.Session{}, notFound("rotate refresh")
 	}
-	sess.old[old] = struct{}{}
-	sess.ref = next
 	sess.seen = now
 	return s.record(sess), nil
 }
@@ -333,13 +425,13 @@ func (s *Store) lookup(username string, id store.Digest, now time.Time) (*sessio
 	return sess, true
 }
 
-// live reports whether sess is live at now. Revocation, including by
-// disabling the user, removes sessions outright, so only the owner's
-// existence, its enabled flag and time are left to check. The caller
-// holds s.mu.
+// live reports whether sess is live at now: its owner exists, is enabled
+// and is still in the session's generation, and neither the absolute
+// expiry nor the idle timeout has passed. The caller holds s.mu.
 func (s *Store) live(sess *session, now time.Time) bool {
 	u, ok := s.users[sess.username]
-	return ok && !u.disabled && now.Before(sess.exp) && now.Before(sess.seen.Add(sess.idle))
+	return ok && !u.disabled && u.gen == sess.gen &&
+		now.Before(sess.exp) && now.Before(sess.seen.Add(sess.idle))
 }
 
 // record copies sess out with its owner's current roles. The caller holds
@@ -367,12 +459,7 @@ func (s *Store) remove(sess *session) {
 	if len(byID) == 0 {
 		delete(s.sessions, sess.username)
 	}
-	last := len(s.all) - 1
-	moved := s.all[last]
-	s.all[sess.pos] = moved
-	moved.pos = sess.pos
-	s.all[last] = nil
-	s.all = s.all[:last]
+	s.all.remove(sess)
 }
 
 // removeAll deletes every session of username. The caller holds s.mu.
@@ -386,21 +473,7 @@ func (s *Store) removeAll(username string) {
 // sweep stopped, and removes those that are no longer live. The caller
 // holds s.mu.
 func (s *Store) sweep(now time.Time) {
-	for range sweepBatch {
-		if len(s.all) == 0 {
-			return
-		}
-		if s.cursor >= len(s.all) {
-			s.cursor = 0
-		}
-		sess := s.all[s.cursor]
-		if s.live(sess, now) {
-			s.cursor++
-			continue
-		}
-		// remove moves the last session into this slot; look at it next.
-		s.remove(sess)
-	}
+	s.all.sweep(sweepBatch, func(sess *session) bool { return s.live(sess, now) }, s.remove)
 }
 
 // cloneRoles copies roles so that neither the caller nor the store can

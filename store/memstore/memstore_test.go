@@ -41,12 +41,17 @@ func TestSweepRemovesExpiredSessions(t *testing.T) {
 	create := func(username string, idle time.Duration) {
 		t.Helper()
 		n++
-		err := s.CreateSession(ctx, store.NewSession{
+		u, err := s.User(ctx, username)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = s.CreateSession(ctx, store.SessionSpec{
 			ID:          store.HashSecret(fmt.Appendf(nil, "session %d", n)),
 			Username:    username,
 			Refresh:     store.HashSecret(fmt.Appendf(nil, "refresh %d", n)),
 			IdleTimeout: idle,
 			ExpiresAt:   clk.Now().Add(time.Hour),
+			Generation:  u.Generation,
 		})
 		if err != nil {
 			t.Fatal(err)

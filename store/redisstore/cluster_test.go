@@ -61,6 +61,30 @@ func TestClusterContract(t *testing.T) {
 		}
 		return s
 	})
+
+	// Last, since it changes the configuration of one node: CheckEviction
+	// asks every master, so one that may evict is enough to fail it.
+	t.Run("CheckEviction", func(t *testing.T) {
+		logger, logs := logBuffer()
+		s, err := redisstore.New(rdb, redisstore.Options{Logger: logger})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CheckEviction(t.Context()); err != nil {
+			t.Fatalf("CheckEviction with noeviction everywhere = %v", err)
+		}
+		node := redis.NewClient(&redis.Options{Addr: c.Addrs[1], ContextTimeoutEnabled: true})
+		defer node.Close()
+		if err := node.ConfigSet(t.Context(), "maxmemory-policy", "allkeys-lfu").Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CheckEviction(t.Context()); !errors.Is(err, redisstore.ErrEvictionPolicy) {
+			t.Errorf("CheckEviction with allkeys-lfu on %s = %v, want ErrEvictionPolicy", c.Addrs[1], err)
+		}
+		if !strings.Contains(logs.String(), "addr="+c.Addrs[1]) {
+			t.Errorf("logged %q, want a warning naming %s", logs, c.Addrs[1])
+		}
+	})
 }
 
 // TestClusterUsersSpread runs the flows of a login for many users on a real
@@ -117,10 +141,10 @@ func TestClusterUsersSpread(t *testing.T) {
 	perMaster := map[string]int{}
 	for i := range users {
 		name := fmt.Sprintf("user%02d", i)
-		// Left by loginFlows: the user, one live session with its rotated
-		// refresh digests, and the session index.
-		if keyCount[name] != 4 {
-			t.Errorf("%s has %d keys, want 4", name, keyCount[name])
+		// Left by loginFlows: the user, one live session and the session
+		// index.
+		if keyCount[name] != 3 {
+			t.Errorf("%s has %d keys, want 3", name, keyCount[name])
 		}
 		perMaster[masterOf[name]]++
 	}
@@ -130,9 +154,10 @@ func TestClusterUsersSpread(t *testing.T) {
 	}
 }
 
-// loginFlows runs, for one new user, what authkit does at login, on each
-// request, at refresh, on a replayed refresh token and at "log out
-// everywhere", and leaves one live, rotated session behind.
+// loginFlows runs, for one new user, what authkit does at login (with a
+// cap of two sessions), on each request, at refresh, on a replayed refresh
+// token and at "log out everywhere", and leaves one live, rotated session
+// behind.
 func loginFlows(t *testing.T, ctx context.Context, s *redisstore.Store, name string) {
 	t.Helper()
 	check := func(what string, err error) {
@@ -147,18 +172,21 @@ func loginFlows(t *testing.T, ctx context.Context, s *redisstore.Store, name str
 			t.Errorf("%s: Session %s: %v, want ErrNotFound", name, what, err)
 		}
 	}
-	session := func() (id, ref store.Digest) {
+	session := func(life time.Duration) (id, ref store.Digest) {
 		t.Helper()
+		u, err := s.User(ctx, name)
+		check("User", err)
 		id, ref = store.HashSecret([]byte(name+"-id-"+rand.Text())), store.HashSecret([]byte(name+"-ref-"+rand.Text()))
-		check("CreateSession", s.CreateSession(ctx, store.NewSession{
-			ID: id, Username: name, Refresh: ref, IdleTimeout: time.Hour, ExpiresAt: time.Now().Add(24 * time.Hour),
+		check("CreateSession", s.CreateSession(ctx, store.SessionSpec{
+			ID: id, Username: name, Refresh: ref, IdleTimeout: time.Hour, ExpiresAt: time.Now().Add(life),
+			Generation: u.Generation, MaxSessions: 2,
 		}))
 		return id, ref
 	}
-	rotate := func(id, old store.Digest) store.Digest {
+	rotate := func(id, old store.Digest, seq uint64) store.Digest {
 		t.Helper()
 		next := store.HashSecret([]byte(name + "-next-" + rand.Text()))
-		_, err := s.RotateRefresh(ctx, name, id, old, next)
+		_, err := s.RotateRefresh(ctx, name, id, store.Rotation{Old: old, Seq: seq, Next: next})
 		check("RotateRefresh", err)
 		return next
 	}
@@ -168,21 +196,23 @@ func loginFlows(t *testing.T, ctx context.Context, s *redisstore.Store, name str
 	check("User", err)
 
 	// Login, a request, a refresh, then a replay of the first token.
-	id, ref := session()
+	id, ref := session(24 * time.Hour)
 	sess, err := s.Session(ctx, name, id)
 	check("Session", err)
 	if sess.Username != name || len(sess.Roles) != 1 || sess.Roles[0] != "user" {
 		t.Errorf("%s: Session = %+v", name, sess)
 	}
-	rotate(id, ref)
-	if _, err := s.RotateRefresh(ctx, name, id, ref, store.HashSecret([]byte("replay"))); !errors.Is(err, store.ErrReused) {
+	rotate(id, ref, 0)
+	if _, err := s.RotateRefresh(ctx, name, id, store.Rotation{Old: ref, Next: store.HashSecret([]byte("replay"))}); !errors.Is(err, store.ErrReused) {
 		t.Errorf("%s: RotateRefresh of a rotated token: %v, want ErrReused", name, err)
 	}
 	gone("after reuse", id)
 
-	// Two devices, then "log out everywhere".
-	a, _ := session()
-	b, _ := session()
+	// Three devices with a cap of two, then "log out everywhere".
+	first, _ := session(23 * time.Hour) // expires first, so goes first
+	a, _ := session(24 * time.Hour)
+	b, _ := session(24 * time.Hour)
+	gone("first after the cap", first)
 	list, err := s.Sessions(ctx, name)
 	check("Sessions", err)
 	if len(list) != 2 {
@@ -193,10 +223,12 @@ func loginFlows(t *testing.T, ctx context.Context, s *redisstore.Store, name str
 	gone("b after RevokeAll", b)
 
 	// A fresh login that stays, so its keys can be located afterwards.
-	id, ref = session()
-	rotate(id, ref)
+	id, ref = session(24 * time.Hour)
+	rotate(id, ref, 0)
 	_, err = s.Session(ctx, name, id)
 	check("Session after rotation", err)
+	_, err = s.PeekSession(ctx, name, id)
+	check("PeekSession", err)
 }
 
 // userOfKey returns the username in the hash tag of a store key,

@@ -46,14 +46,23 @@ func ExampleNew() {
 		log.Fatal(err)
 	}
 
+	// A login reads the user, checks the password against its hash, and
+	// creates the session in the generation it read: a password change in
+	// between makes the creation fail with store.ErrStale.
+	u, err := s.User(ctx, "alice")
+	if err != nil {
+		log.Fatal(err)
+	}
 	// The store sees digests only: the secrets go to the client.
 	id := store.HashSecret([]byte("session secret from crypto/rand"))
-	err = s.CreateSession(ctx, store.NewSession{
+	err = s.CreateSession(ctx, store.SessionSpec{
 		ID:          id,
 		Username:    "alice",
 		Refresh:     store.HashSecret([]byte("refresh token from crypto/rand")),
 		IdleTimeout: 30 * time.Minute,
 		ExpiresAt:   time.Now().Add(24 * time.Hour),
+		Generation:  u.Generation,
+		MaxSessions: 10,
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -72,8 +81,9 @@ func ExampleNew() {
 	// true
 }
 
-// ExampleStore_RotateRefresh shows refresh-token reuse detection: a token
-// presented after it was rotated ends the whole session.
+// ExampleStore_RotateRefresh shows a rotation, a retry within the grace
+// period, and reuse detection: a token presented after it was rotated,
+// other than such a retry, ends the whole session.
 func ExampleStore_RotateRefresh() {
 	mr, err := miniredis.Run()
 	if err != nil {
@@ -91,22 +101,34 @@ func ExampleStore_RotateRefresh() {
 	if err := s.CreateUser(ctx, store.User{Username: "alice", PasswordHash: []byte("$2a$10$…")}); err != nil {
 		log.Fatal(err)
 	}
+	u, err := s.User(ctx, "alice")
+	if err != nil {
+		log.Fatal(err)
+	}
 	id := store.HashSecret([]byte("session secret"))
 	first := store.HashSecret([]byte("first refresh token"))
 	second := store.HashSecret([]byte("second refresh token"))
-	err = s.CreateSession(ctx, store.NewSession{
+	err = s.CreateSession(ctx, store.SessionSpec{
 		ID: id, Username: "alice", Refresh: first,
 		IdleTimeout: time.Hour, ExpiresAt: time.Now().Add(24 * time.Hour),
+		Generation: u.Generation,
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
 
-	_, err = s.RotateRefresh(ctx, "alice", id, first, second)
+	// The first token is number 0 of the session's chain.
+	r := store.Rotation{Old: first, Seq: 0, Next: second, Grace: 10 * time.Second}
+	_, err = s.RotateRefresh(ctx, "alice", id, r)
 	fmt.Println("rotate first:", err)
 
+	// The client lost the response and retries at once: within the grace
+	// period, the same request succeeds again.
+	_, err = s.RotateRefresh(ctx, "alice", id, r)
+	fmt.Println("retry:", err)
+
 	// An attacker replays the first token.
-	_, err = s.RotateRefresh(ctx, "alice", id, first, store.HashSecret([]byte("attacker's")))
+	_, err = s.RotateRefresh(ctx, "alice", id, store.Rotation{Old: first, Seq: 0, Next: store.HashSecret([]byte("attacker's"))})
 	fmt.Println("replay reused:", errors.Is(err, store.ErrReused))
 
 	// The legitimate holder of the second token is logged out too.
@@ -114,6 +136,7 @@ func ExampleStore_RotateRefresh() {
 	fmt.Println("session gone:", errors.Is(err, store.ErrNotFound))
 	// Output:
 	// rotate first: <nil>
+	// retry: <nil>
 	// replay reused: true
 	// session gone: true
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -40,6 +41,9 @@ type Options struct {
 	// production every replica should run an NTP-synchronised clock,
 	// since their clocks together decide when sessions end.
 	Now func() time.Time
+	// Logger receives what [Store.CheckEviction] finds. Default:
+	// slog.Default(), read at each use.
+	Logger *slog.Logger
 }
 
 // Store is a [store.Store] in Redis. It is safe for concurrent use and
@@ -48,6 +52,7 @@ type Store struct {
 	client redis.UniversalClient
 	prefix string
 	now    func() time.Time
+	logger *slog.Logger // nil: slog.Default()
 }
 
 var _ store.Store = (*Store)(nil)
@@ -78,7 +83,7 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{client: client, prefix: prefix, now: now}, nil
+	return &Store{client: client, prefix: prefix, now: now, logger: opts.Logger}, nil
 }
 
 // contextTimeoutEnabled reports the ContextTimeoutEnabled option of the
@@ -107,13 +112,28 @@ func (s *Store) indexKey(username string) string {
 }
 
 func (s *Store) sessionKey(username string, id store.Digest) string {
-	return s.prefix + "{u:" + username + "}:s:" + id.String()
+	return s.sessionPrefix(username) + id.String()
 }
 
-func oldKey(sessionKey string) string { return sessionKey + ":old" }
+// sessionPrefix starts the key of every session of username; the scripts
+// that walk the session index append the IDs they find to it.
+func (s *Store) sessionPrefix(username string) string {
+	return s.prefix + "{u:" + username + "}:s:"
+}
 
 // maxMillis is the longest time.Duration in whole milliseconds.
 const maxMillis = int64(math.MaxInt64 / time.Millisecond)
+
+// ceilMillis returns d in whole milliseconds, rounded up but never past
+// maxMillis, so that the result is still a valid time.Duration when read
+// back.
+func ceilMillis(d time.Duration) int64 {
+	ms := d.Milliseconds()
+	if d%time.Millisecond > 0 && ms < maxMillis {
+		ms++
+	}
+	return ms
+}
 
 // nowMillis reads the store's clock.
 func (s *Store) nowMillis() int64 { return s.now().UnixMilli() }
@@ -166,9 +186,32 @@ func (s *Store) User(ctx context.Context, username string) (store.User, error) {
 	return u, nil
 }
 
-// SetPasswordHash implements [store.UserStore].
+// SetPasswordHash implements [store.UserStore]. The same script that
+// writes the hash moves the user to a new generation.
 func (s *Store) SetPasswordHash(ctx context.Context, username string, hash []byte) error {
-	return s.updateUser(ctx, "set password hash", username, "hash", hash, false)
+	return s.updateUser(ctx, "set password hash", username, "hash", hash, true)
+}
+
+// RehashPassword implements [store.UserStore] as one script that
+// compares the hash and the generation and writes the new hash.
+func (s *Store) RehashPassword(ctx context.Context, username string, gen uint64, old, hash []byte) (bool, error) {
+	const op = "rehash password"
+	if store.ValidateUsername(username) != nil {
+		return false, notFound(op)
+	}
+	n, err := rehashScript.Run(ctx, s.client, []string{s.userKey(username)},
+		strconv.FormatUint(gen, 10), old, hash).Int()
+	if err != nil {
+		return false, fmt.Errorf("redisstore: %s: %w", op, err)
+	}
+	switch n {
+	case replyOK:
+		return true, nil
+	case replyStale:
+		return false, nil
+	default:
+		return false, notFound(op)
+	}
 }
 
 // SetRoles implements [store.UserStore].
@@ -207,7 +250,7 @@ func (s *Store) updateUser(ctx context.Context, op, username, field string, valu
 
 // CreateSession implements [store.SessionStore]. Times are kept in whole
 // milliseconds; an idle timeout is rounded up to the next one.
-func (s *Store) CreateSession(ctx context.Context, ns store.NewSession) error {
+func (s *Store) CreateSession(ctx context.Context, ns store.SessionSpec) error {
 	const op = "create session"
 	if err := store.ValidateUsername(ns.Username); err != nil {
 		return fmt.Errorf("redisstore: %s: %w", op, err)
@@ -218,18 +261,18 @@ func (s *Store) CreateSession(ctx context.Context, ns store.NewSession) error {
 	if ns.IdleTimeout <= 0 {
 		return fmt.Errorf("redisstore: %s: %w: idle timeout %v is not positive", op, store.ErrInvalid, ns.IdleTimeout)
 	}
-	idle := ns.IdleTimeout.Milliseconds()
-	if ns.IdleTimeout%time.Millisecond != 0 && idle < maxMillis {
-		idle++ // round up, but stay a valid time.Duration when read back
+	if ns.MaxSessions < 0 {
+		return fmt.Errorf("redisstore: %s: %w: MaxSessions %d is negative", op, store.ErrInvalid, ns.MaxSessions)
 	}
+	idle := ceilMillis(ns.IdleTimeout)
 	now, exp := s.nowMillis(), ns.ExpiresAt.UnixMilli()
 	if ns.ExpiresAt.IsZero() || exp <= now {
 		return fmt.Errorf("redisstore: %s: %w: expiry %v is not in the future", op, store.ErrInvalid, ns.ExpiresAt)
 	}
-	sk := s.sessionKey(ns.Username, ns.ID)
-	keys := []string{s.userKey(ns.Username), sk, oldKey(sk), s.indexKey(ns.Username)}
+	keys := []string{s.userKey(ns.Username), s.sessionKey(ns.Username, ns.ID), s.indexKey(ns.Username)}
 	n, err := createSessionScript.Run(ctx, s.client, keys,
-		now, ns.ID.String(), ns.Refresh.String(), idle, exp).Int()
+		now, ns.ID.String(), ns.Refresh.String(), idle, exp,
+		strconv.FormatUint(ns.Generation, 10), ns.MaxSessions, s.sessionPrefix(ns.Username)).Int()
 	if err != nil {
 		return fmt.Errorf("redisstore: %s: %w", op, err)
 	}
@@ -238,6 +281,8 @@ func (s *Store) CreateSession(ctx context.Context, ns store.NewSession) error {
 		return nil
 	case replyExists:
 		return fmt.Errorf("redisstore: %s: %w: session ID in use", op, store.ErrExists)
+	case replyStale:
+		return fmt.Errorf("redisstore: %s: %w", op, store.ErrStale)
 	default:
 		return notFound(op)
 	}
@@ -248,81 +293,68 @@ func (s *Store) Session(ctx context.Context, username string, id store.Digest) (
 	if store.ValidateUsername(username) != nil {
 		return store.Session{}, notFound("session")
 	}
-	sk := s.sessionKey(username, id)
-	keys := []string{sk, s.userKey(username), oldKey(sk), s.indexKey(username)}
-	vals, err := sessionScript.Run(ctx, s.client, keys, s.nowMillis(), id.String()).Slice()
+	keys := []string{s.sessionKey(username, id), s.userKey(username), s.indexKey(username)}
+	return s.readSession(ctx, "session", sessionScript, keys, username, id)
+}
+
+// PeekSession implements [store.SessionStore] in one round trip, with a
+// script that applies the same liveness rule as the others and writes
+// nothing.
+func (s *Store) PeekSession(ctx context.Context, username string, id store.Digest) (store.Session, error) {
+	if store.ValidateUsername(username) != nil {
+		return store.Session{}, notFound("peek session")
+	}
+	keys := []string{s.sessionKey(username, id), s.userKey(username)}
+	return s.readSession(ctx, "peek session", peekScript, keys, username, id)
+}
+
+// readSession runs script, which replies nil or {created, seen, idle,
+// exp, roles}, with ARGV now, id.
+func (s *Store) readSession(ctx context.Context, op string, script *redis.Script, keys []string, username string, id store.Digest) (store.Session, error) {
+	vals, err := script.Run(ctx, s.client, keys, s.nowMillis(), id.String()).Slice()
 	if errors.Is(err, redis.Nil) {
-		return store.Session{}, notFound("session")
+		return store.Session{}, notFound(op)
 	}
 	if err != nil {
-		return store.Session{}, fmt.Errorf("redisstore: session: %w", err)
+		return store.Session{}, fmt.Errorf("redisstore: %s: %w", op, err)
 	}
 	sess, err := parseReply(username, id, vals)
 	if err != nil {
-		return store.Session{}, fmt.Errorf("redisstore: session: %w", err)
+		return store.Session{}, fmt.Errorf("redisstore: %s: %w", op, err)
 	}
 	return sess, nil
 }
 
-// Sessions implements [store.SessionStore]: it lists the index, then
-// reads the sessions and their owner in one pipeline and keeps the live
-// ones by the same rule the scripts apply.
+// Sessions implements [store.SessionStore] in one round trip: a script
+// that writes nothing walks the index and keeps the live sessions by the
+// rule every other script applies.
 func (s *Store) Sessions(ctx context.Context, username string) ([]store.Session, error) {
 	if store.ValidateUsername(username) != nil {
 		return nil, nil
 	}
-	members, err := s.client.ZRange(ctx, s.indexKey(username), 0, -1).Result()
+	keys := []string{s.userKey(username), s.indexKey(username)}
+	vals, err := sessionsScript.Run(ctx, s.client, keys, s.nowMillis(), s.sessionPrefix(username)).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: sessions: %w", err)
 	}
-	if len(members) == 0 {
+	if len(vals) == 0 {
 		return nil, nil
 	}
-	ids := make([]store.Digest, len(members))
-	for i, m := range members {
-		if ids[i], err = store.ParseDigest(m); err != nil {
-			return nil, fmt.Errorf("redisstore: sessions: index member %q: %v", m, err)
-		}
+	if (len(vals)-1)%5 != 0 {
+		return nil, fmt.Errorf("redisstore: sessions: reply has %d fields", len(vals))
 	}
-	var userCmd *redis.MapStringStringCmd
-	sessCmds := make([]*redis.MapStringStringCmd, len(ids))
-	_, err = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		userCmd = p.HGetAll(ctx, s.userKey(username))
-		for i, id := range ids {
-			sessCmds[i] = p.HGetAll(ctx, s.sessionKey(username, id))
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("redisstore: sessions: %w", err)
-	}
-	um := userCmd.Val()
-	if len(um) == 0 || um["disabled"] == "1" {
-		return nil, nil
-	}
-	roles, err := decodeRoles(um["roles"])
-	if err != nil {
-		return nil, fmt.Errorf("redisstore: sessions: user %q: %w", username, err)
-	}
-	now := s.nowMillis()
 	var list []store.Session
-	for i, cmd := range sessCmds {
-		f, ok, err := parseSessionHash(cmd.Val())
+	for rest := vals[1:]; len(rest) > 0; rest = rest[5:] {
+		member, _ := rest[0].(string)
+		id, err := store.ParseDigest(member)
 		if err != nil {
-			return nil, fmt.Errorf("redisstore: sessions: session %v: %w", ids[i], err)
+			return nil, fmt.Errorf("redisstore: sessions: index member %q: %v", member, err)
 		}
-		if !ok || f.gen != um["gen"] || now >= f.exp || now >= f.seen+f.idle {
-			continue
+		sess, err := parseReply(username, id, append(slices.Clone(rest[1:5]), vals[0]))
+		if err != nil {
+			return nil, fmt.Errorf("redisstore: sessions: session %v: %w", id, err)
 		}
-		list = append(list, store.Session{
-			ID:          ids[i],
-			Username:    username,
-			Roles:       slices.Clone(roles),
-			CreatedAt:   time.UnixMilli(f.created),
-			LastSeen:    time.UnixMilli(f.seen),
-			IdleTimeout: time.Duration(f.idle) * time.Millisecond,
-			ExpiresAt:   time.UnixMilli(f.exp),
-		})
+		list = append(list, sess)
 	}
 	store.SortSessions(list)
 	return list, nil
@@ -333,8 +365,7 @@ func (s *Store) RevokeSession(ctx context.Context, username string, id store.Dig
 	if store.ValidateUsername(username) != nil {
 		return nil // no such user, so no such session
 	}
-	sk := s.sessionKey(username, id)
-	keys := []string{sk, oldKey(sk), s.indexKey(username)}
+	keys := []string{s.sessionKey(username, id), s.indexKey(username)}
 	if err := revokeSessionScript.Run(ctx, s.client, keys, id.String()).Err(); err != nil {
 		return fmt.Errorf("redisstore: revoke session: %w", err)
 	}
@@ -350,15 +381,14 @@ func (s *Store) RevokeAll(ctx context.Context, username string) error {
 	if err != nil {
 		return fmt.Errorf("redisstore: revoke all: %w", err)
 	}
-	keys := make([]string, 0, 2+2*len(members))
+	keys := make([]string, 0, 2+len(members))
 	keys = append(keys, s.userKey(username), s.indexKey(username))
 	for _, m := range members {
 		id, err := store.ParseDigest(m)
 		if err != nil {
 			continue // not ours to name a key after; the generation bump still revokes it
 		}
-		sk := s.sessionKey(username, id)
-		keys = append(keys, sk, oldKey(sk))
+		keys = append(keys, s.sessionKey(username, id))
 	}
 	if err := revokeAllScript.Run(ctx, s.client, keys).Err(); err != nil {
 		return fmt.Errorf("redisstore: revoke all: %w", err)
@@ -367,19 +397,25 @@ func (s *Store) RevokeAll(ctx context.Context, username string) error {
 }
 
 // RotateRefresh implements [store.RefreshStore] as one script, so the
-// check of old and the swap to next are a single atomic step.
-func (s *Store) RotateRefresh(ctx context.Context, username string, id, old, next store.Digest) (store.Session, error) {
+// check of r.Old and the swap to r.Next are a single atomic step. The
+// grace period is kept in whole milliseconds, rounded up.
+func (s *Store) RotateRefresh(ctx context.Context, username string, id store.Digest, r store.Rotation) (store.Session, error) {
 	const op = "rotate refresh"
-	if next.IsZero() || next == old {
+	if r.Next.IsZero() || r.Next == r.Old {
 		return store.Session{}, fmt.Errorf("redisstore: %s: %w: next digest is zero or equals old", op, store.ErrInvalid)
+	}
+	if r.Grace < 0 {
+		return store.Session{}, fmt.Errorf("redisstore: %s: %w: grace %v is negative", op, store.ErrInvalid, r.Grace)
 	}
 	if store.ValidateUsername(username) != nil {
 		return store.Session{}, notFound(op)
 	}
-	sk := s.sessionKey(username, id)
-	keys := []string{sk, s.userKey(username), oldKey(sk), s.indexKey(username)}
-	vals, err := rotateScript.Run(ctx, s.client, keys,
-		s.nowMillis(), id.String(), old.String(), next.String()).Slice()
+	keys := []string{s.sessionKey(username, id), s.userKey(username), s.indexKey(username)}
+	// Lua numbers are doubles: a sequence number beyond 2^53 is passed as
+	// 2^53, which compares the same with any count of rotations.
+	seq := min(r.Seq, 1<<53)
+	vals, err := rotateScript.Run(ctx, s.client, keys, s.nowMillis(), id.String(),
+		r.Old.String(), seq, r.Next.String(), ceilMillis(r.Grace)).Slice()
 	if err != nil {
 		return store.Session{}, fmt.Errorf("redisstore: %s: %w", op, err)
 	}
@@ -411,7 +447,7 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // parseReply decodes {created, seen, idle, exp, roles} as returned by the
-// session and rotate scripts.
+// session, peek and rotate scripts.
 func parseReply(username string, id store.Digest, vals []any) (store.Session, error) {
 	if len(vals) != 5 {
 		return store.Session{}, fmt.Errorf("reply has %d fields, want 5", len(vals))
@@ -444,35 +480,15 @@ func parseReply(username string, id store.Digest, vals []any) (store.Session, er
 	}, nil
 }
 
-// sessionFields are the parts of a session hash that decide liveness.
-type sessionFields struct {
-	gen                      string
-	created, seen, idle, exp int64
-}
-
-// parseSessionHash decodes an HGETALL of a session key; ok is false when
-// the key did not exist.
-func parseSessionHash(m map[string]string) (f sessionFields, ok bool, err error) {
-	if len(m) == 0 {
-		return f, false, nil
-	}
-	f.gen = m["gen"]
-	for _, p := range []struct {
-		name string
-		dst  *int64
-	}{{"created", &f.created}, {"seen", &f.seen}, {"idle", &f.idle}, {"exp", &f.exp}} {
-		if *p.dst, err = strconv.ParseInt(m[p.name], 10, 64); err != nil {
-			return f, false, fmt.Errorf("field %s: %v", p.name, err)
-		}
-	}
-	return f, true, nil
-}
-
 // parseUser decodes an HGETALL of a user key.
 func parseUser(m map[string]string) (store.User, error) {
 	created, err := strconv.ParseInt(m["created"], 10, 64)
 	if err != nil {
 		return store.User{}, fmt.Errorf("field created: %v", err)
+	}
+	gen, err := strconv.ParseUint(m["gen"], 10, 64)
+	if err != nil {
+		return store.User{}, fmt.Errorf("field gen: %v", err)
 	}
 	roles, err := decodeRoles(m["roles"])
 	if err != nil {
@@ -483,6 +499,7 @@ func parseUser(m map[string]string) (store.User, error) {
 		Roles:        roles,
 		Disabled:     m["disabled"] == "1",
 		CreatedAt:    time.UnixMilli(created),
+		Generation:   gen,
 	}, nil
 }
 

@@ -54,9 +54,14 @@ func newFixture(t *testing.T) *fixture {
 
 func (f *fixture) session(t *testing.T) (id, ref store.Digest) {
 	t.Helper()
+	u, err := f.s.User(f.ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
 	id, ref = store.HashSecret([]byte(rand.Text())), store.HashSecret([]byte(rand.Text()))
-	err := f.s.CreateSession(f.ctx, store.NewSession{
+	err = f.s.CreateSession(f.ctx, store.SessionSpec{
 		ID: id, Username: "alice", Refresh: ref, IdleTimeout: time.Hour, ExpiresAt: time.Now().Add(24 * time.Hour),
+		Generation: u.Generation,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -127,28 +132,39 @@ func TestKeysExpire(t *testing.T) {
 	s1 := f.key("s:" + id1.String())
 	f.checkKeys(t, "after CreateSession", f.key("user"), f.key("sessions"), s1)
 
-	if _, err := f.s.RotateRefresh(f.ctx, "alice", id1, ref1, store.HashSecret([]byte("next"))); err != nil {
+	if _, err := f.s.RotateRefresh(f.ctx, "alice", id1, store.Rotation{Old: ref1, Next: store.HashSecret([]byte("next"))}); err != nil {
 		t.Fatal(err)
 	}
-	f.checkKeys(t, "after RotateRefresh", f.key("user"), f.key("sessions"), s1, s1+":old")
-	// Expire the keys of s1 sooner, so that Session has to push them back.
-	for _, k := range []string{s1, s1 + ":old"} {
-		if err := f.rdb.PExpire(f.ctx, k, time.Minute).Err(); err != nil {
-			t.Fatal(err)
-		}
+	// Rotation state lives in the session hash: no key is added.
+	f.checkKeys(t, "after RotateRefresh", f.key("user"), f.key("sessions"), s1)
+	fields, err := f.rdb.HKeys(f.ctx, s1).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(fields)
+	if want := []string{"created", "exp", "gen", "idle", "prev", "ref", "rot", "seen", "seq"}; !slices.Equal(fields, want) {
+		t.Errorf("session hash fields = %q, want %q", fields, want)
+	}
+	// Expire s1 sooner, so that Session has to push it back, and check
+	// that PeekSession does not.
+	if err := f.rdb.PExpire(f.ctx, s1, time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.s.PeekSession(f.ctx, "alice", id1); err != nil {
+		t.Fatal(err)
+	}
+	if pttl := f.pttls(t)[s1]; pttl > time.Minute.Milliseconds() {
+		t.Errorf("after PeekSession, %s PTTL = %d ms, want it left below a minute", s1, pttl)
 	}
 	if _, err := f.s.Session(f.ctx, "alice", id1); err != nil {
 		t.Fatal(err)
 	}
-	pttls := f.pttls(t)
-	for _, k := range []string{s1, s1 + ":old"} {
-		if pttls[k] <= time.Minute.Milliseconds() {
-			t.Errorf("after Session, %s PTTL = %d ms, want it reset to the idle timeout", k, pttls[k])
-		}
+	if pttl := f.pttls(t)[s1]; pttl <= time.Minute.Milliseconds() {
+		t.Errorf("after Session, %s PTTL = %d ms, want it reset to the idle timeout", s1, pttl)
 	}
 	id2, _ := f.session(t)
 	s2 := f.key("s:" + id2.String())
-	f.checkKeys(t, "after Session", f.key("user"), f.key("sessions"), s1, s1+":old", s2)
+	f.checkKeys(t, "after Session", f.key("user"), f.key("sessions"), s1, s2)
 
 	if err := f.s.RevokeSession(f.ctx, "alice", id1); err != nil {
 		t.Fatal(err)
@@ -184,7 +200,7 @@ func TestRevokeAllCoversUnlistedSessions(t *testing.T) {
 			t.Errorf("Session after RevokeAll: %v, want ErrNotFound", err)
 		}
 	}
-	if _, err := f.s.RotateRefresh(f.ctx, "alice", unlisted, ref, store.HashSecret([]byte("next"))); !errors.Is(err, store.ErrNotFound) {
+	if _, err := f.s.RotateRefresh(f.ctx, "alice", unlisted, store.Rotation{Old: ref, Next: store.HashSecret([]byte("next"))}); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("RotateRefresh after RevokeAll: %v, want ErrNotFound", err)
 	}
 	// Reading the dead session deleted it; nothing but the user is left.
@@ -272,24 +288,36 @@ func TestOneSlotAndRoundTrips(t *testing.T) {
 		}
 	}
 	must(f.s.CreateUser(ctx, store.User{Username: "bob", PasswordHash: []byte("h")}))
-	_, err := f.s.User(ctx, "alice")
+	u, err := f.s.User(ctx, "alice")
 	must(err)
 	must(f.s.SetRoles(ctx, "alice", []string{"admin"}))
+	_, err = f.s.RehashPassword(ctx, "alice", u.Generation, []byte("h"), []byte("h1"))
+	must(err)
 	must(f.s.SetPasswordHash(ctx, "alice", []byte("h2")))
 	must(f.s.SetDisabled(ctx, "alice", false))
 	id, ref := f.session(t)
 	f.session(t)
 	_, err = f.s.Session(ctx, "alice", id)
 	must(err)
+	_, err = f.s.PeekSession(ctx, "alice", id)
+	must(err)
 	next := store.HashSecret([]byte("next"))
-	_, err = f.s.RotateRefresh(ctx, "alice", id, ref, next)
+	_, err = f.s.RotateRefresh(ctx, "alice", id, store.Rotation{Old: ref, Next: next, Grace: time.Minute})
+	must(err)
+	_, err = f.s.RotateRefresh(ctx, "alice", id, store.Rotation{Old: ref, Next: next, Grace: time.Minute})
 	must(err)
 	_, err = f.s.Sessions(ctx, "alice")
 	must(err)
-	_, err = f.s.RotateRefresh(ctx, "alice", id, ref, store.HashSecret([]byte("again")))
+	_, err = f.s.RotateRefresh(ctx, "alice", id, store.Rotation{Old: ref, Next: store.HashSecret([]byte("again"))})
 	if !errors.Is(err, store.ErrReused) {
 		t.Fatalf("RotateRefresh of a rotated token: %v, want ErrReused", err)
 	}
+	u, err = f.s.User(ctx, "alice")
+	must(err)
+	must(f.s.CreateSession(ctx, store.SessionSpec{
+		ID: store.HashSecret([]byte("capped")), Username: "alice", Refresh: store.HashSecret([]byte("capped ref")),
+		IdleTimeout: time.Hour, ExpiresAt: time.Now().Add(time.Hour), Generation: u.Generation, MaxSessions: 1,
+	}))
 	id3, _ := f.session(t)
 	must(f.s.RevokeSession(ctx, "alice", id3))
 	f.session(t)
@@ -317,12 +345,12 @@ func TestOneSlotAndRoundTrips(t *testing.T) {
 			}
 		}
 	}
-	if scripts < 10 {
+	if scripts < 14 {
 		t.Errorf("saw %d script calls, want one per operation", scripts)
 	}
 
 	// Scripts are cached now: reading a session is one round trip, and so
-	// is rotating a refresh token.
+	// are peeking at it, listing the sessions and rotating a refresh token.
 	must(f.s.SetDisabled(ctx, "alice", false))
 	id, ref = f.session(t)
 	for _, op := range []struct {
@@ -330,7 +358,18 @@ func TestOneSlotAndRoundTrips(t *testing.T) {
 		call func() error
 	}{
 		{"Session", func() error { _, err := f.s.Session(ctx, "alice", id); return err }},
-		{"RotateRefresh", func() error { _, err := f.s.RotateRefresh(ctx, "alice", id, ref, next); return err }},
+		{"PeekSession", func() error { _, err := f.s.PeekSession(ctx, "alice", id); return err }},
+		{"Sessions", func() error {
+			list, err := f.s.Sessions(ctx, "alice")
+			if err == nil && len(list) != 1 {
+				return fmt.Errorf("got %d sessions, want 1", len(list))
+			}
+			return err
+		}},
+		{"RotateRefresh", func() error {
+			_, err := f.s.RotateRefresh(ctx, "alice", id, store.Rotation{Old: ref, Next: next})
+			return err
+		}},
 		{"Session of an unknown ID", func() error {
 			_, err := f.s.Session(ctx, "alice", store.HashSecret([]byte("unknown")))
 			if !errors.Is(err, store.ErrNotFound) {
@@ -498,4 +537,59 @@ func BenchmarkSession(b *testing.B) {
 		b.Fatal(err)
 	}
 	storetest.BenchmarkSession(b, s)
+}
+
+// TestRotationStateIsConstant checks that rotation keeps a constant amount
+// of state per session: after 1,000 rotations the user's keys take no
+// more than twice the memory they took with a fresh session, and the
+// first token of the chain is still recognised as reused.
+func TestRotationStateIsConstant(t *testing.T) {
+	const rotations = 1000
+	f := newFixture(t)
+	usage := func() int64 {
+		t.Helper()
+		keys, err := testredis.Keys(f.ctx, f.rdb, f.prefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sum int64
+		for _, k := range keys {
+			// Without SAMPLES, which miniredis rejects; the small hashes
+			// and sorted sets here are measured exactly either way.
+			n, err := f.rdb.MemoryUsage(f.ctx, k).Result()
+			if err != nil {
+				var reply redis.Error
+				if testredis.Backend() == "miniredis" && errors.As(err, &reply) {
+					t.Skipf("SKIPPED: this miniredis does not implement MEMORY USAGE (%v); set %s to measure on a real Redis", err, testredis.EnvVar)
+				}
+				t.Fatalf("MEMORY USAGE %s: %v", k, err)
+			}
+			sum += n
+		}
+		return sum
+	}
+
+	id, r0 := f.session(t)
+	fresh := usage()
+	cur := r0
+	for seq := range uint64(rotations) {
+		next := store.HashSecret([]byte(rand.Text()))
+		if _, err := f.s.RotateRefresh(f.ctx, "alice", id, store.Rotation{Old: cur, Seq: seq, Next: next}); err != nil {
+			t.Fatalf("rotation %d: %v", seq, err)
+		}
+		cur = next
+	}
+	after := usage()
+	t.Logf("MEMORY USAGE of the user's keys: %d bytes fresh, %d after %d rotations", fresh, after, rotations)
+	if after > 2*fresh {
+		t.Errorf("after %d rotations the user's keys take %d bytes, more than twice the %d of a fresh session", rotations, after, fresh)
+	}
+
+	_, err := f.s.RotateRefresh(f.ctx, "alice", id, store.Rotation{Old: r0, Seq: 0, Next: store.HashSecret([]byte("replay"))})
+	if !errors.Is(err, store.ErrReused) {
+		t.Errorf("RotateRefresh of the seq-0 token after %d rotations: %v, want ErrReused", rotations, err)
+	}
+	if _, err := f.s.Session(f.ctx, "alice", id); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Session after reuse: %v, want ErrNotFound", err)
+	}
 }

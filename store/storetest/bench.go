@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"crypto/rand"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,14 +17,18 @@ import (
 func BenchmarkSession(b *testing.B, s store.Store) {
 	b.Helper()
 	ctx := b.Context()
-	username := "bench-" + rand.Text()
+	username := "bench-" + strings.ToLower(rand.Text())
 	if err := s.CreateUser(ctx, store.User{Username: username, PasswordHash: []byte("h"), Roles: []string{"user"}}); err != nil {
 		b.Fatal(err)
 	}
+	u, err := s.User(ctx, username)
+	if err != nil {
+		b.Fatal(err)
+	}
 	id := newDigest()
-	err := s.CreateSession(ctx, store.NewSession{
+	err = s.CreateSession(ctx, store.SessionSpec{
 		ID: id, Username: username, Refresh: newDigest(),
-		IdleTimeout: time.Hour, ExpiresAt: time.Now().Add(time.Hour),
+		IdleTimeout: time.Hour, ExpiresAt: time.Now().Add(time.Hour), Generation: u.Generation,
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -2,7 +2,7 @@ package storetest
 
 import (
 	"errors"
-	"sync"
+	"math"
 	"testing"
 	"time"
 
@@ -13,11 +13,18 @@ var refreshCases = []testCase{
 	{"Rotate", testRotate},
 	{"RotateSlides", testRotateSlides},
 	{"Reuse", testReuse},
+	{"ReuseAfterMany", testReuseAfterMany},
 	{"NeverIssued", testNeverIssued},
 	{"NotLive", testRotateNotLive},
-	{"InvalidNext", testRotateInvalidNext},
+	{"Invalid", testRotateInvalid},
 	{"Concurrent", testConcurrentRotate},
+	{"Grace", testGrace},
+	{"GraceRejects", testGraceRejects},
+	{"ConcurrentSameNext", testConcurrentSameNext},
 }
+
+// grace is the grace period of the tests that use one.
+const grace = time.Minute
 
 func testRotate(t *testing.T, e *env) {
 	e.user(t, "alice", "admin")
@@ -28,10 +35,10 @@ func testRotate(t *testing.T, e *env) {
 		CreatedAt: t0, IdleTimeout: idle, ExpiresAt: t0.Add(life),
 	}
 	cur := r0
-	for range 3 {
+	for seq := range uint64(3) {
 		e.clock.Advance(time.Minute)
 		next := newDigest()
-		got, err := e.s.RotateRefresh(e.ctx, "alice", id, cur, next)
+		got, err := e.s.RotateRefresh(e.ctx, "alice", id, store.Rotation{Old: cur, Seq: seq, Next: next})
 		must(t, "RotateRefresh", err)
 		want.LastSeen = e.clock.Now()
 		checkSession(t, "RotateRefresh", got, want)
@@ -45,15 +52,12 @@ func testRotateSlides(t *testing.T, e *env) {
 	e.user(t, "alice", "user")
 	id, cur := e.session(t, "alice", idle, life)
 	// Refreshing counts as use, like reading the session.
-	for range 3 {
+	for seq := range uint64(3) {
 		e.clock.Advance(idle - time.Second)
-		next := newDigest()
-		_, err := e.s.RotateRefresh(e.ctx, "alice", id, cur, next)
-		must(t, "RotateRefresh", err)
-		cur = next
+		cur = e.rotate(t, "alice", id, cur, seq)
 	}
 	e.clock.Advance(idle)
-	_, err := e.s.RotateRefresh(e.ctx, "alice", id, cur, newDigest())
+	_, err := e.s.RotateRefresh(e.ctx, "alice", id, store.Rotation{Old: cur, Seq: 3, Next: newDigest()})
 	wantErr(t, "RotateRefresh after idle timeout", err, store.ErrNotFound)
 }
 
@@ -61,31 +65,44 @@ func testReuse(t *testing.T, e *env) {
 	e.user(t, "alice", "user")
 	id, r0 := e.session(t, "alice", idle, life)
 	other, otherRef := e.session(t, "alice", idle, life)
-	r1, r2 := newDigest(), newDigest()
-	_, err := e.s.RotateRefresh(e.ctx, "alice", id, r0, r1)
-	must(t, "RotateRefresh", err)
-	_, err = e.s.RotateRefresh(e.ctx, "alice", id, r1, r2)
-	must(t, "RotateRefresh", err)
+	r1 := e.rotate(t, "alice", id, r0, 0)
+	r2 := e.rotate(t, "alice", id, r1, 1)
 
 	// r0 was rotated away: presenting it again means it was copied. The
 	// whole session ends, including for the holder of the newest token.
-	_, err = e.s.RotateRefresh(e.ctx, "alice", id, r0, newDigest())
+	_, err := e.s.RotateRefresh(e.ctx, "alice", id, store.Rotation{Old: r0, Seq: 0, Next: newDigest()})
 	wantErr(t, "RotateRefresh of a rotated token", err, store.ErrReused)
 	e.gone(t, "alice", id)
-	_, err = e.s.RotateRefresh(e.ctx, "alice", id, r2, newDigest())
+	_, err = e.s.RotateRefresh(e.ctx, "alice", id, store.Rotation{Old: r2, Seq: 2, Next: newDigest()})
 	wantErr(t, "RotateRefresh of the newest token after reuse", err, store.ErrNotFound)
-	_, err = e.s.RotateRefresh(e.ctx, "alice", id, r0, newDigest())
+	_, err = e.s.RotateRefresh(e.ctx, "alice", id, store.Rotation{Old: r0, Seq: 0, Next: newDigest()})
 	wantErr(t, "RotateRefresh of the reused token again", err, store.ErrNotFound)
 
 	// Only that session: the user's other sessions carry on.
 	e.live(t, "alice", other)
-	_, err = e.s.RotateRefresh(e.ctx, "alice", other, otherRef, newDigest())
-	must(t, "RotateRefresh of another session", err)
+	e.rotate(t, "alice", other, otherRef, 0)
 	list, err := e.s.Sessions(e.ctx, "alice")
 	must(t, "Sessions", err)
 	if len(list) != 1 || list[0].ID != other {
 		t.Errorf("Sessions after reuse = %v, want only %v", list, other)
 	}
+}
+
+// testReuseAfterMany checks that the rotation state, though constant in
+// size, still recognises the first token of a long chain as reused.
+func testReuseAfterMany(t *testing.T, e *env) {
+	const rotations = 200
+	e.user(t, "alice", "user")
+	id, r0 := e.session(t, "alice", idle, life)
+	cur := r0
+	for seq := range uint64(rotations) {
+		cur = e.rotate(t, "alice", id, cur, seq)
+	}
+	_, err := e.s.RotateRefresh(e.ctx, "alice", id, store.Rotation{Old: r0, Seq: 0, Next: newDigest(), Grace: grace})
+	wantErr(t, "RotateRefresh of the first token", err, store.ErrReused)
+	e.gone(t, "alice", id)
+	_, err = e.s.RotateRefresh(e.ctx, "alice", id, store.Rotation{Old: cur, Seq: rotations, Next: newDigest()})
+	wantErr(t, "RotateRefresh of the newest token after reuse", err, store.ErrNotFound)
 }
 
 func testNeverIssued(t *testing.T, e *env) {
@@ -95,16 +112,24 @@ func testNeverIssued(t *testing.T, e *env) {
 
 	// A digest the session never issued proves nothing about theft, so the
 	// session survives it.
-	_, err := e.s.RotateRefresh(e.ctx, "alice", id, newDigest(), newDigest())
+	_, err := e.s.RotateRefresh(e.ctx, "alice", id, store.Rotation{Old: newDigest(), Next: newDigest()})
 	wantErr(t, "RotateRefresh of an unknown digest", err, store.ErrNotFound)
-	_, err = e.s.RotateRefresh(e.ctx, "alice", id, otherRef, newDigest())
+	_, err = e.s.RotateRefresh(e.ctx, "alice", id, store.Rotation{Old: otherRef, Next: newDigest()})
 	wantErr(t, "RotateRefresh of another session's digest", err, store.ErrNotFound)
 	e.live(t, "alice", id)
 	e.live(t, "alice", other)
-	_, err = e.s.RotateRefresh(e.ctx, "alice", id, r0, newDigest())
-	must(t, "RotateRefresh", err)
-	_, err = e.s.RotateRefresh(e.ctx, "alice", other, otherRef, newDigest())
-	must(t, "RotateRefresh of the other session", err)
+	r1 := e.rotate(t, "alice", id, r0, 0)
+	r2 := e.rotate(t, "alice", id, r1, 1)
+	e.rotate(t, "alice", other, otherRef, 0)
+
+	// Nor does an unknown digest that claims a place at or after the
+	// session's current one in the chain.
+	for _, seq := range []uint64{2, 3, math.MaxUint64} {
+		_, err = e.s.RotateRefresh(e.ctx, "alice", id, store.Rotation{Old: newDigest(), Seq: seq, Next: newDigest(), Grace: grace})
+		wantErr(t, "RotateRefresh of an unknown digest at a current or later seq", err, store.ErrNotFound)
+	}
+	e.live(t, "alice", id)
+	e.rotate(t, "alice", id, r2, 2)
 }
 
 func testRotateNotLive(t *testing.T, e *env) {
@@ -129,6 +154,12 @@ func testRotateNotLive(t *testing.T, e *env) {
 			id, ref := e.session(t, "u2", idle, life)
 			must(t, "SetDisabled", e.s.SetDisabled(e.ctx, "u2", true))
 			return "u2", id, ref
+		}},
+		{"PasswordChanged", func(t *testing.T) (string, store.Digest, store.Digest) {
+			e.user(t, "u7", "user")
+			id, ref := e.session(t, "u7", idle, life)
+			must(t, "SetPasswordHash", e.s.SetPasswordHash(e.ctx, "u7", []byte("new")))
+			return "u7", id, ref
 		}},
 		{"IdleExpired", func(t *testing.T) (string, store.Digest, store.Digest) {
 			e.user(t, "u3", "user")
@@ -160,60 +191,192 @@ func testRotateNotLive(t *testing.T, e *env) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			username, id, ref := tc.setup(t)
-			_, err := e.s.RotateRefresh(e.ctx, username, id, ref, newDigest())
+			_, err := e.s.RotateRefresh(e.ctx, username, id, store.Rotation{Old: ref, Next: newDigest(), Grace: grace})
 			wantErr(t, "RotateRefresh", err, store.ErrNotFound)
 		})
 	}
 }
 
-func testRotateInvalidNext(t *testing.T, e *env) {
+func testRotateInvalid(t *testing.T, e *env) {
 	e.user(t, "alice", "user")
 	id, r0 := e.session(t, "alice", idle, life)
-	_, err := e.s.RotateRefresh(e.ctx, "alice", id, r0, store.Digest{})
-	wantErr(t, "RotateRefresh to the zero digest", err, store.ErrInvalid)
-	_, err = e.s.RotateRefresh(e.ctx, "alice", id, r0, r0)
-	wantErr(t, "RotateRefresh to the same digest", err, store.ErrInvalid)
+	tests := []struct {
+		name string
+		r    store.Rotation
+	}{
+		{"ZeroNext", store.Rotation{Old: r0, Next: store.Digest{}}},
+		{"NextIsOld", store.Rotation{Old: r0, Next: r0}},
+		{"NegativeGrace", store.Rotation{Old: r0, Next: newDigest(), Grace: -time.Second}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := e.s.RotateRefresh(e.ctx, "alice", id, tc.r)
+			wantErr(t, "RotateRefresh", err, store.ErrInvalid)
+		})
+	}
 	// A rejected call changes nothing.
-	_, err = e.s.RotateRefresh(e.ctx, "alice", id, r0, newDigest())
-	must(t, "RotateRefresh", err)
+	e.rotate(t, "alice", id, r0, 0)
 }
 
+// testConcurrentRotate checks that of concurrent rotations of one token to
+// different successors exactly one wins, with or without a grace period:
+// the grace covers only the successor that won.
 func testConcurrentRotate(t *testing.T, e *env) {
 	const n = 50
 	e.user(t, "alice", "user")
-	id, r0 := e.session(t, "alice", idle, life)
+	for _, g := range []struct {
+		name  string
+		grace time.Duration
+	}{{"NoGrace", 0}, {"Grace", grace}} {
+		t.Run(g.name, func(t *testing.T) {
+			id, r0 := e.session(t, "alice", idle, life)
+			errs := make([]error, n)
+			concurrently(n, func(i int) {
+				_, errs[i] = e.s.RotateRefresh(e.ctx, "alice", id, store.Rotation{Old: r0, Next: newDigest(), Grace: g.grace})
+			})
 
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			_, errs[i] = e.s.RotateRefresh(e.ctx, "alice", id, r0, newDigest())
+			var ok, reused int
+			for i, err := range errs {
+				switch {
+				case err == nil:
+					ok++
+				case errors.Is(err, store.ErrReused):
+					reused++
+				case errors.Is(err, store.ErrNotFound):
+				default:
+					t.Errorf("call %d: error = %v, want nil, ErrReused or ErrNotFound", i, err)
+				}
+			}
+			if ok != 1 {
+				t.Fatalf("%d of %d concurrent rotations of one token succeeded, want exactly 1", ok, n)
+			}
+			// Every loser came after the winner, so the first of them saw
+			// a rotated token and revoked the session.
+			if reused == 0 {
+				t.Errorf("no call reported ErrReused")
+			}
+			e.gone(t, "alice", id)
 		})
 	}
-	close(start)
-	wg.Wait()
+}
 
-	var ok, reused int
+// testConcurrentSameNext checks the point of the grace period: concurrent
+// refreshes that derive the same successor (as a client retrying, or two
+// tabs sharing a token) all succeed, and the session stays live.
+func testConcurrentSameNext(t *testing.T, e *env) {
+	const n = 50
+	e.user(t, "alice", "user")
+	id, r0 := e.session(t, "alice", idle, life)
+	r1 := newDigest()
+	errs := make([]error, n)
+	concurrently(n, func(i int) {
+		_, errs[i] = e.s.RotateRefresh(e.ctx, "alice", id, store.Rotation{Old: r0, Next: r1, Grace: grace})
+	})
 	for i, err := range errs {
-		switch {
-		case err == nil:
-			ok++
-		case errors.Is(err, store.ErrReused):
-			reused++
-		case errors.Is(err, store.ErrNotFound):
-		default:
-			t.Errorf("call %d: error = %v, want nil, ErrReused or ErrNotFound", i, err)
+		if err != nil {
+			t.Errorf("call %d: error = %v, want success", i, err)
 		}
 	}
-	if ok != 1 {
-		t.Fatalf("%d of %d concurrent rotations of one token succeeded, want exactly 1", ok, n)
+	e.live(t, "alice", id)
+	// They rotated once, not n times: r1 is current, with seq 1.
+	e.rotate(t, "alice", id, r1, 1)
+}
+
+// testGrace walks one session through the grace period of a rotation.
+func testGrace(t *testing.T, e *env) {
+	e.user(t, "alice", "user")
+	t0 := e.clock.Now()
+	id, r0 := e.session(t, "alice", idle, life)
+	r1 := newDigest()
+	retry := store.Rotation{Old: r0, Seq: 0, Next: r1, Grace: grace}
+	want := store.Session{
+		ID: id, Username: "alice", Roles: []string{"user"},
+		CreatedAt: t0, IdleTimeout: idle, ExpiresAt: t0.Add(life),
 	}
-	// Every loser came after the winner, so the first of them saw a
-	// rotated token and revoked the session.
-	if reused == 0 {
-		t.Errorf("no call reported ErrReused")
+
+	steps := []struct {
+		name string
+		run  func(t *testing.T)
+	}{
+		{"Rotate", func(t *testing.T) {
+			_, err := e.s.RotateRefresh(e.ctx, "alice", id, retry)
+			must(t, "RotateRefresh", err)
+		}},
+		{"RetryWithinGrace", func(t *testing.T) {
+			e.clock.Advance(grace / 2)
+			got, err := e.s.RotateRefresh(e.ctx, "alice", id, retry)
+			must(t, "RotateRefresh retry", err)
+			// A retry is a use, like any refresh.
+			want.LastSeen = e.clock.Now()
+			checkSession(t, "RotateRefresh retry", got, want)
+			got, err = e.s.PeekSession(e.ctx, "alice", id)
+			must(t, "PeekSession", err)
+			checkSession(t, "PeekSession", got, want)
+		}},
+		{"RetryAgainJustBeforeGraceEnds", func(t *testing.T) {
+			// The retry changed neither r1 nor r0's place as the previous
+			// digest, so it can be retried again.
+			e.clock.Advance(grace/2 - time.Millisecond)
+			_, err := e.s.RotateRefresh(e.ctx, "alice", id, retry)
+			must(t, "RotateRefresh retry", err)
+		}},
+		{"UnknownDigestAtCurrentSeq", func(t *testing.T) {
+			// The retries did not move the sequence number past 1.
+			_, err := e.s.RotateRefresh(e.ctx, "alice", id, store.Rotation{Old: newDigest(), Seq: 1, Next: newDigest(), Grace: grace})
+			wantErr(t, "RotateRefresh of an unknown digest", err, store.ErrNotFound)
+			e.live(t, "alice", id)
+		}},
+		{"RetryAfterGrace", func(t *testing.T) {
+			// The grace runs from the rotation, not from the last retry.
+			e.clock.Advance(time.Millisecond)
+			_, err := e.s.RotateRefresh(e.ctx, "alice", id, retry)
+			wantErr(t, "RotateRefresh retry after the grace", err, store.ErrReused)
+			e.gone(t, "alice", id)
+		}},
 	}
-	e.gone(t, "alice", id)
+	for _, st := range steps {
+		t.Run(st.name, st.run)
+	}
+}
+
+// testGraceRejects checks that the grace period forgives nothing but a
+// retry of the latest rotation with the same successor, in time.
+func testGraceRejects(t *testing.T, e *env) {
+	e.user(t, "alice", "user")
+	tests := []struct {
+		name string
+		// present returns the rotation presented after r0 was rotated to
+		// r1 (and r1 to r2) at the start of the test.
+		present func(r0, r1, r2 store.Digest) store.Rotation
+		after   time.Duration
+	}{
+		{"OtherNext", func(r0, r1, r2 store.Digest) store.Rotation {
+			return store.Rotation{Old: r1, Seq: 1, Next: newDigest(), Grace: grace}
+		}, time.Second},
+		{"NoGrace", func(r0, r1, r2 store.Digest) store.Rotation {
+			return store.Rotation{Old: r1, Seq: 1, Next: r2}
+		}, 0},
+		{"GraceEnded", func(r0, r1, r2 store.Digest) store.Rotation {
+			return store.Rotation{Old: r1, Seq: 1, Next: r2, Grace: grace}
+		}, grace},
+		{"ShorterGrace", func(r0, r1, r2 store.Digest) store.Rotation {
+			return store.Rotation{Old: r1, Seq: 1, Next: r2, Grace: time.Second}
+		}, time.Second},
+		{"OlderRotation", func(r0, r1, r2 store.Digest) store.Rotation {
+			return store.Rotation{Old: r0, Seq: 0, Next: r1, Grace: grace}
+		}, time.Second},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			id, r0 := e.session(t, "alice", idle, life)
+			r1 := e.rotate(t, "alice", id, r0, 0)
+			r2 := newDigest()
+			_, err := e.s.RotateRefresh(e.ctx, "alice", id, store.Rotation{Old: r1, Seq: 1, Next: r2, Grace: grace})
+			must(t, "RotateRefresh", err)
+			e.clock.Advance(tc.after)
+			_, err = e.s.RotateRefresh(e.ctx, "alice", id, tc.present(r0, r1, r2))
+			wantErr(t, "RotateRefresh", err, store.ErrReused)
+			e.gone(t, "alice", id)
+		})
+	}
 }

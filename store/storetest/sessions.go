@@ -1,7 +1,11 @@
 package storetest
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +25,10 @@ var sessionCases = []testCase{
 	{"List", testListSessions},
 	{"DisableRevokes", testDisableRevokes},
 	{"WrongOwner", testWrongOwner},
+	{"Peek", testPeekSession},
+	{"Stale", testStaleGeneration},
+	{"PasswordChangeRace", testPasswordChangeRace},
+	{"MaxSessions", testMaxSessions},
 }
 
 func testCreateAndReadSession(t *testing.T, e *env) {
@@ -50,29 +58,26 @@ func testCreateSessionRejects(t *testing.T, e *env) {
 
 	tests := []struct {
 		name   string
-		change func(ns *store.NewSession)
+		change func(ns *store.SessionSpec)
 		want   error
 	}{
-		{"UnknownUser", func(ns *store.NewSession) { ns.Username = "nobody" }, store.ErrNotFound},
-		{"DisabledUser", func(ns *store.NewSession) { ns.Username = "dis" }, store.ErrNotFound},
-		{"InvalidUsername", func(ns *store.NewSession) { ns.Username = "bad name" }, store.ErrInvalid},
-		{"ZeroIdle", func(ns *store.NewSession) { ns.IdleTimeout = 0 }, store.ErrInvalid},
-		{"NegativeIdle", func(ns *store.NewSession) { ns.IdleTimeout = -time.Minute }, store.ErrInvalid},
-		{"ExpiresNow", func(ns *store.NewSession) { ns.ExpiresAt = e.clock.Now() }, store.ErrInvalid},
-		{"ExpiredAlready", func(ns *store.NewSession) { ns.ExpiresAt = e.clock.Now().Add(-time.Hour) }, store.ErrInvalid},
-		{"ZeroExpiry", func(ns *store.NewSession) { ns.ExpiresAt = time.Time{} }, store.ErrInvalid},
-		{"ZeroID", func(ns *store.NewSession) { ns.ID = store.Digest{} }, store.ErrInvalid},
-		{"ZeroRefresh", func(ns *store.NewSession) { ns.Refresh = store.Digest{} }, store.ErrInvalid},
+		{"UnknownUser", func(ns *store.SessionSpec) { ns.Username = "nobody" }, store.ErrNotFound},
+		{"DisabledUser", func(ns *store.SessionSpec) { ns.Username = "dis" }, store.ErrNotFound},
+		{"InvalidUsername", func(ns *store.SessionSpec) { ns.Username = "bad name" }, store.ErrInvalid},
+		{"ZeroIdle", func(ns *store.SessionSpec) { ns.IdleTimeout = 0 }, store.ErrInvalid},
+		{"NegativeIdle", func(ns *store.SessionSpec) { ns.IdleTimeout = -time.Minute }, store.ErrInvalid},
+		{"ExpiresNow", func(ns *store.SessionSpec) { ns.ExpiresAt = e.clock.Now() }, store.ErrInvalid},
+		{"ExpiredAlready", func(ns *store.SessionSpec) { ns.ExpiresAt = e.clock.Now().Add(-time.Hour) }, store.ErrInvalid},
+		{"ZeroExpiry", func(ns *store.SessionSpec) { ns.ExpiresAt = time.Time{} }, store.ErrInvalid},
+		{"ZeroID", func(ns *store.SessionSpec) { ns.ID = store.Digest{} }, store.ErrInvalid},
+		{"ZeroRefresh", func(ns *store.SessionSpec) { ns.Refresh = store.Digest{} }, store.ErrInvalid},
+		{"NegativeMaxSessions", func(ns *store.SessionSpec) { ns.MaxSessions = -1 }, store.ErrInvalid},
+		{"StaleGeneration", func(ns *store.SessionSpec) { ns.Generation++ }, store.ErrStale},
+		{"UpperCaseUsername", func(ns *store.SessionSpec) { ns.Username = "Alice" }, store.ErrInvalid},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ns := store.NewSession{
-				ID:          newDigest(),
-				Username:    "alice",
-				Refresh:     newDigest(),
-				IdleTimeout: idle,
-				ExpiresAt:   e.clock.Now().Add(life),
-			}
+			ns := e.spec(t, "alice", idle, life)
 			tc.change(&ns)
 			wantErr(t, "CreateSession", e.s.CreateSession(e.ctx, ns), tc.want)
 			// Nothing was stored under any owner.
@@ -93,13 +98,12 @@ func testCreateSessionRejects(t *testing.T, e *env) {
 func testDuplicateSessionID(t *testing.T, e *env) {
 	e.user(t, "alice", "user")
 	id, ref := e.session(t, "alice", idle, life)
-	err := e.s.CreateSession(e.ctx, store.NewSession{
-		ID: id, Username: "alice", Refresh: newDigest(), IdleTimeout: idle, ExpiresAt: e.clock.Now().Add(life),
-	})
+	ns := e.spec(t, "alice", idle, life)
+	ns.ID = id
+	err := e.s.CreateSession(e.ctx, ns)
 	wantErr(t, "CreateSession with a live session's ID", err, store.ErrExists)
 	// The original session, with its refresh token, is untouched.
-	_, err = e.s.RotateRefresh(e.ctx, "alice", id, ref, newDigest())
-	must(t, "RotateRefresh of the original", err)
+	e.rotate(t, "alice", id, ref, 0)
 }
 
 func testSessionRolesFollowUser(t *testing.T, e *env) {
@@ -155,15 +159,15 @@ func testFarFuture(t *testing.T, e *env) {
 	exp := time.Date(9999, time.December, 31, 23, 59, 59, 0, time.UTC)
 	e.user(t, "alice", "user")
 	t0 := e.clock.Now()
-	ns := store.NewSession{ID: newDigest(), Username: "alice", Refresh: newDigest(), IdleTimeout: idle, ExpiresAt: exp}
+	ns := e.spec(t, "alice", idle, time.Hour)
+	ns.ExpiresAt = exp
 	must(t, "CreateSession", e.s.CreateSession(e.ctx, ns))
 	e.clock.Advance(100 * 24 * time.Hour)
 	s := e.live(t, "alice", ns.ID)
 	if !s.ExpiresAt.Equal(exp) || !s.CreatedAt.Equal(t0) || s.IdleTimeout < 292*365*24*time.Hour {
 		t.Errorf("Session = %+v, want ExpiresAt %v, IdleTimeout about 292 years", s, exp)
 	}
-	_, err := e.s.RotateRefresh(e.ctx, "alice", ns.ID, ns.Refresh, newDigest())
-	must(t, "RotateRefresh", err)
+	e.rotate(t, "alice", ns.ID, ns.Refresh, 0)
 	list, err := e.s.Sessions(e.ctx, "alice")
 	must(t, "Sessions", err)
 	if len(list) != 1 {
@@ -297,7 +301,7 @@ func testDisableRevokes(t *testing.T, e *env) {
 	e.gone(t, "alice", untouched)
 	e.gone(t, "alice", read)
 	e.gone(t, "bob", bobs)
-	_, err = e.s.RotateRefresh(e.ctx, "alice", untouched, untouchedRef, newDigest())
+	_, err = e.s.RotateRefresh(e.ctx, "alice", untouched, store.Rotation{Old: untouchedRef, Next: newDigest()})
 	wantErr(t, "RotateRefresh after re-enable", err, store.ErrNotFound)
 	fresh, _ := e.session(t, "alice", idle, life)
 	e.live(t, "alice", fresh)
@@ -308,11 +312,276 @@ func testWrongOwner(t *testing.T, e *env) {
 	e.user(t, "bob", "user")
 	id, ref := e.session(t, "bob", idle, life)
 	e.gone(t, "alice", id)
-	_, err := e.s.RotateRefresh(e.ctx, "alice", id, ref, newDigest())
+	_, err := e.s.RotateRefresh(e.ctx, "alice", id, store.Rotation{Old: ref, Next: newDigest()})
 	wantErr(t, "RotateRefresh as the wrong user", err, store.ErrNotFound)
 	must(t, "RevokeSession as the wrong user", e.s.RevokeSession(e.ctx, "alice", id))
 	must(t, "RevokeAll of another user", e.s.RevokeAll(e.ctx, "alice"))
 	e.live(t, "bob", id)
-	_, err = e.s.RotateRefresh(e.ctx, "bob", id, ref, newDigest())
-	must(t, "RotateRefresh as the owner", err)
+	e.rotate(t, "bob", id, ref, 0)
+}
+
+// testPeekSession checks that PeekSession reads what Session reads but
+// changes nothing: it neither slides the idle timeout nor records a use.
+func testPeekSession(t *testing.T, e *env) {
+	const idle = 10 * time.Minute
+	e.user(t, "alice", "admin")
+	e.user(t, "bob", "user")
+	t0 := e.clock.Now()
+	id, _ := e.session(t, "alice", idle, life)
+	want := store.Session{
+		ID: id, Username: "alice", Roles: []string{"admin"},
+		CreatedAt: t0, LastSeen: t0, IdleTimeout: idle, ExpiresAt: t0.Add(life),
+	}
+
+	steps := []struct {
+		name string
+		run  func(t *testing.T)
+	}{
+		{"PeekReadsTheSession", func(t *testing.T) {
+			e.clock.Advance(time.Minute)
+			got, err := e.s.PeekSession(e.ctx, "alice", id)
+			must(t, "PeekSession", err)
+			checkSession(t, "PeekSession", got, want)
+		}},
+		{"PeekAfterSessionMatchesIt", func(t *testing.T) {
+			read := e.live(t, "alice", id)
+			want.LastSeen = e.clock.Now()
+			checkSession(t, "Session", read, want)
+			got, err := e.s.PeekSession(e.ctx, "alice", id)
+			must(t, "PeekSession", err)
+			checkSession(t, "PeekSession", got, read)
+		}},
+		{"PeekSeesCurrentRoles", func(t *testing.T) {
+			must(t, "SetRoles", e.s.SetRoles(e.ctx, "alice", []string{"ops"}))
+			want.Roles = []string{"ops"}
+			got, err := e.s.PeekSession(e.ctx, "alice", id)
+			must(t, "PeekSession", err)
+			checkSession(t, "PeekSession", got, want)
+		}},
+		{"PeekDoesNotSlide", func(t *testing.T) {
+			e.clock.Advance(idle - time.Millisecond)
+			got, err := e.s.PeekSession(e.ctx, "alice", id)
+			must(t, "PeekSession just before the idle timeout", err)
+			checkSession(t, "PeekSession", got, want)
+			e.clock.Advance(time.Millisecond)
+			e.gone(t, "alice", id)
+		}},
+		{"PeekNotLive", func(t *testing.T) {
+			for _, c := range []struct {
+				name, username string
+				id             store.Digest
+			}{
+				{"UnknownID", "alice", newDigest()},
+				{"WrongOwner", "bob", id},
+				{"UnknownUser", "nobody", id},
+				{"MalformedUser", "bad name", id},
+			} {
+				_, err := e.s.PeekSession(e.ctx, c.username, c.id)
+				wantErr(t, "PeekSession "+c.name, err, store.ErrNotFound)
+			}
+		}},
+	}
+	for _, st := range steps {
+		t.Run(st.name, st.run)
+	}
+}
+
+// testStaleGeneration checks that a login whose user changed between the
+// password check and the session creation creates nothing.
+func testStaleGeneration(t *testing.T, e *env) {
+	tests := []struct {
+		name   string
+		change func(t *testing.T)
+	}{
+		{"PasswordChanged", func(t *testing.T) {
+			must(t, "SetPasswordHash", e.s.SetPasswordHash(e.ctx, "alice", []byte("$2a$10$new")))
+		}},
+		{"DisabledAndEnabled", func(t *testing.T) {
+			must(t, "SetDisabled(true)", e.s.SetDisabled(e.ctx, "alice", true))
+			must(t, "SetDisabled(false)", e.s.SetDisabled(e.ctx, "alice", false))
+		}},
+		{"RevokedAll", func(t *testing.T) {
+			must(t, "RevokeAll", e.s.RevokeAll(e.ctx, "alice"))
+		}},
+	}
+	e.user(t, "alice", "user")
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ns := e.spec(t, "alice", idle, life)
+			tc.change(t)
+			wantErr(t, "CreateSession", e.s.CreateSession(e.ctx, ns), store.ErrStale)
+			e.gone(t, "alice", ns.ID)
+			list, err := e.s.Sessions(e.ctx, "alice")
+			must(t, "Sessions", err)
+			if len(list) != 0 {
+				t.Errorf("Sessions = %d sessions after a stale create, want 0", len(list))
+			}
+			// A login that reads the user again succeeds.
+			id, _ := e.session(t, "alice", idle, life)
+			e.live(t, "alice", id)
+			must(t, "RevokeSession", e.s.RevokeSession(e.ctx, "alice", id))
+		})
+	}
+}
+
+// testPasswordChangeRace runs logins concurrently with a password change.
+// Each login reads the user and, while it still sees the old hash (its
+// password check would pass), creates a session with the generation it
+// read. Whatever the interleaving, no session created by such a login may
+// outlive the change. The change waits until logins are under way, so
+// that some are in flight when it lands.
+func testPasswordChangeRace(t *testing.T, e *env) {
+	const (
+		logins   = 8
+		attempts = 50 // per login goroutine, so the test ends
+	)
+	e.user(t, "alice", "user")
+	oldHash := []byte("$2a$10$alice")
+
+	var (
+		mu      sync.Mutex
+		created []store.Digest
+		stale   int
+	)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	underway := make(chan struct{})
+	signal := sync.OnceFunc(func() { close(underway) })
+	for range logins {
+		wg.Go(func() {
+			defer signal() // never leave the change waiting
+			<-start
+			for range attempts {
+				u, err := e.s.User(e.ctx, "alice")
+				if err != nil {
+					t.Errorf("User: %v", err)
+					return
+				}
+				if !bytes.Equal(u.PasswordHash, oldHash) {
+					return // the password check would fail from now on
+				}
+				ns := store.SessionSpec{
+					ID: newDigest(), Username: "alice", Refresh: newDigest(),
+					IdleTimeout: idle, ExpiresAt: e.clock.Now().Add(life), Generation: u.Generation,
+				}
+				err = e.s.CreateSession(e.ctx, ns)
+				mu.Lock()
+				switch {
+				case err == nil:
+					created = append(created, ns.ID)
+					if len(created) == logins {
+						signal()
+					}
+				case errors.Is(err, store.ErrStale):
+					stale++
+				default:
+					t.Errorf("CreateSession: error = %v, want nil or ErrStale", err)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Go(func() {
+		<-underway
+		if err := e.s.SetPasswordHash(e.ctx, "alice", []byte("$2a$10$new")); err != nil {
+			t.Errorf("SetPasswordHash: %v", err)
+		}
+	})
+	close(start)
+	wg.Wait()
+
+	t.Logf("%d sessions created before the change, %d logins refused as stale", len(created), stale)
+	for _, id := range created {
+		e.gone(t, "alice", id)
+	}
+	list, err := e.s.Sessions(e.ctx, "alice")
+	must(t, "Sessions", err)
+	if len(list) != 0 {
+		t.Errorf("Sessions after the password change = %d sessions, want 0", len(list))
+	}
+}
+
+// testMaxSessions checks the per-user cap: creating a session beyond it
+// revokes the user's oldest sessions (earliest absolute expiry), counting
+// only live ones and never the new session itself.
+func testMaxSessions(t *testing.T, e *env) {
+	const maxSessions = 3
+	create := func(t *testing.T, username string, idle, life time.Duration) store.Digest {
+		t.Helper()
+		ns := e.spec(t, username, idle, life)
+		ns.MaxSessions = maxSessions
+		must(t, "CreateSession", e.s.CreateSession(e.ctx, ns))
+		return ns.ID
+	}
+	listIDs := func(t *testing.T, username string) []store.Digest {
+		t.Helper()
+		list, err := e.s.Sessions(e.ctx, username)
+		must(t, "Sessions", err)
+		ids := make([]store.Digest, len(list))
+		for i, s := range list {
+			ids[i] = s.ID
+		}
+		return ids
+	}
+
+	t.Run("OldestGo", func(t *testing.T) {
+		e.user(t, "alice", "user")
+		e.user(t, "bob", "user")
+		bobs := create(t, "bob", idle, life)
+		var ids []store.Digest
+		for range 5 {
+			ids = append(ids, create(t, "alice", idle, life))
+			e.clock.Advance(time.Minute)
+		}
+		for _, id := range ids[:2] {
+			e.gone(t, "alice", id)
+		}
+		for _, id := range ids[2:] {
+			e.live(t, "alice", id)
+		}
+		if got := listIDs(t, "alice"); !slices.Equal(got, ids[2:]) {
+			t.Errorf("Sessions = %v, want the 3 newest %v", got, ids[2:])
+		}
+		e.live(t, "bob", bobs) // the cap is per user
+	})
+	t.Run("ByExpiry", func(t *testing.T) {
+		e.user(t, "carol", "user")
+		long := create(t, "carol", idle, 48*time.Hour)
+		short := create(t, "carol", idle, time.Hour)
+		mid := create(t, "carol", idle, 24*time.Hour)
+		// The new session expires first of all, yet it is the one the
+		// caller is about to hand out: the oldest of the others goes.
+		newest := create(t, "carol", idle, 30*time.Minute)
+		e.gone(t, "carol", short)
+		for _, id := range []store.Digest{long, mid, newest} {
+			e.live(t, "carol", id)
+		}
+	})
+	t.Run("DeadSessionsDoNotCount", func(t *testing.T) {
+		e.user(t, "dave", "user")
+		idled := create(t, "dave", time.Minute, life)
+		live1 := create(t, "dave", idle, life)
+		must(t, "RevokeSession", e.s.RevokeSession(e.ctx, "dave", create(t, "dave", idle, life)))
+		e.clock.Advance(2 * time.Minute)
+		live2 := create(t, "dave", idle, life)
+		live3 := create(t, "dave", idle, life)
+		for _, id := range []store.Digest{live1, live2, live3} {
+			e.live(t, "dave", id)
+		}
+		e.gone(t, "dave", idled)
+		if got := listIDs(t, "dave"); len(got) != maxSessions {
+			t.Errorf("Sessions = %d sessions, want %d", len(got), maxSessions)
+		}
+	})
+	t.Run("ZeroMeansNoCap", func(t *testing.T) {
+		e.user(t, "erin", "user")
+		var ids []store.Digest
+		for range 5 {
+			id, _ := e.session(t, "erin", idle, life)
+			ids = append(ids, id)
+		}
+		for _, id := range ids {
+			e.live(t, "erin", id)
+		}
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +26,7 @@ func Run(t *testing.T, newStore func(t *testing.T, now func() time.Time) store.S
 		{"Users", userCases},
 		{"Sessions", sessionCases},
 		{"Refresh", refreshCases},
+		{"Attempts", attemptCases},
 		{"Context", contextCases},
 	}
 	for _, g := range groups {
@@ -70,19 +72,46 @@ func (e *env) user(t *testing.T, name string, roles ...string) {
 	must(t, "CreateUser "+name, e.s.CreateUser(e.ctx, u))
 }
 
-// session creates a session for username that ends after idle without use
-// or after life in any case, and returns its id and first refresh digest.
-func (e *env) session(t *testing.T, username string, idle, life time.Duration) (id, refresh store.Digest) {
+// gen returns the user's current generation, failing the test on error.
+func (e *env) gen(t *testing.T, username string) uint64 {
 	t.Helper()
-	ns := store.NewSession{
+	u, err := e.s.User(e.ctx, username)
+	must(t, "User "+username, err)
+	return u.Generation
+}
+
+// spec returns what a caller that has just verified username's password
+// passes to CreateSession: a session that ends after idle without use or
+// after life in any case, in the user's current generation.
+func (e *env) spec(t *testing.T, username string, idle, life time.Duration) store.SessionSpec {
+	t.Helper()
+	return store.SessionSpec{
 		ID:          newDigest(),
 		Username:    username,
 		Refresh:     newDigest(),
 		IdleTimeout: idle,
 		ExpiresAt:   e.clock.Now().Add(life),
+		Generation:  e.gen(t, username),
 	}
+}
+
+// session creates a session for username that ends after idle without use
+// or after life in any case, and returns its id and first refresh digest.
+func (e *env) session(t *testing.T, username string, idle, life time.Duration) (id, refresh store.Digest) {
+	t.Helper()
+	ns := e.spec(t, username, idle, life)
 	must(t, "CreateSession", e.s.CreateSession(e.ctx, ns))
 	return ns.ID, ns.Refresh
+}
+
+// rotate rotates the session's refresh token old, number seq in its chain,
+// to a fresh one, failing the test on error, and returns the new digest.
+func (e *env) rotate(t *testing.T, username string, id, old store.Digest, seq uint64) store.Digest {
+	t.Helper()
+	next := newDigest()
+	_, err := e.s.RotateRefresh(e.ctx, username, id, store.Rotation{Old: old, Seq: seq, Next: next})
+	must(t, "RotateRefresh", err)
+	return next
 }
 
 // live fails the test unless the session reads back.
@@ -93,10 +122,13 @@ func (e *env) live(t *testing.T, username string, id store.Digest) store.Session
 	return s
 }
 
-// gone fails the test unless the session reads as not found.
+// gone fails the test unless the session reads as not found, with and
+// without marking it used.
 func (e *env) gone(t *testing.T, username string, id store.Digest) {
 	t.Helper()
-	_, err := e.s.Session(e.ctx, username, id)
+	_, err := e.s.PeekSession(e.ctx, username, id)
+	wantErr(t, "PeekSession", err, store.ErrNotFound)
+	_, err = e.s.Session(e.ctx, username, id)
 	wantErr(t, "Session", err, store.ErrNotFound)
 }
 
@@ -104,7 +136,7 @@ func (e *env) gone(t *testing.T, username string, id store.Digest) {
 // store do.
 func newDigest() store.Digest { return store.HashSecret([]byte(rand.Text())) }
 
-var sentinels = []error{store.ErrNotFound, store.ErrExists, store.ErrReused, store.ErrInvalid}
+var sentinels = []error{store.ErrNotFound, store.ErrExists, store.ErrReused, store.ErrStale, store.ErrInvalid}
 
 // must stops the test when err is not nil.
 func must(t *testing.T, what string, err error) {
@@ -176,4 +208,19 @@ func checkSession(t *testing.T, what string, got, want store.Session) {
 	if !got.ExpiresAt.Equal(want.ExpiresAt) {
 		t.Errorf("%s: ExpiresAt = %v, want %v", what, got.ExpiresAt, want.ExpiresAt)
 	}
+}
+
+// concurrently runs f(0) to f(n-1) in goroutines released at once, and
+// waits for all of them.
+func concurrently(n int, f func(i int)) {
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			f(i)
+		})
+	}
+	close(start)
+	wg.Wait()
 }

@@ -1,0 +1,336 @@
+package ginauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/gin-authkit/authkit/store"
+)
+
+// MaxPasswordBytes is bcrypt's limit: it silently ignores every byte past
+// the 72nd, so "72×a" + "X" would match the hash of "72×a". Longer
+// passwords are rejected instead of truncated.
+const MaxPasswordBytes = 72
+
+// Password policy errors, returned when a password is set.
+var (
+	ErrPasswordEmpty    = errors.New("ginauth: password is empty")
+	ErrPasswordTooLong  = fmt.Errorf("ginauth: password is longer than %d bytes", MaxPasswordBytes)
+	ErrPasswordTooShort = errors.New("ginauth: password is too short")
+	ErrPasswordEncoding = errors.New("ginauth: password is not valid UTF-8")
+)
+
+// AccountsConfig configures [Accounts]. Zero values mean the defaults
+// stated per field.
+type AccountsConfig struct {
+	// Users is where accounts live. Required.
+	Users store.UserStore
+	// Hasher writes new password hashes. Default [Bcrypt] at
+	// [DefaultBcryptCost].
+	Hasher Hasher
+	// Accept lists other encodings still accepted at login; a hash in one
+	// of them is re-hashed with Hasher on the next successful login.
+	// Default: whichever of [Bcrypt] and [Argon2id] Hasher is not (with
+	// their default ceilings).
+	Accept []Hasher
+	// MinPasswordLength applies when a password is set (not at login), in
+	// characters. Default 8.
+	MinPasswordLength int
+	// AllowTestCosts allows a [Bcrypt] cost below [MinBcryptCost]. For
+	// tests only: such hashes are cheap to attack offline.
+	AllowTestCosts bool
+	// StoreTimeout bounds each store call. Default: none beyond the
+	// caller's context.
+	StoreTimeout time.Duration
+	// Audit receives account events (password changed, user disabled).
+	// Default: none.
+	Audit func(context.Context, Event)
+	// Logger receives one warning per user whose stored hash exceeds the
+	// Hasher's ceiling. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Accounts creates users, sets and checks passwords, and owns the password
+// policy. It needs no HTTP machinery: the demo's CLI uses it on its own,
+// and [Auth] uses one for logins. It is safe for concurrent use.
+type Accounts struct {
+	cfg AccountsConfig
+	// dummy is compared against when there is no usable hash, so that an
+	// unknown user costs the same as a wrong password.
+	dummy []byte
+	// warned holds the users whose over-costly hash was already logged.
+	warned sync.Map
+}
+
+// NewAccounts validates cfg and returns an Accounts. It computes one hash
+// (the stand-in for unknown users), so it takes as long as one login.
+func NewAccounts(cfg AccountsConfig) (*Accounts, error) {
+	if cfg.Users == nil {
+		return nil, fmt.Errorf("%w: AccountsConfig.Users is required", ErrConfig)
+	}
+	if cfg.Hasher == nil {
+		cfg.Hasher = Bcrypt{}
+	}
+	if cfg.Accept == nil {
+		if _, ok := cfg.Hasher.(Argon2id); ok {
+			cfg.Accept = []Hasher{Bcrypt{}}
+		} else {
+			cfg.Accept = []Hasher{Argon2id{}}
+		}
+	}
+	setDefault(&cfg.MinPasswordLength, DefaultMinPasswordLength)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if b, ok := cfg.Hasher.(Bcrypt); ok {
+		c := b.cost()
+		switch {
+		case c < bcrypt.MinCost || c > bcrypt.MaxCost:
+			return nil, fmt.Errorf("%w: bcrypt cost must be in [%d, %d]", ErrConfig, MinBcryptCost, bcrypt.MaxCost)
+		case c < MinBcryptCost && !cfg.AllowTestCosts:
+			return nil, fmt.Errorf("%w: bcrypt cost %d is below %d (AllowTestCosts is for tests only)", ErrConfig, c, MinBcryptCost)
+		case b.maxCost() < c:
+			return nil, fmt.Errorf("%w: bcrypt MaxCost is below Cost", ErrConfig)
+		}
+	}
+	if cfg.MinPasswordLength < 0 || cfg.MinPasswordLength > MaxPasswordBytes {
+		return nil, fmt.Errorf("%w: MinPasswordLength must be in [1, %d]", ErrConfig, MaxPasswordBytes)
+	}
+	if cfg.StoreTimeout < 0 {
+		return nil, fmt.Errorf("%w: StoreTimeout must not be negative", ErrConfig)
+	}
+	a := &Accounts{cfg: cfg}
+	h, err := cfg.Hasher.Hash(context.Background(), []byte("authkit dummy password"))
+	if err != nil {
+		return nil, fmt.Errorf("ginauth: dummy hash: %w", err)
+	}
+	a.dummy = h
+	return a, nil
+}
+
+// normalize returns the form of a password that is hashed and compared:
+// Unicode NFC, so that "é" typed as one code point or as "e" plus a
+// combining accent is the same password on every system.
+func normalize(pw string) string { return norm.NFC.String(pw) }
+
+func checkPasswordBytes(pw string) error {
+	switch {
+	case pw == "":
+		return ErrPasswordEmpty
+	case !utf8.ValidString(pw):
+		return ErrPasswordEncoding
+	case len(normalize(pw)) > MaxPasswordBytes:
+		return ErrPasswordTooLong
+	}
+	return nil
+}
+
+// ValidatePassword checks a new password against the policy: valid UTF-8,
+// at least MinPasswordLength characters, at most 72 bytes once normalised.
+func (a *Accounts) ValidatePassword(pw string) error {
+	if err := checkPasswordBytes(pw); err != nil {
+		return err
+	}
+	if n := utf8.RuneCountInString(normalize(pw)); n < a.cfg.MinPasswordLength {
+		return fmt.Errorf("%w: %d characters, at least %d required", ErrPasswordTooShort, n, a.cfg.MinPasswordLength)
+	}
+	return nil
+}
+
+// HashPassword validates pw and returns its hash.
+func (a *Accounts) HashPassword(ctx context.Context, pw string) ([]byte, error) {
+	if err := a.ValidatePassword(pw); err != nil {
+		return nil, err
+	}
+	return a.cfg.Hasher.Hash(ctx, []byte(normalize(pw)))
+}
+
+// storeCtx bounds one store call.
+func (a *Accounts) storeCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if a.cfg.StoreTimeout > 0 {
+		return context.WithTimeout(ctx, a.cfg.StoreTimeout)
+	}
+	return ctx, func() {}
+}
+
+// CreateUser stores a new user under the canonical form of username (see
+// store.CanonicalUsername: "Alice" is stored as "alice"). It fails with an
+// error wrapping store.ErrExists for a taken name, store.ErrInvalid for a
+// bad name or roles, or a password policy error.
+func (a *Accounts) CreateUser(ctx context.Context, username, password string, roles []string) error {
+	name, err := store.CanonicalUsername(username)
+	if err != nil {
+		return err
+	}
+	if err := store.ValidateRoles(roles); err != nil {
+		return err
+	}
+	h, err := a.HashPassword(ctx, password)
+	if err != nil {
+		return err
+	}
+	sctx, cancel := a.storeCtx(ctx)
+	defer cancel()
+	return a.cfg.Users.CreateUser(sctx, store.User{Username: name, PasswordHash: h, Roles: roles})
+}
+
+// SetPassword replaces a user's password. The store moves the user to a
+// new generation in the same step, which ends every session and every
+// login in flight, so a stolen session does not survive a password change.
+func (a *Accounts) SetPassword(ctx context.Context, username, password string) error {
+	name, err := store.CanonicalUsername(username)
+	if err != nil {
+		return fmt.Errorf("ginauth: set password: %w", store.ErrNotFound)
+	}
+	h, err := a.HashPassword(ctx, password)
+	if err != nil {
+		return err
+	}
+	sctx, cancel := a.storeCtx(ctx)
+	defer cancel()
+	if err := a.cfg.Users.SetPasswordHash(sctx, name, h); err != nil {
+		return err
+	}
+	a.audit(ctx, Event{Kind: EventPasswordChanged, Username: name})
+	// The generation bump already ended the sessions; deleting them only
+	// frees their memory now rather than at expiry, so a failure here is
+	// logged, not reported as a failed change.
+	if ss, ok := a.cfg.Users.(store.SessionStore); ok {
+		if err := ss.RevokeAll(sctx, name); err != nil {
+			a.cfg.Logger.WarnContext(ctx, "authkit: password changed; freeing the old sessions failed", "user", name, "err", err)
+		}
+	}
+	return nil
+}
+
+// Config returns a copy of the configuration in force, defaults filled in.
+func (a *Accounts) Config() AccountsConfig { return a.cfg }
+
+// SetDisabled disables or re-enables a user. Disabling ends every session
+// of the user at once; re-enabling does not bring them back.
+func (a *Accounts) SetDisabled(ctx context.Context, username string, disabled bool) error {
+	name, err := store.CanonicalUsername(username)
+	if err != nil {
+		return fmt.Errorf("ginauth: set disabled: %w", store.ErrNotFound)
+	}
+	sctx, cancel := a.storeCtx(ctx)
+	defer cancel()
+	if err := a.cfg.Users.SetDisabled(sctx, name, disabled); err != nil {
+		return err
+	}
+	kind := EventUserEnabled
+	if disabled {
+		kind = EventUserDisabled
+	}
+	a.audit(ctx, Event{Kind: kind, Username: name})
+	return nil
+}
+
+func (a *Accounts) audit(ctx context.Context, e Event) {
+	if a.cfg.Audit != nil {
+		a.cfg.Audit(ctx, e.stamp())
+	}
+}
+
+// Verify checks a username and password. Unknown users, disabled users,
+// malformed names, wrong and unacceptable passwords all fail with
+// [ErrBadCredentials] after the same hashing work; a store failure wraps
+// [ErrUnavailable]. On success a hash in another encoding or cost than
+// the configured one is re-hashed and stored (one extra write, only then).
+func (a *Accounts) Verify(ctx context.Context, username, password string) (store.User, error) {
+	var u store.User
+	name, err := store.CanonicalUsername(username)
+	if err == nil {
+		sctx, cancel := a.storeCtx(ctx)
+		u, err = a.cfg.Users.User(sctx, name)
+		cancel()
+		if err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrInvalid) {
+			return store.User{}, errors.Join(ErrUnavailable, err)
+		}
+	}
+	// The NFC form is what hashes hold; a password that is not in NFC is
+	// also tried as typed, for a hash written before passwords were
+	// normalised. Unknown users pay the same number of comparisons.
+	nfc := []byte(normalize(password))
+	tries := [][]byte{nfc}
+	if string(nfc) != password {
+		tries = append(tries, []byte(password))
+	}
+	usable := err == nil && len(u.PasswordHash) > 0
+	matched, used, legacy := false, -1, false
+	for i, pw := range tries {
+		if usable && (i == 0 || used >= 0) {
+			used, err = a.compare(ctx, u.PasswordHash, pw)
+			if errors.Is(err, ErrHashTooCostly) {
+				a.warnCostly(ctx, name, err)
+			}
+			if matched = err == nil; matched {
+				legacy = i > 0
+				break
+			}
+			if used >= 0 {
+				continue
+			}
+		}
+		// No hash was computed: spend the same time on the stand-in.
+		_ = a.cfg.Hasher.Compare(ctx, a.dummy, pw)
+	}
+	if !matched || u.Disabled || checkPasswordBytes(password) != nil {
+		return store.User{}, ErrBadCredentials
+	}
+	if legacy || used != 0 || a.cfg.Hasher.NeedsRehash(u.PasswordHash) {
+		a.rehash(ctx, &u, nfc)
+	}
+	return u, nil
+}
+
+// warnCostly logs, once per user, a stored hash over the ceiling.
+func (a *Accounts) warnCostly(ctx context.Context, name string, err error) {
+	if _, seen := a.warned.LoadOrStore(name, true); !seen {
+		a.cfg.Logger.WarnContext(ctx, "authkit: stored password hash exceeds the cost ceiling; login refused",
+			"user", name, "err", err)
+	}
+}
+
+// compare checks pw against hash with the Hasher of its encoding: used is
+// 0 for the configured Hasher, i+1 for Accept[i], and -1 when no Hasher
+// computed anything (unknown encoding, or over the ceiling).
+func (a *Accounts) compare(ctx context.Context, hash, pw []byte) (used int, err error) {
+	for i, h := range append([]Hasher{a.cfg.Hasher}, a.cfg.Accept...) {
+		err = h.Compare(ctx, hash, pw)
+		switch {
+		case errors.Is(err, ErrHashUnsupported):
+			continue
+		case errors.Is(err, ErrHashTooCostly):
+			return -1, err
+		}
+		return i, err
+	}
+	return -1, err
+}
+
+// rehash stores a new hash of pw for u, unless the user changed since it
+// was read. A failure is logged, not returned: the login itself was good.
+func (a *Accounts) rehash(ctx context.Context, u *store.User, pw []byte) {
+	h, err := a.cfg.Hasher.Hash(ctx, pw)
+	if err == nil {
+		sctx, cancel := a.storeCtx(ctx)
+		var ok bool
+		ok, err = a.cfg.Users.RehashPassword(sctx, u.Username, u.Generation, u.PasswordHash, h)
+		cancel()
+		if ok {
+			u.PasswordHash = h
+		}
+	}
+	if err != nil {
+		a.cfg.Logger.WarnContext(ctx, "authkit: re-hashing a password failed", "user", u.Username, "err", err)
+	}
+}

@@ -1,0 +1,299 @@
+package ginauth_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/gin-authkit/authkit/ginauth"
+	"github.com/gin-authkit/authkit/store"
+	"github.com/gin-authkit/authkit/store/memstore"
+	"github.com/gin-authkit/authkit/tokens"
+)
+
+// countingHasher wraps a Hasher and records every hash it compares
+// against; gate, when set, holds each comparison until it is closed.
+type countingHasher struct {
+	ginauth.Hasher
+	mu       sync.Mutex
+	compared [][]byte
+	entered  chan struct{}
+	gate     chan struct{}
+}
+
+// Compare counts the comparisons the wrapped Hasher computes: a hash it
+// refuses unread (another encoding, over the ceiling) is not counted.
+func (h *countingHasher) Compare(ctx context.Context, hash, pw []byte) error {
+	if h.gate != nil {
+		h.entered <- struct{}{}
+		<-h.gate
+	}
+	err := h.Hasher.Compare(ctx, hash, pw)
+	if !errors.Is(err, ginauth.ErrHashUnsupported) && !errors.Is(err, ginauth.ErrHashTooCostly) {
+		h.mu.Lock()
+		h.compared = append(h.compared, bytes.Clone(hash))
+		h.mu.Unlock()
+	}
+	return err
+}
+
+func (h *countingHasher) take() [][]byte {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c := h.compared
+	h.compared = nil
+	return c
+}
+
+func newAccounts(t *testing.T, st store.UserStore, h ginauth.Hasher, logger *slog.Logger) *ginauth.Accounts {
+	t.Helper()
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	a, err := ginauth.NewAccounts(ginauth.AccountsConfig{Users: st, Hasher: h, AllowTestCosts: true, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// TestEveryLoginPaysOneComparison: unknown users, malformed names,
+// disabled users and bad passwords cost exactly one comparison, like a
+// known user, against a stand-in hash when there is no usable one;
+// otherwise the response time would tell which usernames exist.
+func TestEveryLoginPaysOneComparison(t *testing.T) {
+	ctx := context.Background()
+	st := memstore.New(memstore.Options{})
+	h := &countingHasher{Hasher: ginauth.Bcrypt{Cost: bcrypt.MinCost}}
+	a := newAccounts(t, st, h, nil)
+	for _, name := range []string{"bob", "dora"} {
+		if err := a.CreateUser(ctx, name, name+"-password", []string{"user"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.SetDisabled(ctx, "dora", true); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, user, pw string
+		wantOK         bool
+		against        string // whose hash is compared; "" for the stand-in
+	}{
+		{"known user, right password", "bob", "bob-password", true, "bob"},
+		{"known user, other case", "BOB", "bob-password", true, "bob"},
+		{"known user, wrong password", "bob", "nope-nope", false, "bob"},
+		{"known user, 73-byte password", "bob", strings.Repeat("b", 73), false, "bob"},
+		{"disabled user, right password", "dora", "dora-password", false, "dora"},
+		{"unknown user", "mallory", "whatever-pw", false, ""},
+		{"malformed username", "{bad}", "whatever-pw", false, ""},
+		{"unknown user, empty password", "mallory", "", false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h.take()
+			_, err := a.Verify(ctx, tt.user, tt.pw)
+			if (err == nil) != tt.wantOK || (err != nil && !errors.Is(err, ginauth.ErrBadCredentials)) {
+				t.Fatalf("Verify = %v, want ok=%v or ErrBadCredentials", err, tt.wantOK)
+			}
+			got := h.take()
+			if len(got) != 1 {
+				t.Fatalf("%d comparisons, want 1", len(got))
+			}
+			bob, _ := st.User(ctx, "bob")
+			dora, _ := st.User(ctx, "dora")
+			whose := map[string]string{string(bob.PasswordHash): "bob", string(dora.PasswordHash): "dora"}[string(got[0])]
+			if whose != tt.against || !strings.HasPrefix(string(got[0]), "$2a$04$") {
+				t.Errorf("compared against the hash of %q (%.7s), want %q (\"\" is the stand-in at the configured cost)", whose, got[0], tt.against)
+			}
+		})
+	}
+}
+
+// TestOverCostlyHashNeverCompared: a stored hash above the ceiling fails
+// like a wrong password after one stand-in comparison at the normal cost,
+// and is logged once, so one bad record cannot hold the password slots.
+func TestOverCostlyHashNeverCompared(t *testing.T) {
+	ctx := context.Background()
+	st := memstore.New(memstore.Options{})
+	var logs bytes.Buffer
+	h := &countingHasher{Hasher: ginauth.Bcrypt{Cost: bcrypt.MinCost, MaxCost: bcrypt.MinCost + 1}}
+	a := newAccounts(t, st, h, slog.New(slog.NewTextHandler(&logs, nil)))
+	costly, _ := bcrypt.GenerateFromPassword([]byte("right-password"), bcrypt.MinCost+2)
+	if err := st.CreateUser(ctx, store.User{Username: "eve", PasswordHash: costly}); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := a.Verify(ctx, "eve", "right-password"); !errors.Is(err, ginauth.ErrBadCredentials) {
+			t.Fatalf("Verify = %v, want ErrBadCredentials", err)
+		}
+		got := h.take()
+		if len(got) != 1 || bytes.Equal(got[0], costly) {
+			t.Fatalf("compared %d hashes (the costly one: %v), want one stand-in", len(got), len(got) > 0 && bytes.Equal(got[0], costly))
+		}
+	}
+	if n := strings.Count(logs.String(), "level=WARN"); n != 1 {
+		t.Errorf("logged %d times, want once:\n%s", n, logs.String())
+	}
+}
+
+// TestRehashOnLogin: a hash of another cost or algorithm is replaced on the
+// next good login, without moving the user to a new generation (which
+// would end the user's sessions).
+func TestRehashOnLogin(t *testing.T) {
+	ctx := context.Background()
+	bcrypt5, _ := ginauth.Bcrypt{Cost: 5}.Hash(ctx, []byte("right-password"))
+	argon, _ := ginauth.Argon2id{Time: 1, Memory: 64}.Hash(ctx, []byte("right-password"))
+	tests := []struct {
+		name   string
+		hasher ginauth.Hasher
+		stored []byte
+		want   string // prefix of the hash after login
+	}{
+		{"bcrypt cost 5 to 4", ginauth.Bcrypt{Cost: bcrypt.MinCost}, bcrypt5, "$2a$04$"},
+		{"argon2id to bcrypt", ginauth.Bcrypt{Cost: bcrypt.MinCost}, argon, "$2a$04$"},
+		{"bcrypt to argon2id", ginauth.Argon2id{Time: 1, Memory: 32}, bcrypt5, "$argon2id$v=19$m=32,t=1,p=2$"},
+		{"current hash kept", ginauth.Bcrypt{Cost: 5}, bcrypt5, string(bcrypt5)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := memstore.New(memstore.Options{})
+			a := newAccounts(t, st, tt.hasher, nil)
+			if err := st.CreateUser(ctx, store.User{Username: "fay", PasswordHash: tt.stored}); err != nil {
+				t.Fatal(err)
+			}
+			before, _ := st.User(ctx, "fay")
+			if _, err := a.Verify(ctx, "fay", "right-password"); err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			after, _ := st.User(ctx, "fay")
+			if !strings.HasPrefix(string(after.PasswordHash), tt.want) {
+				t.Errorf("hash after login = %q, want prefix %q", after.PasswordHash, tt.want)
+			}
+			if after.Generation != before.Generation {
+				t.Errorf("generation moved from %d to %d: re-hashing must not end sessions", before.Generation, after.Generation)
+			}
+			if _, err := a.Verify(ctx, "fay", "right-password"); err != nil {
+				t.Errorf("Verify with the new hash: %v", err)
+			}
+			if _, err := a.Verify(ctx, "fay", "wrong-password"); !errors.Is(err, ginauth.ErrBadCredentials) {
+				t.Errorf("Verify with a wrong password: %v", err)
+			}
+		})
+	}
+}
+
+// TestPasswordsNormalised: a password typed as precomposed or decomposed
+// Unicode is the same password (NFC), and names are canonical.
+func TestPasswordsNormalised(t *testing.T) {
+	ctx := context.Background()
+	st := memstore.New(memstore.Options{})
+	a := newAccounts(t, st, ginauth.Bcrypt{Cost: bcrypt.MinCost}, nil)
+	composed, decomposed := "caf\u00e9-cr\u00e8me", "cafe\u0301-cre\u0300me"
+	if err := a.CreateUser(ctx, "Ｇｕｓ", composed, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.User(ctx, "gus"); err != nil {
+		t.Fatalf("user stored under its canonical name: %v", err)
+	}
+	for _, tc := range []struct{ user, pw string }{{"gus", composed}, {"GUS", decomposed}, {"Gus", composed}} {
+		if _, err := a.Verify(ctx, tc.user, tc.pw); err != nil {
+			t.Errorf("Verify(%q, %q): %v", tc.user, tc.pw, err)
+		}
+	}
+	if err := a.CreateUser(ctx, "gus", "another-password", nil); !errors.Is(err, store.ErrExists) {
+		t.Errorf("second CreateUser of the same canonical name = %v, want ErrExists", err)
+	}
+}
+
+// TestLegacyUnnormalisedHash: a hash written before passwords were
+// normalised (of a decomposed password, as typed) still verifies and is
+// re-hashed in NFC; a non-NFC password costs two comparisons whoever the
+// user is, so the extra try tells nothing about who exists.
+func TestLegacyUnnormalisedHash(t *testing.T) {
+	ctx := context.Background()
+	st := memstore.New(memstore.Options{})
+	h := &countingHasher{Hasher: ginauth.Bcrypt{Cost: bcrypt.MinCost}}
+	a := newAccounts(t, st, h, nil)
+	decomposed := "cafe\u0301-cre\u0300me"
+	old, _ := bcrypt.GenerateFromPassword([]byte(decomposed), bcrypt.MinCost)
+	if err := st.CreateUser(ctx, store.User{Username: "hal", PasswordHash: old}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		user, pw string
+		want     int
+	}{{"hal", "wrong\u0301", 2}, {"nobody", "wrong\u0301", 2}, {"hal", "wrong", 1}, {"nobody", "wrong", 1}} {
+		h.take()
+		_, _ = a.Verify(ctx, tc.user, tc.pw)
+		if n := len(h.take()); n != tc.want {
+			t.Errorf("Verify(%q, %q): %d comparisons, want %d", tc.user, tc.pw, n, tc.want)
+		}
+	}
+	if _, err := a.Verify(ctx, "hal", decomposed); err != nil {
+		t.Fatalf("legacy hash: %v", err)
+	}
+	if _, err := a.Verify(ctx, "hal", "caf\u00e9-cr\u00e8me"); err != nil {
+		t.Errorf("after the re-hash, the composed form: %v", err)
+	}
+}
+
+func TestLowBcryptCostRefused(t *testing.T) {
+	st := memstore.New(memstore.Options{})
+	for _, tc := range []struct {
+		cost  int
+		allow bool
+		ok    bool
+	}{{9, false, false}, {4, false, false}, {4, true, true}, {10, false, true}, {3, true, false}} {
+		_, err := ginauth.NewAccounts(ginauth.AccountsConfig{Users: st, Hasher: ginauth.Bcrypt{Cost: tc.cost}, AllowTestCosts: tc.allow})
+		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ginauth.ErrConfig)) {
+			t.Errorf("cost %d allow %v: err = %v, want ok=%v", tc.cost, tc.allow, err, tc.ok)
+		}
+	}
+}
+
+// TestPasswordConcurrencyBounded: with every comparison slot taken, a
+// login waits PasswordWait and then gets 503 — never 401, never an
+// unbounded queue.
+func TestPasswordConcurrencyBounded(t *testing.T) {
+	key, _ := tokens.NewHMACKey("k", bytes.Repeat([]byte("s"), 32))
+	opts := []tokens.Option{tokens.WithIssuer("i"), tokens.WithAudience("a")}
+	iss, _ := tokens.NewIssuer(key, opts...)
+	ver, _ := tokens.NewVerifier([]*tokens.Key{key}, opts...)
+	h := &countingHasher{Hasher: ginauth.Bcrypt{Cost: bcrypt.MinCost}, entered: make(chan struct{}), gate: make(chan struct{})}
+	a, err := ginauth.New(ginauth.Config{Store: memstore.New(memstore.Options{}), Issuer: iss, Verifier: ver,
+		Hasher: h, AllowTestCosts: true, PasswordConcurrency: 1, PasswordWait: 50 * time.Millisecond,
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := gin.New()
+	r.POST("/login", a.LoginHandler())
+	login := func() *httptest.ResponseRecorder {
+		req := httptest.NewRequest("POST", "/login", strings.NewReader(`{"username":"x","password":"y"}`))
+		req.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		r.ServeHTTP(w, req)
+		return w
+	}
+	first := make(chan *httptest.ResponseRecorder)
+	go func() { first <- login() }()
+	<-h.entered // the only slot is now taken
+
+	w := login()
+	if w.Code != 503 || w.Header().Get("Retry-After") == "" {
+		t.Errorf("busy login: %d %s, want 503 with Retry-After", w.Code, w.Body)
+	}
+	close(h.gate)
+	if w := <-first; w.Code != 401 {
+		t.Errorf("first login: %d, want 401", w.Code)
+	}
+}
