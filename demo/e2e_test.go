@@ -18,6 +18,7 @@ import (
 
 	"github.com/gin-authkit/authkit/ginauth"
 	"github.com/gin-authkit/authkit/internal/testredis"
+	"github.com/gin-authkit/authkit/store"
 	"github.com/gin-authkit/authkit/tokens"
 )
 
@@ -182,8 +183,9 @@ func forgeExpired(t *testing.T, tok string, opts ...tokens.Option) string {
 	return forged
 }
 
-// sessionID returns the full session handle of an access token, to check
-// that it never reaches a log.
+// sessionID returns the full session handle of an access token as logs
+// and the CLI print it (hex, like store.Digest), to check that only its
+// prefix ever reaches them.
 func sessionID(t *testing.T, tok string) string {
 	t.Helper()
 	key, _ := tokens.NewHMACKey(tokenKeyID, []byte(testSecret))
@@ -196,7 +198,11 @@ func sessionID(t *testing.T, tok string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return claims.SessionID
+	raw, err := base64.RawURLEncoding.DecodeString(claims.SessionID)
+	if err != nil || len(raw) != len(store.Digest{}) {
+		t.Fatalf("sid claim %q is not base64url of a session handle: %v", claims.SessionID, err)
+	}
+	return store.Digest(raw).String()
 }
 
 // TestEndToEnd builds the demo, runs it as a separate process on the test

@@ -2,6 +2,7 @@ package ginauth_test
 
 import (
 	"context"
+	"encoding/base64"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -192,7 +193,11 @@ func TestThrottledNeverWaitsForSlot(t *testing.T) {
 func TestLoginRaceWithPasswordChange(t *testing.T) {
 	for name, newK := range map[string]func(testing.TB, ...func(*ginauth.Config)) *kit{"redis": newKit, "memory": newMemKit} {
 		t.Run(name, func(t *testing.T) {
-			k := newK(t, func(c *ginauth.Config) { c.Throttle.Disabled = true })
+			k := newK(t, func(c *ginauth.Config) {
+				// Generous waits: on a loaded machine a 503 here would be
+				// noise, and the point is which logins get a session.
+				c.Throttle.Disabled, c.PasswordWait, c.StoreTimeout = true, time.Minute, 10*time.Second
+			})
 			var (
 				mu     sync.Mutex
 				tokens []string
@@ -252,7 +257,9 @@ func TestExpiredTokenReadOnly(t *testing.T) {
 			})
 			tok := k.login("bob", bobPW)
 			claims, _ := k.auth.Config().Verifier.Verify(tok.AccessToken)
-			sid, _ := store.ParseDigest(claims.SessionID)
+			raw, _ := base64.RawURLEncoding.DecodeString(claims.SessionID)
+			var sid store.Digest
+			copy(sid[:], raw)
 			seen := func() time.Time {
 				s, err := k.auth.Store().PeekSession(context.Background(), "bob", sid)
 				if err != nil {
@@ -416,7 +423,15 @@ func TestRefreshRetryAfterStall(t *testing.T) {
 	expect(t, k.do("POST", "/auth/refresh", map[string]string{"refresh_token": tok.RefreshToken}), 503, "unavailable")
 	time.Sleep(600 * time.Millisecond) // real time: the pause ends and the queued rotation runs
 
-	retry := k.do("POST", "/auth/refresh", map[string]string{"refresh_token": tok.RefreshToken})
+	// A client retries after a 503 until it gets an answer (bounded here);
+	// the answer must be the successor, never a verdict of reuse.
+	var retry resp
+	for try := 0; try < 30; try++ {
+		if retry = k.do("POST", "/auth/refresh", map[string]string{"refresh_token": tok.RefreshToken}); retry.Code != 503 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	expect(t, retry, 200, "")
 	expect(t, k.do("GET", "/api/me", nil, bearer(retry.str("access_token"))...), 200, "")
 	// The rotation did happen while the client heard 503: the chain moved

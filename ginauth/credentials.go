@@ -117,6 +117,22 @@ func (a *Auth) parseRefreshToken(tok string) (refreshToken, error) {
 	return refreshToken{username: string(user), sid: sid, seq: seq, raw: tok}, nil
 }
 
+// sessionClaim is the access token's sid claim: the session handle in
+// base64url, 43 characters where hex would take 64, in every token.
+func sessionClaim(id store.Digest) string { return b64.EncodeToString(id[:]) }
+
+// parseSessionClaim reads a sid claim written by sessionClaim.
+func parseSessionClaim(s string) (store.Digest, error) {
+	var id store.Digest
+	if b64.DecodedLen(len(s)) != len(id) {
+		return id, fmt.Errorf("%w: sid claim of %d characters", errBadFormat, len(s))
+	}
+	if _, err := b64.Decode(id[:], []byte(s)); err != nil {
+		return id, fmt.Errorf("%w: sid claim: %v", errBadFormat, err)
+	}
+	return id, nil
+}
+
 func sessionCookieValue(username string, secret []byte) string {
 	return b64.EncodeToString([]byte(username)) + "." + b64.EncodeToString(secret)
 }

@@ -73,14 +73,25 @@ type bearerExtractor struct{}
 func (bearerExtractor) Scheme() string { return SchemeBearer }
 
 func (bearerExtractor) Extract(r *http.Request) (Credential, error) {
-	param, ok, err := authorization(r, SchemeBearer)
+	tok, ok, err := bearerToken(r)
 	if !ok || err != nil {
 		return nil, err
 	}
-	if !isToken68(param) {
-		return nil, fmt.Errorf("%w: bearer token is empty, has spaces or bad characters", ErrCredentialsMalformed)
+	return BearerToken(tok), nil
+}
+
+// bearerToken is the Bearer extractor without the Credential interface,
+// whose boxing of the token costs an allocation on every request: the
+// middleware calls it directly when Bearer is the first extractor.
+func bearerToken(r *http.Request) (tok string, ok bool, err error) {
+	param, ok, err := authorization(r, SchemeBearer)
+	if !ok || err != nil {
+		return "", false, err
 	}
-	return BearerToken(param), nil
+	if !isToken68(param) {
+		return "", false, fmt.Errorf("%w: bearer token is empty, has spaces or bad characters", ErrCredentialsMalformed)
+	}
+	return param, true, nil
 }
 
 type basicExtractor struct{}
@@ -147,13 +158,11 @@ func authorization(r *http.Request, scheme string) (param string, ok bool, err e
 }
 
 // isToken68 reports whether s is a single token68 (RFC 9110 §11.2), the
-// syntax of bearer tokens and Basic credentials.
+// syntax of bearer tokens and Basic credentials: token68 characters, then
+// only "=" padding.
 func isToken68(s string) bool {
-	if s == "" {
-		return false
-	}
 	i := 0
-	for i < len(s) && (isAlnum(s[i]) || strings.IndexByte("-._~+/", s[i]) >= 0) {
+	for i < len(s) && token68[s[i]] {
 		i++
 	}
 	if i == 0 {
@@ -164,6 +173,14 @@ func isToken68(s string) bool {
 	}
 	return i == len(s)
 }
+
+// token68 marks the characters of RFC 9110's token68 before the padding.
+var token68 = func() (t [256]bool) {
+	for c := 0; c < 256; c++ {
+		t[c] = isAlnum(byte(c)) || strings.IndexByte("-._~+/", byte(c)) >= 0
+	}
+	return t
+}()
 
 func isAlnum(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'

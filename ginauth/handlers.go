@@ -174,7 +174,7 @@ func (a *Auth) RefreshHandler() gin.HandlerFunc {
 }
 
 func (a *Auth) sendTokens(c *gin.Context, username string, sid store.Digest, roles []string, refresh string) {
-	access, _, err := a.cfg.Issuer.Issue(username, sid.String(), roles)
+	access, _, err := a.cfg.Issuer.Issue(username, sessionClaim(sid), roles)
 	if err != nil {
 		a.fail(c, err)
 		return
@@ -234,7 +234,7 @@ func (a *Auth) logoutTarget(c *gin.Context) (username string, sid store.Digest, 
 			// here as everywhere: it cannot end the owner's session.
 			return "", sid, "", errors.Join(ErrTokenInvalid, verr)
 		}
-		sid, err = store.ParseDigest(claims.SessionID)
+		sid, err = parseSessionClaim(claims.SessionID)
 		if err != nil {
 			return "", sid, "", errors.Join(ErrTokenInvalid, err)
 		}

@@ -76,14 +76,24 @@ func (a *Auth) authenticate(c *gin.Context) (*Principal, bool) {
 		a.fail(c, err)
 		return nil, false
 	}
-	c.Request = c.Request.WithContext(WithPrincipal(c.Request.Context(), p))
-	return p, true
+	pc := &principalContext{Context: c.Request.Context(), p: p}
+	c.Request = c.Request.WithContext(pc)
+	return &pc.p, true
 }
 
-func (a *Auth) check(c *gin.Context) (*Principal, error) {
+func (a *Auth) check(c *gin.Context) (Principal, error) {
+	if _, ok := a.cfg.Extractors[0].(bearerExtractor); ok {
+		tok, found, err := bearerToken(c.Request)
+		if err != nil {
+			return Principal{}, err
+		}
+		if found {
+			return a.checkBearer(c, tok)
+		}
+	}
 	cred, err := a.extract(c)
 	if err != nil {
-		return nil, err
+		return Principal{}, err
 	}
 	switch cred := cred.(type) {
 	case BearerToken:
@@ -93,9 +103,9 @@ func (a *Auth) check(c *gin.Context) (*Principal, error) {
 	case SessionCookie:
 		return a.checkSession(c, cred.Username, store.HashSecret(cred.Secret), SchemeCookie)
 	case nil:
-		return nil, ErrCredentialsMissing
+		return Principal{}, ErrCredentialsMissing
 	default:
-		return nil, fmt.Errorf("%w: unsupported credential %T", ErrCredentialsMissing, cred)
+		return Principal{}, fmt.Errorf("%w: unsupported credential %T", ErrCredentialsMissing, cred)
 	}
 }
 
@@ -111,27 +121,27 @@ func (a *Auth) extract(c *gin.Context) (Credential, error) {
 	return nil, nil
 }
 
-func (a *Auth) checkBearer(c *gin.Context, token string) (*Principal, error) {
+func (a *Auth) checkBearer(c *gin.Context, token string) (Principal, error) {
 	claims, verr := a.cfg.Verifier.Verify(token)
 	if verr != nil && !errors.Is(verr, tokens.ErrExpired) {
-		return nil, classifyToken(verr)
+		return Principal{}, classifyToken(verr)
 	}
-	sid, err := store.ParseDigest(claims.SessionID)
+	sid, err := parseSessionClaim(claims.SessionID)
 	if err != nil {
-		return nil, errors.Join(ErrTokenInvalid, err)
+		return Principal{}, errors.Join(ErrTokenInvalid, err)
 	}
 	if verr != nil {
-		return nil, a.checkExpired(c, claims, sid, verr)
+		return Principal{}, a.checkExpired(c, claims, sid, verr)
 	}
 	if a.cfg.Stateless {
 		// SessionID lets logout revoke the session (and so its refresh
 		// token) even though requests do not consult it.
-		return &Principal{Username: claims.Subject, Roles: claims.Roles, Scheme: SchemeBearer,
+		return Principal{Username: claims.Subject, Roles: claims.Roles, Scheme: SchemeBearer,
 			SessionID: sid, TokenID: claims.ID, ExpiresAt: claims.ExpiresAt.Time}, nil
 	}
 	p, err := a.checkSession(c, claims.Subject, sid, SchemeBearer)
 	if err != nil {
-		return nil, err
+		return Principal{}, err
 	}
 	p.TokenID, p.ExpiresAt = claims.ID, claims.ExpiresAt.Time
 	return p, nil
@@ -164,22 +174,22 @@ func (a *Auth) pastExpiredWindow(claims *tokens.Claims) bool {
 	return w < 0 || claims.ExpiresAt == nil || a.cfg.Now().After(claims.ExpiresAt.Add(w))
 }
 
-func (a *Auth) checkSession(c *gin.Context, username string, sid store.Digest, scheme string) (*Principal, error) {
+func (a *Auth) checkSession(c *gin.Context, username string, sid store.Digest, scheme string) (Principal, error) {
 	ctx, cancel := a.storeCtx(c)
 	defer cancel()
 	s, err := a.cfg.Store.Session(ctx, username, sid)
 	if err != nil {
-		return nil, classifyStore(err, ErrTokenInvalid)
+		return Principal{}, classifyStore(err, ErrTokenInvalid)
 	}
-	return &Principal{Username: s.Username, Roles: s.Roles, Scheme: scheme, SessionID: s.ID}, nil
+	return Principal{Username: s.Username, Roles: s.Roles, Scheme: scheme, SessionID: s.ID}, nil
 }
 
-func (a *Auth) checkPassword(c *gin.Context, cred Password) (*Principal, error) {
+func (a *Auth) checkPassword(c *gin.Context, cred Password) (Principal, error) {
 	u, err := a.verifyPassword(c, cred.Username, cred.Password)
 	if err != nil {
-		return nil, err
+		return Principal{}, err
 	}
-	return &Principal{Username: u.Username, Roles: u.Roles, Scheme: SchemeBasic}, nil
+	return Principal{Username: u.Username, Roles: u.Roles, Scheme: SchemeBasic}, nil
 }
 
 // verifyPassword checks a username and password for a login or a Basic
