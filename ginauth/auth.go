@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net/http"
 	"runtime"
 	"time"
 
@@ -26,6 +27,7 @@ type Auth struct {
 	retryAfter int
 	accounts   *Accounts
 	refreshKey []byte
+	clients    clientTable
 	// passwordSlots is a semaphore bounding concurrent bcrypt comparisons.
 	passwordSlots chan struct{}
 }
@@ -90,6 +92,9 @@ func New(cfg Config) (*Auth, error) {
 	}
 	a := &Auth{cfg: cfg, retryAfter: int(math.Ceil(cfg.RetryAfter.Seconds())), accounts: accounts,
 		refreshKey: cfg.RefreshKey, passwordSlots: make(chan struct{}, cfg.PasswordConcurrency)}
+	if a.clients, err = newClientTable(cfg.Clients); err != nil {
+		return nil, err
+	}
 	if a.refreshKey == nil {
 		a.refreshKey = cfg.Issuer.DeriveSecret("ginauth refresh tokens")
 	}
@@ -137,16 +142,37 @@ func (a *Auth) storeCtx(c *gin.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(c.Request.Context(), a.cfg.StoreTimeout)
 }
 
-// Fail sends the response for err, as the middleware would (through
-// [ErrorFor] and Config.ErrorHandler), and aborts the chain. Applications
-// use it to answer their own checks with the same contract; an error that
-// wraps none of the package's sentinels becomes 503.
+// Fail sends the response for err, as the middleware would (through the
+// status contract and Config.ErrorHandler), and aborts the chain.
+// Applications use it to answer their own checks with the same contract;
+// an error that wraps none of the package's sentinels becomes 503.
 func (a *Auth) Fail(c *gin.Context, err error) { a.fail(c, err) }
 
-// fail is the only writer of error responses.
+// fail is the only writer of error responses but the OAuth endpoints'.
 func (a *Auth) fail(c *gin.Context, err error) {
-	e := ErrorFor(err, a.cfg.Realm, a.schemes, a.retryAfter)
-	if e.Status == 503 {
+	e := a.errorFor(err, false)
+	a.report(c, err, e)
+	if a.cfg.ErrorHandler != nil {
+		a.cfg.ErrorHandler(c, e)
+	}
+	if !c.Writer.Written() {
+		a.writeError(c, e, gin.H{"error": e.Code, "message": e.Message})
+	}
+	c.Abort()
+}
+
+// failOAuth answers err in the shape of RFC 6749 §5.2, for the token and
+// revocation endpoints, whose clients parse that shape.
+func (a *Auth) failOAuth(c *gin.Context, err error) {
+	e := a.errorFor(err, true)
+	a.report(c, err, e)
+	a.writeError(c, e, gin.H{"error": e.Code, "error_description": e.Message})
+	c.Abort()
+}
+
+// report logs a 503 and records the audit event of an error response.
+func (a *Auth) report(c *gin.Context, err error, e *Error) {
+	if e.Status == http.StatusServiceUnavailable {
 		msg := "authkit: store unavailable"
 		if errors.Is(err, errPasswordBusy) {
 			msg = "authkit: every password-check slot busy"
@@ -155,16 +181,13 @@ func (a *Auth) fail(c *gin.Context, err error) {
 			"method", c.Request.Method, "path", c.FullPath(), "err", err)
 	}
 	a.auditFailure(c, err, e)
-	if a.cfg.ErrorHandler != nil {
-		a.cfg.ErrorHandler(c, e)
+}
+
+func (a *Auth) writeError(c *gin.Context, e *Error, body gin.H) {
+	for k, vs := range e.Header {
+		c.Writer.Header()[k] = vs
 	}
-	if !c.Writer.Written() {
-		for k, vs := range e.Header {
-			c.Writer.Header()[k] = vs
-		}
-		c.JSON(e.Status, gin.H{"error": e.Code, "message": e.Message})
-	}
-	c.Abort()
+	c.JSON(e.Status, body)
 }
 
 // Config returns a copy of the configuration in force, defaults filled in.

@@ -96,6 +96,12 @@ type Config struct {
 	// Default 8.
 	MinPasswordLength int
 
+	// Clients are the OAuth 2.0 clients allowed at [Auth.TokenHandler] and
+	// [Auth.RevokeHandler]; they authenticate with HTTP Basic (RFC 6749
+	// §2.3.1) or client_id and client_secret in the body. Default none:
+	// client authentication is not required.
+	Clients []Client
+
 	// Audit receives every security event: logins, refreshes, reuse,
 	// logouts, throttling, and every 401, 403, 429 and 503 with its code.
 	// Default: [LogAudit] on Logger.

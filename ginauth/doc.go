@@ -10,7 +10,8 @@
 //
 // # The status contract
 //
-// Exactly one function, [ErrorFor], maps failures to responses:
+// Exactly one function maps failures to responses, from one table; each
+// response can be adjusted through Config.ErrorHandler:
 //
 //   - 401 authentication_required: no credentials (or only an unknown
 //     scheme); WWW-Authenticate lists every enabled scheme.

@@ -42,6 +42,12 @@ var (
 	// ErrThrottled: too many failed password checks for this account,
 	// address or pair; the client must wait (see [Throttle]).
 	ErrThrottled = errors.New("ginauth: too many failed attempts")
+	// ErrInvalidClient: the token endpoint's client authentication failed
+	// (RFC 6749 §5.2 invalid_client).
+	ErrInvalidClient = errors.New("ginauth: invalid client")
+	// ErrUnsupportedGrant: the token endpoint does not serve the requested
+	// grant_type (RFC 6749 §5.2 unsupported_grant_type).
+	ErrUnsupportedGrant = errors.New("ginauth: unsupported grant type")
 	// ErrUnavailable: the store could not answer in time. Anything on the
 	// request path that wraps none of the other sentinels is treated the
 	// same way: fail closed, never 200 and never 401.
@@ -61,6 +67,10 @@ const (
 	CodeCSRFFailed             = "csrf_failed"
 	CodeUnavailable            = "unavailable"
 	CodeTooManyAttempts        = "too_many_attempts"
+	// RFC 6749 §5.2 codes, used by the token endpoint.
+	CodeInvalidClient          = "invalid_client"
+	CodeUnsupportedGrantType   = "unsupported_grant_type"
+	CodeTemporarilyUnavailable = "temporarily_unavailable"
 )
 
 // Error is an error response as it will be sent: status, headers and the
@@ -112,11 +122,20 @@ type response struct {
 	scope bool
 	// retry: send Retry-After.
 	retry bool
+	// oauthStatus and oauthCode answer the same failure at the OAuth 2.0
+	// token and revocation endpoints (RFC 6749 §5.2), whose clients
+	// expect 400 with their own codes; zero means the columns above.
+	oauthStatus int
+	oauthCode   string
 }
 
 // contract is the status contract, checked in order: the first row whose
 // sentinel err wraps wins.
 var contract = []response{
+	{err: ErrInvalidClient, status: http.StatusUnauthorized, code: CodeInvalidClient,
+		message: "Client authentication failed", oauthStatus: http.StatusUnauthorized},
+	{err: ErrUnsupportedGrant, status: http.StatusBadRequest, code: CodeUnsupportedGrantType,
+		message: "This grant type is not supported"},
 	{err: ErrCredentialsMalformed, status: http.StatusBadRequest, code: CodeInvalidRequest,
 		message: "The request is malformed – check how the credentials are sent", challenge: true, bearerErr: CodeInvalidRequest},
 	{err: ErrTooLarge, status: http.StatusRequestEntityTooLarge, code: CodeInvalidRequest,
@@ -132,9 +151,11 @@ var contract = []response{
 	{err: ErrTokenInvalid, status: http.StatusUnauthorized, code: CodeInvalidToken,
 		message: "Your session is no longer valid – please log in again", challenge: true, bearerErr: CodeInvalidToken},
 	{err: ErrBadCredentials, status: http.StatusUnauthorized, code: CodeInvalidCredentials,
-		message: "Invalid username or password", challenge: true},
+		message: "Invalid username or password", challenge: true,
+		oauthStatus: http.StatusBadRequest, oauthCode: CodeInvalidGrant},
 	{err: ErrInvalidGrant, status: http.StatusUnauthorized, code: CodeInvalidGrant,
-		message: "Your session has ended – please log in again", challenge: true, bearerErr: CodeInvalidToken},
+		message: "Your session has ended – please log in again", challenge: true, bearerErr: CodeInvalidToken,
+		oauthStatus: http.StatusBadRequest},
 	{err: ErrForbidden, status: http.StatusForbidden, code: CodeForbidden,
 		message: "Access denied – contact your administrator", scope: true},
 	{err: ErrCSRF, status: http.StatusForbidden, code: CodeCSRFFailed,
@@ -144,14 +165,14 @@ var contract = []response{
 // unavailable answers everything else: on the authentication path an
 // unexpected error is a failure to decide, and authkit fails closed.
 var unavailable = response{err: ErrUnavailable, status: http.StatusServiceUnavailable, code: CodeUnavailable,
-	message: "Service temporarily unavailable – please try again shortly", retry: true}
+	message: "Service temporarily unavailable – please try again shortly", retry: true,
+	oauthCode: CodeTemporarilyUnavailable}
 
-// ErrorFor maps err to its response: the one place where errors become
-// status codes. realm and schemes shape the WWW-Authenticate challenges;
-// retryAfter (seconds) is sent with 503, and with 429 when err does not
-// carry its own wait. Errors that wrap none of the sentinels become 503
-// "unavailable".
-func ErrorFor(err error, realm string, schemes []string, retryAfter int) *Error {
+// errorFor maps err to its response: the one place where errors become
+// status codes, from the contract table. oauth selects the answers of the
+// OAuth 2.0 endpoints (RFC 6749 §5.2). Errors that wrap none of the
+// sentinels become 503 "unavailable".
+func (a *Auth) errorFor(err error, oauth bool) *Error {
 	row := unavailable
 	for _, r := range contract {
 		if errors.Is(err, r.err) {
@@ -161,10 +182,27 @@ func ErrorFor(err error, realm string, schemes []string, retryAfter int) *Error 
 	}
 	e := &Error{Status: row.status, Code: row.code, Message: row.message, Header: http.Header{}, Err: err}
 	e.Header.Set("Cache-Control", "no-store")
-	realmParam := `realm="` + quoteEscape(realm) + `"`
+	realmParam := `realm="` + quoteEscape(a.cfg.Realm) + `"`
+	if oauth {
+		e.Header.Set("Pragma", "no-cache")
+		if row.oauthStatus != 0 {
+			e.Status = row.oauthStatus
+		}
+		if row.oauthCode != "" {
+			e.Code = row.oauthCode
+		}
+		switch {
+		case row.err == ErrInvalidClient:
+			// RFC 6749 §5.2: a 401 names the scheme the client may use.
+			e.Header.Set("WWW-Authenticate", SchemeBasic+" "+realmParam+`, charset="UTF-8"`)
+		case row.retry:
+			e.Header.Set("Retry-After", strconv.Itoa(a.retryAfterFor(err)))
+		}
+		return e
+	}
 	switch {
 	case row.challenge:
-		for _, s := range schemes {
+		for _, s := range a.schemes {
 			ch := s + " " + realmParam
 			if s == SchemeBearer && row.bearerErr != "" {
 				ch += `, error="` + row.bearerErr + `"`
@@ -178,13 +216,19 @@ func ErrorFor(err error, realm string, schemes []string, retryAfter int) *Error 
 		// RFC 6750 §3.1; the roles that were missing are not named.
 		e.Header.Set("WWW-Authenticate", "Bearer "+realmParam+`, error="insufficient_scope"`)
 	case row.retry:
-		var t *errThrottled
-		if errors.As(err, &t) {
-			retryAfter = retryAfterSeconds(t.retryAfter)
-		}
-		e.Header.Set("Retry-After", strconv.Itoa(retryAfter))
+		e.Header.Set("Retry-After", strconv.Itoa(a.retryAfterFor(err)))
 	}
 	return e
+}
+
+// retryAfterFor is the Retry-After of err in whole seconds: its own wait
+// when it carries one (throttling), Config.RetryAfter otherwise.
+func (a *Auth) retryAfterFor(err error) int {
+	var t *errThrottled
+	if errors.As(err, &t) {
+		return retryAfterSeconds(t.retryAfter)
+	}
+	return a.retryAfter
 }
 
 // classifyStore turns a store error met while checking a credential into a

@@ -69,36 +69,74 @@ func (a *Auth) LoginHandler() gin.HandlerFunc {
 			a.fail(c, fmt.Errorf("%w: username and password are required", ErrBadRequest))
 			return
 		}
-		u, err := a.verifyPassword(c, *req.Username, *req.Password)
+		g, err := a.passwordGrant(c, *req.Username, *req.Password)
 		if err != nil {
 			a.fail(c, err)
 			return
 		}
-		secret, err := newSecret()
-		if err != nil {
-			a.fail(c, err)
-			return
-		}
-		sid := store.HashSecret(secret)
-		refresh, err := a.firstRefreshToken(u.Username, sid)
-		if err != nil {
-			a.fail(c, err)
-			return
-		}
-		if err := a.createSession(c, u, sid, refresh); err != nil {
-			a.fail(c, err)
-			return
-		}
-		a.auditRequest(c, Event{Kind: EventLoginSucceeded, Status: http.StatusOK, Username: u.Username, Session: sessionPrefix(sid)})
 		noStore(c)
 		if req.Cookie && a.cookie != nil {
 			maxAge := int(a.cfg.SessionLifetime.Seconds())
-			a.cookie.set(c.Writer, c.Request, u.Username, secret, maxAge)
-			c.JSON(http.StatusOK, CookieLoginResponse{CSRFToken: csrfToken(secret), ExpiresIn: maxAge})
+			a.cookie.set(c.Writer, c.Request, g.username, g.secret, maxAge)
+			c.JSON(http.StatusOK, CookieLoginResponse{CSRFToken: csrfToken(g.secret), ExpiresIn: maxAge})
 			return
 		}
-		a.sendTokens(c, u.Username, sid, u.Roles, refresh.raw)
+		a.sendTokens(c, g, a.fail)
 	})
+}
+
+// grant is what a successful password or refresh grant hands out.
+type grant struct {
+	username string
+	sid      store.Digest
+	roles    []string
+	refresh  string
+	secret   []byte // the session secret; only a login has it
+}
+
+// passwordGrant checks a username and password (throttled) and creates a
+// session: the one implementation behind the login and token endpoints.
+func (a *Auth) passwordGrant(c *gin.Context, username, password string) (grant, error) {
+	u, err := a.verifyPassword(c, username, password)
+	if err != nil {
+		return grant{}, err
+	}
+	secret, err := newSecret()
+	if err != nil {
+		return grant{}, err
+	}
+	sid := store.HashSecret(secret)
+	refresh, err := a.firstRefreshToken(u.Username, sid)
+	if err != nil {
+		return grant{}, err
+	}
+	if err := a.createSession(c, u, sid, refresh); err != nil {
+		return grant{}, err
+	}
+	a.auditRequest(c, Event{Kind: EventLoginSucceeded, Status: http.StatusOK, Username: u.Username, Session: sessionPrefix(sid)})
+	return grant{username: u.Username, sid: sid, roles: u.Roles, refresh: refresh.raw, secret: secret}, nil
+}
+
+// refreshGrant rotates a refresh token: the one implementation behind the
+// refresh and token endpoints.
+func (a *Auth) refreshGrant(c *gin.Context, token string) (grant, error) {
+	old, err := a.parseRefreshToken(token)
+	if err != nil {
+		return grant{}, errors.Join(ErrInvalidGrant, err)
+	}
+	next := a.nextRefreshToken(old)
+	ctx, cancel := a.storeCtx(c)
+	s, err := a.cfg.Store.RotateRefresh(ctx, old.username, old.sid, store.Rotation{
+		Old: store.HashSecret([]byte(old.raw)), Seq: old.seq,
+		Next: store.HashSecret([]byte(next.raw)), Grace: max(0, a.cfg.RefreshGrace),
+	})
+	cancel()
+	if err != nil {
+		withAttempt(c, old.username)
+		return grant{}, classifyStore(err, ErrInvalidGrant)
+	}
+	a.auditRequest(c, Event{Kind: EventRefreshed, Status: http.StatusOK, Username: s.Username, Session: sessionPrefix(s.ID)})
+	return grant{username: s.Username, sid: s.ID, roles: s.Roles, refresh: next.raw}, nil
 }
 
 // createSession stores the session of a login, in the user generation
@@ -150,39 +188,28 @@ func (a *Auth) RefreshHandler() gin.HandlerFunc {
 			a.fail(c, fmt.Errorf("%w: refresh_token is required", ErrBadRequest))
 			return
 		}
-		old, err := a.parseRefreshToken(*req.RefreshToken)
+		g, err := a.refreshGrant(c, *req.RefreshToken)
 		if err != nil {
-			a.fail(c, errors.Join(ErrInvalidGrant, err))
+			a.fail(c, err)
 			return
 		}
-		next := a.nextRefreshToken(old)
-		ctx, cancel := a.storeCtx(c)
-		s, err := a.cfg.Store.RotateRefresh(ctx, old.username, old.sid, store.Rotation{
-			Old: store.HashSecret([]byte(old.raw)), Seq: old.seq,
-			Next: store.HashSecret([]byte(next.raw)), Grace: max(0, a.cfg.RefreshGrace),
-		})
-		cancel()
-		if err != nil {
-			withAttempt(c, old.username)
-			a.fail(c, classifyStore(err, ErrInvalidGrant))
-			return
-		}
-		a.auditRequest(c, Event{Kind: EventRefreshed, Status: http.StatusOK, Username: s.Username, Session: sessionPrefix(s.ID)})
 		noStore(c)
-		a.sendTokens(c, s.Username, s.ID, s.Roles, next.raw)
+		a.sendTokens(c, g, a.fail)
 	})
 }
 
-func (a *Auth) sendTokens(c *gin.Context, username string, sid store.Digest, roles []string, refresh string) {
-	access, _, err := a.cfg.Issuer.Issue(username, sessionClaim(sid), roles)
+// sendTokens answers a grant with a new access token and its refresh
+// token (RFC 6749 §5.1); fail answers a signing error.
+func (a *Auth) sendTokens(c *gin.Context, g grant, fail func(*gin.Context, error)) {
+	access, _, err := a.cfg.Issuer.Issue(g.username, sessionClaim(g.sid), g.roles)
 	if err != nil {
-		a.fail(c, err)
+		fail(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, TokenResponse{
 		AccessToken: access, TokenType: SchemeBearer,
 		ExpiresIn:    int(math.Ceil(a.cfg.Issuer.TTL().Seconds())),
-		RefreshToken: refresh,
+		RefreshToken: g.refresh,
 	})
 }
 
@@ -291,13 +318,19 @@ func (a *Auth) HealthHandler() gin.HandlerFunc {
 	})
 }
 
-// principal returns the principal an earlier annotation recorded, or
-// authenticates the request now (writing the error response on failure).
+// principal returns the principal [Auth.Authenticate] or an earlier
+// annotation recorded, answering its failure when it recorded one, or
+// authenticates the request now.
 func (a *Auth) principal(c *gin.Context) (*Principal, bool) {
-	if p, ok := PrincipalFrom(c); ok {
-		return p, true
+	pc := resultOf(c)
+	if pc == nil {
+		return a.authenticate(c)
 	}
-	return a.authenticate(c)
+	if pc.err != nil {
+		a.fail(c, pc.err)
+		return nil, false
+	}
+	return &pc.p, true
 }
 
 func (a *Auth) loggedOut(c *gin.Context, scheme string) {

@@ -151,7 +151,17 @@ func demoEngine(auth *ginauth.Auth) *gin.Engine {
 	a.POST("/refresh", auth.RefreshHandler())
 	a.POST("/logout", auth.LogoutHandler())
 	a.POST("/logout-all", auth.Required(), auth.LogoutAllHandler())
-	api := r.Group("/api", auth.Required())
+	r.POST("/oauth/token", auth.TokenHandler())
+	r.POST("/oauth/revoke", auth.RevokeHandler())
+	// A public page that knows who is logged in.
+	r.GET("/whoami", auth.Authenticate(), ginauth.Public(), func(c *gin.Context) {
+		if p, ok := ginauth.PrincipalFrom(c); ok {
+			c.JSON(200, gin.H{"username": p.Username})
+			return
+		}
+		c.JSON(200, gin.H{"username": nil})
+	})
+	api := r.Group("/api", auth.Authenticate(), auth.Required())
 	api.GET("/me", func(c *gin.Context) {
 		p, _ := ginauth.PrincipalFrom(c)
 		c.JSON(200, gin.H{"username": p.Username, "roles": p.Roles})

@@ -67,18 +67,41 @@ func Public() gin.HandlerFunc {
 	return annotate(Requirement{Public: true}, func(c *gin.Context) { c.Next() })
 }
 
-// authenticate runs the extractors and checks the credential found. On
-// success it stores the principal in the request context; on failure it
-// has already written the response.
+// Authenticate establishes the principal when the request carries a valid
+// credential, and always continues: an invalid or missing credential is
+// remembered, not answered. A public page behind it can tell who is
+// logged in ([PrincipalFrom] is false for anonymous callers), and the
+// annotations after it ([Auth.Required], [Auth.RequireRoles], …) only read
+// what it found and answer 401, 403, 429 or 503 from that. It is not an
+// annotation itself: routes behind it still need [Public] or one of those.
+func (a *Auth) Authenticate() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if resultOf(c) == nil {
+			a.record(c)
+		}
+		c.Next()
+	}
+}
+
+// authenticate checks the request's credential and records the outcome.
+// On success it returns the principal; on failure it has already written
+// the response.
 func (a *Auth) authenticate(c *gin.Context) (*Principal, bool) {
-	p, err := a.check(c)
-	if err != nil {
-		a.fail(c, err)
+	pc := a.record(c)
+	if pc.err != nil {
+		a.fail(c, pc.err)
 		return nil, false
 	}
-	pc := &principalContext{Context: c.Request.Context(), p: p}
-	c.Request = c.Request.WithContext(pc)
 	return &pc.p, true
+}
+
+// record checks the request's credential once and keeps the outcome in
+// the request context, for the annotations and [PrincipalFrom].
+func (a *Auth) record(c *gin.Context) *principalContext {
+	p, err := a.check(c)
+	pc := &principalContext{Context: c.Request.Context(), p: p, err: err}
+	c.Request = c.Request.WithContext(pc)
+	return pc
 }
 
 func (a *Auth) check(c *gin.Context) (Principal, error) {

@@ -64,18 +64,37 @@ func WithPrincipal(ctx context.Context, p *Principal) context.Context {
 	return &principalContext{Context: ctx, p: *p}
 }
 
-// principalContext carries the principal of a request. It holds the
-// principal itself, so that authenticating costs one allocation for both
-// rather than a Principal and a context.WithValue.
+// principalContext carries the outcome of checking a request's credential:
+// the principal, or the error to answer if a route requires one. It holds
+// the principal itself, so that authenticating costs one allocation for
+// both rather than a Principal and a context.WithValue.
 type principalContext struct {
 	context.Context
-	p Principal
+	p   Principal
+	err error
+}
+
+// resultKey finds the principalContext of a request.
+type resultKey struct{}
+
+var keyResult = &resultKey{}
+
+// resultOf returns what an earlier check of the request recorded, or nil.
+func resultOf(c *gin.Context) *principalContext {
+	pc, _ := c.Request.Context().Value(keyResult).(*principalContext)
+	return pc
 }
 
 // Value implements context.Context.
 func (c *principalContext) Value(key any) any {
-	if key == keyPrincipal {
+	switch key {
+	case keyPrincipal:
+		if c.err != nil {
+			return nil // anonymous, or a credential that failed
+		}
 		return &c.p
+	case keyResult:
+		return c
 	}
 	return c.Context.Value(key)
 }

@@ -32,6 +32,9 @@ func TestRoutes(t *testing.T) {
 		"POST /auth/logout-all  authenticated",
 		"POST /auth/refresh  public",
 		"GET /healthz  public",
+		"POST /oauth/revoke  public",
+		"POST /oauth/token  public",
+		"GET /whoami  public",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("Routes:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
