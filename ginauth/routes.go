@@ -3,11 +3,9 @@ package ginauth
 import (
 	"errors"
 	"fmt"
-	"net/http"
-	"reflect"
 	"slices"
-	"sort"
 	"strings"
+	"sync"
 	"unsafe"
 
 	"github.com/gin-gonic/gin"
@@ -66,40 +64,32 @@ func (r Route) String() string {
 	return fmt.Sprintf("%s %s  %s", r.Method, r.Path, who)
 }
 
-// annotate wraps h so that [Routes] can recognise it and ask for req.
-// Every annotation is a closure of this one function literal, so its code
-// pointer identifies annotations; noinline keeps it from being copied into
-// callers, which would give some annotations other code pointers.
-//
-//go:noinline
+// annotations records the requirement of every annotation when it is
+// made, keyed by the identity of its handler func, so that [Routes] can
+// read a route's requirements while the handler runs at no extra cost:
+// an annotation is the plain handler, with no wrapper and no check per
+// request. Annotations are made while routes are set up, so the table
+// holds one entry per annotation in the program.
+var annotations sync.Map // funcKey → Requirement
+
+// annotate records req as the requirement of h and returns h itself.
 func annotate(req Requirement, h gin.HandlerFunc) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		if c.Request == probeRequest {
-			c.Set(probeKey, req)
-			return
-		}
-		h(c)
-	}
+	annotations.Store(funcKey(h), req)
+	return h
 }
 
-// probeRequest marks the context Routes passes to an annotation to read
-// its requirement instead of running it. Only this package can produce
-// it, so a real request never takes that branch.
-var probeRequest = &http.Request{}
-
-const probeKey = "github.com/gin-authkit/authkit/ginauth.probe"
-
-// annotationCode is the code pointer shared by all annotation closures.
-var annotationCode = reflect.ValueOf(annotate(Requirement{}, nil)).Pointer()
+// funcKey identifies a func value: the address of its closure, unique for
+// every closure made at run time (a func literal without captured
+// variables has one shared address, which suits Public: its requirement
+// is always the same).
+func funcKey(h gin.HandlerFunc) uintptr { return *(*uintptr)(unsafe.Pointer(&h)) }
 
 // requirementOf returns the requirement of h when h is an annotation.
 func requirementOf(h gin.HandlerFunc) (Requirement, bool) {
-	if h == nil || reflect.ValueOf(h).Pointer() != annotationCode {
+	if h == nil {
 		return Requirement{}, false
 	}
-	c := &gin.Context{Request: probeRequest}
-	h(c)
-	v, ok := c.Get(probeKey)
+	v, ok := annotations.Load(funcKey(h))
 	req, _ := v.(Requirement)
 	return req, ok
 }
@@ -107,72 +97,6 @@ func requirementOf(h gin.HandlerFunc) (Requirement, bool) {
 // ErrRoutesUnreadable reports that the engine's routes could not be
 // inspected (an unsupported Gin version).
 var ErrRoutesUnreadable = errors.New("ginauth: cannot read gin routes")
-
-// Routes lists every route of e with the requirement its authkit
-// annotations add up to, sorted by path then method. Gin does not expose
-// a route's middleware chain, so Routes reads it from the router with
-// reflection; it fails with [ErrRoutesUnreadable] rather than guess when
-// the router's layout is not the one it knows.
-func Routes(e *gin.Engine) ([]Route, error) {
-	trees := reflect.ValueOf(e).Elem().FieldByName("trees")
-	if !trees.IsValid() || trees.Kind() != reflect.Slice {
-		return nil, fmt.Errorf("%w: no trees field", ErrRoutesUnreadable)
-	}
-	var out []Route
-	for i := 0; i < trees.Len(); i++ {
-		t := trees.Index(i)
-		method, root := t.FieldByName("method"), t.FieldByName("root")
-		if method.Kind() != reflect.String || root.Kind() != reflect.Pointer {
-			return nil, fmt.Errorf("%w: unexpected method tree", ErrRoutesUnreadable)
-		}
-		if err := walk(root, method.String(), &out); err != nil {
-			return nil, err
-		}
-	}
-	if len(out) != len(e.Routes()) {
-		return nil, fmt.Errorf("%w: found %d routes, gin reports %d", ErrRoutesUnreadable, len(out), len(e.Routes()))
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Path != out[j].Path {
-			return out[i].Path < out[j].Path
-		}
-		return out[i].Method < out[j].Method
-	})
-	return out, nil
-}
-
-func walk(n reflect.Value, method string, out *[]Route) error {
-	if n.IsNil() {
-		return nil
-	}
-	n = n.Elem()
-	handlers, path, children := n.FieldByName("handlers"), n.FieldByName("fullPath"), n.FieldByName("children")
-	if handlers.Kind() != reflect.Slice || path.Kind() != reflect.String || children.Kind() != reflect.Slice {
-		return fmt.Errorf("%w: unexpected node", ErrRoutesUnreadable)
-	}
-	if handlers.Len() > 0 {
-		r := Route{Method: method, Path: path.String()}
-		last := handlers.Len() - 1
-		for i := 0; i <= last; i++ {
-			// The field is unexported, so reflect will not hand out the
-			// func; read it from its own address with its own type.
-			h := *(*gin.HandlerFunc)(unsafe.Pointer(handlers.Index(i).UnsafeAddr()))
-			if req, ok := requirementOf(h); ok {
-				r.merge(req)
-				if i == last && !req.Endpoint {
-					r.Problem = "annotation placed after the handler, which runs unprotected"
-				}
-			}
-		}
-		*out = append(*out, r)
-	}
-	for i := 0; i < children.Len(); i++ {
-		if err := walk(children.Index(i), method, out); err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 func (r *Route) merge(q Requirement) {
 	r.Annotated = true

@@ -90,3 +90,18 @@ func TestEmptyRoleListDenies(t *testing.T) {
 	tok := k.login("alice", alicePW)
 	expect(t, k.do("GET", "/deny", nil, bearer(tok.AccessToken)...), 403, "forbidden")
 }
+
+// TestRoutesReadsGin guards the one place that reads gin's unexported
+// router (routes_gin.go): if a gin upgrade changes its layout, this fails
+// and says so, rather than Routes quietly reporting nothing.
+func TestRoutesReadsGin(t *testing.T) {
+	r := gin.New()
+	r.GET("/a", ginauth.Public(), func(c *gin.Context) {})
+	routes, err := ginauth.Routes(r)
+	if errors.Is(err, ginauth.ErrRoutesUnreadable) {
+		t.Fatalf("gin's router layout changed (gin upgrade?): update ginauth/routes_gin.go: %v", err)
+	}
+	if err != nil || len(routes) != 1 || !routes[0].Annotated || !routes[0].Public {
+		t.Fatalf("Routes = %v, %v; want GET /a public", routes, err)
+	}
+}
