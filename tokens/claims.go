@@ -9,10 +9,11 @@ import (
 
 // Claims are the claims of an authkit access token.
 //
-// The registered claims sub (the user), iss, aud, iat, nbf, exp and jti are
-// always set by [Issuer.Issue]; SessionID ties the token to a server-side
-// session, so that logging out or revoking the session ends the token's use
-// even before it expires.
+// The registered claims sub (the user), iss, aud, iat, exp and jti are
+// always set by [Issuer.Issue]; nbf is not (it would equal iat), but a
+// [Verifier] checks it when a token has it. SessionID ties the token to a
+// server-side session, so that logging out or revoking the session ends the
+// token's use even before it expires.
 type Claims struct {
 	jwt.RegisteredClaims
 
@@ -45,4 +46,59 @@ func (c *Claims) Validate() error {
 		return errExpNotAfterIat
 	}
 	return nil
+}
+
+// claimsBox holds a Claims together with everything it points to, so that
+// one allocation makes a complete, independent copy: the three times, and
+// (up to four of them) the strings of Audience and Roles. The verifier's
+// cache keeps one box per token and hands every caller a clone, so that no
+// caller can change the claims another one sees.
+type claimsBox struct {
+	c             Claims
+	exp, nbf, iat jwt.NumericDate
+	inline        [4]string
+}
+
+// clone returns a deep copy of the box's claims (strings are immutable and
+// shared).
+func (b *claimsBox) clone() *Claims {
+	nb := new(claimsBox)
+	*nb = *b
+	nb.link(&b.c)
+	return &nb.c
+}
+
+// link points b.c's times and slices at b's own storage, copying the
+// strings of from's Audience and Roles, and keeping nil slices nil.
+func (b *claimsBox) link(from *Claims) {
+	b.c.ExpiresAt = boxDate(&b.exp, from.ExpiresAt)
+	b.c.NotBefore = boxDate(&b.nbf, from.NotBefore)
+	b.c.IssuedAt = boxDate(&b.iat, from.IssuedAt)
+	na, nr := len(from.Audience), len(from.Roles)
+	var strs []string
+	if na+nr <= len(b.inline) {
+		strs = b.inline[: na+nr : na+nr]
+	} else {
+		strs = make([]string, na+nr)
+	}
+	copy(strs, from.Audience)
+	copy(strs[na:], from.Roles)
+	// Full slice expressions, so that appending never writes into the
+	// other slice's elements.
+	b.c.Audience, b.c.Roles = nil, nil
+	if from.Audience != nil {
+		b.c.Audience = strs[:na:na]
+	}
+	if from.Roles != nil {
+		b.c.Roles = strs[na : na+nr : na+nr]
+	}
+}
+
+// boxDate copies *from into slot and returns slot, or nil for nil.
+func boxDate(slot, from *jwt.NumericDate) *jwt.NumericDate {
+	if from == nil {
+		return nil
+	}
+	*slot = *from
+	return slot
 }

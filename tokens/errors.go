@@ -5,10 +5,11 @@ import "errors"
 // Sentinel errors, to be matched with [errors.Is].
 //
 // Every error returned by [Verifier.Verify] wraps ErrInvalidToken and exactly
-// one of ErrMalformed, ErrSignature, ErrExpired or ErrClaims; where the cause
-// was reported by golang-jwt, its error is wrapped as well. Callers that only
-// need to answer 401 can test for ErrInvalidToken; callers that offer
-// refreshing test for ErrExpired.
+// one of ErrMalformed, ErrSignature, ErrExpired or ErrClaims; except for
+// oversized input, it also wraps the golang-jwt error for the cause (such as
+// jwt.ErrTokenMalformed or jwt.ErrTokenExpired), as golang-jwt itself would
+// report it. Callers that only need to answer 401 can test for
+// ErrInvalidToken; callers that offer refreshing test for ErrExpired.
 var (
 	// ErrInvalidToken is the category of every verification failure.
 	ErrInvalidToken = errors.New("tokens: invalid token")

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -12,9 +13,13 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// jtiSize is the number of random bytes in a token id: 128 bits make
-// collisions negligible.
-const jtiSize = 16
+// jtiSize is the number of random bytes in a token id: 96 bits, exactly 16
+// base64url characters. Nothing is looked up by jti (sessions go by sid);
+// it only has to be unique and unpredictable, and with 96 random bits even
+// 2^32 tokens collide with a probability of about 2^-33, the bound NIST
+// accepts for random 96-bit GCM nonces. 128 bits would cost six characters
+// more in every token for no practical gain.
+const jtiSize = 12
 
 // accessTokenType is the "typ" header of every token an Issuer signs and the
 // only type a Verifier accepts (RFC 9068 section 2.1). It keeps other JWTs
@@ -30,6 +35,7 @@ const deriveContext = "authkit derive v1\x00"
 // Issuer signs access tokens with one [Key]. It is safe for concurrent use.
 type Issuer struct {
 	key      *Key
+	header   string // the header segment, the same for every token
 	issuer   string
 	audience string
 	ttl      time.Duration
@@ -51,16 +57,22 @@ func NewIssuer(key *Key, opts ...Option) (*Issuer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Issuer{key: key, issuer: c.issuer, audience: c.audience, ttl: c.ttl, now: c.now}, nil
+	header, err := key.headerSegment()
+	if err != nil {
+		return nil, err
+	}
+	return &Issuer{key: key, header: header, issuer: c.issuer, audience: c.audience, ttl: c.ttl, now: c.now}, nil
 }
 
 // TTL returns the lifetime of the tokens the Issuer signs.
 func (i *Issuer) TTL() time.Duration { return i.ttl }
 
 // Issue signs an access token for subject in session sessionID with roles.
-// It returns the compact token and the claims it contains: sub, sid, roles,
-// iss, aud, iat, nbf (equal to iat), exp (iat plus the TTL) and a random jti.
-// The header carries the key's id as "kid" and the type "at+jwt" as "typ".
+// It returns the compact token and the claims it contains: sub, sid, roles
+// (left out when empty), iss, aud (a single string), iat, exp (iat plus the
+// TTL) and a random jti of 16 characters. There is no nbf: it would equal
+// iat, which a Verifier checks the same way. The header carries the key's id
+// as "kid" and the type "at+jwt" as "typ".
 //
 // Empty subject or sessionID are refused with an error wrapping [ErrClaims]
 // (but not [ErrInvalidToken]), since a [Verifier] would reject the token.
@@ -87,21 +99,55 @@ func (i *Issuer) Issue(subject, sessionID string, roles []string) (token string,
 			Subject:   subject,
 			Audience:  jwt.ClaimStrings{i.audience},
 			ExpiresAt: jwt.NewNumericDate(iat.Add(i.ttl)),
-			NotBefore: jwt.NewNumericDate(iat.Time),
 			IssuedAt:  iat,
 			ID:        jti,
 		},
 		SessionID: sessionID,
 		Roles:     slices.Clone(roles),
 	}
-	t := jwt.NewWithClaims(i.key.method, claims)
-	t.Header["kid"] = i.key.id
-	t.Header["typ"] = accessTokenType
-	token, err = t.SignedString(i.key.material.sign)
+	payload, err := json.Marshal(wireClaims{
+		Issuer:    claims.Issuer,
+		Subject:   claims.Subject,
+		Audience:  i.audience,
+		ExpiresAt: claims.ExpiresAt,
+		IssuedAt:  claims.IssuedAt,
+		ID:        claims.ID,
+		SessionID: claims.SessionID,
+		Roles:     claims.Roles,
+	})
+	if err != nil {
+		return "", nil, fmt.Errorf("tokens: issue: encoding claims: %w", err)
+	}
+	signed := i.header + "." + base64.RawURLEncoding.EncodeToString(payload)
+	sig, err := i.key.method.Sign(signed, i.key.material.sign)
 	if err != nil {
 		return "", nil, fmt.Errorf("tokens: issue: signing with %v: %w", i.key, err)
 	}
-	return token, claims, nil
+	return signed + "." + base64.RawURLEncoding.EncodeToString(sig), claims, nil
+}
+
+// wireClaims is the claim set as an Issuer writes it: Claims minus nbf, with
+// aud as a single string (RFC 7519 section 4.1.3 allows either form, and a
+// Verifier accepts both), to keep tokens short.
+type wireClaims struct {
+	Issuer    string           `json:"iss"`
+	Subject   string           `json:"sub"`
+	Audience  string           `json:"aud"`
+	ExpiresAt *jwt.NumericDate `json:"exp"`
+	IssuedAt  *jwt.NumericDate `json:"iat"`
+	ID        string           `json:"jti"`
+	SessionID string           `json:"sid"`
+	Roles     []string         `json:"roles,omitempty"`
+}
+
+// headerSegment returns the encoded header of the tokens that k signs:
+// alg, kid and typ, in the order and form golang-jwt would write them.
+func (k *Key) headerSegment() (string, error) {
+	b, err := json.Marshal(map[string]string{"alg": k.Algorithm(), "kid": k.id, "typ": accessTokenType})
+	if err != nil {
+		return "", fmt.Errorf("%w: encoding the header of %v: %w", ErrConfig, k, err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
 // DeriveSecret returns a 32-byte secret for label, derived from the private

@@ -75,13 +75,21 @@ func TestRoundTrip(t *testing.T) {
 					!slices.Equal(c.Roles, []string{"admin", "editor"}),
 					c.Issuer != testIssuer, !slices.Equal(c.Audience, jwt.ClaimStrings{testAudience}),
 					c.IssuedAt == nil || !c.IssuedAt.Equal(iat),
-					c.NotBefore == nil || !c.NotBefore.Equal(iat),
+					c.NotBefore != nil, // nbf would equal iat: left out
 					c.ExpiresAt == nil || !c.ExpiresAt.Equal(iat.Add(10*time.Minute)):
 					t.Errorf("claims = %+v", c)
 				}
-				if id, err := base64.RawURLEncoding.Strict().DecodeString(c.ID); err != nil || len(id) != 16 {
-					t.Errorf("jti %q: want 16 random bytes in base64url (err %v)", c.ID, err)
+				if id, err := base64.RawURLEncoding.Strict().DecodeString(c.ID); err != nil || len(id) != 12 || len(c.ID) != 16 {
+					t.Errorf("jti %q: want 12 random bytes in 16 base64url characters (err %v)", c.ID, err)
 				}
+			}
+			// The wire form is the short one: aud a string, no nbf.
+			payload := decodePayload(t, tok)
+			if aud, ok := payload["aud"].(string); !ok || aud != testAudience {
+				t.Errorf("aud on the wire = %#v, want the string %q", payload["aud"], testAudience)
+			}
+			if nbf, ok := payload["nbf"]; ok {
+				t.Errorf("nbf on the wire = %v, want none", nbf)
 			}
 			if _, second, _ := iss.Issue("user-42", "sess-7", nil); second.ID == issued.ID {
 				t.Errorf("two tokens share jti %q", issued.ID)

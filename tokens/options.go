@@ -24,16 +24,17 @@ type Option func(*config)
 // config is what the options set. Both constructors start from
 // defaultConfig.
 type config struct {
-	issuer   string
-	audience string
-	ttl      time.Duration
-	leeway   time.Duration
-	now      func() time.Time
-	errs     []error
+	issuer    string
+	audience  string
+	ttl       time.Duration
+	leeway    time.Duration
+	now       func() time.Time
+	cacheSize int
+	errs      []error
 }
 
 func defaultConfig() config {
-	return config{ttl: DefaultTTL, leeway: DefaultLeeway, now: time.Now}
+	return config{ttl: DefaultTTL, leeway: DefaultLeeway, now: time.Now, cacheSize: DefaultCacheSize}
 }
 
 // newConfig applies opts and checks what both constructors need.
@@ -121,8 +122,8 @@ func WithLeeway(d time.Duration) Option {
 
 // WithClock sets the source of the current time, for issuing and for checking
 // exp, nbf and iat. The default is [time.Now]. It exists so that tests can
-// move time instead of sleeping; the Verifier hands it to golang-jwt with
-// jwt.WithTimeFunc.
+// move time instead of sleeping; a Verifier reads it once per token, and
+// also for every token found in its cache.
 func WithClock(now func() time.Time) Option {
 	return func(c *config) {
 		if now == nil {
@@ -131,4 +132,24 @@ func WithClock(now func() time.Time) Option {
 		}
 		c.now = now
 	}
+}
+
+// WithCacheSize sets how many verified tokens a [Verifier] remembers, so
+// that a token presented again is accepted without another signature check:
+// a hash, a map lookup and a fresh copy of its claims. The default is
+// [DefaultCacheSize] (4096); 0 or a negative n turns the cache off.
+//
+// The cache changes no verdict. It holds only tokens that passed every
+// check, keyed by the whole token string; their times (exp, nbf and iat,
+// with the leeway) are checked against the clock on every hit, and a token
+// that fails them is verified in full again, so an expired token is never
+// accepted from the cache; failures, including expired tokens, are never
+// cached. A Verifier's keys cannot change: rotating keys means a new
+// Verifier, with an empty cache, so a token of a retired key stops passing
+// at once. Memory is bounded by n entries of about the size of the token
+// plus its claims (under 1 KiB for typical tokens); when full, a random
+// entry makes room, preferring one that has expired. An [Issuer] ignores
+// this option.
+func WithCacheSize(n int) Option {
+	return func(c *config) { c.cacheSize = max(n, 0) }
 }

@@ -1,10 +1,15 @@
 package tokens
 
 import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -17,11 +22,72 @@ const MaxTokenSize = 8 << 10
 
 // Verifier checks access tokens against a set of keys. It is safe for
 // concurrent use.
+//
+// Its keys and options are fixed when it is made: rotating keys means making
+// a new Verifier, which starts with an empty cache (see [WithCacheSize]).
 type Verifier struct {
-	keys        map[string]*Key
-	parser      *jwt.Parser
-	claimOpts   []jwt.ParserOption // claim checks without the clock, for re-validation
-	maxLifetime time.Duration      // longest exp - iat accepted: TTL plus leeway
+	keys        map[string]*verifyKey
+	keyList     []*verifyKey // in the order given, for the header shortcut
+	algs        []string     // the keys' algorithms, each once
+	issuer      string
+	audience    string
+	leeway      time.Duration
+	now         func() time.Time
+	maxLifetime time.Duration // longest exp - iat accepted: TTL plus leeway
+	cache       *tokenCache   // nil when disabled
+
+	// golang-jwt, for the rare tokens that the lean verifier hands over
+	// (see rawClaims.parse), and the reference that the differential tests
+	// hold the lean verifier to.
+	parser    *jwt.Parser
+	claimOpts []jwt.ParserOption // claim checks without the clock, for re-validation
+}
+
+// keyKind is the algorithm family of a verifyKey.
+type keyKind int
+
+const (
+	kindHMAC keyKind = iota + 1
+	kindEd25519
+	kindECDSA
+)
+
+// verifyKey is a Key prepared for verification.
+type verifyKey struct {
+	key  *Key
+	alg  string
+	kind keyKind
+	// headerSeg is the header segment that an Issuer writes for the key,
+	// and header what it says: a token carrying exactly that segment needs
+	// no header decoding.
+	headerSeg string
+	header    rawHeader
+	macs      *sync.Pool // of *macState, for HS256
+	ed        ed25519.PublicKey
+	ec        *ecdsa.PublicKey
+}
+
+func newVerifyKey(k *Key) (*verifyKey, error) {
+	seg, err := k.headerSegment()
+	if err != nil {
+		return nil, err
+	}
+	vk := &verifyKey{key: k, alg: k.Algorithm(), headerSeg: seg, header: rawHeader{
+		alg: k.Algorithm(), typ: accessTokenType, kid: k.id,
+		algIsString: true, typIsString: true, kidIsString: true,
+	}}
+	switch m := k.material.verify.(type) {
+	case []byte:
+		vk.kind = kindHMAC
+		vk.macs = &sync.Pool{New: func() any { return &macState{mac: hmac.New(sha256.New, m)} }}
+	case ed25519.PublicKey:
+		vk.kind, vk.ed = kindEd25519, m
+	case *ecdsa.PublicKey:
+		vk.kind, vk.ec = kindECDSA, m
+	default:
+		return nil, fmt.Errorf("%w: key %q has unsupported material", ErrConfig, k.id)
+	}
+	return vk, nil
 }
 
 // NewVerifier returns a Verifier that accepts tokens signed by any of keys,
@@ -29,50 +95,54 @@ type Verifier struct {
 // must be unique; several keys allow rotation (sign with the new key while
 // the old one still verifies). Only the algorithms of keys are allowed.
 //
-// [WithIssuer] and [WithAudience] are required; [WithTTL], [WithLeeway] and
-// [WithClock] are optional. The Verifier refuses tokens that live longer than
-// the TTL plus the leeway, so give it the options of the [Issuer] whose
-// tokens it checks. Errors wrap [ErrConfig].
+// [WithIssuer] and [WithAudience] are required; [WithTTL], [WithLeeway],
+// [WithClock] and [WithCacheSize] are optional. The Verifier refuses tokens
+// that live longer than the TTL plus the leeway, so give it the options of
+// the [Issuer] whose tokens it checks. Errors wrap [ErrConfig].
 func NewVerifier(keys []*Key, opts ...Option) (*Verifier, error) {
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("%w: at least one key is required", ErrConfig)
 	}
-	byID := make(map[string]*Key, len(keys))
-	var algs []string
+	v := &Verifier{keys: make(map[string]*verifyKey, len(keys))}
 	for _, k := range keys {
 		if !k.usable() {
 			return nil, fmt.Errorf("%w: nil or zero key", ErrConfig)
 		}
-		if _, dup := byID[k.id]; dup {
+		if _, dup := v.keys[k.id]; dup {
 			return nil, fmt.Errorf("%w: duplicate key id %q", ErrConfig, k.id)
 		}
-		byID[k.id] = k
-		if !slices.Contains(algs, k.Algorithm()) {
-			algs = append(algs, k.Algorithm())
+		vk, err := newVerifyKey(k)
+		if err != nil {
+			return nil, err
+		}
+		v.keys[k.id] = vk
+		v.keyList = append(v.keyList, vk)
+		if !slices.Contains(v.algs, vk.alg) {
+			v.algs = append(v.algs, vk.alg)
 		}
 	}
 	c, err := newConfig(opts)
 	if err != nil {
 		return nil, err
 	}
-	claimOpts := []jwt.ParserOption{
+	v.issuer, v.audience, v.leeway, v.now = c.issuer, c.audience, c.leeway, c.now
+	v.maxLifetime = c.ttl + c.leeway
+	if c.cacheSize > 0 {
+		v.cache = newTokenCache(c.cacheSize)
+	}
+	v.claimOpts = []jwt.ParserOption{
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
 		jwt.WithIssuer(c.issuer),
 		jwt.WithAudience(c.audience),
 		jwt.WithLeeway(c.leeway),
 	}
-	parserOpts := append(slices.Clone(claimOpts),
-		jwt.WithValidMethods(algs),
+	v.parser = jwt.NewParser(append(slices.Clone(v.claimOpts),
+		jwt.WithValidMethods(v.algs),
 		jwt.WithStrictDecoding(),
 		jwt.WithTimeFunc(c.now),
-	)
-	return &Verifier{
-		keys:        byID,
-		parser:      jwt.NewParser(parserOpts...),
-		claimOpts:   claimOpts,
-		maxLifetime: c.ttl + c.leeway,
-	}, nil
+	)...)
+	return v, nil
 }
 
 // Verify checks token and returns its claims.
@@ -88,14 +158,49 @@ func NewVerifier(keys []*Key, opts ...Option) (*Verifier, error) {
 // with an error wrapping ErrExpired, so that the caller can look up the
 // session (the "sid" claim) and decide whether to refresh. Those claims must
 // not be treated as authenticated for anything else.
+//
+// The returned Claims belong to the caller, who may change them: a token
+// found in the cache (see [WithCacheSize]) is returned as a fresh copy.
 func (v *Verifier) Verify(token string) (*Claims, error) {
-	if v == nil || v.parser == nil {
+	if v == nil || v.keys == nil {
 		// A zero Verifier has no keys: fail closed rather than panic.
 		return nil, fmt.Errorf("%w: %w: %w: Verifier not made by NewVerifier", ErrInvalidToken, ErrSignature, ErrConfig)
 	}
 	if len(token) > MaxTokenSize {
-		return nil, fmt.Errorf("%w: %w: token is %d bytes, limit is %d",
-			ErrInvalidToken, ErrMalformed, len(token), MaxTokenSize)
+		return nil, errOversized(token)
+	}
+	now := v.now()
+	if v.cache != nil {
+		if claims := v.cache.get(token, now); claims != nil {
+			return claims, nil
+		}
+	}
+	box, delegate, err := v.verifyLean(token, now)
+	switch {
+	case delegate:
+		return v.verifyReference(token)
+	case err != nil && box != nil: // expired, and only that
+		return &box.c, err
+	case err != nil:
+		return nil, err
+	case v.cache != nil:
+		v.cache.put(token, box, now, v.leeway)
+		return box.clone(), nil
+	}
+	return &box.c, nil
+}
+
+func errOversized(token string) error {
+	return fmt.Errorf("%w: %w: token is %d bytes, limit is %d",
+		ErrInvalidToken, ErrMalformed, len(token), MaxTokenSize)
+}
+
+// verifyReference verifies token with golang-jwt, as Verify did before the
+// lean verifier: it is the definition of the verdicts that verifyLean
+// reproduces, and decides for the tokens that verifyLean hands over.
+func (v *Verifier) verifyReference(token string) (*Claims, error) {
+	if len(token) > MaxTokenSize {
+		return nil, errOversized(token)
 	}
 	claims := new(Claims)
 	t, err := v.parser.ParseWithClaims(token, claims, v.keyFor)
@@ -146,7 +251,7 @@ func (v *Verifier) validBeforeExpiry(claims *Claims) error {
 
 // checkLifetime refuses claims whose exp - iat exceeds the Verifier's
 // maximum. golang-jwt has no option for this rule and Claims.Validate does
-// not know the maximum, so Verify applies it after golang-jwt's checks.
+// not know the maximum, so Verify applies it after the other claim checks.
 func (v *Verifier) checkLifetime(claims *Claims) error {
 	if claims.ExpiresAt == nil || claims.IssuedAt == nil {
 		return errors.New("exp and iat claims are required")
@@ -157,40 +262,72 @@ func (v *Verifier) checkLifetime(claims *Claims) error {
 	return nil
 }
 
-// errUnknownKey and errHeader are returned to golang-jwt by keyFor; they end
-// up wrapped in ErrSignature.
+// errUnknownKey and errHeader are the refusals of pickKey and
+// checkHeaderRules; they end up wrapped in ErrSignature.
 var (
 	errUnknownKey = errors.New("no usable key")
 	errHeader     = errors.New("header refused")
 )
 
-// keyFor is the jwt.Keyfunc. It runs before the signature is checked: it
-// enforces the header rules of checkHeader, picks the key named by the "kid"
-// header and insists that its algorithm is the token's, so that, for example,
-// an HS256 token can never be checked against the bytes of a public key.
+// keyFor is golang-jwt's Keyfunc in verifyReference. It runs before the
+// signature is checked: it applies checkHeaderRules and pickKey.
 func (v *Verifier) keyFor(t *jwt.Token) (any, error) {
-	if err := checkHeader(t.Header); err != nil {
+	_, crit := t.Header["crit"]
+	typ, typIsString := t.Header["typ"].(string)
+	if err := checkHeaderRules(crit, typ, typIsString); err != nil {
 		return nil, err
 	}
-	kid, _ := t.Header["kid"].(string)
-	if kid == "" {
+	kid, kidIsString := t.Header["kid"].(string)
+	var alg string
+	if t.Method != nil {
+		alg = t.Method.Alg()
+	}
+	k, err := v.pickKey(kid, kidIsString, alg)
+	if err != nil {
+		return nil, err
+	}
+	return k.key.material.verify, nil
+}
+
+// pickKey returns the key named by the "kid" header, and insists that its
+// algorithm is the token's, so that, for example, an HS256 token can never
+// be checked against the bytes of a public key.
+func (v *Verifier) pickKey(kid string, kidIsString bool, alg string) (*verifyKey, error) {
+	if !kidIsString || kid == "" {
 		return nil, fmt.Errorf("%w: missing kid header", errUnknownKey)
 	}
 	k, ok := v.keys[kid]
 	if !ok {
 		return nil, fmt.Errorf("%w: unknown kid %q", errUnknownKey, truncate(kid, 64))
 	}
-	var alg string
-	if t.Method != nil {
-		alg = t.Method.Alg()
+	if alg != k.alg {
+		return nil, fmt.Errorf("%w: key %q is for %s, token says %q", errUnknownKey, kid, k.alg, truncate(alg, 64))
 	}
-	if alg != k.Algorithm() {
-		return nil, fmt.Errorf("%w: key %q is for %s, token says %q", errUnknownKey, kid, k.Algorithm(), alg)
-	}
-	return k.material.verify, nil
+	return k, nil
 }
 
-// checkHeader enforces the header rules that golang-jwt does not know:
+// keyByHeader returns the key whose Issuer writes exactly the header
+// segment seg, or nil.
+func (v *Verifier) keyByHeader(seg string) *verifyKey {
+	for _, k := range v.keyList {
+		if seg == k.headerSeg {
+			return k
+		}
+	}
+	return nil
+}
+
+// allowsAlg reports whether alg is the algorithm of one of the keys.
+func (v *Verifier) allowsAlg(alg string) bool {
+	for _, a := range v.algs {
+		if a == alg {
+			return true
+		}
+	}
+	return false
+}
+
+// checkHeaderRules enforces the header rules that golang-jwt does not know:
 //
 //   - "typ" must be "at+jwt" (RFC 9068 section 2.1). RFC 7515 section 4.1.9
 //     makes the "application/" prefix optional and media types are
@@ -200,12 +337,11 @@ func (v *Verifier) keyFor(t *jwt.Token) (any, error) {
 //     understand or else reject the token (RFC 7515 section 4.1.11), and
 //     authkit understands none; even an empty or null crit is refused, as
 //     the RFC forbids those.
-func checkHeader(h map[string]any) error {
-	if _, ok := h["crit"]; ok {
+func checkHeaderRules(crit bool, typ string, typIsString bool) error {
+	if crit {
 		return fmt.Errorf("%w: crit header present, and no extension is supported", errHeader)
 	}
-	typ, ok := h["typ"].(string)
-	if !ok {
+	if !typIsString {
 		return fmt.Errorf("%w: typ header missing or not a string, want %q", errHeader, accessTokenType)
 	}
 	if !strings.EqualFold(typ, accessTokenType) && !strings.EqualFold(typ, "application/"+accessTokenType) {
