@@ -61,7 +61,9 @@ type Session struct {
 	Roles []string
 	// CreatedAt is when the session was created.
 	CreatedAt time.Time
-	// LastSeen is the last time the session was read or refreshed.
+	// LastSeen is the last recorded use of the session: its creation, a
+	// refresh, or a read that [SessionStore.Session] recorded. It may lag
+	// the latest read by up to the store's touch interval.
 	LastSeen time.Time
 	// IdleTimeout is the session's idle limit.
 	IdleTimeout time.Duration
@@ -112,6 +114,12 @@ type UserStore interface {
 // Expired records must disappear on their own (TTL or sweeping), so the
 // store never grows without bound.
 //
+// A store may offer, as an option its user turns on, to answer reads from
+// a cache local to the process; then a revocation or a role change made
+// through another process takes effect there after a short delay that
+// the store documents (see redisstore.LocalCacheOptions). Without such
+// an option every change is seen by the next read.
+//
 // A username that fails [ValidateUsername] has no sessions: CreateSession
 // rejects it with [ErrInvalid], but Session reports [ErrNotFound],
 // Sessions returns none, and RevokeSession and RevokeAll return nil.
@@ -124,8 +132,17 @@ type SessionStore interface {
 	// timeout, expiry not in the future, negative MaxSessions).
 	CreateSession(ctx context.Context, s SessionSpec) error
 	// Session returns the live session id of username together with the
-	// user's current roles, and marks it as used now. A backend on a
-	// network does this in one round trip.
+	// user's current roles, and records the use. A store may record a use
+	// only when the last recorded one is older than its touch interval, a
+	// bound of its own (at most a minute by default for redisstore,
+	// zero for memstore): LastSeen then lags the read by less than that
+	// interval, and the idle timeout runs from LastSeen, so a session may
+	// end up to one touch interval before IdleTimeout after its latest
+	// read. No touch interval exceeds half the session's idle timeout, so
+	// a session in steady use never ends, and with its default options a
+	// store records every read whose last recorded use is at least a
+	// minute old. A backend on a network reads in one round trip and
+	// writes only to record a use.
 	Session(ctx context.Context, username string, id Digest) (Session, error)
 	// PeekSession is Session without the use: it changes nothing, neither
 	// the last use nor any expiry. It serves checks that must not keep a

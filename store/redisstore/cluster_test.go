@@ -141,10 +141,10 @@ func TestClusterUsersSpread(t *testing.T) {
 	perMaster := map[string]int{}
 	for i := range users {
 		name := fmt.Sprintf("user%02d", i)
-		// Left by loginFlows: the user, one live session and the session
-		// index.
-		if keyCount[name] != 3 {
-			t.Errorf("%s has %d keys, want 3", name, keyCount[name])
+		// Left by loginFlows: the user and its sessions hash, holding one
+		// live session.
+		if keyCount[name] != 2 {
+			t.Errorf("%s has %d keys, want 2", name, keyCount[name])
 		}
 		perMaster[masterOf[name]]++
 	}
@@ -241,4 +241,75 @@ func userOfKey(t *testing.T, prefix, key string) string {
 		t.Fatalf("key %q does not follow the layout %s{u:<name>}:...", key, prefix)
 	}
 	return name
+}
+
+// TestClusterLocalCache runs the local cache on a real Redis Cluster:
+// the cached store subscribes, on each master, to the sharded channel of
+// every slot it serves, and the write scripts publish to the channel of
+// the user's slot from the user's node. A revocation of a cached session
+// reaches the cache whichever master holds the user.
+func TestClusterLocalCache(t *testing.T) {
+	c, rdb := startCluster(t)
+	prefix := testredis.NewPrefix()
+	a, err := redisstore.New(rdb, redisstore.Options{Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs, ContextTimeoutEnabled: true})
+	defer other.Close()
+	hook := &hookRecorder{}
+	other.AddHook(hook)
+	b, err := redisstore.New(other, redisstore.Options{Prefix: prefix, LocalCache: &redisstore.LocalCacheOptions{TTL: time.Minute}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	waitReady(t, b, true)
+
+	ctx := t.Context()
+	masters := map[uint16]bool{}
+	for i := range 12 {
+		name := fmt.Sprintf("cached%02d", i)
+		masters[keySlot("{u:"+name+"}")*3/16384] = true // roughly which third of the slots
+		if err := a.CreateUser(ctx, store.User{Username: name, PasswordHash: []byte("h")}); err != nil {
+			t.Fatal(err)
+		}
+		u, err := a.User(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := store.HashSecret([]byte(name))
+		err = a.CreateSession(ctx, store.SessionSpec{ID: id, Username: name, Refresh: store.HashSecret([]byte("r" + name)),
+			IdleTimeout: time.Hour, ExpiresAt: time.Now().Add(time.Hour), Generation: u.Generation})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if _, err := b.Session(ctx, name, id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		hook.take()
+		if _, err := b.Session(ctx, name, id); err != nil {
+			t.Fatal(err)
+		}
+		if process, pipelines, _ := hook.take(); process+pipelines != 0 {
+			t.Fatalf("%s: a third read reached Redis; want it served from the cache", name)
+		}
+		if err := a.RevokeSession(ctx, name, id); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		for {
+			_, err := b.Session(ctx, name, id)
+			if errors.Is(err, store.ErrNotFound) {
+				break
+			}
+			if time.Since(start) > time.Second {
+				t.Fatalf("%s: the cached store still accepts a session revoked a second ago (%v)", name, err)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	t.Logf("users spread over %d thirds of the slot space", len(masters))
 }

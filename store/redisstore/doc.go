@@ -5,29 +5,74 @@
 // # Atomicity and Cluster
 //
 // Every key of one user carries the hash tag {u:<username>}, so all of a
-// user's keys live in one cluster slot. Each change that touches more than
-// one key runs as a single Lua script that receives its keys in KEYS (or,
-// for the session keys found in the user's index, builds them from a
-// prefix that carries the same tag), which makes it atomic on one server
-// and legal on Cluster. Refresh-token rotation is one such script, so of
-// concurrent rotations of one token to different successors exactly one
-// wins and a replay is always seen.
+// user's keys live in one cluster slot. Every write runs as a single Lua
+// script that receives its keys in KEYS, which makes it atomic on one
+// server and legal on Cluster. No script decides whether a session is
+// live: Go reads the session, applies the rule (one method of the
+// record type) and sends a script what to compare and what to write; the
+// script applies the change only if what Go read is still there, and
+// otherwise Go reads again. Of concurrent rotations of one token to
+// different successors exactly one therefore wins, and a replay is always
+// seen.
+//
+// # The request path
+//
+// [Store.Session], behind every authenticated request, is one HMGET of
+// the user's sessions hash: the session's record and the user's roles.
+// Liveness is decided in Go, and nothing is written unless the session's
+// last recorded use is older than [Options.TouchInterval] (by default a
+// minute, or a hundredth of the idle timeout if shorter); then a second
+// round trip records it, with a script that cannot bring back a session
+// deleted in between. Measured on a private redis-server, the HMGET costs
+// the server about as much as a plain HGETALL of the same hash (about
+// 1 µs, INFO commandstats), where the earlier Lua read cost 12 to 17 µs.
+//
+// What a read needs from the user is kept with the sessions: the roles,
+// in the hash's field o, are rewritten by SetRoles in the same script;
+// SetPasswordHash, SetDisabled(true) and RevokeAll delete the whole hash
+// while they move the user to a new generation. A session record never
+// has to be compared with the user's.
+//
+// # Local cache
+//
+// [Options.LocalCache] keeps sessions read recently in the process and
+// answers most requests without Redis. The scripts that end sessions or
+// change roles publish an invalidation (PUBLISH on a single server,
+// sharded SPUBLISH to the channel of the user's slot on Cluster), which
+// every cached store receives; the window in which another process still
+// accepts a revoked session is the delivery of that message (p99 2 to
+// 5 ms on loopback), bounded by the cache's TTL (default 1 s) should a
+// message be lost. A store whose subscription breaks stops using its
+// cache until it has subscribed again. See [LocalCacheOptions].
+//
+// # Replicas
+//
+// Reads may go to replicas where the client allows it (ReadOnly or
+// RouteByLatency in go-redis's cluster options, or a Sentinel client
+// routed to replicas); the store does nothing special. The trade-off is
+// consistency: a revocation, a password change or a role change is seen
+// on a replica only once replication has carried it there, so for that
+// lag (usually milliseconds, unbounded under a partition) a revoked
+// session may still authenticate requests served by the replica. Route
+// reads to masters where that matters.
 //
 // # Eviction
 //
-// Redis must not evict authkit's keys: an evicted session ends early, an
-// evicted index hides sessions from "log out everywhere" until they
-// expire, and evicted rotation state hides reuse. Run the server with
+// Redis must not evict authkit's keys: an evicted sessions hash logs its
+// user out everywhere at once, and an evicted user hash locks the user
+// out while its sessions live on until they expire. Run the server with
 // maxmemory-policy noeviction; [Store.CheckEviction] checks it.
 //
 // # Time
 //
-// Whether a session is live is decided inside the scripts from stored
-// millisecond timestamps and the time passed in by the store, read from
-// [Options.Now]; tests therefore move a fake clock instead of sleeping.
-// Independently, every session key carries a TTL, so Redis drops dead
-// sessions by itself and memory never grows without bound. Times are
-// stored with millisecond precision.
+// Whether a session is live is decided in Go from stored millisecond
+// timestamps and [Options.Now]; tests therefore move a fake clock
+// instead of sleeping. Independently, every sessions hash carries a TTL
+// covering its longest-lived session, so Redis drops dead sessions by
+// itself and memory never grows without bound; a dead session in a hash
+// that is still alive waits for the next login of its user, which sweeps
+// (all sessions with a cap, else a random sample of 16), or for the
+// hash's TTL. Times are stored with millisecond precision.
 //
 // # Timeouts
 //
@@ -42,25 +87,50 @@
 //
 // With P the configured prefix (default "authkit:"):
 //
-//	P{u:<name>}:user        hash: hash, roles (JSON), disabled, created, gen
-//	P{u:<name>}:s:<id>      hash: ref, seq, prev, rot, gen, created, seen, idle, exp
-//	P{u:<name>}:sessions    sorted set: session id -> expiry
+//	P{u:<name>}:user   hash: hash, roles, disabled, created, gen
+//	P{u:<name>}:s      hash: one field per session, named by the session
+//	                   ID in base64url (43 characters), whose value is the
+//	                   session's binary record; o, the user's roles; v, a
+//	                   random version replaced whenever a session is
+//	                   added or removed
+//	P inv              channel (PUBLISH) of invalidations, single server
+//	P{<slot tag>}:inv  channel (SPUBLISH) of the invalidations of one
+//	                   slot, on Cluster
 //
-// Session IDs and refresh tokens appear only as hex SHA-256 digests.
+// Roles are stored joined by commas ([store.ValidateRoles] forbids commas
+// in a role); user hashes written by earlier versions, with roles as a
+// JSON array, are still read. A session record holds its current
+// refresh digest with its sequence number, the previous digest and the
+// time of the last rotation (constant in size whatever the number of
+// rotations), the creation time, the last recorded use, the idle timeout
+// and the absolute expiry: about 60 bytes, small enough that a user's
+// hash keeps Redis's compact listpack encoding. Refresh digests are kept
+// to their first 128 bits; session IDs appear whole.
+//
+// Memory per session, measured on Redis 7.0 with MEMORY USAGE of the
+// sessions hashes (their roles and version included) divided by the
+// number of sessions: about 200 B for users with one fresh session, 232 B
+// after a rotation, 131 to 152 B for users with three; the same at 1,000,
+// 10,000 and 100,000 sessions, and at 1,000,000 for rotated single
+// sessions. The growth of INFO used_memory, which also counts the
+// keyspace's tables, stays under 300 B (289 B at 1,000,000).
 //
 // A session belongs to one generation of its user. Changing the password,
-// disabling the user or revoking all sessions increments the generation in
-// the same script, which ends every session of the old one at once. A
-// login passes the generation it read with the password hash to
-// CreateSession, which refuses it with [store.ErrStale] once the
-// generation has moved, so a login in flight cannot outlive a password
-// change either. CreateSession can also cap the user's sessions
-// ([store.SessionSpec].MaxSessions), revoking the oldest in the same
-// script.
+// disabling the user or revoking all sessions increments the generation
+// and deletes the sessions hash in the same script. A login passes the
+// generation it read with the password hash to CreateSession, which
+// refuses it with [store.ErrStale] once the generation has moved, so a
+// login in flight cannot outlive a password change either. CreateSession
+// can also cap the user's sessions ([store.SessionSpec].MaxSessions),
+// revoking the oldest in the same script. To delete a user by hand,
+// delete both of its keys: a sessions hash left alone keeps its sessions
+// until they expire (CreateUser deletes any it finds).
 //
-// Rotation state is constant in size: the current refresh digest ref, its
-// sequence number seq, the previous digest prev and the time rot of the
-// last rotation, in the session hash. A token whose sequence number is
-// below seq, other than a retry of the last rotation within its grace
-// period, is a replay and revokes the session.
+// This layout replaced one key per session (P{u:<name>}:s:<hex id>) and
+// a sorted-set index (P{u:<name>}:sessions): an upgrade logs every
+// session out once, and the old keys expire by themselves.
+//
+// A token whose sequence number is below the session's, other than a
+// retry of the last rotation within its grace period, is a replay and
+// revokes the session.
 package redisstore

@@ -11,9 +11,9 @@ import (
 
 // ErrEvictionPolicy is returned, wrapped, by [Store.CheckEviction] when a
 // Redis server may evict keys under memory pressure. Any eviction policy,
-// volatile-* ones included since every session key has a TTL, can
-// silently drop a live session, a user's session index or the rotation
-// state that detects refresh-token reuse. Run authkit's Redis with
+// volatile-* ones included since every sessions hash has a TTL, can
+// silently drop a user's live sessions or the user itself, whose sessions
+// then outlive it. Run authkit's Redis with
 // maxmemory-policy noeviction, so that a full server fails writes loudly
 // (authkit answers 503) instead.
 var ErrEvictionPolicy = errors.New("redisstore: redis may evict authkit's keys: set maxmemory-policy noeviction")

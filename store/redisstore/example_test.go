@@ -140,3 +140,20 @@ func ExampleStore_RotateRefresh() {
 	// replay reused: true
 	// session gone: true
 }
+
+// ExampleOptions_localCache configures a store that answers most session
+// reads from memory. Revocations made through any store on the same Redis
+// reach it by pub/sub within milliseconds; an entry is never served for
+// longer than TTL. A store with a cache must be closed.
+func ExampleOptions_localCache() {
+	client := redis.NewClient(&redis.Options{Addr: "localhost:6379", ContextTimeoutEnabled: true})
+	defer client.Close()
+	s, err := redisstore.New(client, redisstore.Options{
+		LocalCache: &redisstore.LocalCacheOptions{Size: 50_000, TTL: 500 * time.Millisecond},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	// Use s as any store.Store.
+}

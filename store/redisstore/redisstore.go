@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,34 +31,59 @@ var ErrNoContextTimeout = errors.New("redisstore: the redis client must set Cont
 
 // Options configures a [Store]. The zero value is ready to use.
 type Options struct {
-	// Prefix starts every key the store writes, so that authkit can share
-	// a Redis with other applications. It must not contain '{' or '}',
-	// which would break the per-user hash tag. Default: [DefaultPrefix].
+	// Prefix starts every key and channel the store uses, so that authkit
+	// can share a Redis with other applications. It must not contain '{'
+	// or '}', which would break the per-user hash tag. Default:
+	// [DefaultPrefix].
 	Prefix string
 	// Now is the clock that decides expiry and stamps records. Default:
 	// time.Now. Tests inject a fake clock instead of sleeping; in
 	// production every replica should run an NTP-synchronised clock,
 	// since their clocks together decide when sessions end.
 	Now func() time.Time
-	// Logger receives what [Store.CheckEviction] finds. Default:
-	// slog.Default(), read at each use.
+	// Logger receives what [Store.CheckEviction] finds and the state of
+	// the local cache's subscription. Default: slog.Default(), read at
+	// each use.
 	Logger *slog.Logger
+	// TouchInterval is how old a session's last use may be before
+	// [Store.Session] records a new one. Reading a session whose last use
+	// is more recent writes nothing, which keeps the request path to one
+	// read command; the price is that the idle timeout runs from a last
+	// use up to TouchInterval old, so a session may end up to that much
+	// before IdleTimeout after its latest request, and
+	// [store.Session].LastSeen lags by as much.
+	//
+	// Default (zero): one minute, or a hundredth of the session's idle
+	// timeout if that is shorter. A positive value is used as it is, up
+	// to half the session's idle timeout. A negative value records every
+	// use, as a store without the option would.
+	TouchInterval time.Duration
+	// LocalCache, when set, keeps recently read sessions in this process
+	// for a short time, so that most requests do not reach Redis at all;
+	// see [LocalCacheOptions] for how revocations reach it. Default: nil,
+	// no cache. A store with a cache must be closed with [Store.Close].
+	LocalCache *LocalCacheOptions
 }
 
-// Store is a [store.Store] in Redis. It is safe for concurrent use and
-// holds no state besides its configuration; create it with [New].
+// Store is a [store.Store] in Redis. It is safe for concurrent use;
+// create it with [New]. Without a local cache it holds no state besides
+// its configuration; with one, [Store.Close] releases it.
 type Store struct {
 	client redis.UniversalClient
 	prefix string
 	now    func() time.Time
 	logger *slog.Logger // nil: slog.Default()
+	touch  time.Duration
+	pub    publisher
+	cache  *localCache // nil: no local cache
 }
 
 var _ store.Store = (*Store)(nil)
 
 // New returns a store that keeps its state through client. Every store
-// created with the same client and prefix sees the same data. New does
-// not contact Redis; use [Store.Ping] to check the connection.
+// created with the same client and prefix sees the same data. Without a
+// local cache New does not contact Redis; use [Store.Ping] to check the
+// connection. With one, it starts subscribing in the background.
 //
 // New fails with [ErrNoContextTimeout] when client is a go-redis client
 // without ContextTimeoutEnabled. Other implementations of
@@ -83,7 +107,28 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{client: client, prefix: prefix, now: now, logger: opts.Logger}, nil
+	s := &Store{
+		client: client, prefix: prefix, now: now, logger: opts.Logger,
+		touch: opts.TouchInterval, pub: newPublisher(client, prefix),
+	}
+	if opts.LocalCache != nil {
+		c, err := newLocalCache(s, *opts.LocalCache)
+		if err != nil {
+			return nil, fmt.Errorf("redisstore: new: %w", err)
+		}
+		s.cache = c
+	}
+	return s, nil
+}
+
+// Close stops the local cache's subscription, if the store has one, and
+// waits for it to end. It does not close the client. The store keeps
+// working after Close, reading every session from Redis.
+func (s *Store) Close() error {
+	if s.cache != nil {
+		s.cache.close()
+	}
+	return nil
 }
 
 // contextTimeoutEnabled reports the ContextTimeoutEnabled option of the
@@ -98,27 +143,6 @@ func contextTimeoutEnabled(client redis.UniversalClient) (enabled, known bool) {
 		return c != nil && c.Options().ContextTimeoutEnabled, true
 	}
 	return false, false
-}
-
-// Key names. Everything of one user shares the hash tag {u:<username>}.
-// Callers validate the username first, so it cannot contain braces.
-
-func (s *Store) userKey(username string) string {
-	return s.prefix + "{u:" + username + "}:user"
-}
-
-func (s *Store) indexKey(username string) string {
-	return s.prefix + "{u:" + username + "}:sessions"
-}
-
-func (s *Store) sessionKey(username string, id store.Digest) string {
-	return s.sessionPrefix(username) + id.String()
-}
-
-// sessionPrefix starts the key of every session of username; the scripts
-// that walk the session index append the IDs they find to it.
-func (s *Store) sessionPrefix(username string) string {
-	return s.prefix + "{u:" + username + "}:s:"
 }
 
 // maxMillis is the longest time.Duration in whole milliseconds.
@@ -148,15 +172,12 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 	if err := store.ValidateRoles(u.Roles); err != nil {
 		return fmt.Errorf("redisstore: create user: %w", err)
 	}
-	roles, err := encodeRoles(u.Roles)
-	if err != nil {
-		return fmt.Errorf("redisstore: create user: %w", err)
-	}
-	// The first generation is random so that a user deleted by hand and
-	// created again cannot inherit sessions left from before.
+	// The first generation is random, so that no caller can rely on where
+	// generations start.
 	gen := rand.Int64N(1 << 62)
-	n, err := createUserScript.Run(ctx, s.client, []string{s.userKey(u.Username)},
-		u.PasswordHash, roles, boolFlag(u.Disabled), s.nowMillis(), gen).Int()
+	keys := []string{s.userKey(u.Username), s.sessionsKey(u.Username)}
+	n, err := createUserScript.Run(ctx, s.client, keys,
+		u.PasswordHash, encodeRoles(u.Roles), boolFlag(u.Disabled), s.nowMillis(), gen).Int()
 	if err != nil {
 		return fmt.Errorf("redisstore: create user: %w", err)
 	}
@@ -166,19 +187,23 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 	return nil
 }
 
+// userFields are the fields of a user hash, in the order parseUser reads
+// them.
+var userFields = []string{"hash", "roles", "disabled", "created", "gen"}
+
 // User implements [store.UserStore].
 func (s *Store) User(ctx context.Context, username string) (store.User, error) {
 	if store.ValidateUsername(username) != nil {
 		return store.User{}, notFound("user")
 	}
-	m, err := s.client.HGetAll(ctx, s.userKey(username)).Result()
+	vals, err := s.client.HMGet(ctx, s.userKey(username), userFields...).Result()
 	if err != nil {
 		return store.User{}, fmt.Errorf("redisstore: user: %w", err)
 	}
-	if len(m) == 0 {
+	if vals[4] == nil {
 		return store.User{}, notFound("user")
 	}
-	u, err := parseUser(m)
+	u, err := parseUser(vals)
 	if err != nil {
 		return store.User{}, fmt.Errorf("redisstore: user %q: %w", username, err)
 	}
@@ -187,7 +212,8 @@ func (s *Store) User(ctx context.Context, username string) (store.User, error) {
 }
 
 // SetPasswordHash implements [store.UserStore]. The same script that
-// writes the hash moves the user to a new generation.
+// writes the hash moves the user to a new generation and deletes its
+// sessions.
 func (s *Store) SetPasswordHash(ctx context.Context, username string, hash []byte) error {
 	return s.updateUser(ctx, "set password hash", username, "hash", hash, true)
 }
@@ -214,31 +240,38 @@ func (s *Store) RehashPassword(ctx context.Context, username string, gen uint64,
 	}
 }
 
-// SetRoles implements [store.UserStore].
+// SetRoles implements [store.UserStore]. The script that writes the
+// roles copies them to the user's sessions hash, so the next read of any
+// session sees them.
 func (s *Store) SetRoles(ctx context.Context, username string, roles []string) error {
 	if err := store.ValidateRoles(roles); err != nil {
 		return fmt.Errorf("redisstore: set roles: %w", err)
 	}
-	enc, err := encodeRoles(roles)
-	if err != nil {
-		return fmt.Errorf("redisstore: set roles: %w", err)
-	}
-	return s.updateUser(ctx, "set roles", username, "roles", enc, false)
+	return s.updateUser(ctx, "set roles", username, "roles", encodeRoles(roles), false)
 }
 
 // SetDisabled implements [store.UserStore]. Disabling also moves the user
-// to a new generation, which revokes every session: re-enabling the
-// account does not bring them back.
+// to a new generation and deletes every session: re-enabling the account
+// does not bring them back.
 func (s *Store) SetDisabled(ctx context.Context, username string, disabled bool) error {
 	return s.updateUser(ctx, "set disabled", username, "disabled", boolFlag(disabled), disabled)
 }
 
+// updateUser sets field of an existing user to value; bump also moves it
+// to the next generation and ends its sessions. A change that bumps or
+// sets roles invalidates the user's cached sessions everywhere.
 func (s *Store) updateUser(ctx context.Context, op, username, field string, value any, bump bool) error {
 	if store.ValidateUsername(username) != nil {
 		return notFound(op)
 	}
-	n, err := updateUserScript.Run(ctx, s.client, []string{s.userKey(username)},
-		field, value, boolFlag(bump)).Int()
+	pub := noPublish
+	if bump || field == "roles" {
+		pub = s.pub.args(username)
+	}
+	keys := []string{s.userKey(username), s.sessionsKey(username)}
+	args := append([]any{field, value, boolFlag(bump)}, pub...)
+	n, err := updateUserScript.Run(ctx, s.client, keys, args...).Int()
+	s.cache.invalidate(username) // even on error: the write may have landed
 	if err != nil {
 		return fmt.Errorf("redisstore: %s: %w", op, err)
 	}
@@ -246,196 +279,6 @@ func (s *Store) updateUser(ctx context.Context, op, username, field string, valu
 		return notFound(op)
 	}
 	return nil
-}
-
-// CreateSession implements [store.SessionStore]. Times are kept in whole
-// milliseconds; an idle timeout is rounded up to the next one.
-func (s *Store) CreateSession(ctx context.Context, ns store.SessionSpec) error {
-	const op = "create session"
-	if err := store.ValidateUsername(ns.Username); err != nil {
-		return fmt.Errorf("redisstore: %s: %w", op, err)
-	}
-	if ns.ID.IsZero() || ns.Refresh.IsZero() {
-		return fmt.Errorf("redisstore: %s: %w: zero ID or refresh digest", op, store.ErrInvalid)
-	}
-	if ns.IdleTimeout <= 0 {
-		return fmt.Errorf("redisstore: %s: %w: idle timeout %v is not positive", op, store.ErrInvalid, ns.IdleTimeout)
-	}
-	if ns.MaxSessions < 0 {
-		return fmt.Errorf("redisstore: %s: %w: MaxSessions %d is negative", op, store.ErrInvalid, ns.MaxSessions)
-	}
-	idle := ceilMillis(ns.IdleTimeout)
-	now, exp := s.nowMillis(), ns.ExpiresAt.UnixMilli()
-	if ns.ExpiresAt.IsZero() || exp <= now {
-		return fmt.Errorf("redisstore: %s: %w: expiry %v is not in the future", op, store.ErrInvalid, ns.ExpiresAt)
-	}
-	keys := []string{s.userKey(ns.Username), s.sessionKey(ns.Username, ns.ID), s.indexKey(ns.Username)}
-	n, err := createSessionScript.Run(ctx, s.client, keys,
-		now, ns.ID.String(), ns.Refresh.String(), idle, exp,
-		strconv.FormatUint(ns.Generation, 10), ns.MaxSessions, s.sessionPrefix(ns.Username)).Int()
-	if err != nil {
-		return fmt.Errorf("redisstore: %s: %w", op, err)
-	}
-	switch n {
-	case replyOK:
-		return nil
-	case replyExists:
-		return fmt.Errorf("redisstore: %s: %w: session ID in use", op, store.ErrExists)
-	case replyStale:
-		return fmt.Errorf("redisstore: %s: %w", op, store.ErrStale)
-	default:
-		return notFound(op)
-	}
-}
-
-// Session implements [store.SessionStore] in one round trip.
-func (s *Store) Session(ctx context.Context, username string, id store.Digest) (store.Session, error) {
-	if store.ValidateUsername(username) != nil {
-		return store.Session{}, notFound("session")
-	}
-	keys := []string{s.sessionKey(username, id), s.userKey(username), s.indexKey(username)}
-	return s.readSession(ctx, "session", sessionScript, keys, username, id)
-}
-
-// PeekSession implements [store.SessionStore] in one round trip, with a
-// script that applies the same liveness rule as the others and writes
-// nothing.
-func (s *Store) PeekSession(ctx context.Context, username string, id store.Digest) (store.Session, error) {
-	if store.ValidateUsername(username) != nil {
-		return store.Session{}, notFound("peek session")
-	}
-	keys := []string{s.sessionKey(username, id), s.userKey(username)}
-	return s.readSession(ctx, "peek session", peekScript, keys, username, id)
-}
-
-// readSession runs script, which replies nil or {created, seen, idle,
-// exp, roles}, with ARGV now, id.
-func (s *Store) readSession(ctx context.Context, op string, script *redis.Script, keys []string, username string, id store.Digest) (store.Session, error) {
-	vals, err := script.Run(ctx, s.client, keys, s.nowMillis(), id.String()).Slice()
-	if errors.Is(err, redis.Nil) {
-		return store.Session{}, notFound(op)
-	}
-	if err != nil {
-		return store.Session{}, fmt.Errorf("redisstore: %s: %w", op, err)
-	}
-	sess, err := parseReply(username, id, vals)
-	if err != nil {
-		return store.Session{}, fmt.Errorf("redisstore: %s: %w", op, err)
-	}
-	return sess, nil
-}
-
-// Sessions implements [store.SessionStore] in one round trip: a script
-// that writes nothing walks the index and keeps the live sessions by the
-// rule every other script applies.
-func (s *Store) Sessions(ctx context.Context, username string) ([]store.Session, error) {
-	if store.ValidateUsername(username) != nil {
-		return nil, nil
-	}
-	keys := []string{s.userKey(username), s.indexKey(username)}
-	vals, err := sessionsScript.Run(ctx, s.client, keys, s.nowMillis(), s.sessionPrefix(username)).Slice()
-	if err != nil {
-		return nil, fmt.Errorf("redisstore: sessions: %w", err)
-	}
-	if len(vals) == 0 {
-		return nil, nil
-	}
-	if (len(vals)-1)%5 != 0 {
-		return nil, fmt.Errorf("redisstore: sessions: reply has %d fields", len(vals))
-	}
-	var list []store.Session
-	for rest := vals[1:]; len(rest) > 0; rest = rest[5:] {
-		member, _ := rest[0].(string)
-		id, err := store.ParseDigest(member)
-		if err != nil {
-			return nil, fmt.Errorf("redisstore: sessions: index member %q: %v", member, err)
-		}
-		sess, err := parseReply(username, id, append(slices.Clone(rest[1:5]), vals[0]))
-		if err != nil {
-			return nil, fmt.Errorf("redisstore: sessions: session %v: %w", id, err)
-		}
-		list = append(list, sess)
-	}
-	store.SortSessions(list)
-	return list, nil
-}
-
-// RevokeSession implements [store.SessionStore].
-func (s *Store) RevokeSession(ctx context.Context, username string, id store.Digest) error {
-	if store.ValidateUsername(username) != nil {
-		return nil // no such user, so no such session
-	}
-	keys := []string{s.sessionKey(username, id), s.indexKey(username)}
-	if err := revokeSessionScript.Run(ctx, s.client, keys, id.String()).Err(); err != nil {
-		return fmt.Errorf("redisstore: revoke session: %w", err)
-	}
-	return nil
-}
-
-// RevokeAll implements [store.SessionStore].
-func (s *Store) RevokeAll(ctx context.Context, username string) error {
-	if store.ValidateUsername(username) != nil {
-		return nil // no such user, so no sessions
-	}
-	members, err := s.client.ZRange(ctx, s.indexKey(username), 0, -1).Result()
-	if err != nil {
-		return fmt.Errorf("redisstore: revoke all: %w", err)
-	}
-	keys := make([]string, 0, 2+len(members))
-	keys = append(keys, s.userKey(username), s.indexKey(username))
-	for _, m := range members {
-		id, err := store.ParseDigest(m)
-		if err != nil {
-			continue // not ours to name a key after; the generation bump still revokes it
-		}
-		keys = append(keys, s.sessionKey(username, id))
-	}
-	if err := revokeAllScript.Run(ctx, s.client, keys).Err(); err != nil {
-		return fmt.Errorf("redisstore: revoke all: %w", err)
-	}
-	return nil
-}
-
-// RotateRefresh implements [store.RefreshStore] as one script, so the
-// check of r.Old and the swap to r.Next are a single atomic step. The
-// grace period is kept in whole milliseconds, rounded up.
-func (s *Store) RotateRefresh(ctx context.Context, username string, id store.Digest, r store.Rotation) (store.Session, error) {
-	const op = "rotate refresh"
-	if r.Next.IsZero() || r.Next == r.Old {
-		return store.Session{}, fmt.Errorf("redisstore: %s: %w: next digest is zero or equals old", op, store.ErrInvalid)
-	}
-	if r.Grace < 0 {
-		return store.Session{}, fmt.Errorf("redisstore: %s: %w: grace %v is negative", op, store.ErrInvalid, r.Grace)
-	}
-	if store.ValidateUsername(username) != nil {
-		return store.Session{}, notFound(op)
-	}
-	keys := []string{s.sessionKey(username, id), s.userKey(username), s.indexKey(username)}
-	// Lua numbers are doubles: a sequence number beyond 2^53 is passed as
-	// 2^53, which compares the same with any count of rotations.
-	seq := min(r.Seq, 1<<53)
-	vals, err := rotateScript.Run(ctx, s.client, keys, s.nowMillis(), id.String(),
-		r.Old.String(), seq, r.Next.String(), ceilMillis(r.Grace)).Slice()
-	if err != nil {
-		return store.Session{}, fmt.Errorf("redisstore: %s: %w", op, err)
-	}
-	if len(vals) == 0 {
-		return store.Session{}, fmt.Errorf("redisstore: %s: empty reply", op)
-	}
-	switch code, _ := vals[0].(int64); code {
-	case replyOK:
-		sess, err := parseReply(username, id, vals[1:])
-		if err != nil {
-			return store.Session{}, fmt.Errorf("redisstore: %s: %w", op, err)
-		}
-		return sess, nil
-	case replyReused:
-		return store.Session{}, fmt.Errorf("redisstore: %s: %w", op, store.ErrReused)
-	case replyNotFound:
-		return store.Session{}, notFound(op)
-	default:
-		return store.Session{}, fmt.Errorf("redisstore: %s: unexpected reply %v", op, vals[0])
-	}
 }
 
 // Ping implements [store.Pinger].
@@ -446,82 +289,53 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// parseReply decodes {created, seen, idle, exp, roles} as returned by the
-// session, peek and rotate scripts.
-func parseReply(username string, id store.Digest, vals []any) (store.Session, error) {
-	if len(vals) != 5 {
-		return store.Session{}, fmt.Errorf("reply has %d fields, want 5", len(vals))
-	}
-	var ms [4]int64
-	for i := range ms {
-		str, ok := vals[i].(string)
-		if !ok {
-			return store.Session{}, fmt.Errorf("reply field %d is %T, want string", i, vals[i])
-		}
-		n, err := strconv.ParseInt(str, 10, 64)
-		if err != nil {
-			return store.Session{}, fmt.Errorf("reply field %d: %v", i, err)
-		}
-		ms[i] = n
-	}
-	rolesJSON, _ := vals[4].(string)
-	roles, err := decodeRoles(rolesJSON)
-	if err != nil {
-		return store.Session{}, err
-	}
-	return store.Session{
-		ID:          id,
-		Username:    username,
-		Roles:       roles,
-		CreatedAt:   time.UnixMilli(ms[0]),
-		LastSeen:    time.UnixMilli(ms[1]),
-		IdleTimeout: time.Duration(ms[2]) * time.Millisecond,
-		ExpiresAt:   time.UnixMilli(ms[3]),
-	}, nil
-}
-
-// parseUser decodes an HGETALL of a user key.
-func parseUser(m map[string]string) (store.User, error) {
-	created, err := strconv.ParseInt(m["created"], 10, 64)
+// parseUser decodes an HMGET of userFields.
+func parseUser(vals []any) (store.User, error) {
+	str := func(i int) string { v, _ := vals[i].(string); return v }
+	created, err := strconv.ParseInt(str(3), 10, 64)
 	if err != nil {
 		return store.User{}, fmt.Errorf("field created: %v", err)
 	}
-	gen, err := strconv.ParseUint(m["gen"], 10, 64)
+	gen, err := strconv.ParseUint(str(4), 10, 64)
 	if err != nil {
 		return store.User{}, fmt.Errorf("field gen: %v", err)
 	}
-	roles, err := decodeRoles(m["roles"])
+	roles, err := decodeRoles(str(1))
 	if err != nil {
 		return store.User{}, err
 	}
 	return store.User{
-		PasswordHash: []byte(m["hash"]),
+		PasswordHash: []byte(str(0)),
 		Roles:        roles,
-		Disabled:     m["disabled"] == "1",
+		Disabled:     str(2) == "1",
 		CreatedAt:    time.UnixMilli(created),
 		Generation:   gen,
 	}, nil
 }
 
-// encodeRoles stores roles as a JSON array; nil becomes [] so that every
-// reader gets a list.
-func encodeRoles(roles []string) (string, error) {
-	if roles == nil {
-		roles = []string{}
-	}
-	b, err := json.Marshal(roles)
-	return string(b), err
-}
+// encodeRoles joins roles with commas, which [store.ValidateRoles]
+// forbids inside a role.
+func encodeRoles(roles []string) string { return strings.Join(roles, ",") }
 
+// decodeRoles splits what encodeRoles joined. It also reads the JSON
+// array that earlier versions stored in user hashes (a role cannot
+// start with '['). It never returns nil, so "no roles" reads the same
+// from every backend.
 func decodeRoles(s string) ([]string, error) {
-	roles := []string{}
-	if err := json.Unmarshal([]byte(s), &roles); err != nil {
-		return nil, fmt.Errorf("field roles: %v", err)
+	if strings.HasPrefix(s, "[") {
+		roles := []string{}
+		if err := json.Unmarshal([]byte(s), &roles); err != nil {
+			return nil, fmt.Errorf("field roles: %v", err)
+		}
+		if roles == nil {
+			roles = []string{}
+		}
+		return roles, nil
 	}
-	if roles == nil {
-		roles = []string{}
+	if s == "" {
+		return []string{}, nil
 	}
-	return roles, nil
+	return strings.Split(s, ","), nil
 }
 
 func boolFlag(b bool) string {

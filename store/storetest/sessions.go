@@ -14,6 +14,7 @@ import (
 
 var sessionCases = []testCase{
 	{"CreateAndRead", testCreateAndReadSession},
+	{"ReadLag", testReadLag},
 	{"CreateRejects", testCreateSessionRejects},
 	{"DuplicateID", testDuplicateSessionID},
 	{"RolesFollowUser", testSessionRolesFollowUser},
@@ -43,11 +44,39 @@ func testCreateAndReadSession(t *testing.T, e *env) {
 		IdleTimeout: idle,
 		ExpiresAt:   t0.Add(life),
 	}
-	// Each read marks the session as used at the time of the read.
+	// A read a minute or more after the last recorded use records the
+	// time of the read (see testReadLag for shorter gaps).
 	for _, step := range []time.Duration{time.Minute, 2 * time.Minute} {
 		e.clock.Advance(step)
 		want.LastSeen = e.clock.Now()
 		checkSession(t, "Session", e.live(t, "alice", id), want)
+	}
+}
+
+// testReadLag checks the bounds the contract puts on LastSeen when reads
+// come close together: a store may record each of them or only some, but
+// LastSeen is never before the last recorded use nor after the read, a
+// peek sees what the read returned, and a minute later the use is
+// recorded again.
+func testReadLag(t *testing.T, e *env) {
+	e.user(t, "alice", "user")
+	t0 := e.clock.Now()
+	id, _ := e.session(t, "alice", idle, life)
+	last := t0
+	for range 3 {
+		e.clock.Advance(time.Millisecond)
+		got := e.live(t, "alice", id)
+		if got.LastSeen.Before(last) || got.LastSeen.After(e.clock.Now()) {
+			t.Errorf("LastSeen = %v, want between the last recorded use %v and the read %v", got.LastSeen, last, e.clock.Now())
+		}
+		peek, err := e.s.PeekSession(e.ctx, "alice", id)
+		must(t, "PeekSession", err)
+		checkSession(t, "PeekSession after Session", peek, got)
+		last = got.LastSeen
+	}
+	e.clock.Advance(time.Minute)
+	if got := e.live(t, "alice", id); !got.LastSeen.Equal(e.clock.Now()) {
+		t.Errorf("LastSeen a minute after the last recorded use = %v, want the read's time %v", got.LastSeen, e.clock.Now())
 	}
 }
 

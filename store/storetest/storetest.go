@@ -17,6 +17,9 @@ import (
 //
 // The subtests run one after another, never in parallel, so newStore need
 // not isolate stores from each other beyond giving each a clean state.
+// newStore should leave the store's options at their defaults: the suite
+// relies, for instance, on a read being recorded once the session's last
+// recorded use is a minute old (see [store.SessionStore]).
 func Run(t *testing.T, newStore func(t *testing.T, now func() time.Time) store.Store) {
 	t.Helper()
 	groups := []struct {

@@ -1,0 +1,210 @@
+package redisstore
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gin-authkit/authkit/store"
+)
+
+// record is one session as stored: the value of the session's field in
+// its user's sessions hash. All times are milliseconds of the store's
+// clock.
+//
+// The encoding is binary and compact, since it is what a session costs
+// in memory:
+//
+//	version byte (1)
+//	ref            16 bytes, the current refresh digest (see [refKey])
+//	seq            uvarint
+//	created        varint
+//	idle           uvarint
+//	exp - created  varint
+//	rot - created  varint   } only when seq > 0: the last rotation
+//	prev           16 bytes } and the digest current before it
+//	seen - created varint   last, so that everything before it is the
+//	                        session's state apart from its last use
+//
+// A rotated session's record takes about 60 bytes, under the 64 that
+// keep a small hash in Redis's compact listpack encoding
+// (hash-max-listpack-value): one longer value would turn the user's whole
+// sessions hash into a hash table, which more than doubles its size.
+//
+// Lua never decodes a record: the scripts compare and swap whole values
+// (or their state prefix, see [record.encode]) that Go read and built, so
+// the rules about records live in Go only.
+type record struct {
+	ref, prev refKey
+	seq       uint64
+	created   int64
+	seen      int64
+	idle      int64
+	exp       int64
+	rot       int64
+}
+
+// refKey is what a record keeps of a refresh digest: its first 128 bits.
+// A refresh token is a 256-bit secret and the store only ever compares
+// the digest of a presented token with the stored one, so matching 128
+// bits takes as much work as guessing a 128-bit secret, the usual margin
+// for credentials; the other 16 bytes would cost memory in every session
+// and keep nothing out.
+type refKey [16]byte
+
+// refKeyOf returns the refKey of d.
+func refKeyOf(d store.Digest) refKey { return refKey(d[:16]) }
+
+// recordVersion is the first byte of every record of this layout.
+const recordVersion = 1
+
+// live reports whether the session is live at now, as far as the record
+// goes: neither its absolute expiry nor its idle timeout has passed. This
+// is the one copy of the rule. Whatever else ends a session (a revoke, a
+// password change, disabling the user, reuse of a refresh token) deletes
+// its record in the same script, so a record that can be read and is
+// live here is a live session.
+func (r record) live(now int64) bool {
+	return now < r.exp && now-r.seen < r.idle
+}
+
+// deadline is when the record stops being live unless used again.
+func (r record) deadline() int64 { return min(r.exp, r.seen+min(r.idle, maxMillis)) }
+
+// ttl is how long Redis must keep the record after now, in milliseconds:
+// until its deadline, at least 1 ms and at most maxTTL.
+func (r record) ttl(now int64) int64 { return min(max(r.deadline()-now, 1), maxTTL) }
+
+// maxTTL caps TTLs at about 292 years, the longest time.Duration, so that
+// no client or tool that reads a TTL back as a duration overflows.
+const maxTTL = maxMillis
+
+// encode returns the stored form of r and the length of its state
+// prefix: every byte but the trailing last use. Two encodings with the
+// same prefix are the same session in the same rotation state.
+func (r record) encode() (value string, state int) {
+	b := make([]byte, 0, 1+2*len(refKey{})+6*binary.MaxVarintLen64)
+	b = append(b, recordVersion)
+	b = append(b, r.ref[:]...)
+	b = binary.AppendUvarint(b, r.seq)
+	b = binary.AppendVarint(b, r.created)
+	b = binary.AppendUvarint(b, uint64(r.idle))
+	b = binary.AppendVarint(b, r.exp-r.created)
+	if r.seq > 0 {
+		b = binary.AppendVarint(b, r.rot-r.created)
+		b = append(b, r.prev[:]...)
+	}
+	state = len(b)
+	b = binary.AppendVarint(b, r.seen-r.created)
+	return string(b), state
+}
+
+var errRecord = errors.New("malformed session record")
+
+// decodeRecord parses what [record.encode] wrote, and returns the length
+// of its state prefix as encode does.
+func decodeRecord(v string) (r record, state int, err error) {
+	b := []byte(v)
+	n := len(refKey{})
+	if len(b) < 1+n || b[0] != recordVersion {
+		return record{}, 0, errRecord
+	}
+	copy(r.ref[:], b[1:1+n])
+	b = b[1+n:]
+	var ok bool
+	var idle, exp, rot, seen int64
+	if r.seq, b, ok = uvarint(b); !ok {
+		return record{}, 0, errRecord
+	}
+	if r.created, b, ok = varint(b); !ok {
+		return record{}, 0, errRecord
+	}
+	var u uint64
+	if u, b, ok = uvarint(b); !ok || u > uint64(maxMillis) {
+		return record{}, 0, errRecord
+	}
+	idle = int64(u)
+	if exp, b, ok = varint(b); !ok {
+		return record{}, 0, errRecord
+	}
+	if r.seq > 0 {
+		if rot, b, ok = varint(b); !ok || len(b) < n {
+			return record{}, 0, errRecord
+		}
+		copy(r.prev[:], b[:n])
+		b = b[n:]
+		r.rot = r.created + rot
+	}
+	state = len(v) - len(b)
+	if seen, b, ok = varint(b); !ok || len(b) != 0 {
+		return record{}, 0, errRecord
+	}
+	r.idle, r.exp, r.seen = idle, r.created+exp, r.created+seen
+	return r, state, nil
+}
+
+func uvarint(b []byte) (uint64, []byte, bool) {
+	v, n := binary.Uvarint(b)
+	if n <= 0 {
+		return 0, nil, false
+	}
+	return v, b[n:], true
+}
+
+func varint(b []byte) (int64, []byte, bool) {
+	v, n := binary.Varint(b)
+	if n <= 0 {
+		return 0, nil, false
+	}
+	return v, b[n:], true
+}
+
+// session returns the record as the [store.Session] id of username.
+func (r record) session(username string, id store.Digest, roles []string) store.Session {
+	return store.Session{
+		ID:          id,
+		Username:    username,
+		Roles:       roles,
+		CreatedAt:   time.UnixMilli(r.created),
+		LastSeen:    time.UnixMilli(r.seen),
+		IdleTimeout: time.Duration(r.idle) * time.Millisecond,
+		ExpiresAt:   time.UnixMilli(r.exp),
+	}
+}
+
+// touchInterval returns, in milliseconds, how stale a record's last use
+// may be before a read records a new one (see [Options.TouchInterval]).
+func (s *Store) touchInterval(idle int64) int64 {
+	switch d := s.touch; {
+	case d < 0:
+		return 0
+	case d == 0:
+		return min(time.Minute.Milliseconds(), idle/100)
+	default:
+		return min(d.Milliseconds(), idle/2)
+	}
+}
+
+// touchDue reports whether a read at now must record the use.
+func (s *Store) touchDue(r record, now int64) bool {
+	return now-r.seen >= s.touchInterval(r.idle)
+}
+
+// idField is the name of a session's field in its user's sessions hash:
+// the ID in unpadded base64url, 43 characters.
+func idField(id store.Digest) string { return base64.RawURLEncoding.EncodeToString(id[:]) }
+
+// parseIDField is the inverse of idField.
+func parseIDField(f string) (store.Digest, error) {
+	var d store.Digest
+	if len(f) != 43 {
+		return d, fmt.Errorf("field %q is not a session ID", f)
+	}
+	n, err := base64.RawURLEncoding.Decode(d[:], []byte(f))
+	if err != nil || n != len(d) {
+		return d, fmt.Errorf("field %q is not a session ID", f)
+	}
+	return d, nil
+}

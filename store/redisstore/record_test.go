@@ -1,0 +1,148 @@
+package redisstore
+
+import (
+	"context"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/gin-authkit/authkit/internal/testredis"
+	"github.com/gin-authkit/authkit/store"
+)
+
+func TestRecordEncoding(t *testing.T) {
+	ref := refKeyOf(store.HashSecret([]byte("ref")))
+	prev := refKeyOf(store.HashSecret([]byte("prev")))
+	const t0 = int64(1_900_000_000_000)
+	tests := []struct {
+		name string
+		r    record
+	}{
+		{"Fresh", record{ref: ref, created: t0, seen: t0, idle: 30 * 60_000, exp: t0 + 86_400_000}},
+		{"Rotated", record{ref: ref, prev: prev, seq: 7, rot: t0 + 5000, created: t0, seen: t0 + 6000, idle: 30 * 60_000, exp: t0 + 30*86_400_000}},
+		{"FarFuture", record{ref: ref, prev: prev, seq: math.MaxUint64, rot: t0, created: t0, seen: t0, idle: maxMillis, exp: 253402300799000}},
+		{"SeenBeforeCreated", record{ref: ref, created: t0, seen: t0 - 10, idle: 1, exp: t0 + 1}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v, state := tc.r.encode()
+			got, gotState, err := decodeRecord(v)
+			if err != nil || got != tc.r || gotState != state {
+				t.Errorf("decode(encode(%+v)) = %+v, state %d, %v; want state %d", tc.r, got, gotState, err, state)
+			}
+			// The state prefix is everything but the last use.
+			later := tc.r
+			later.seen += 1_000_000
+			v2, state2 := later.encode()
+			if state2 != state || v2[:state] != v[:state] {
+				t.Errorf("a later use changed the state prefix")
+			}
+			if tc.name == "Rotated" && len(v) > 64 {
+				t.Errorf("a rotated record takes %d bytes, more than the 64 of a listpack value", len(v))
+			}
+			for i := range len(v) {
+				if _, _, err := decodeRecord(v[:i]); err == nil {
+					t.Errorf("decodeRecord of the first %d bytes succeeded", i)
+				}
+			}
+		})
+	}
+}
+
+// TestLive is the table of the liveness rule, the one copy of it.
+func TestLive(t *testing.T) {
+	const t0 = int64(1_900_000_000_000)
+	r := record{created: t0, seen: t0 + 1000, idle: 600_000, exp: t0 + 3_600_000}
+	tests := []struct {
+		name string
+		now  int64
+		want bool
+	}{
+		{"AtCreation", t0, true},
+		{"JustBeforeIdle", t0 + 1000 + 599_999, true},
+		{"AtIdle", t0 + 1000 + 600_000, false},
+		{"AfterIdle", t0 + 1000 + 700_000, false},
+		{"JustBeforeExpiry", t0 + 3_599_999, false}, // idle over long before
+	}
+	for _, tc := range tests {
+		if got := r.live(tc.now); got != tc.want {
+			t.Errorf("%s: live(%d) = %v, want %v", tc.name, tc.now, got, tc.want)
+		}
+	}
+	busy := r
+	busy.seen = t0 + 3_500_000
+	for _, tc := range []struct {
+		name string
+		now  int64
+		want bool
+	}{
+		{"UsedJustBeforeExpiry", t0 + 3_599_999, true},
+		{"AtExpiry", t0 + 3_600_000, false},
+	} {
+		if got := busy.live(tc.now); got != tc.want {
+			t.Errorf("%s: live(%d) = %v, want %v", tc.name, tc.now, got, tc.want)
+		}
+	}
+}
+
+func TestTouchInterval(t *testing.T) {
+	const minute = int64(60_000)
+	tests := []struct {
+		option time.Duration
+		idle   int64
+		want   int64
+	}{
+		{0, 24 * 60 * minute, minute},
+		{0, 30 * minute, 18_000},
+		{0, 50, 0},
+		{-1, 30 * minute, 0},
+		{5 * time.Minute, 60 * minute, 5 * minute},
+		{5 * time.Minute, 6 * minute, 3 * minute},
+	}
+	for _, tc := range tests {
+		s := &Store{touch: tc.option}
+		if got := s.touchInterval(tc.idle); got != tc.want {
+			t.Errorf("TouchInterval %v, idle %d ms: interval %d ms, want %d", tc.option, tc.idle, got, tc.want)
+		}
+	}
+}
+
+// TestTouchDoesNotResurrect runs the touch of a read that found a live
+// session after the session was revoked: the record must stay deleted.
+func TestTouchDoesNotResurrect(t *testing.T) {
+	rdb, prefix := testredis.New(t)
+	now := time.Now()
+	s, err := New(rdb, Options{Prefix: prefix, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := s.CreateUser(ctx, store.User{Username: "alice", PasswordHash: []byte("h")}); err != nil {
+		t.Fatal(err)
+	}
+	u, _ := s.User(ctx, "alice")
+	keep, gone := store.HashSecret([]byte("keep")), store.HashSecret([]byte("gone"))
+	for _, id := range []store.Digest{keep, gone} {
+		err := s.CreateSession(ctx, store.SessionSpec{ID: id, Username: "alice", Refresh: store.HashSecret(id[:]),
+			IdleTimeout: time.Hour, ExpiresAt: now.Add(time.Hour), Generation: u.Generation})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, _, ok, err := s.read(ctx, "alice", gone)
+	if err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	if err := s.RevokeSession(ctx, "alice", gone); err != nil {
+		t.Fatal(err)
+	}
+	next := st.record
+	next.seen += 60_000
+	done, err := s.cas(ctx, "alice", gone, st, &next, now.UnixMilli(), noPublish)
+	if err != nil || done {
+		t.Errorf("touch of a revoked session = %v, %v; want false", done, err)
+	}
+	if _, _, ok, err := s.read(ctx, "alice", gone); ok || err != nil {
+		t.Errorf("after the touch, the revoked session reads back (%v, %v)", ok, err)
+	}
+}

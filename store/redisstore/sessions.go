@@ -1,0 +1,428 @@
+package redisstore
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/gin-authkit/authkit/store"
+)
+
+// maxAttempts bounds the read-and-compare-and-set rounds of one call. A
+// round fails only when another call changed the same record (or, for a
+// capped CreateSession, the same user's set of sessions) in between, and
+// each such change is one that succeeded, so running out means dozens of
+// concurrent writers on one user.
+const maxAttempts = 16
+
+// errContention is returned, wrapped, when maxAttempts rounds all lost.
+var errContention = errors.New("too many concurrent changes to the same sessions, try again")
+
+// sweepSample is how many of a user's sessions an uncapped CreateSession
+// examines for expiry. Any value above one removes dead sessions faster
+// than new ones arrive; a small one keeps the cost of a create constant.
+const sweepSample = 16
+
+// stored is a session record as read, with its encoding.
+type stored struct {
+	record
+	raw   string // the value read, compared by casScript
+	state int    // length of raw's state prefix
+}
+
+// newVersion returns a fresh set version for the sessions hash. It is
+// random, so that a hash deleted and created again never repeats a value
+// a reader may hold.
+func newVersion() string { return strconv.FormatUint(rand.Uint64(), 36) }
+
+// read reads session id of username and the user's roles in one HMGET.
+// ok is false when there is no such record.
+func (s *Store) read(ctx context.Context, username string, id store.Digest) (st stored, roles []string, ok bool, err error) {
+	vals, err := s.client.HMGet(ctx, s.sessionsKey(username), idField(id), "o").Result()
+	if err != nil {
+		return stored{}, nil, false, err
+	}
+	raw, ok := vals[0].(string)
+	if !ok {
+		return stored{}, nil, false, nil
+	}
+	rec, state, err := decodeRecord(raw)
+	if err != nil {
+		return stored{}, nil, false, fmt.Errorf("session %v: %w", id, err)
+	}
+	o, _ := vals[1].(string)
+	if roles, err = decodeRoles(o); err != nil {
+		return stored{}, nil, false, err
+	}
+	return stored{record: rec, raw: raw, state: state}, roles, true, nil
+}
+
+// cas replaces the record st of session id with next, or deletes it when
+// next is nil (then publishing pub), provided its state is still st's.
+// It reports whether it did.
+func (s *Store) cas(ctx context.Context, username string, id store.Digest, st stored, next *record, now int64, pub []any) (bool, error) {
+	value, ttl := "", int64(1)
+	if next != nil {
+		value, _ = next.encode()
+		ttl = next.ttl(now)
+	}
+	args := append([]any{idField(id), st.raw, st.state, value, ttl, newVersion()}, pub...)
+	n, err := casScript.Run(ctx, s.client, []string{s.sessionsKey(username)}, args...).Int()
+	if err != nil {
+		return false, err
+	}
+	return n == replyOK, nil
+}
+
+// CreateSession implements [store.SessionStore]. Times are kept in whole
+// milliseconds; an idle timeout is rounded up to the next one.
+//
+// It reads the user's sessions first (all of them with a cap, else a
+// sample to sweep) and decides in Go which are dead and which the cap
+// evicts; the script then checks the user and what Go read, and writes.
+func (s *Store) CreateSession(ctx context.Context, ns store.SessionSpec) error {
+	const op = "create session"
+	if err := store.ValidateUsername(ns.Username); err != nil {
+		return fmt.Errorf("redisstore: %s: %w", op, err)
+	}
+	if ns.ID.IsZero() || ns.Refresh.IsZero() {
+		return fmt.Errorf("redisstore: %s: %w: zero ID or refresh digest", op, store.ErrInvalid)
+	}
+	if ns.IdleTimeout <= 0 {
+		return fmt.Errorf("redisstore: %s: %w: idle timeout %v is not positive", op, store.ErrInvalid, ns.IdleTimeout)
+	}
+	if ns.MaxSessions < 0 {
+		return fmt.Errorf("redisstore: %s: %w: MaxSessions %d is negative", op, store.ErrInvalid, ns.MaxSessions)
+	}
+	now, exp := s.nowMillis(), ns.ExpiresAt.UnixMilli()
+	if ns.ExpiresAt.IsZero() || exp <= now {
+		return fmt.Errorf("redisstore: %s: %w: expiry %v is not in the future", op, store.ErrInvalid, ns.ExpiresAt)
+	}
+	rec := record{ref: refKeyOf(ns.Refresh), created: now, seen: now, idle: ceilMillis(ns.IdleTimeout), exp: exp}
+	for range maxAttempts {
+		n, err := s.createSession(ctx, ns, rec, now)
+		if err != nil {
+			return fmt.Errorf("redisstore: %s: %w", op, err)
+		}
+		switch n {
+		case replyOK:
+			return nil
+		case replyExists:
+			return fmt.Errorf("redisstore: %s: %w: session ID in use", op, store.ErrExists)
+		case replyStale:
+			return fmt.Errorf("redisstore: %s: %w", op, store.ErrStale)
+		case replyNotFound:
+			return notFound(op)
+		}
+		// replyChanged: read again.
+	}
+	return fmt.Errorf("redisstore: %s: %w", op, errContention)
+}
+
+// createSession makes one attempt of CreateSession and returns its reply.
+func (s *Store) createSession(ctx context.Context, ns store.SessionSpec, rec record, now int64) (int, error) {
+	key, field := s.sessionsKey(ns.Username), idField(ns.ID)
+	capped := ns.MaxSessions > 0
+	var fields map[string]string
+	if capped {
+		var err error
+		if fields, err = s.client.HGetAll(ctx, key).Result(); err != nil {
+			return 0, err
+		}
+	} else {
+		var own *redis.StringCmd
+		var sample *redis.Cmd
+		_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			own = p.HGet(ctx, key, field)
+			sample = p.Do(ctx, "HRANDFIELD", key, sweepSample, "WITHVALUES")
+			return nil
+		})
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return 0, err
+		}
+		fields = pairs(sample.Val())
+		if v, err := own.Result(); err == nil {
+			fields[field] = v
+		}
+	}
+
+	current := fields[field]
+	if current != "" {
+		if old, _, err := decodeRecord(current); err == nil && old.live(now) {
+			return replyExists, nil
+		}
+	}
+	// Sort the others into dead ones, which go, and live ones, of which
+	// the cap keeps the newest.
+	type other struct {
+		field string
+		rec   record
+	}
+	var dead []string
+	var live []other
+	for f, v := range fields {
+		if f == field || f == "o" || f == "v" {
+			continue
+		}
+		r, _, err := decodeRecord(v)
+		if err != nil || !r.live(now) {
+			dead = append(dead, f, v)
+			continue
+		}
+		live = append(live, other{f, r})
+	}
+	evicted := 0
+	if capped {
+		slices.SortFunc(live, func(a, b other) int {
+			// The earliest absolute expiry goes first, ties by ID.
+			return cmp.Or(cmp.Compare(a.rec.exp, b.rec.exp), bytes.Compare(fieldBytes(a.field), fieldBytes(b.field)))
+		})
+		for _, o := range live[:max(0, len(live)-(ns.MaxSessions-1))] {
+			dead = append(dead, o.field, fields[o.field])
+			evicted++
+		}
+	}
+	pub := noPublish
+	if evicted > 0 {
+		pub = s.pub.args(ns.Username)
+	}
+	value, _ := rec.encode()
+	args := make([]any, 0, 11+len(dead))
+	args = append(args, strconv.FormatUint(ns.Generation, 10), fields["v"], newVersion(),
+		field, current, value, rec.ttl(now), boolFlag(capped))
+	args = append(args, pub...)
+	for _, d := range dead {
+		args = append(args, d)
+	}
+	keys := []string{s.userKey(ns.Username), key}
+	n, err := createSessionScript.Run(ctx, s.client, keys, args...).Int()
+	if evicted > 0 {
+		s.cache.invalidate(ns.Username)
+	}
+	return n, err
+}
+
+// fieldBytes returns the ID in a session field, for ordering; a field
+// that is no ID sorts as empty.
+func fieldBytes(f string) []byte {
+	d, err := parseIDField(f)
+	if err != nil {
+		return nil
+	}
+	return d[:]
+}
+
+// Session implements [store.SessionStore]. It reads the session and the
+// user's roles with one HMGET, decides in Go whether the session is live,
+// and writes only when the last recorded use is older than the touch
+// interval (see [Options.TouchInterval]); then a second round trip
+// records the use, unless the session changed or ended in between. With
+// a local cache, a session read recently may not reach Redis at all.
+func (s *Store) Session(ctx context.Context, username string, id store.Digest) (store.Session, error) {
+	const op = "session"
+	if store.ValidateUsername(username) != nil {
+		return store.Session{}, notFound(op)
+	}
+	now := s.nowMillis()
+	if rec, roles, ok := s.cache.get(username, id); ok && rec.live(now) && !s.touchDue(rec, now) {
+		return rec.session(username, id, roles), nil
+	}
+	epoch := s.cache.epoch()
+	st, roles, ok, err := s.read(ctx, username, id)
+	if err != nil {
+		return store.Session{}, fmt.Errorf("redisstore: %s: %w", op, err)
+	}
+	if !ok || !st.live(now) {
+		return store.Session{}, notFound(op)
+	}
+	if s.touchDue(st.record, now) {
+		next := st.record
+		next.seen = now
+		done, err := s.cas(ctx, username, id, st, &next, now, noPublish)
+		if err != nil {
+			return store.Session{}, fmt.Errorf("redisstore: %s: %w", op, err)
+		}
+		if done {
+			st.record = next
+		}
+	}
+	s.cache.put(epoch, username, id, st.record, roles)
+	return st.session(username, id, roles), nil
+}
+
+// PeekSession implements [store.SessionStore] with one HMGET and nothing
+// else.
+func (s *Store) PeekSession(ctx context.Context, username string, id store.Digest) (store.Session, error) {
+	const op = "peek session"
+	if store.ValidateUsername(username) != nil {
+		return store.Session{}, notFound(op)
+	}
+	st, roles, ok, err := s.read(ctx, username, id)
+	if err != nil {
+		return store.Session{}, fmt.Errorf("redisstore: %s: %w", op, err)
+	}
+	if !ok || !st.live(s.nowMillis()) {
+		return store.Session{}, notFound(op)
+	}
+	return st.session(username, id, roles), nil
+}
+
+// Sessions implements [store.SessionStore] with one HGETALL of the user's
+// sessions hash; liveness is decided in Go.
+func (s *Store) Sessions(ctx context.Context, username string) ([]store.Session, error) {
+	const op = "sessions"
+	if store.ValidateUsername(username) != nil {
+		return nil, nil
+	}
+	fields, err := s.client.HGetAll(ctx, s.sessionsKey(username)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: %s: %w", op, err)
+	}
+	roles, err := decodeRoles(fields["o"])
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: %s: %w", op, err)
+	}
+	now := s.nowMillis()
+	var list []store.Session
+	for f, v := range fields {
+		if f == "o" || f == "v" {
+			continue
+		}
+		id, err := parseIDField(f)
+		if err != nil {
+			return nil, fmt.Errorf("redisstore: %s: %w", op, err)
+		}
+		rec, _, err := decodeRecord(v)
+		if err != nil {
+			return nil, fmt.Errorf("redisstore: %s: session %v: %w", op, id, err)
+		}
+		if rec.live(now) {
+			list = append(list, rec.session(username, id, slices.Clone(roles)))
+		}
+	}
+	store.SortSessions(list)
+	return list, nil
+}
+
+// RevokeSession implements [store.SessionStore].
+func (s *Store) RevokeSession(ctx context.Context, username string, id store.Digest) error {
+	if store.ValidateUsername(username) != nil {
+		return nil // no such user, so no such session
+	}
+	args := append([]any{idField(id), newVersion()}, s.pub.args(username, idField(id))...)
+	err := revokeSessionScript.Run(ctx, s.client, []string{s.sessionsKey(username)}, args...).Err()
+	s.cache.invalidate(username, idField(id))
+	if err != nil {
+		return fmt.Errorf("redisstore: revoke session: %w", err)
+	}
+	return nil
+}
+
+// RevokeAll implements [store.SessionStore].
+func (s *Store) RevokeAll(ctx context.Context, username string) error {
+	if store.ValidateUsername(username) != nil {
+		return nil // no such user, so no sessions
+	}
+	keys := []string{s.userKey(username), s.sessionsKey(username)}
+	err := revokeAllScript.Run(ctx, s.client, keys, s.pub.args(username)...).Err()
+	s.cache.invalidate(username)
+	if err != nil {
+		return fmt.Errorf("redisstore: revoke all: %w", err)
+	}
+	return nil
+}
+
+// RotateRefresh implements [store.RefreshStore]: it reads the session
+// with one HMGET, decides in Go which case of the contract applies, and
+// applies it with casScript only if the session's rotation state is
+// still the one it read; otherwise it reads again. So of concurrent
+// rotations of one token exactly one swaps it, and the others see the
+// swap. The grace period is kept in whole milliseconds, rounded up.
+func (s *Store) RotateRefresh(ctx context.Context, username string, id store.Digest, r store.Rotation) (store.Session, error) {
+	const op = "rotate refresh"
+	if r.Next.IsZero() || r.Next == r.Old {
+		return store.Session{}, fmt.Errorf("redisstore: %s: %w: next digest is zero or equals old", op, store.ErrInvalid)
+	}
+	if r.Grace < 0 {
+		return store.Session{}, fmt.Errorf("redisstore: %s: %w: grace %v is negative", op, store.ErrInvalid, r.Grace)
+	}
+	if store.ValidateUsername(username) != nil {
+		return store.Session{}, notFound(op)
+	}
+	grace := ceilMillis(r.Grace)
+	for range maxAttempts {
+		now := s.nowMillis()
+		st, roles, ok, err := s.read(ctx, username, id)
+		if err != nil {
+			return store.Session{}, fmt.Errorf("redisstore: %s: %w", op, err)
+		}
+		if !ok || !st.live(now) {
+			return store.Session{}, notFound(op)
+		}
+		next := st.record
+		switch {
+		case refKeyOf(r.Old) == st.ref:
+			next.prev, next.ref, next.seq, next.rot = st.ref, refKeyOf(r.Next), st.seq+1, now
+		case st.seq > 0 && refKeyOf(r.Old) == st.prev && refKeyOf(r.Next) == st.ref && now-st.rot < grace:
+			// A retry within the grace period: only the use is recorded.
+		case r.Seq < st.seq:
+			// A replay: the session ends.
+			done, err := s.cas(ctx, username, id, st, nil, now, s.pub.args(username, idField(id)))
+			s.cache.invalidate(username, idField(id))
+			if err != nil {
+				return store.Session{}, fmt.Errorf("redisstore: %s: %w", op, err)
+			}
+			if !done {
+				continue
+			}
+			return store.Session{}, fmt.Errorf("redisstore: %s: %w", op, store.ErrReused)
+		default:
+			return store.Session{}, notFound(op)
+		}
+		next.seen = now
+		done, err := s.cas(ctx, username, id, st, &next, now, noPublish)
+		if err != nil {
+			return store.Session{}, fmt.Errorf("redisstore: %s: %w", op, err)
+		}
+		if done {
+			return next.session(username, id, roles), nil
+		}
+	}
+	return store.Session{}, fmt.Errorf("redisstore: %s: %w", op, errContention)
+}
+
+// pairs reads a reply of field-value pairs in any of the shapes servers
+// send for HRANDFIELD WITHVALUES: a flat array (RESP2), an array of
+// pairs or a map (RESP3).
+func pairs(reply any) map[string]string {
+	m := map[string]string{}
+	switch r := reply.(type) {
+	case map[any]any:
+		for k, v := range r {
+			ks, _ := k.(string)
+			vs, _ := v.(string)
+			m[ks] = vs
+		}
+	case []any:
+		for i := 0; i < len(r); i++ {
+			if p, ok := r[i].([]any); ok && len(p) == 2 {
+				k, _ := p[0].(string)
+				v, _ := p[1].(string)
+				m[k] = v
+			} else if i+1 < len(r) {
+				k, _ := r[i].(string)
+				v, _ := r[i+1].(string)
+				m[k] = v
+				i++
+			}
+		}
+	}
+	return m
+}
