@@ -41,9 +41,21 @@ func newApp(auth *ginauth.Auth, logger *slog.Logger, mode string) *app {
 	// A known path with the wrong method gets 405 and an Allow header
 	// (set by gin), not 404.
 	r.HandleMethodNotAllowed = true
+	// No redirect from /healthz/ to /healthz (gin's default is true):
+	// gin writes that redirect before any middleware runs, so it would go
+	// out without the security headers and without a line in the request
+	// log, and an uptime check or script that follows it would hide its
+	// wrong URL. The paths are the API: a trailing slash gets the usual
+	// 404 body.
+	r.RedirectTrailingSlash = false
 
+	// HEAD answers as GET without the body (net/http drops it), for
+	// uptime checks and curl -I. Gin does not route HEAD to GET by itself.
 	r.GET("/", ginauth.Public(), a.page)
-	r.GET("/healthz", auth.HealthHandler())
+	r.HEAD("/", ginauth.Public(), a.page)
+	health := auth.HealthHandler()
+	r.GET("/healthz", health)
+	r.HEAD("/healthz", health)
 
 	ag := r.Group("/auth")
 	ag.POST("/login", auth.LoginHandler())

@@ -31,14 +31,16 @@ const (
 
 type command func(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error
 
-// commands are the user commands; serve and help are handled by run.
+// commands are the user commands and healthcheck; serve and help are
+// handled by run.
 var commands = map[string]command{
-	"useradd":  cmdUseradd,
-	"passwd":   cmdPasswd,
-	"roles":    cmdRoles,
-	"disable":  cmdDisable,
-	"sessions": cmdSessions,
-	"revoke":   cmdRevoke,
+	"useradd":     cmdUseradd,
+	"passwd":      cmdPasswd,
+	"roles":       cmdRoles,
+	"disable":     cmdDisable,
+	"sessions":    cmdSessions,
+	"revoke":      cmdRevoke,
+	"healthcheck": cmdHealthcheck,
 }
 
 // cliEnv is what a user command works with.

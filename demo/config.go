@@ -3,8 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -20,6 +22,7 @@ const (
 	envRedisURL     = "REDIS_URL"
 	envRedisPrefix  = "AUTHKIT_REDIS_PREFIX"
 	envSecret       = "AUTHKIT_SECRET"
+	envSecretFile   = "AUTHKIT_SECRET_FILE"
 	envAccessTTL    = "AUTHKIT_ACCESS_TTL"
 	envRefreshTTL   = "AUTHKIT_REFRESH_TTL"
 	envRealm        = "AUTHKIT_REALM"
@@ -27,7 +30,10 @@ const (
 	envLogFormat    = "AUTHKIT_LOG_FORMAT"
 	envCookieSecure = "AUTHKIT_COOKIE_SECURE"
 
-	defaultAddr        = ":8080"
+	// defaultAddr is loopback only: a demo started on a laptop is not
+	// reachable from the network until AUTHKIT_ADDR says so (:8080 for
+	// every interface, as the container sets it).
+	defaultAddr        = "127.0.0.1:8080"
 	defaultRedisPrefix = "authkit:"
 	defaultAccessTTL   = 15 * time.Minute
 	defaultRefreshTTL  = 720 * time.Hour
@@ -45,6 +51,9 @@ const (
 	// sessionIdleTimeout ends sessions unused for a day (or sooner, when
 	// the refresh TTL is shorter).
 	sessionIdleTimeout = 24 * time.Hour
+	// maxSecretFileSize bounds what AUTHKIT_SECRET_FILE reads, so that a
+	// path such as /dev/zero fails at once instead of filling memory.
+	maxSecretFileSize = 4096
 )
 
 // config is the demo's configuration, read from the environment.
@@ -55,7 +64,8 @@ type config struct {
 	// password.
 	redis       *redis.Options
 	RedisPrefix string
-	// secret is the HS256 key; nil when AUTHKIT_SECRET is unset.
+	// secret is the HS256 key, from AUTHKIT_SECRET or the file named by
+	// AUTHKIT_SECRET_FILE; nil when neither is set.
 	secret     []byte
 	AccessTTL  time.Duration
 	RefreshTTL time.Duration
@@ -73,8 +83,9 @@ type config struct {
 func (c config) IdleTimeout() time.Duration { return min(sessionIdleTimeout, c.RefreshTTL) }
 
 // loadConfig reads and checks every variable, and reports all bad ones at
-// once, each message naming its variable. Values of AUTHKIT_SECRET and
-// REDIS_URL never appear in messages.
+// once, each message naming its variable. Values of AUTHKIT_SECRET (or of
+// the file AUTHKIT_SECRET_FILE names) and REDIS_URL never appear in
+// messages.
 func loadConfig(getenv func(string) string) (config, error) {
 	c := config{
 		Addr:        orDefault(getenv(envAddr), defaultAddr),
@@ -87,10 +98,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		errs = append(errs, withKind(errConfig, "%s: "+format, append([]any{name}, args...)...))
 	}
 
-	if host, port, err := net.SplitHostPort(c.Addr); err != nil {
-		bad(envAddr, "%q is not host:port (e.g. :8080 or 127.0.0.1:8080)", c.Addr)
-	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 || strings.ContainsAny(host, " /") {
-		bad(envAddr, "%q has no valid port (e.g. :8080)", c.Addr)
+	if _, _, err := splitAddr(c.Addr); err != nil {
+		bad(envAddr, "%v", err)
 	}
 
 	if raw := getenv(envRedisURL); raw != "" {
@@ -109,13 +118,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		bad(envRedisPrefix, "%q must not contain '{', '}', spaces or control characters", c.RedisPrefix)
 	}
 
-	if s := getenv(envSecret); s != "" {
-		if len(s) < tokens.MinHMACKeySize {
-			bad(envSecret, "is %d bytes; at least %d are required (e.g. openssl rand -base64 32)", len(s), tokens.MinHMACKeySize)
-		} else {
-			c.secret = []byte(s)
-		}
-	}
+	c.secret = readSecret(getenv, bad)
 
 	c.AccessTTL = parseDuration(getenv, envAccessTTL, defaultAccessTTL, time.Second, 24*time.Hour, bad)
 	c.RefreshTTL = parseDuration(getenv, envRefreshTTL, defaultRefreshTTL, time.Second, maxRefreshTTL, bad)
@@ -149,6 +152,72 @@ func loadConfig(getenv func(string) string) (config, error) {
 		bad(envLogFormat, "%q must be text or json", c.LogFormat)
 	}
 	return c, errors.Join(errs...)
+}
+
+// splitAddr checks a listen address, host:port with a port from 0 to
+// 65535, and returns its parts. The error is for people and quotes addr.
+func splitAddr(addr string) (host string, port int, err error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, fmt.Errorf("%q is not host:port (e.g. :8080 or 127.0.0.1:8080)", addr)
+	}
+	port, err = strconv.Atoi(p)
+	if err != nil || port < 0 || port > 65535 || strings.ContainsAny(host, " /") {
+		return "", 0, fmt.Errorf("%q has no valid port (e.g. :8080)", addr)
+	}
+	return host, port, nil
+}
+
+// readSecret returns the HS256 key from AUTHKIT_SECRET, or from the file
+// named by AUTHKIT_SECRET_FILE (a Docker or Kubernetes secret), without
+// one trailing line break; nil when neither is set. Setting both is an
+// error: which one wins would be a guess.
+func readSecret(getenv func(string) string, bad func(string, string, ...any)) []byte {
+	value, path := getenv(envSecret), getenv(envSecretFile)
+	name := envSecret
+	switch {
+	case value != "" && path != "":
+		bad(envSecretFile, "is set and so is %s; set only one of them", envSecret)
+		return nil
+	case path != "":
+		name = envSecretFile
+		b, err := readSmallFile(path, maxSecretFileSize)
+		if err != nil {
+			bad(envSecretFile, "cannot read the secret: %v", err)
+			return nil
+		}
+		s := strings.TrimSuffix(string(b), "\n")
+		value = strings.TrimSuffix(s, "\r")
+		if value == "" {
+			bad(envSecretFile, "%s is empty; put the key in it (e.g. openssl rand -base64 32 > %s)", path, path)
+			return nil
+		}
+	case value == "":
+		return nil
+	}
+	if len(value) < tokens.MinHMACKeySize {
+		bad(name, "is %d bytes; at least %d are required (e.g. openssl rand -base64 32)", len(value), tokens.MinHMACKeySize)
+		return nil
+	}
+	return []byte(value)
+}
+
+// readSmallFile reads the file at path, refusing one larger than limit.
+// Its errors name the path (os.Open's do), never the content.
+func readSmallFile(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err // an *os.PathError: it names the path
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s is larger than %d bytes, too large for a key", path, limit)
+	}
+	return b, nil
 }
 
 // parseDuration reads a Go duration in [lo, hi].

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,7 +13,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Addr != ":8080" || c.redis != nil || c.RedisPrefix != "authkit:" || c.secret != nil ||
+	if c.Addr != "127.0.0.1:8080" || c.redis != nil || c.RedisPrefix != "authkit:" || c.secret != nil ||
 		c.AccessTTL != 15*time.Minute || c.RefreshTTL != 720*time.Hour || c.Realm != "authkit-demo" ||
 		c.BcryptCost != 12 || c.LogFormat != "text" || c.IdleTimeout() != 24*time.Hour || c.CookieSecure {
 		t.Fatalf("defaults = %+v", c)
@@ -79,6 +81,77 @@ func TestLoadConfigErrors(t *testing.T) {
 	}
 }
 
+// AUTHKIT_SECRET_FILE names a file holding the key (a Docker or
+// Kubernetes secret); one trailing line break is not part of it.
+func TestLoadConfigSecretFile(t *testing.T) {
+	key := testSecret
+	tests := []struct {
+		name, content, want string
+	}{
+		{"no line break", key, key},
+		{"line break", key + "\n", key},
+		{"CRLF", key + "\r\n", key},
+		{"only one line break is stripped", key + "\n\n", key + "\n"},
+		{"spaces are kept", " " + key + " ", " " + key + " "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "secret")
+			if err := os.WriteFile(path, []byte(tt.content), 0o400); err != nil {
+				t.Fatal(err)
+			}
+			c, err := loadConfig(envOf(map[string]string{envSecretFile: path}))
+			if err != nil || string(c.secret) != tt.want {
+				t.Fatalf("secret = %q, %v; want %q", c.secret, err, tt.want)
+			}
+		})
+	}
+}
+
+// A secret file that cannot be used stops the program with exit code 2
+// and a message naming AUTHKIT_SECRET_FILE and the path, never the
+// content.
+func TestLoadConfigSecretFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(content), 0o400); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	short := "short-key-do-not-echo"
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"both set", map[string]string{envSecret: testSecret, envSecretFile: write("both", testSecret)},
+			"AUTHKIT_SECRET_FILE: is set and so is AUTHKIT_SECRET; set only one of them"},
+		{"missing file", map[string]string{envSecretFile: filepath.Join(dir, "missing")},
+			"AUTHKIT_SECRET_FILE: cannot read the secret: open " + filepath.Join(dir, "missing") + ": no such file or directory"},
+		{"directory", map[string]string{envSecretFile: dir},
+			"AUTHKIT_SECRET_FILE: cannot read the secret: read " + dir + ": is a directory"},
+		{"empty file", map[string]string{envSecretFile: write("empty", "\n")},
+			"AUTHKIT_SECRET_FILE: " + filepath.Join(dir, "empty") + " is empty"},
+		{"short key", map[string]string{envSecretFile: write("short", short+"\n")},
+			"AUTHKIT_SECRET_FILE: is 21 bytes; at least 32 are required"},
+		{"huge file", map[string]string{envSecretFile: write("huge", strings.Repeat("k", 5000))},
+			"is larger than 4096 bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runDemo(t, tt.env, "", "serve")
+			if r.code != exitUsage || !strings.Contains(r.stderr, tt.want) {
+				t.Fatalf("exit %d (want %d), stderr %q, want %q", r.code, exitUsage, r.stderr, tt.want)
+			}
+			if strings.Contains(r.stderr, short) || strings.Contains(r.stderr, testSecret) || r.stdout != "" {
+				t.Fatalf("the secret or a password reached the output: stdout %q, stderr %q", r.stdout, r.stderr)
+			}
+		})
+	}
+}
+
 // AUTHKIT_COOKIE_SECURE is a boolean; unset keeps the default (not
 // Secure on plain HTTP to a loopback host).
 func TestLoadConfigCookieSecure(t *testing.T) {
@@ -128,7 +201,7 @@ func TestRedisURLPasswordNeverShown(t *testing.T) {
 // With Redis the key must be shared by every replica: no random default.
 func TestServeWithRedisRequiresSecret(t *testing.T) {
 	r := runDemo(t, map[string]string{envRedisURL: "redis://127.0.0.1:1/0", envAddr: "127.0.0.1:0"}, "", "serve")
-	if r.code != exitUsage || !strings.Contains(r.stderr, envSecret+" is required") {
+	if r.code != exitUsage || !strings.Contains(r.stderr, "AUTHKIT_SECRET or AUTHKIT_SECRET_FILE is required with REDIS_URL") {
 		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
 	}
 }
@@ -144,6 +217,7 @@ func TestUsage(t *testing.T) {
 		{"unknown command", []string{"frobnicate"}, exitUsage, `unknown command "frobnicate"`},
 		{"serve with argument", []string{"serve", "extra"}, exitUsage, `unexpected argument "extra"`},
 		{"serve with unknown flag", []string{"serve", "--port", "1"}, exitUsage, "flag provided but not defined"},
+		{"help lists healthcheck", []string{"help"}, exitOK, "healthcheck GET /healthz on the port of AUTHKIT_ADDR"},
 		{"disable with argument", []string{"disable", "--username", "bob", "extra"}, exitUsage, `demo: disable: unexpected argument "extra"`},
 		{"useradd -h", []string{"useradd", "-h"}, exitOK, "--password-stdin"},
 		{"-h lists the commands", []string{"-h"}, exitOK, "Commands:\n  serve"},

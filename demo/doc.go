@@ -12,15 +12,19 @@
 //	demo disable  --username NAME [--enable]
 //	demo sessions --username NAME                      list live sessions
 //	demo revoke   --username NAME                      revoke every session
+//	demo healthcheck                                   GET /healthz on AUTHKIT_ADDR's port
 //
 // Without REDIS_URL, serve uses the in-memory store and seeds alice
 // (admin,user) and bob (user) with random passwords that it prints once on
-// standard output. The user commands work on Redis only.
+// standard output, after it has bound its port. The user commands work on
+// Redis only. serve listens on 127.0.0.1:8080 unless AUTHKIT_ADDR says
+// otherwise (:8080 for every interface, as the container sets it).
 //
 // Configuration comes from the environment (see config.go and the README):
-// REDIS_URL, AUTHKIT_ADDR, AUTHKIT_SECRET, AUTHKIT_ACCESS_TTL,
-// AUTHKIT_REFRESH_TTL, AUTHKIT_REALM, AUTHKIT_BCRYPT_COST,
-// AUTHKIT_REDIS_PREFIX, AUTHKIT_LOG_FORMAT and AUTHKIT_COOKIE_SECURE.
+// REDIS_URL, AUTHKIT_ADDR, AUTHKIT_SECRET or AUTHKIT_SECRET_FILE,
+// AUTHKIT_ACCESS_TTL, AUTHKIT_REFRESH_TTL, AUTHKIT_REALM,
+// AUTHKIT_BCRYPT_COST, AUTHKIT_REDIS_PREFIX, AUTHKIT_LOG_FORMAT and
+// AUTHKIT_COOKIE_SECURE.
 //
 // Usernames given to the CLI are canonical (store.CanonicalUsername):
 // "--username Alice" names the user alice.
@@ -28,7 +32,7 @@
 // Exit codes: 0 success; 1 runtime failure (Redis unreachable, server
 // error); 2 usage or configuration error; 3 input rejected (weak or
 // over-long password, bad username or role); 4 the user already exists;
-// 5 no such user.
+// 5 no such user. healthcheck exits 0 or 1 only: Docker reserves 2.
 //
 // main only calls run, which takes its arguments, environment and standard
 // streams as parameters, so the whole program is tested in-process.

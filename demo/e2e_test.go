@@ -1,146 +1,22 @@
 package main
 
 import (
-	"context"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/gin-authkit/authkit/demo/internal/demotest"
 	"github.com/gin-authkit/authkit/ginauth"
 	"github.com/gin-authkit/authkit/internal/testredis"
 	"github.com/gin-authkit/authkit/store"
 	"github.com/gin-authkit/authkit/tokens"
 )
-
-// buildDemo compiles the demo into a temporary directory.
-func buildDemo(t *testing.T) string {
-	t.Helper()
-	goBin, err := exec.LookPath("go") // go test puts GOROOT/bin first on PATH
-	if err != nil {
-		t.Fatalf("go command not found: %v", err)
-	}
-	bin := filepath.Join(t.TempDir(), "demo")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, goBin, "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// process is the demo binary running as a separate process.
-type process struct {
-	cmd    *exec.Cmd
-	URL    string
-	stdout *lockedBuffer
-	stderr *lockedBuffer
-	done   chan error
-	exited bool
-}
-
-func environ(env map[string]string) []string {
-	out := make([]string, 0, len(env))
-	for k, v := range env {
-		out = append(out, k+"="+v)
-	}
-	return out
-}
-
-// startProcess runs "demo serve" with exactly env (nothing is inherited)
-// on a loopback port picked by the kernel, and waits until it listens.
-func startProcess(t *testing.T, bin string, env map[string]string) *process {
-	t.Helper()
-	e := map[string]string{envAddr: "127.0.0.1:0"}
-	for k, v := range env {
-		e[k] = v
-	}
-	p := &process{cmd: exec.Command(bin, "serve"), stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, done: make(chan error, 1)}
-	p.cmd.Env = environ(e)
-	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.done <- p.cmd.Wait() }()
-	t.Cleanup(func() { p.stop(t) })
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if m := listeningRE.FindStringSubmatch(p.stdout.String()); m != nil {
-			p.URL = m[1]
-			return p
-		}
-		select {
-		case err := <-p.done:
-			p.exited = true
-			t.Fatalf("demo exited before listening: %v\nstderr:\n%s", err, p.stderr.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("demo did not listen within 30s; stderr:\n%s", p.stderr.String())
-		}
-	}
-}
-
-// stop sends SIGTERM and checks for a graceful exit with status 0.
-func (p *process) stop(t *testing.T) {
-	t.Helper()
-	p.stopWith(t, syscall.SIGTERM)
-}
-
-// stopWith sends sig and checks for a graceful exit with status 0.
-func (p *process) stopWith(t *testing.T, sig os.Signal) {
-	t.Helper()
-	if p.exited {
-		return
-	}
-	p.exited = true
-	if err := p.cmd.Process.Signal(sig); err != nil {
-		t.Errorf("%v: %v", sig, err)
-	}
-	select {
-	case err := <-p.done:
-		if err != nil {
-			t.Errorf("demo exited with %v after %v; stderr:\n%s", err, sig, p.stderr.String())
-		}
-		if !strings.Contains(p.stderr.String(), "msg=stopped") {
-			t.Errorf("no graceful stop in the log:\n%s", p.stderr.String())
-		}
-	case <-time.After(15 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-		t.Errorf("demo did not stop within 15s of %v", sig)
-	}
-}
-
-// runBinary runs a user command of the binary.
-func runBinary(t *testing.T, bin string, env map[string]string, stdin string, args ...string) (stdout, stderr string, code int) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = environ(env)
-	cmd.Stdin = strings.NewReader(stdin)
-	var out, errOut lockedBuffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	if ee, ok := errors.AsType[*exec.ExitError](err); ok {
-		return out.String(), errOut.String(), ee.ExitCode()
-	}
-	if err != nil {
-		t.Fatalf("demo %v: %v", args, err)
-	}
-	return out.String(), errOut.String(), 0
-}
 
 func basicAuth(user, pw string) []string {
 	return []string{"Authorization", "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pw))}
@@ -214,7 +90,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Skip("end-to-end test skipped in -short mode")
 	}
 	t.Logf("Redis backend: %s", testredis.Backend())
-	bin := buildDemo(t)
+	bin := demotest.Build(t)
 	redisURL, prefix := testRedis(t)
 	env := map[string]string{
 		envRedisURL: redisURL, envRedisPrefix: prefix, envSecret: testSecret,
@@ -229,25 +105,25 @@ func TestEndToEnd(t *testing.T) {
 
 	t.Run("CLI creates users", func(t *testing.T) {
 		for _, u := range []struct{ name, roles string }{{"alice", "admin,user"}, {"bob", "user"}, {"carol", "analyst"}, {"dave", "user"}, {"frank", "user"}} {
-			out, errOut, code := runBinary(t, bin, env, pw[u.name]+"\n", "useradd", "--username", u.name, "--roles", u.roles, "--password-stdin")
+			out, errOut, code := demotest.Run(t, bin, env, pw[u.name]+"\n", "useradd", "--username", u.name, "--roles", u.roles, "--password-stdin")
 			if code != 0 || !strings.Contains(out, "created user "+u.name) {
 				t.Fatalf("useradd %s: exit %d\n%s%s", u.name, code, out, errOut)
 			}
 		}
-		_, errOut, code := runBinary(t, bin, env, "whatever-pass", "useradd", "--username", "alice", "--password-stdin")
+		_, errOut, code := demotest.Run(t, bin, env, "whatever-pass", "useradd", "--username", "alice", "--password-stdin")
 		if code != exitExists || !strings.Contains(errOut, `user "alice" already exists`) {
 			t.Fatalf("duplicate: exit %d, %s", code, errOut)
 		}
-		_, errOut, code = runBinary(t, bin, env, strings.Repeat("x", 73), "useradd", "--username", "eve", "--password-stdin")
+		_, errOut, code = demotest.Run(t, bin, env, strings.Repeat("x", 73), "useradd", "--username", "eve", "--password-stdin")
 		if code != exitRejected || !strings.Contains(errOut, "at most 72 bytes") {
 			t.Fatalf("73 bytes: exit %d, %s", code, errOut)
 		}
-		_, errOut, code = runBinary(t, bin, env, "", "sessions", "--username", "nobody")
+		_, errOut, code = demotest.Run(t, bin, env, "", "sessions", "--username", "nobody")
 		if code != exitNoUser {
 			t.Fatalf("unknown user: exit %d, %s", code, errOut)
 		}
 		down := map[string]string{envRedisURL: "redis://127.0.0.1:1/0"}
-		_, errOut, code = runBinary(t, bin, down, "", "revoke", "--username", "alice")
+		_, errOut, code = demotest.Run(t, bin, down, "", "revoke", "--username", "alice")
 		if code != exitFailure || !strings.Contains(errOut, "cannot reach Redis at 127.0.0.1:1") {
 			t.Fatalf("unreachable Redis: exit %d, %s", code, errOut)
 		}
@@ -256,11 +132,11 @@ func TestEndToEnd(t *testing.T) {
 	// Ctrl-C (SIGINT) stops gracefully too; a short-lived process in
 	// memory mode shows it. The main process below stops on SIGTERM.
 	t.Run("SIGINT stops gracefully", func(t *testing.T) {
-		p := startProcess(t, bin, map[string]string{envBcryptCost: "4"})
-		p.stopWith(t, os.Interrupt)
+		p := demotest.Start(t, bin, map[string]string{envBcryptCost: "4"})
+		p.StopWith(t, os.Interrupt)
 	})
 
-	srv := startProcess(t, bin, env)
+	srv := demotest.Start(t, bin, env)
 	c := newClient(t, srv.URL)
 	var alice, bob, carol tokensPair
 
@@ -462,7 +338,7 @@ func TestEndToEnd(t *testing.T) {
 		c := c.with(t)
 		second := pairOf(c.login("alice", pw["alice"]))
 		secrets = append(secrets, second.access, second.refresh)
-		out, _, code := runBinary(t, bin, env, "", "sessions", "--username", "alice")
+		out, _, code := demotest.Run(t, bin, env, "", "sessions", "--username", "alice")
 		if code != 0 || strings.Count(out, "\n") != 3 {
 			t.Fatalf("sessions: want a header and 2 sessions:\n%s", out)
 		}
@@ -473,7 +349,7 @@ func TestEndToEnd(t *testing.T) {
 		expectStatus(t, c.do("POST", "/auth/logout-all", nil, bearer(second.access)...), 204, "")
 		expectStatus(t, c.do("GET", "/api/me", nil, bearer(alice.access)...), 401, "invalid_token")
 		expectStatus(t, c.do("POST", "/auth/refresh", map[string]string{"refresh_token": alice.refresh}), 401, "invalid_grant")
-		out, _, _ = runBinary(t, bin, env, "", "sessions", "--username", "alice")
+		out, _, _ = demotest.Run(t, bin, env, "", "sessions", "--username", "alice")
 		if strings.Count(out, "\n") != 1 {
 			t.Fatalf("sessions after logout-all:\n%s", out)
 		}
@@ -550,26 +426,26 @@ func TestEndToEnd(t *testing.T) {
 	t.Run("CLI changes take effect at once", func(t *testing.T) {
 		c := c.with(t)
 		// Roles come from the session: bob's token sees analyst at once.
-		if _, errOut, code := runBinary(t, bin, env, "", "roles", "--username", "bob", "--set", "user,analyst"); code != 0 {
+		if _, errOut, code := demotest.Run(t, bin, env, "", "roles", "--username", "bob", "--set", "user,analyst"); code != 0 {
 			t.Fatal(errOut)
 		}
 		expectStatus(t, c.do("GET", "/api/reports", nil, bearer(bob.access)...), 200, "")
 		// Disabling ends sessions and logins; enabling allows logins again.
 		dave := pairOf(c.login("dave", pw["dave"]))
 		secrets = append(secrets, dave.access, dave.refresh)
-		if _, errOut, code := runBinary(t, bin, env, "", "disable", "--username", "dave"); code != 0 {
+		if _, errOut, code := demotest.Run(t, bin, env, "", "disable", "--username", "dave"); code != 0 {
 			t.Fatal(errOut)
 		}
 		expectStatus(t, c.do("GET", "/api/me", nil, bearer(dave.access)...), 401, "invalid_token")
 		expectStatus(t, c.do("POST", "/auth/login", map[string]string{"username": "dave", "password": pw["dave"]}), 401, "invalid_credentials")
 		expectStatus(t, c.do("GET", "/api/me", nil, basicAuth("dave", pw["dave"])...), 401, "invalid_credentials")
-		if _, errOut, code := runBinary(t, bin, env, "", "disable", "--username", "dave", "--enable"); code != 0 {
+		if _, errOut, code := demotest.Run(t, bin, env, "", "disable", "--username", "dave", "--enable"); code != 0 {
 			t.Fatal(errOut)
 		}
 		expectStatus(t, c.do("GET", "/api/me", nil, bearer(dave.access)...), 401, "invalid_token")
 		c.login("dave", pw["dave"])
 		// A new password revokes every session; the old one stops working.
-		if _, errOut, code := runBinary(t, bin, env, "bob-new-password\n", "passwd", "--username", "bob", "--password-stdin"); code != 0 {
+		if _, errOut, code := demotest.Run(t, bin, env, "bob-new-password\n", "passwd", "--username", "bob", "--password-stdin"); code != 0 {
 			t.Fatal(errOut)
 		}
 		secrets = append(secrets, "bob-new-password")
@@ -578,7 +454,7 @@ func TestEndToEnd(t *testing.T) {
 		bob = pairOf(c.login("bob", "bob-new-password"))
 		secrets = append(secrets, bob.access, bob.refresh)
 		// revoke ends every session of a user.
-		if out, errOut, code := runBinary(t, bin, env, "", "revoke", "--username", "bob"); code != 0 || !strings.Contains(out, "(1 were live)") {
+		if out, errOut, code := demotest.Run(t, bin, env, "", "revoke", "--username", "bob"); code != 0 || !strings.Contains(out, "(1 were live)") {
 			t.Fatalf("revoke: %d %s%s", code, out, errOut)
 		}
 		expectStatus(t, c.do("GET", "/api/me", nil, bearer(bob.access)...), 401, "invalid_token")
@@ -589,10 +465,10 @@ func TestEndToEnd(t *testing.T) {
 		for name, url := range map[string]string{"closed port": "redis://" + closedPort(t) + "/0", "no answer": "redis://" + hole.Addr + "/0"} {
 			t.Run(name, func(t *testing.T) {
 				down := map[string]string{envRedisURL: url, envSecret: testSecret, envBcryptCost: "4"}
-				p := startProcess(t, bin, down)
+				p := demotest.Start(t, bin, down)
 				// stdout and stderr are copied by separate goroutines: the
 				// warning may arrive after the "listening" line.
-				p.stderr.waitMatch(t, regexp.MustCompile(`redis does not answer yet`), 5*time.Second)
+				p.Stderr.WaitMatch(t, regexp.MustCompile(`redis does not answer yet`), 5*time.Second)
 				dc := newClient(t, p.URL)
 				start := time.Now()
 				r := dc.do("GET", "/healthz", nil)
@@ -606,7 +482,7 @@ func TestEndToEnd(t *testing.T) {
 				expectStatus(t, dc.do("POST", "/auth/login", map[string]string{"username": "alice", "password": pw["alice"]}), 503, "unavailable")
 				expectStatus(t, dc.do("GET", "/api/me", nil, basicAuth("alice", pw["alice"])...), 503, "unavailable")
 				expectStatus(t, dc.do("GET", "/api/me", nil, bearer(carol.access)...), 503, "unavailable")
-				p.stop(t)
+				p.Stop(t)
 			})
 		}
 	})
@@ -625,8 +501,8 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
-	srv.stop(t)
-	logs := srv.stderr.String()
+	srv.Stop(t)
+	logs := srv.Stderr.String()
 	t.Run("logs", func(t *testing.T) {
 		for _, s := range secrets {
 			if s != "" && strings.Contains(logs, s) {

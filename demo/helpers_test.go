@@ -6,56 +6,20 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/gin-authkit/authkit/demo/internal/demotest"
 	"github.com/gin-authkit/authkit/internal/testredis"
 	"github.com/gin-authkit/authkit/store/memstore"
 )
 
 // testSecret is the HS256 key of the tests' demo processes.
 const testSecret = "e2e-only-secret-0123456789abcdef0123456789"
-
-// lockedBuffer is a bytes.Buffer safe for one writer goroutine and
-// concurrent readers, with a bounded wait for its content.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// waitMatch polls until re matches the content, for at most timeout, and
-// returns the submatches.
-func (b *lockedBuffer) waitMatch(t *testing.T, re *regexp.Regexp, timeout time.Duration) []string {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		if m := re.FindStringSubmatch(b.String()); m != nil {
-			return m
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no match for %s within %v in:\n%s", re, timeout, b.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 // envOf returns a getenv reading only m.
 func envOf(m map[string]string) func(string) string {
@@ -109,13 +73,11 @@ func runDemo(t *testing.T, env map[string]string, stdin string, args ...string) 
 // inProcess is the demo server running in this process.
 type inProcess struct {
 	URL    string
-	stdout *lockedBuffer
-	stderr *lockedBuffer
+	stdout *demotest.Buffer
+	stderr *demotest.Buffer
 	cancel context.CancelFunc
 	done   chan error
 }
-
-var listeningRE = regexp.MustCompile(`listening on (http://[^/\s]+)/`)
 
 // startInProcess runs "demo serve" on a loopback port picked by the
 // kernel; it is stopped (and must stop cleanly) at cleanup.
@@ -126,12 +88,12 @@ func startInProcess(t *testing.T, env map[string]string) *inProcess {
 		e[k] = v
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &inProcess{stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	p := &inProcess{stdout: &demotest.Buffer{}, stderr: &demotest.Buffer{}, cancel: cancel, done: make(chan error, 1)}
 	go func() { p.done <- run(ctx, []string{"serve"}, envOf(e), strings.NewReader(""), p.stdout, p.stderr) }()
 	t.Cleanup(func() { p.stop(t) })
 	deadline := time.Now().Add(30 * time.Second)
 	for p.URL == "" {
-		if m := listeningRE.FindStringSubmatch(p.stdout.String()); m != nil {
+		if m := demotest.ListeningRE.FindStringSubmatch(p.stdout.String()); m != nil {
 			p.URL = m[1]
 			break
 		}
@@ -169,19 +131,10 @@ func (p *inProcess) stop(t *testing.T) {
 	}
 }
 
-var seedRE = regexp.MustCompile(`(?m)^\s+(alice|bob)\s+password (\S+)\s`)
-
 // seededPasswords reads the passwords that memory mode prints.
 func (p *inProcess) seededPasswords(t *testing.T) map[string]string {
 	t.Helper()
-	pw := map[string]string{}
-	for _, m := range seedRE.FindAllStringSubmatch(p.stdout.String(), -1) {
-		pw[m[1]] = m[2]
-	}
-	if len(pw) != 2 {
-		t.Fatalf("seeded passwords not found in stdout:\n%s", p.stdout.String())
-	}
-	return pw
+	return demotest.SeededPasswords(t, p.stdout.String())
 }
 
 // newTestApp builds the demo's app on a memory store with alice, bob and

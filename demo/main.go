@@ -97,21 +97,24 @@ Commands:
   disable     --username NAME [--enable]
   sessions    --username NAME                    (list live sessions)
   revoke      --username NAME                    (revoke every session)
+  healthcheck GET /healthz on the port of AUTHKIT_ADDR (exit 0 on 200, else 1)
   help        print this text
 
 The user commands work on the Redis named by REDIS_URL. Without REDIS_URL,
 serve uses an in-memory store and seeds two users whose passwords it prints.
 
-Environment: REDIS_URL, AUTHKIT_ADDR (:8080), AUTHKIT_SECRET (>= 32 bytes,
-required with Redis), AUTHKIT_ACCESS_TTL (15m), AUTHKIT_REFRESH_TTL (720h),
-AUTHKIT_REALM (authkit-demo), AUTHKIT_BCRYPT_COST (12), AUTHKIT_REDIS_PREFIX
-(authkit:), AUTHKIT_LOG_FORMAT (text or json), AUTHKIT_COOKIE_SECURE (unset:
-Secure cookies except on plain HTTP to loopback).
+Environment: REDIS_URL, AUTHKIT_ADDR (127.0.0.1:8080; :8080 for every
+interface), AUTHKIT_SECRET or AUTHKIT_SECRET_FILE (a file holding it; >= 32
+bytes, required with Redis), AUTHKIT_ACCESS_TTL (15m), AUTHKIT_REFRESH_TTL
+(720h), AUTHKIT_REALM (authkit-demo), AUTHKIT_BCRYPT_COST (12),
+AUTHKIT_REDIS_PREFIX (authkit:), AUTHKIT_LOG_FORMAT (text or json),
+AUTHKIT_COOKIE_SECURE (unset: Secure cookies except on plain HTTP to
+loopback).
 
 Usernames are compared in lower case: --username Alice names alice.
 
 Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error,
-3 input rejected, 4 user exists, 5 no such user.
+3 input rejected, 4 user exists, 5 no such user (healthcheck: 0 or 1 only).
 `
 
 // run is the whole program. It reads nothing global: arguments,
@@ -170,13 +173,14 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 
 // synopsis is the one-line usage of each command.
 var synopsis = map[string]string{
-	"serve":    "(configured by the environment; see demo help)",
-	"useradd":  "--username NAME [--roles a,b] --password-stdin",
-	"passwd":   "--username NAME --password-stdin",
-	"roles":    "--username NAME --set a,b",
-	"disable":  "--username NAME [--enable]",
-	"sessions": "--username NAME",
-	"revoke":   "--username NAME",
+	"serve":       "(configured by the environment; see demo help)",
+	"useradd":     "--username NAME [--roles a,b] --password-stdin",
+	"passwd":      "--username NAME --password-stdin",
+	"roles":       "--username NAME --set a,b",
+	"disable":     "--username NAME [--enable]",
+	"sessions":    "--username NAME",
+	"revoke":      "--username NAME",
+	"healthcheck": "(reads AUTHKIT_ADDR; exit 0 when GET /healthz answers 200, else 1)",
 }
 
 // parseFlags parses args and rejects positional arguments, which are

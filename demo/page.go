@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"html/template"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -58,9 +59,10 @@ func who(r ginauth.Route) string {
 	}
 }
 
-// page serves the browser page. Its inline script and style run under a
-// per-response nonce, and the Content-Security-Policy allows nothing else:
-// no other script, no frames, requests to this origin only.
+// page serves the browser page, for GET and HEAD. Its inline script and
+// style run under a per-response nonce, and the Content-Security-Policy
+// allows nothing else: no other script, no frames, requests to this origin
+// only.
 func (a *app) page(c *gin.Context) {
 	nonce := make([]byte, 16)
 	rand.Read(nonce) // never fails: since Go 1.24 it crashes the program instead
@@ -84,5 +86,8 @@ func (a *app) page(c *gin.Context) {
 	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'nonce-"+n+"'; style-src 'nonce-"+n+
 		"'; connect-src 'self'; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("Cache-Control", "no-store")
+	// Stated, so that GET and HEAD carry the same headers: without it a
+	// page this size goes out chunked, and HEAD with no length at all.
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
 	c.Data(http.StatusOK, "text/html; charset=utf-8", buf.Bytes())
 }

@@ -1,15 +1,23 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/gin-authkit/authkit/demo/internal/demotest"
 	"github.com/gin-authkit/authkit/ginauth"
 	"github.com/gin-authkit/authkit/ginauth/ginauthtest"
 )
@@ -17,6 +25,7 @@ import (
 // The demo's routes are its documented API: this is the README's table.
 var wantRoutes = []string{
 	"GET /  public",
+	"HEAD /  public",
 	"GET /api/admin/stats  roles: admin",
 	"GET /api/me  authenticated",
 	"GET /api/reports  roles: admin|analyst",
@@ -25,6 +34,7 @@ var wantRoutes = []string{
 	"POST /auth/logout-all  authenticated",
 	"POST /auth/refresh  public",
 	"GET /healthz  public",
+	"HEAD /healthz  public",
 }
 
 func TestRoutes(t *testing.T) {
@@ -147,6 +157,105 @@ func TestNotFound(t *testing.T) {
 	}
 }
 
+// RedirectTrailingSlash is off: a path with a trailing slash is not a
+// route, and gets the usual 404 through the middleware (security headers,
+// request log), not a bare redirect written by gin before any middleware.
+func TestTrailingSlash(t *testing.T) {
+	a, _ := newTestApp(t)
+	var logs demotest.Buffer
+	a.logger = slog.New(slog.NewTextHandler(&logs, nil))
+	for _, tt := range []struct{ method, target string }{
+		{"GET", "/healthz/"},
+		{"HEAD", "/healthz/"},
+		{"GET", "/api/me/"},
+		{"POST", "/auth/login/"},
+		{"GET", "//"},
+	} {
+		t.Run(tt.method+" "+tt.target, func(t *testing.T) {
+			w := serveTest(a, tt.method, tt.target)
+			if w.Code != http.StatusNotFound || w.Header().Get("Location") != "" {
+				t.Fatalf("%d, Location %q: want 404 and no redirect", w.Code, w.Header().Get("Location"))
+			}
+			if tt.method != "HEAD" {
+				ginauthtest.AssertError(t, w.Code, w.Body.Bytes(), http.StatusNotFound, "not_found")
+			}
+			if w.Header().Get("X-Content-Type-Options") != "nosniff" {
+				t.Fatalf("no security headers: %v", w.Header())
+			}
+			if !strings.Contains(logs.String(), "method="+tt.method+" path="+tt.target+" status=404") {
+				t.Fatalf("no request log line:\n%s", logs.String())
+			}
+		})
+	}
+}
+
+// HEAD answers like GET on the page and the health check, for uptime
+// checks and curl -I: same status, same headers, and no body on the wire.
+// It runs against a real server, since net/http (not gin, not httptest)
+// drops the body of a HEAD answer.
+func TestHead(t *testing.T) {
+	srv := startInProcess(t, nil)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	for _, path := range []string{"/", "/healthz"} {
+		t.Run(path, func(t *testing.T) {
+			get, getBody := rawRequest(t, host, "GET", path)
+			head, headBody := rawRequest(t, host, "HEAD", path)
+			if get.StatusCode != 200 || head.StatusCode != 200 {
+				t.Fatalf("GET %d, HEAD %d: want 200", get.StatusCode, head.StatusCode)
+			}
+			if len(headBody) != 0 || len(getBody) == 0 {
+				t.Fatalf("GET sent %d bytes and HEAD %d: want a body for GET only", len(getBody), len(headBody))
+			}
+			if got := head.Header.Get("Content-Length"); got != strconv.Itoa(len(getBody)) {
+				t.Fatalf("HEAD Content-Length %q, GET sent %d bytes", got, len(getBody))
+			}
+			// The page's nonce changes with every answer.
+			nonce := regexp.MustCompile(`'nonce-[A-Za-z0-9_-]+'`)
+			norm := func(h http.Header) string {
+				h = h.Clone()
+				h.Del("Date")
+				h.Set("Content-Security-Policy", nonce.ReplaceAllString(h.Get("Content-Security-Policy"), "'nonce-N'"))
+				var b strings.Builder
+				_ = h.Write(&b)
+				return b.String()
+			}
+			if norm(get.Header) != norm(head.Header) {
+				t.Fatalf("headers differ:\nGET:\n%s\nHEAD:\n%s", norm(get.Header), norm(head.Header))
+			}
+		})
+	}
+}
+
+// rawRequest sends one request on a fresh connection that the server
+// closes after answering, and returns the answer's header and every byte
+// that followed it on the wire.
+func rawRequest(t *testing.T, host, method, path string) (*http.Response, []byte) {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", host, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := fmt.Fprintf(conn, "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", method, path, host); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := io.ReadAll(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	header, body, ok := bytes.Cut(raw, []byte("\r\n\r\n"))
+	if !ok {
+		t.Fatalf("%s %s: no end of header in %q", method, path, raw)
+	}
+	// Parsed as the answer to a HEAD, so that it expects no body.
+	res, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(append(header, "\r\n\r\n"...))), &http.Request{Method: "HEAD"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, body
+}
+
 // A known path with another method gets 405, the usual error body and an
 // Allow header.
 func TestMethodNotAllowed(t *testing.T) {
@@ -156,7 +265,8 @@ func TestMethodNotAllowed(t *testing.T) {
 	}{
 		{"GET login", "GET", "/auth/login", "POST"},
 		{"DELETE me", "DELETE", "/api/me", "GET"},
-		{"POST healthz", "POST", "/healthz", "GET"},
+		{"POST healthz", "POST", "/healthz", "GET, HEAD"},
+		{"PUT page", "PUT", "/", "GET, HEAD"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -173,7 +283,7 @@ func TestMethodNotAllowed(t *testing.T) {
 // request log still has its line, with the principal.
 func TestPanicIsLoggedAs500(t *testing.T) {
 	a, users := newTestApp(t)
-	var logs lockedBuffer
+	var logs demotest.Buffer
 	a.logger = slog.New(slog.NewTextHandler(&logs, nil))
 	a.engine.GET("/boom", a.auth.Required(), func(*gin.Context) { panic("boom") })
 	a.engine.GET("/abort", ginauth.Public(), func(*gin.Context) { panic(http.ErrAbortHandler) })

@@ -48,8 +48,9 @@ func newLogger(cfg config, w io.Writer) *slog.Logger {
 }
 
 // serve runs the HTTP server until ctx ends, then shuts it down
-// gracefully. Logs go to stderr; stdout gets the address and, in memory
-// mode, the seeded users' passwords, once.
+// gracefully. Logs go to stderr; stdout gets, in memory mode, the seeded
+// users' passwords, once, and then the address. The port is bound before
+// the users are seeded: a demo that cannot listen prints no password.
 func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	logger := newLogger(cfg, stderr)
 
@@ -59,7 +60,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	)
 	if cfg.redis != nil {
 		if cfg.secret == nil {
-			return withKind(errConfig, "%s is required with %s: every replica must sign and verify with the same key (generate one with: openssl rand -base64 32)", envSecret, envRedisURL)
+			return withKind(errConfig, "%s or %s is required with %s: every replica must sign and verify with the same key (generate one with: openssl rand -base64 32)", envSecret, envSecretFile, envRedisURL)
 		}
 		client, rs, err := openRedis(cfg, logger)
 		if err != nil {
@@ -71,7 +72,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	} else {
 		st, mode = openMemory(), "memory"
 		if cfg.secret == nil {
-			logger.Warn("AUTHKIT_SECRET is not set: using a random key, so tokens die with this process")
+			logger.Warn("neither AUTHKIT_SECRET nor AUTHKIT_SECRET_FILE is set: using a random key, so tokens die with this process")
 		}
 	}
 
@@ -82,17 +83,20 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	if cfg.testCost() {
 		logger.Warn("AUTHKIT_BCRYPT_COST is below 10: fine for tests, too cheap for real passwords", "cost", cfg.BcryptCost)
 	}
-	if mode == "memory" {
-		if err := seed(ctx, auth, stdout); err != nil {
-			return err
-		}
-		logger.Info("seeded demo users", "users", "alice,bob")
-	}
 
 	app := newApp(auth, logger, mode)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("%s: cannot listen on %s: %w", envAddr, cfg.Addr, err)
+	}
+	// Connections that arrive while the users are seeded wait in the
+	// listen backlog; Serve takes them once the users exist.
+	if mode == "memory" {
+		if err := seed(ctx, auth, stdout); err != nil {
+			ln.Close()
+			return err
+		}
+		logger.Info("seeded demo users", "users", "alice,bob")
 	}
 	srv := &http.Server{
 		Handler:           app.engine,

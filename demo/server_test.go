@@ -2,8 +2,12 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -17,6 +21,9 @@ func TestServeMemory(t *testing.T) {
 	pw := srv.seededPasswords(t)
 	if strings.Count(srv.stdout.String(), pw["alice"]) != 1 {
 		t.Fatal("the password must be printed exactly once")
+	}
+	if out := srv.stdout.String(); strings.Index(out, "Demo users") > strings.Index(out, "listening on") {
+		t.Fatalf("the passwords must come before the address, once the port is bound:\n%s", out)
 	}
 	c := newClient(t, srv.URL)
 	expectStatus(t, c.do("GET", "/healthz", nil), 200, "")
@@ -43,7 +50,7 @@ func TestServeMemory(t *testing.T) {
 			t.Fatalf("a credential reached the log:\n%s", logs)
 		}
 	}
-	for _, want := range []string{"AUTHKIT_SECRET is not set", "path=/api/admin/stats status=403", "principal.user=bob principal.scheme=Bearer", "msg=stopped"} {
+	for _, want := range []string{"neither AUTHKIT_SECRET nor AUTHKIT_SECRET_FILE is set", "path=/api/admin/stats status=403", "principal.user=bob principal.scheme=Bearer", "msg=stopped"} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("log lacks %q:\n%s", want, logs)
 		}
@@ -71,12 +78,63 @@ func TestServeJSONLogs(t *testing.T) {
 	}
 }
 
+// A demo that cannot bind its port prints no password: in memory mode
+// the users are seeded, and their passwords printed, only once the port
+// is bound.
 func TestServeAddressInUse(t *testing.T) {
 	srv := startInProcess(t, nil)
 	addr := strings.TrimPrefix(srv.URL, "http://")
 	r := runDemo(t, map[string]string{envAddr: addr, envBcryptCost: "4"}, "", "serve")
 	if r.code != exitFailure || !strings.Contains(r.stderr, "AUTHKIT_ADDR: cannot listen on "+addr) {
 		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+	}
+	if r.stdout != "" || strings.Contains(r.stderr, "seeded") {
+		t.Fatalf("a demo that could not listen printed:\n%s%s", r.stdout, r.stderr)
+	}
+}
+
+// By default the demo listens on loopback only (see
+// TestLoadConfigDefaults); an address without a host, as the container
+// sets AUTHKIT_ADDR=:8080, listens on every interface and prints a URL
+// for this machine.
+func TestServeListenAddress(t *testing.T) {
+	tests := []struct {
+		addr    string
+		logged  *regexp.Regexp
+		printed string
+	}{
+		{"127.0.0.1:0", regexp.MustCompile(`msg=listening addr=127\.0\.0\.1:\d+ `), "http://127.0.0.1:"},
+		{":0", regexp.MustCompile(`msg=listening addr=(\[::\]|0\.0\.0\.0):\d+ `), "http://localhost:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.addr, func(t *testing.T) {
+			srv := startInProcess(t, map[string]string{envAddr: tt.addr})
+			srv.stderr.WaitMatch(t, tt.logged, 5*time.Second)
+			if !strings.HasPrefix(srv.URL, tt.printed) {
+				t.Fatalf("printed %s, want %s…", srv.URL, tt.printed)
+			}
+			// Loopback reaches it either way.
+			_, port, _ := strings.Cut(strings.TrimPrefix(srv.URL, "http://"), ":")
+			expectStatus(t, newClient(t, "http://127.0.0.1:"+port).do("GET", "/healthz", nil), 200, "")
+		})
+	}
+}
+
+// The key can come from a file (AUTHKIT_SECRET_FILE): the demo signs with
+// it, without the file's line break, and does not warn about a random key.
+func TestServeSecretFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "authkit_secret")
+	if err := os.WriteFile(path, []byte(testSecret+"\n"), 0o400); err != nil {
+		t.Fatal(err)
+	}
+	srv := startInProcess(t, map[string]string{envSecretFile: path})
+	pw := srv.seededPasswords(t)
+	tok := newClient(t, srv.URL).login("alice", pw["alice"])
+	// sessionID verifies the token with testSecret, and fails otherwise.
+	sessionID(t, tok.AccessToken)
+	srv.stop(t)
+	if logs := srv.stderr.String(); strings.Contains(logs, "random key") {
+		t.Fatalf("warned about a random key:\n%s", logs)
 	}
 }
 

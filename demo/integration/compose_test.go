@@ -1,10 +1,11 @@
-package main
+package integration
 
 // No Docker engine runs in CI, so these tests check the container setup
 // without one: docker-compose.yml is loaded with the compose-spec parser
-// (the one docker compose itself uses), demo/Dockerfile is read for its
-// stages and user, and the Dockerfile's `go build` line is run as written
-// to prove the binary it makes is static.
+// (the one docker compose itself uses), the healthchecks it declares are
+// run against a real demo and a real Redis, demo/Dockerfile is read for
+// its stages and user, and the Dockerfile's `go build` line is run as
+// written to prove the binary it makes is static.
 
 import (
 	"bufio"
@@ -13,6 +14,7 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,6 +29,11 @@ import (
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/template"
 	"github.com/compose-spec/compose-go/v2/types"
+	goredis "github.com/redis/go-redis/v9"
+	"go.yaml.in/yaml/v4"
+
+	"github.com/gin-authkit/authkit/demo/internal/demotest"
+	"github.com/gin-authkit/authkit/internal/testredis"
 )
 
 const (
@@ -36,10 +43,11 @@ const (
 	demoImportPath = "github.com/gin-authkit/authkit/demo"
 )
 
-// repoRoot is the module root: go test runs in ./demo.
+// repoRoot is the root of the repository and of the library's module: go
+// test runs in demo/integration.
 func repoRoot(t *testing.T) string {
 	t.Helper()
-	root, err := filepath.Abs("..")
+	root, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,16 +109,11 @@ func TestComposeFile(t *testing.T) {
 				t.Errorf("volume %q is not declared under the top-level volumes: %v", data.Source, p.VolumeNames())
 			}
 		}
-		hc := redis.HealthCheck
-		if hc == nil || hc.Disable {
-			t.Fatalf("no healthcheck")
-		}
-		if len(hc.Test) == 0 || (hc.Test[0] != "CMD" && hc.Test[0] != "CMD-SHELL") ||
-			!strings.Contains(strings.Join(hc.Test[1:], " "), "redis-cli ping") {
-			t.Errorf("healthcheck test = %q, want it to run redis-cli ping", hc.Test)
-		}
-		if hc.Interval == nil || hc.Retries == nil {
-			t.Errorf("healthcheck has no interval or retries: %+v", hc)
+		// What the command does with an error reply is checked by
+		// TestComposeRedisHealthcheck.
+		hc := checkHealthcheck(t, redis)
+		if _, err := redisCLIArgs(hc.Test, "6379"); err != nil {
+			t.Error(err)
 		}
 		if len(redis.Ports) != 0 {
 			t.Errorf("redis publishes %+v; it has no password and must stay on the project network", redis.Ports)
@@ -132,11 +135,15 @@ func TestComposeFile(t *testing.T) {
 		if !ok || dep.Condition != types.ServiceConditionHealthy {
 			t.Errorf("depends_on = %+v, want redis: condition: %s", demo.DependsOn, types.ServiceConditionHealthy)
 		}
+		// The demo listens on loopback unless told otherwise; in the
+		// container it must listen on every interface for the published
+		// port to reach it.
 		for _, tc := range []struct {
 			name, want string
 		}{
 			{name: "REDIS_URL", want: "redis://redis:6379/0"},
 			{name: "AUTHKIT_SECRET", want: secret},
+			{name: "AUTHKIT_ADDR", want: ":8080"},
 		} {
 			got := demo.Environment[tc.name]
 			if got == nil || *got != tc.want {
@@ -156,7 +163,178 @@ func TestComposeFile(t *testing.T) {
 		if demo.User != "" && isRoot(demo.User) {
 			t.Errorf("user = %q overrides the Dockerfile's non-root user with root", demo.User)
 		}
+		// The image has no shell: the check is the demo's own subcommand,
+		// in exec form. TestComposeDemoHealthcheck runs it.
+		hc := checkHealthcheck(t, demo)
+		if want := []string{"CMD", demoBinaryPath, "healthcheck"}; !slices.Equal(hc.Test, want) {
+			t.Errorf("healthcheck test = %q, want %q", hc.Test, want)
+		}
 	})
+}
+
+// checkHealthcheck returns the service's healthcheck, which must be on and
+// bounded: interval, timeout and retries set, and a timeout of at least
+// 3s, longer than the demo's own healthcheck timeout of 2s.
+func checkHealthcheck(t *testing.T, s types.ServiceConfig) *types.HealthCheckConfig {
+	t.Helper()
+	hc := s.HealthCheck
+	if hc == nil || hc.Disable || len(hc.Test) < 2 {
+		t.Fatalf("%s: no healthcheck: %+v", s.Name, hc)
+	}
+	if hc.Interval == nil || hc.Timeout == nil || hc.Retries == nil {
+		t.Errorf("%s: healthcheck without interval, timeout or retries: %+v", s.Name, hc)
+	} else if time.Duration(*hc.Timeout) < 3*time.Second {
+		t.Errorf("%s: healthcheck timeout %v, want at least 3s", s.Name, time.Duration(*hc.Timeout))
+	}
+	return hc
+}
+
+// Debian's docker-compose 1.29 (python) validates the file against an
+// older schema that knows no top-level name: and refuses the whole file
+// for it. Only the keys it knows may appear.
+func TestComposeTopLevelKeys(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join(repoRoot(t), composeFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var top map[string]any
+	if err := yaml.Unmarshal(src, &top); err != nil {
+		t.Fatal(err)
+	}
+	known := []string{"version", "services", "networks", "volumes", "secrets", "configs"}
+	for key := range top {
+		if !slices.Contains(known, key) && !strings.HasPrefix(key, "x-") {
+			t.Errorf("top-level %q: docker-compose 1.29 refuses it (it knows %s and x- extensions)", key, strings.Join(known, ", "))
+		}
+	}
+	if _, ok := top["name"]; ok {
+		t.Error("top-level name: set the project name with -p or COMPOSE_PROJECT_NAME instead")
+	}
+}
+
+// When docker-compose 1.29 is installed (Debian: apt-get install
+// docker-compose), it must accept the file; it needs no engine for
+// config.
+func TestComposeV1Accepts(t *testing.T) {
+	bin, err := exec.LookPath("docker-compose")
+	if err != nil {
+		t.Skip("docker-compose (v1) is not installed; TestComposeTopLevelKeys covers what it refuses")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "-f", filepath.Join(repoRoot(t), composeFile), "config", "-q")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "AUTHKIT_SECRET=" + strings.Repeat("ab", 32)}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("docker-compose config: %v\n%s", err, out)
+	}
+}
+
+// The demo's healthcheck, run as compose runs it (the binary at its path
+// in the image replaced by a fresh build, AUTHKIT_ADDR as the service sets
+// it, on another port): healthy while the demo serves, unhealthy once it
+// has stopped.
+func TestComposeDemoHealthcheck(t *testing.T) {
+	p, err := loadCompose(t, map[string]string{"AUTHKIT_SECRET": strings.Repeat("ab", 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	demo := p.Services["demo"]
+	test := demo.HealthCheck.Test
+	if len(test) < 2 || test[0] != "CMD" || test[1] != demoBinaryPath {
+		t.Fatalf("healthcheck test = %q, want [CMD %s ...]", test, demoBinaryPath)
+	}
+	addr := demo.Environment["AUTHKIT_ADDR"]
+	if addr == nil {
+		t.Fatal("the demo service sets no AUTHKIT_ADDR")
+	}
+	host, _, err := net.SplitHostPort(*addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	bin := demotest.Build(t)
+	srv := demotest.Start(t, bin, map[string]string{"AUTHKIT_BCRYPT_COST": "4"})
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
+	env := map[string]string{"AUTHKIT_ADDR": net.JoinHostPort(host, port)}
+
+	stdout, stderr, code := demotest.Run(t, bin, env, "", test[2:]...)
+	if code != 0 || !strings.Contains(stdout, "200 OK") {
+		t.Fatalf("healthcheck against a serving demo: exit %d\n%s%s", code, stdout, stderr)
+	}
+	srv.Stop(t)
+	stdout, stderr, code = demotest.Run(t, bin, env, "", test[2:]...)
+	if code != 1 || !strings.Contains(stderr, "connection refused") {
+		t.Fatalf("healthcheck against a stopped demo: exit %d, want 1\n%s%s", code, stdout, stderr)
+	}
+}
+
+// The Redis healthcheck must fail on an error reply, not only when Redis
+// is unreachable: redis-cli exits 0 after printing an error reply (such as
+// LOADING while Redis reads its append-only file at start, or NOAUTH),
+// unless -e asks it not to. It runs against a private redis-server with
+// the command of the compose file, pointed at the server's port.
+func TestComposeRedisHealthcheck(t *testing.T) {
+	p, err := loadCompose(t, map[string]string{"AUTHKIT_SECRET": strings.Repeat("ab", 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	test := p.Services["redis"].HealthCheck.Test
+	if _, err := exec.LookPath("redis-cli"); err != nil && os.Getenv("CI") == "" {
+		t.Skipf("SKIPPED: redis-cli is not installed: %v", err)
+	}
+	srv := testredis.StartServer(t)
+	_, port, _ := net.SplitHostPort(srv.Addr)
+	args, err := redisCLIArgs(test, port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func() (string, int) {
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, args[0], args[1:]...).CombinedOutput()
+		if ee, ok := errors.AsType[*exec.ExitError](err); ok {
+			return string(out), ee.ExitCode()
+		}
+		if err != nil {
+			t.Fatalf("%q: %v", args, err)
+		}
+		return string(out), 0
+	}
+	if out, code := check(); code != 0 {
+		t.Fatalf("healthy Redis: %q exits %d: %s", args, code, out)
+	}
+	// Every command now gets the error reply NOAUTH.
+	admin := goredis.NewClient(&goredis.Options{Addr: srv.Addr})
+	defer admin.Close()
+	if err := admin.ConfigSet(t.Context(), "requirepass", "not-the-healthchecks").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := check(); code == 0 {
+		t.Fatalf("Redis answering errors: %q exits 0: %s", args, out)
+	}
+	plain := exec.Command("redis-cli", "-p", port, "ping")
+	out, err := plain.CombinedOutput()
+	t.Logf("for comparison, redis-cli ping without -e on an error reply: %q, exit error %v", out, err)
+	srv.Stop()
+	if out, code := check(); code == 0 {
+		t.Fatalf("stopped Redis: %q exits 0: %s", args, out)
+	}
+}
+
+// redisCLIArgs returns the argv of a redis healthcheck, pointed at port:
+// exec form ["CMD", "redis-cli", ...] with -e, or a shell command that
+// pipes redis-cli ping into grep PONG.
+func redisCLIArgs(test []string, port string) ([]string, error) {
+	switch {
+	case len(test) >= 3 && test[0] == "CMD" && test[1] == "redis-cli":
+		if !slices.Contains(test[2:], "-e") || test[len(test)-1] != "ping" {
+			return nil, fmt.Errorf("healthcheck %q: want redis-cli -e ping: without -e redis-cli exits 0 on an error reply", test)
+		}
+		return append([]string{"redis-cli", "-p", port}, test[2:]...), nil
+	case len(test) == 2 && test[0] == "CMD-SHELL" && strings.HasPrefix(test[1], "redis-cli ") && strings.Contains(test[1], "| grep -q PONG"):
+		return []string{"sh", "-c", strings.Replace(test[1], "redis-cli", "redis-cli -p "+port, 1)}, nil
+	}
+	return nil, fmt.Errorf("healthcheck %q: want [CMD redis-cli -e ping] (or a shell pipe into grep -q PONG)", test)
 }
 
 // Compose must refuse to start the demo without a signing secret, and say
@@ -253,6 +431,9 @@ func TestComposeDockerfile(t *testing.T) {
 	}{
 		{cmd: "USER", check: func(s string) bool { return !isRoot(s) }, want: "a non-root user"},
 		{cmd: "EXPOSE", check: func(s string) bool { return slices.Contains(strings.Fields(s), "8080") }, want: "8080"},
+		// The demo listens on loopback by default, which a container's
+		// published port cannot reach.
+		{cmd: "ENV", check: func(s string) bool { return slices.Contains(strings.Fields(s), "AUTHKIT_ADDR=:8080") }, want: "AUTHKIT_ADDR=:8080"},
 		{cmd: "ENTRYPOINT", check: func(s string) bool { return strings.Contains(s, demoBinaryPath) }, want: demoBinaryPath},
 	} {
 		got, ok := final.last(tc.cmd)
