@@ -4,7 +4,11 @@
 // An [Issuer] signs tokens with one [Key]; a [Verifier] accepts tokens signed
 // by any of a set of keys, picked by the token's "kid" header, so that keys can
 // be rotated without logging everybody out. Three algorithms are supported:
-// HS256 ([NewHMACKey]), EdDSA ([NewEd25519Key]) and ES256 ([NewECDSAKey]).
+// HS256 ([NewHMACKey]), EdDSA ([NewEd25519Key]) and ES256 ([NewECDSAKey]);
+// EdDSA and ES256 keys can also be read from PEM ([LoadKeyFile]). A Verifier
+// publishes its public keys as a JSON Web Key Set ([Verifier.JWKS], whose
+// comment also describes key rotation), from which another service builds a
+// Verifier of its own ([ParseJWKS]) without ever holding a key that signs.
 // Issued tokens are kept short: iss, sub, aud (a single string), iat, exp, a
 // 16-character jti, sid and roles, and no nbf, which would equal iat.
 //

@@ -88,7 +88,9 @@ func NewEd25519Key(id string, priv ed25519.PrivateKey) (*Key, error) {
 
 // NewEd25519PublicKey returns a verify-only EdDSA key, for a verifier that
 // must not be able to sign, or for a retired key during rotation. The public
-// key is copied.
+// key is copied. It must encode a point of the curve that is not of small
+// order: such a key could verify nothing, or, like the identity point,
+// signatures that anybody can make.
 func NewEd25519PublicKey(id string, pub ed25519.PublicKey) (*Key, error) {
 	if err := checkID(id); err != nil {
 		return nil, err
@@ -96,6 +98,9 @@ func NewEd25519PublicKey(id string, pub ed25519.PublicKey) (*Key, error) {
 	if len(pub) != ed25519.PublicKeySize {
 		return nil, fmt.Errorf("%w: Ed25519 public key has %d bytes, want %d",
 			ErrConfig, len(pub), ed25519.PublicKeySize)
+	}
+	if err := checkEd25519Point(pub); err != nil {
+		return nil, fmt.Errorf("%w: key %q: %w", ErrConfig, id, err)
 	}
 	return &Key{id: id, method: jwt.SigningMethodEdDSA, material: &keyMaterial{verify: ed25519.PublicKey(bytes.Clone(pub))}}, nil
 }
