@@ -66,6 +66,14 @@ func newApp(auth *ginauth.Auth, logger *slog.Logger, mode string) *app {
 	ag.POST("/logout", auth.LogoutHandler())
 	ag.POST("/logout-all", auth.Required(), auth.LogoutAllHandler())
 
+	// OAuth 2.0 clients (golang.org/x/oauth2 and the like): the password
+	// and refresh_token grants of RFC 6749, and RFC 7009 revocation.
+	r.POST("/oauth/token", auth.TokenHandler())
+	r.POST("/oauth/revoke", auth.RevokeHandler())
+	// The public keys other services verify tokens with (an empty set
+	// with AUTHKIT_SECRET, whose key must never be published).
+	r.GET("/.well-known/jwks.json", auth.JWKSHandler())
+
 	api := r.Group("/api", auth.Required())
 	api.GET("/me", a.me)
 	api.GET("/admin/stats", auth.RequireRoles("admin"), a.stats)

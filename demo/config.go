@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +24,7 @@ const (
 	envRedisURL     = "REDIS_URL"
 	envRedisPrefix  = "AUTHKIT_REDIS_PREFIX"
 	envSecret       = "AUTHKIT_SECRET"
+	envSigningKey   = "AUTHKIT_SIGNING_KEY_FILE"
 	envSecretFile   = "AUTHKIT_SECRET_FILE"
 	envAccessTTL    = "AUTHKIT_ACCESS_TTL"
 	envRefreshTTL   = "AUTHKIT_REFRESH_TTL"
@@ -66,7 +69,11 @@ type config struct {
 	RedisPrefix string
 	// secret is the HS256 key, from AUTHKIT_SECRET or the file named by
 	// AUTHKIT_SECRET_FILE; nil when neither is set.
-	secret     []byte
+	secret []byte
+	// signingKey is the EdDSA or ES256 key from the PEM file named by
+	// AUTHKIT_SIGNING_KEY_FILE, the alternative to secret whose public
+	// half other services fetch from /.well-known/jwks.json.
+	signingKey *tokens.Key
 	AccessTTL  time.Duration
 	RefreshTTL time.Duration
 	Realm      string
@@ -119,6 +126,15 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 
 	c.secret = readSecret(getenv, bad)
+	if path := getenv(envSigningKey); path != "" {
+		if c.secret != nil || getenv(envSecret) != "" || getenv(envSecretFile) != "" {
+			bad(envSigningKey, "is set and so is %s or %s; set only one kind of key", envSecret, envSecretFile)
+		} else if k, err := loadSigningKey(path); err != nil {
+			bad(envSigningKey, "%v", err)
+		} else {
+			c.signingKey = k
+		}
+	}
 
 	c.AccessTTL = parseDuration(getenv, envAccessTTL, defaultAccessTTL, time.Second, 24*time.Hour, bad)
 	c.RefreshTTL = parseDuration(getenv, envRefreshTTL, defaultRefreshTTL, time.Second, maxRefreshTTL, bad)
@@ -272,4 +288,28 @@ func isControlOrSpace(r rune) bool { return isControl(r) || r == ' ' }
 // database, never the credentials.
 func redisTarget(opts *redis.Options) string {
 	return fmt.Sprintf("%s (database %d)", opts.Addr, opts.DB)
+}
+
+// loadSigningKey reads an EdDSA or ES256 private key from a PEM file. Its
+// kid is derived from the public key, so a new key gets a new kid and the
+// old one keeps verifying while both are published.
+func loadSigningKey(path string) (*tokens.Key, error) {
+	probe, err := tokens.LoadKeyFile("probe", path)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := tokens.JWKS(probe)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(pub)
+	k, err := tokens.LoadKeyFile("demo-"+hex.EncodeToString(sum[:6]), path)
+	if err != nil {
+		return nil, err
+	}
+	// A public key loads as a verify-only key, which cannot sign.
+	if _, err := tokens.NewIssuer(k, tokens.WithIssuer(tokenIssuer), tokens.WithAudience(tokenAudience)); err != nil {
+		return nil, fmt.Errorf("%s holds no private key to sign with", path)
+	}
+	return k, nil
 }

@@ -1,6 +1,10 @@
 package main
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
@@ -201,7 +205,7 @@ func TestRedisURLPasswordNeverShown(t *testing.T) {
 // With Redis the key must be shared by every replica: no random default.
 func TestServeWithRedisRequiresSecret(t *testing.T) {
 	r := runDemo(t, map[string]string{envRedisURL: "redis://127.0.0.1:1/0", envAddr: "127.0.0.1:0"}, "", "serve")
-	if r.code != exitUsage || !strings.Contains(r.stderr, "AUTHKIT_SECRET or AUTHKIT_SECRET_FILE is required with REDIS_URL") {
+	if r.code != exitUsage || !strings.Contains(r.stderr, "AUTHKIT_SECRET, AUTHKIT_SECRET_FILE or AUTHKIT_SIGNING_KEY_FILE is required with REDIS_URL") {
 		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
 	}
 }
@@ -231,6 +235,47 @@ func TestUsage(t *testing.T) {
 			}
 			if strings.Contains(r.stderr, "demo: demo ") {
 				t.Fatalf("doubled prefix in %q", r.stderr)
+			}
+		})
+	}
+}
+
+// TestLoadConfigSigningKeyFile: AUTHKIT_SIGNING_KEY_FILE names an EdDSA or
+// ES256 PEM key, with a kid derived from its public half; it excludes the
+// HS256 secret, and a bad file is a configuration error.
+func TestLoadConfigSigningKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, data []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	der, _ := x509.MarshalPKCS8PrivateKey(priv)
+	good := write("ed.pem", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	pubDER, _ := x509.MarshalPKIXPublicKey(priv.Public())
+	public := write("pub.pem", pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}))
+
+	c, err := loadConfig(envOf(map[string]string{envSigningKey: good}))
+	if err != nil || c.signingKey == nil || c.signingKey.Algorithm() != "EdDSA" || !strings.HasPrefix(c.signingKey.ID(), "demo-") {
+		t.Fatalf("loadConfig = %+v, %v", c.signingKey, err)
+	}
+	again, _ := loadConfig(envOf(map[string]string{envSigningKey: good}))
+	if again.signingKey.ID() != c.signingKey.ID() {
+		t.Error("the kid is not stable for one key")
+	}
+	for name, env := range map[string]map[string]string{
+		"with a secret": {envSigningKey: good, envSecret: testSecret},
+		"missing file":  {envSigningKey: filepath.Join(dir, "nope.pem")},
+		"public key":    {envSigningKey: public},
+		"not PEM":       {envSigningKey: write("junk", []byte("hello"))},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := loadConfig(envOf(env))
+			if err == nil || !strings.Contains(err.Error(), envSigningKey) || strings.Contains(err.Error(), "PRIVATE KEY") {
+				t.Errorf("err = %v, want a config error naming %s and no key material", err, envSigningKey)
 			}
 		})
 	}

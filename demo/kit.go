@@ -71,9 +71,12 @@ func newAuth(cfg config, st store.Store, logger *slog.Logger) (*ginauth.Auth, er
 		secret = make([]byte, 32)
 		rand.Read(secret) // never fails: since Go 1.24 it crashes the program instead
 	}
-	key, err := tokens.NewHMACKey(tokenKeyID, secret)
-	if err != nil {
-		return nil, withKind(errConfig, "%s: %v", envSecret, err)
+	key := cfg.signingKey
+	if key == nil {
+		var err error
+		if key, err = tokens.NewHMACKey(tokenKeyID, secret); err != nil {
+			return nil, withKind(errConfig, "%s: %v", envSecret, err)
+		}
 	}
 	opts := []tokens.Option{tokens.WithIssuer(tokenIssuer), tokens.WithAudience(tokenAudience), tokens.WithTTL(cfg.AccessTTL)}
 	issuer, err := tokens.NewIssuer(key, opts...)
@@ -91,8 +94,8 @@ func newAuth(cfg config, st store.Store, logger *slog.Logger) (*ginauth.Auth, er
 		Realm:    cfg.Realm,
 		// Bearer for API clients, Basic for curl and scripts, and the
 		// browser session cookie (with CSRF protection) for the page.
-		Extractors: []ginauth.Extractor{ginauth.Bearer(), ginauth.Basic(),
-			ginauth.Cookie(ginauth.CookieConfig{AlwaysSecure: cfg.CookieSecure})},
+		Extractors:         []ginauth.Extractor{ginauth.Bearer(), ginauth.Basic()},
+		Cookie:             &ginauth.CookieConfig{AlwaysSecure: cfg.CookieSecure},
 		SessionLifetime:    cfg.RefreshTTL,
 		SessionIdleTimeout: cfg.IdleTimeout(),
 		BcryptCost:         cfg.BcryptCost,

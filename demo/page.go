@@ -48,9 +48,9 @@ func who(r ginauth.Route) string {
 		return "misconfigured"
 	case r.Public:
 		return "anyone"
-	case len(r.AnyOf) > 0:
-		clauses := make([]string, len(r.AnyOf))
-		for i, c := range r.AnyOf {
+	case len(r.AllOf) > 0:
+		clauses := make([]string, len(r.AllOf))
+		for i, c := range r.AllOf {
 			clauses[i] = "role " + strings.Join(c, " or ")
 		}
 		return strings.Join(clauses, ", and ")

@@ -26,6 +26,7 @@ import (
 var wantRoutes = []string{
 	"GET /  public",
 	"HEAD /  public",
+	"GET /.well-known/jwks.json  public",
 	"GET /api/admin/stats  roles: admin",
 	"GET /api/me  authenticated",
 	"GET /api/reports  roles: admin|analyst",
@@ -35,6 +36,8 @@ var wantRoutes = []string{
 	"POST /auth/refresh  public",
 	"GET /healthz  public",
 	"HEAD /healthz  public",
+	"POST /oauth/revoke  public",
+	"POST /oauth/token  public",
 }
 
 func TestRoutes(t *testing.T) {

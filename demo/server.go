@@ -59,8 +59,8 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		mode string
 	)
 	if cfg.redis != nil {
-		if cfg.secret == nil {
-			return withKind(errConfig, "%s or %s is required with %s: every replica must sign and verify with the same key (generate one with: openssl rand -base64 32)", envSecret, envSecretFile, envRedisURL)
+		if cfg.secret == nil && cfg.signingKey == nil {
+			return withKind(errConfig, "%s, %s or %s is required with %s: every replica must sign and verify with the same key (generate one with: openssl rand -base64 32)", envSecret, envSecretFile, envSigningKey, envRedisURL)
 		}
 		client, rs, err := openRedis(cfg, logger)
 		if err != nil {
@@ -71,8 +71,8 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		checkRedis(ctx, cfg, rs, logger)
 	} else {
 		st, mode = openMemory(), "memory"
-		if cfg.secret == nil {
-			logger.Warn("neither AUTHKIT_SECRET nor AUTHKIT_SECRET_FILE is set: using a random key, so tokens die with this process")
+		if cfg.secret == nil && cfg.signingKey == nil {
+			logger.Warn("none of AUTHKIT_SECRET, AUTHKIT_SECRET_FILE, AUTHKIT_SIGNING_KEY_FILE is set: using a random key, so tokens die with this process")
 		}
 	}
 

@@ -50,7 +50,7 @@ func TestServeMemory(t *testing.T) {
 			t.Fatalf("a credential reached the log:\n%s", logs)
 		}
 	}
-	for _, want := range []string{"neither AUTHKIT_SECRET nor AUTHKIT_SECRET_FILE is set", "path=/api/admin/stats status=403", "principal.user=bob principal.scheme=Bearer", "msg=stopped"} {
+	for _, want := range []string{"none of AUTHKIT_SECRET, AUTHKIT_SECRET_FILE, AUTHKIT_SIGNING_KEY_FILE is set", "path=/api/admin/stats status=403", "principal.user=bob principal.scheme=Bearer", "msg=stopped"} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("log lacks %q:\n%s", want, logs)
 		}

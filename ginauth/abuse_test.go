@@ -389,7 +389,7 @@ func TestAuthorizationHeaderCap(t *testing.T) {
 // TestCookiePersistOption: Persist makes the cookies outlive the browser.
 func TestCookiePersistOption(t *testing.T) {
 	k := newKit(t, func(c *ginauth.Config) {
-		c.Extractors = []ginauth.Extractor{ginauth.Bearer(), ginauth.Cookie(ginauth.CookieConfig{Persist: true, NoHostPrefix: true})}
+		c.Extractors, c.Cookie = []ginauth.Extractor{ginauth.Bearer()}, &ginauth.CookieConfig{Persist: true, NoHostPrefix: true}
 	})
 	r := k.do("POST", "/auth/login", map[string]any{"username": "bob", "password": bobPW, "cookie": true})
 	expect(t, r, 200, "")

@@ -23,7 +23,7 @@ var ErrConfig = errors.New("ginauth: invalid config")
 type Auth struct {
 	cfg        Config
 	schemes    []string
-	cookie     *CookieExtractor
+	cookie     *cookieExtractor
 	retryAfter int
 	accounts   *Accounts
 	refreshKey []byte
@@ -105,9 +105,9 @@ func New(cfg Config) (*Auth, error) {
 		if s := x.Scheme(); s != "" {
 			a.schemes = append(a.schemes, s)
 		}
-		if ck, ok := x.(*CookieExtractor); ok {
-			a.cookie = ck
-		}
+	}
+	if cfg.Cookie != nil {
+		a.cookie = newCookieExtractor(*cfg.Cookie)
 	}
 	if len(a.schemes) == 0 {
 		return nil, fmt.Errorf("%w: no extractor with a challenge scheme (add Bearer or Basic)", ErrConfig)

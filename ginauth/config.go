@@ -21,10 +21,14 @@ type Config struct {
 
 	// Realm is named in WWW-Authenticate challenges. Default "authkit".
 	Realm string
-	// Extractors find credentials in requests, tried in order. Default:
-	// [Bearer] only. At least one must have a challenge scheme, so every
-	// 401 carries a challenge.
+	// Extractors find credentials in the Authorization header, tried in
+	// order: [Bearer] and [Basic]. Default: Bearer only. At least one must
+	// have a challenge scheme, so every 401 carries a challenge.
 	Extractors []Extractor
+	// Cookie turns on the browser session cookie, with CSRF protection on
+	// unsafe requests; it is tried after Extractors, and the login handler
+	// sets it when asked to. Default nil: no cookie.
+	Cookie *CookieConfig
 
 	// Stateless skips the per-request session check: access tokens are
 	// trusted until they expire, with zero store round trips. Logout,

@@ -26,14 +26,14 @@ const (
 const SchemeCookie = "Cookie"
 
 // Credential is what an [Extractor] found in a request: a [BearerToken], a
-// [Password] or a [SessionCookie].
+// [BasicCredentials] or a [SessionCookie].
 type Credential interface{ credential() }
 
 // BearerToken is an access token sent as "Authorization: Bearer …".
 type BearerToken string
 
-// Password is a username and password sent with HTTP Basic.
-type Password struct{ Username, Password string }
+// BasicCredentials are a username and password sent with HTTP Basic.
+type BasicCredentials struct{ Username, Password string }
 
 // SessionCookie is the browser session cookie: the session owner and the
 // raw session secret.
@@ -43,7 +43,7 @@ type SessionCookie struct {
 }
 
 func (BearerToken) credential()   {}
-func (Password) credential()      {}
+func (BasicCredentials) credential() {}
 func (SessionCookie) credential() {}
 
 // Extractor finds one kind of credential in a request. Extractors are
@@ -116,7 +116,7 @@ func (basicExtractor) Extract(r *http.Request) (Credential, error) {
 		// like cookies; refuse them where a CSRF token cannot be asked for.
 		return nil, ErrCSRF
 	}
-	return Password{Username: user, Password: pass}, nil
+	return BasicCredentials{Username: user, Password: pass}, nil
 }
 
 // crossSite reports an unsafe request that a browser says was started by
@@ -218,13 +218,11 @@ type CookieConfig struct {
 	Persist bool
 }
 
-// CookieExtractor extracts the browser session cookie and enforces CSRF
-// protection on unsafe requests. Add it to [Config.Extractors]; the login
-// handler then sets the cookie when asked to (see [Auth.LoginHandler]).
-type CookieExtractor struct{ cfg CookieConfig }
+// cookieExtractor reads the browser session cookie and enforces CSRF
+// protection on unsafe requests (Config.Cookie).
+type cookieExtractor struct{ cfg CookieConfig }
 
-// Cookie returns a session-cookie extractor.
-func Cookie(cfg CookieConfig) *CookieExtractor {
+func newCookieExtractor(cfg CookieConfig) *cookieExtractor {
 	if cfg.Name == "" {
 		cfg.Name = "authkit_session"
 	}
@@ -237,15 +235,13 @@ func Cookie(cfg CookieConfig) *CookieExtractor {
 	if cfg.Path == "" {
 		cfg.Path = "/"
 	}
-	return &CookieExtractor{cfg: cfg}
+	return &cookieExtractor{cfg: cfg}
 }
 
-// Scheme returns "": cookies are not an HTTP authentication scheme.
-func (*CookieExtractor) Scheme() string { return "" }
-
 // Extract reads the session cookie; on unsafe methods it also requires the
-// CSRF header to carry the token derived from the cookie.
-func (x *CookieExtractor) Extract(r *http.Request) (Credential, error) {
+// CSRF header to carry the token derived from the cookie. (nil, nil) means
+// no cookie.
+func (x *cookieExtractor) Extract(r *http.Request) (Credential, error) {
 	ck, err := r.Cookie(x.name(r, x.cfg.Name))
 	if errors.Is(err, http.ErrNoCookie) || (err == nil && ck.Value == "") {
 		return nil, nil
@@ -274,7 +270,7 @@ func (x *CookieExtractor) Extract(r *http.Request) (Credential, error) {
 
 // name is the name a cookie has on r: with the "__Host-" prefix when the
 // cookies are Secure there (see CookieConfig.NoHostPrefix).
-func (x *CookieExtractor) name(r *http.Request, base string) string {
+func (x *cookieExtractor) name(r *http.Request, base string) string {
 	if x.cfg.NoHostPrefix || x.cfg.Path != "/" || !x.secure(r) {
 		return base
 	}
@@ -282,7 +278,7 @@ func (x *CookieExtractor) name(r *http.Request, base string) string {
 }
 
 // set writes the session and CSRF cookies for a new session.
-func (x *CookieExtractor) set(w http.ResponseWriter, r *http.Request, username string, secret []byte, maxAge int) {
+func (x *cookieExtractor) set(w http.ResponseWriter, r *http.Request, username string, secret []byte, maxAge int) {
 	if !x.cfg.Persist {
 		maxAge = 0 // a session cookie
 	}
@@ -300,7 +296,7 @@ func (x *CookieExtractor) set(w http.ResponseWriter, r *http.Request, username s
 }
 
 // clear expires both cookies.
-func (x *CookieExtractor) clear(w http.ResponseWriter, r *http.Request) {
+func (x *cookieExtractor) clear(w http.ResponseWriter, r *http.Request) {
 	secure := x.secure(r)
 	for _, base := range []string{x.cfg.Name, x.cfg.CSRFName} {
 		http.SetCookie(w, &http.Cookie{Name: x.name(r, base), Value: "", Path: x.cfg.Path, MaxAge: -1,
@@ -312,7 +308,7 @@ func (x *CookieExtractor) clear(w http.ResponseWriter, r *http.Request) {
 // request made directly (no proxy headers) to a loopback host, where
 // browsers would otherwise drop the cookie during local development.
 // AlwaysSecure removes even that exception.
-func (x *CookieExtractor) secure(r *http.Request) bool {
+func (x *cookieExtractor) secure(r *http.Request) bool {
 	if x.cfg.AlwaysSecure || r.TLS != nil || !isLoopbackHost(r.Host) {
 		return true
 	}

@@ -43,7 +43,7 @@ type loginRequest struct {
 	Username *string `json:"username"`
 	Password *string `json:"password"`
 	// Cookie asks for a browser session cookie instead of tokens; honoured
-	// when a [CookieExtractor] is configured.
+	// when a browser cookie is configured (Config.Cookie).
 	Cookie bool `json:"cookie"`
 }
 
@@ -53,7 +53,7 @@ type refreshRequest struct {
 
 // LoginHandler handles POST {"username","password"}. On success it creates
 // a session and answers 200 with a [TokenResponse] and Cache-Control:
-// no-store. With "cookie": true and a [CookieExtractor] configured, it sets
+// no-store. With "cookie": true and Config.Cookie set, it sets
 // the session and CSRF cookies instead and answers with a
 // [CookieLoginResponse]. Unknown user, wrong password and disabled user
 // get the same 401 invalid_credentials after the same hashing work; too
@@ -268,7 +268,7 @@ func (a *Auth) logoutTarget(c *gin.Context) (username string, sid store.Digest, 
 		return claims.Subject, sid, SchemeBearer, nil
 	case SessionCookie:
 		return cred.Username, store.HashSecret(cred.Secret), SchemeCookie, nil
-	case Password:
+	case BasicCredentials:
 		return "", sid, SchemeBasic, nil
 	default:
 		return "", sid, "", ErrCredentialsMissing

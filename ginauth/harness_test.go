@@ -122,7 +122,8 @@ func newKitWith(t testing.TB, st store.Store, clk *clock, opts ...func(*ginauth.
 		BcryptCost: bcrypt.MinCost, AllowTestCosts: true, Now: k.clock.Now,
 		Logger:     slog.New(slog.DiscardHandler),
 		Audit:      audited.record,
-		Extractors: []ginauth.Extractor{ginauth.Bearer(), ginauth.Basic(), ginauth.Cookie(ginauth.CookieConfig{})},
+		Extractors: []ginauth.Extractor{ginauth.Bearer(), ginauth.Basic()},
+		Cookie:     &ginauth.CookieConfig{},
 	}
 	for _, o := range opts {
 		o(&cfg)

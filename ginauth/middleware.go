@@ -28,7 +28,7 @@ func (a *Auth) Required() gin.HandlerFunc {
 // earlier middleware did. With no roles it denies everything (fail
 // closed) and [Routes] reports the route as misconfigured.
 func (a *Auth) RequireRoles(roles ...string) gin.HandlerFunc {
-	return a.requireRoles(Requirement{Authenticated: true, AnyOf: [][]string{slices.Clone(roles)}})
+	return a.requireRoles(Requirement{Authenticated: true, AllOf: [][]string{slices.Clone(roles)}})
 }
 
 // RequireAllRoles lets the request through only when the principal has
@@ -36,10 +36,10 @@ func (a *Auth) RequireRoles(roles ...string) gin.HandlerFunc {
 func (a *Auth) RequireAllRoles(roles ...string) gin.HandlerFunc {
 	req := Requirement{Authenticated: true}
 	for _, r := range roles {
-		req.AnyOf = append(req.AnyOf, []string{r})
+		req.AllOf = append(req.AllOf, []string{r})
 	}
 	if len(roles) == 0 {
-		req.AnyOf = [][]string{{}}
+		req.AllOf = [][]string{{}}
 	}
 	return a.requireRoles(req)
 }
@@ -50,7 +50,7 @@ func (a *Auth) requireRoles(req Requirement) gin.HandlerFunc {
 		if !ok {
 			return
 		}
-		for _, clause := range req.AnyOf {
+		for _, clause := range req.AllOf {
 			if !slices.ContainsFunc(clause, p.HasRole) {
 				a.fail(c, ErrForbidden)
 				return
@@ -121,7 +121,7 @@ func (a *Auth) check(c *gin.Context) (Principal, error) {
 	switch cred := cred.(type) {
 	case BearerToken:
 		return a.checkBearer(c, string(cred))
-	case Password:
+	case BasicCredentials:
 		return a.checkPassword(c, cred)
 	case SessionCookie:
 		return a.checkSession(c, cred.Username, store.HashSecret(cred.Secret), SchemeCookie)
@@ -140,6 +140,9 @@ func (a *Auth) extract(c *gin.Context) (Credential, error) {
 		if err != nil || found != nil {
 			return found, err
 		}
+	}
+	if a.cookie != nil {
+		return a.cookie.Extract(c.Request)
 	}
 	return nil, nil
 }
@@ -207,7 +210,7 @@ func (a *Auth) checkSession(c *gin.Context, username string, sid store.Digest, s
 	return Principal{Username: s.Username, Roles: s.Roles, Scheme: scheme, SessionID: s.ID}, nil
 }
 
-func (a *Auth) checkPassword(c *gin.Context, cred Password) (Principal, error) {
+func (a *Auth) checkPassword(c *gin.Context, cred BasicCredentials) (Principal, error) {
 	u, err := a.verifyPassword(c, cred.Username, cred.Password)
 	if err != nil {
 		return Principal{}, err

@@ -17,10 +17,10 @@ type Requirement struct {
 	Public bool
 	// Authenticated routes need a principal.
 	Authenticated bool
-	// AnyOf lists role clauses, all of which must hold; a clause holds when
+	// AllOf lists role clauses, all of which must hold; a clause holds when
 	// the principal has at least one of its roles. RequireRoles("a","b")
 	// adds the clause [a b]; RequireAllRoles("a","b") adds [a] and [b].
-	AnyOf [][]string
+	AllOf [][]string
 	// Endpoint marks handlers that answer the request themselves (login,
 	// refresh, logout, health), as opposed to middleware annotations, which
 	// must come before the handler they protect.
@@ -52,9 +52,9 @@ func (r Route) String() string {
 		who = "MISCONFIGURED: " + r.Problem
 	case r.Public:
 		who = "public"
-	case len(r.AnyOf) > 0:
-		clauses := make([]string, len(r.AnyOf))
-		for i, c := range r.AnyOf {
+	case len(r.AllOf) > 0:
+		clauses := make([]string, len(r.AllOf))
+		for i, c := range r.AllOf {
 			clauses[i] = strings.Join(c, "|")
 		}
 		who = "roles: " + strings.Join(clauses, " & ")
@@ -103,12 +103,12 @@ func (r *Route) merge(q Requirement) {
 	r.Public = r.Public || q.Public
 	r.Authenticated = r.Authenticated || q.Authenticated
 	r.Endpoint = r.Endpoint || q.Endpoint
-	for _, c := range q.AnyOf {
+	for _, c := range q.AllOf {
 		if len(c) == 0 {
 			r.Problem = "role annotation without roles (denies everyone)"
 		}
-		if !slices.ContainsFunc(r.AnyOf, func(have []string) bool { return slices.Equal(have, c) }) {
-			r.AnyOf = append(r.AnyOf, c)
+		if !slices.ContainsFunc(r.AllOf, func(have []string) bool { return slices.Equal(have, c) }) {
+			r.AllOf = append(r.AllOf, c)
 		}
 	}
 	if r.Public && r.Authenticated {

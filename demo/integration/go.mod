@@ -17,6 +17,7 @@ require (
 	github.com/gin-authkit/authkit v0.0.0-00010101000000-000000000000
 	github.com/redis/go-redis/v9 v9.23.0
 	go.yaml.in/yaml/v4 v4.0.0-rc.4
+	golang.org/x/oauth2 v0.38.0
 )
 
 require (
