@@ -42,9 +42,9 @@ type SessionCookie struct {
 	Secret   []byte
 }
 
-func (BearerToken) credential()   {}
+func (BearerToken) credential()      {}
 func (BasicCredentials) credential() {}
-func (SessionCookie) credential() {}
+func (SessionCookie) credential()    {}
 
 // Extractor finds one kind of credential in a request. Extractors are
 // tried in the order configured; the first that finds a credential wins.
