@@ -1,0 +1,138 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/gin-authkit/authkit/ginauth"
+	"github.com/gin-authkit/authkit/store"
+	"github.com/gin-authkit/authkit/store/redisstore"
+	"github.com/gin-authkit/authkit/tokens"
+)
+
+// Mode chooses how an authkit target checks requests.
+type Mode int
+
+const (
+	// Session checks the session in Redis on every request (the default
+	// of ginauth.Config).
+	Session Mode = iota
+	// Stateless trusts the access token alone (Config.Stateless).
+	Stateless
+	// Cached is session mode on a store with the local session cache.
+	Cached
+)
+
+func (m Mode) String() string {
+	switch m {
+	case Stateless:
+		return "authkit-stateless"
+	case Cached:
+		return "authkit-cached"
+	default:
+		return "authkit-session"
+	}
+}
+
+// Authkit is ginauth with HS256 tokens on a redisstore, with the routes of
+// the Quick start: Required on /me, and RequireRoles("admin") on /admin
+// inside the same group. Every setting but the bcrypt cost is the
+// default; the logger discards. [Cached] uses the store's local session
+// cache on a client of its own; call [Target.Warm] before measuring it.
+func Authkit(e *Env, mode Mode) (*Target, error) {
+	var (
+		st      store.Store
+		err     error
+		sent    *atomic.Int64 // commands the cached store sent
+		release = func() {}
+	)
+	prefix := e.Prefix + "ak-" + randomHex(4) + ":" // each target its own users
+	if mode == Cached {
+		st, sent, release, err = cachedStore(e, prefix)
+	} else {
+		st, err = redisstore.New(e.Redis, redisstore.Options{Prefix: prefix})
+	}
+	if err != nil {
+		return nil, err
+	}
+	t, err := authkitTarget(e, mode, st)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	t.close = release
+	if sent != nil {
+		t.warm = func(path string, creds []Credential) error { return warmCache(t, path, creds, sent) }
+	}
+	return t, nil
+}
+
+// authkitTarget builds the kit and its engine on st.
+func authkitTarget(e *Env, mode Mode, st store.Store) (*Target, error) {
+	key, err := tokens.NewHMACKey("bench", e.Secret)
+	if err != nil {
+		return nil, err
+	}
+	opts := []tokens.Option{tokens.WithIssuer("bench-authkit"), tokens.WithAudience("bench-api")}
+	issuer, err := tokens.NewIssuer(key, opts...)
+	if err != nil {
+		return nil, err
+	}
+	verifier, err := tokens.NewVerifier([]*tokens.Key{key}, opts...)
+	if err != nil {
+		return nil, err
+	}
+	auth, err := ginauth.New(ginauth.Config{
+		Store: st, Issuer: issuer, Verifier: verifier, Realm: "bench",
+		Stateless:  mode == Stateless,
+		BcryptCost: BcryptCost, AllowTestCosts: true,
+		Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i := range Users {
+		name := UserName(i)
+		if err := auth.Accounts().CreateUser(context.Background(), name, Password(name), UserRoles); err != nil {
+			return nil, fmt.Errorf("authkit: creating %s: %w", name, err)
+		}
+	}
+
+	r := gin.New()
+	r.POST("/login", auth.LoginHandler())
+	r.POST("/refresh", auth.RefreshHandler())
+	api := r.Group("", auth.Required())
+	api.GET("/me", authkitMe)
+	api.GET("/admin", auth.RequireRoles("admin"), authkitMe)
+	return &Target{
+		Name:   mode.String(),
+		Engine: r,
+		credential: func(w *httptest.ResponseRecorder) (Credential, error) {
+			access, err := jsonField(w, "access_token")
+			if err != nil {
+				return Credential{}, err
+			}
+			refresh, err := jsonField(w, "refresh_token")
+			return Credential{Header: "Authorization", Value: "Bearer " + access, Refresh: refresh}, err
+		},
+		refreshRequest: func(c Credential) *http.Request {
+			r := httptest.NewRequest(http.MethodPost, "/refresh",
+				strings.NewReader(`{"refresh_token":`+strconv.Quote(c.Refresh)+`}`))
+			r.Header.Set("Content-Type", "application/json")
+			return r
+		},
+	}, nil
+}
+
+func authkitMe(c *gin.Context) {
+	p, _ := ginauth.PrincipalFrom(c)
+	me(c, p.Username)
+}
