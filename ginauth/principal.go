@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/gin-authkit/authkit/ginauth/internal/principalhook"
 	"github.com/gin-authkit/authkit/store"
 )
 
@@ -58,10 +59,14 @@ func PrincipalFromContext(ctx context.Context) (*Principal, bool) {
 	return p, ok && p != nil
 }
 
-// WithPrincipal returns a copy of ctx carrying p; useful in tests of code
-// that calls [PrincipalFromContext].
-func WithPrincipal(ctx context.Context, p *Principal) context.Context {
+// withPrincipal returns a copy of ctx carrying p. Only ginauthtest reaches
+// it (through principalhook): application code cannot forge a caller.
+func withPrincipal(ctx context.Context, p *Principal) context.Context {
 	return &principalContext{Context: ctx, p: *p}
+}
+
+func init() {
+	principalhook.With = func(ctx context.Context, p any) context.Context { return withPrincipal(ctx, p.(*Principal)) }
 }
 
 // principalContext carries the outcome of checking a request's credential:

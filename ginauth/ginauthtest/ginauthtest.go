@@ -3,12 +3,14 @@
 package ginauthtest
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/gin-authkit/authkit/ginauth"
+	"github.com/gin-authkit/authkit/ginauth/internal/principalhook"
 )
 
 // AssertRoutesAnnotated fails the test when a route of e carries no
@@ -42,4 +44,11 @@ func AssertError(t testing.TB, status int, body []byte, wantStatus int, wantCode
 	if msg, _ := got["message"].(string); len(got) != 2 || msg == "" {
 		t.Fatalf("error body must be exactly {error, message}: %s", body)
 	}
+}
+
+// WithPrincipal returns a copy of ctx carrying p, for tests of code below
+// the HTTP layer that calls ginauth.PrincipalFromContext. Outside tests a
+// principal comes only from authenticating a request.
+func WithPrincipal(ctx context.Context, p *ginauth.Principal) context.Context {
+	return principalhook.With(ctx, p)
 }

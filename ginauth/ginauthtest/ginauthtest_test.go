@@ -1,6 +1,7 @@
 package ginauthtest_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 
@@ -82,5 +83,16 @@ func TestAssertRoutesAnnotated(t *testing.T) {
 	bad.GET("/forgot", func(*gin.Context) {})
 	if failed := run(t, func(tb testing.TB) { ginauthtest.AssertRoutesAnnotated(tb, bad) }); len(failed) != 1 {
 		t.Errorf("unannotated route not reported: %q", failed)
+	}
+}
+
+func TestWithPrincipal(t *testing.T) {
+	ctx := ginauthtest.WithPrincipal(context.Background(), &ginauth.Principal{Username: "alice", Roles: []string{"admin"}})
+	p, ok := ginauth.PrincipalFromContext(ctx)
+	if !ok || p.Username != "alice" || !p.HasRole("admin") {
+		t.Fatalf("PrincipalFromContext = %+v, %v", p, ok)
+	}
+	if _, ok := ginauth.PrincipalFromContext(context.Background()); ok {
+		t.Fatal("a bare context has a principal")
 	}
 }
