@@ -767,3 +767,36 @@ func TestRotationStateIsConstant(t *testing.T) {
 		t.Errorf("Session after reuse: %v, want ErrNotFound", err)
 	}
 }
+
+// BenchmarkSessionClientOptions measures the session read under the
+// go-redis options that touch the hot path: RESP2 against RESP3, and a
+// pool checked in FIFO order. Run it against a real Redis
+// (AUTHKIT_TEST_REDIS) with -count and compare with benchstat.
+func BenchmarkSessionClientOptions(b *testing.B) {
+	if testredis.Backend() != "redis" {
+		b.Skip("needs a real Redis: set " + testredis.EnvVar)
+	}
+	for _, tc := range []struct {
+		name string
+		set  func(*redis.Options)
+	}{
+		{"resp3", func(*redis.Options) {}},
+		{"resp2", func(o *redis.Options) { o.Protocol = 2 }},
+		{"fifo", func(o *redis.Options) { o.PoolFIFO = true }},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			opts := testredis.Options(b)
+			tc.set(opts)
+			rdb := redis.NewClient(opts)
+			b.Cleanup(func() { rdb.Close() })
+			prefix := testredis.NewPrefix()
+			b.Cleanup(func() { testredis.DeletePrefix(b, rdb, prefix) })
+			s, err := redisstore.New(rdb, redisstore.Options{Prefix: prefix})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			storetest.BenchmarkSession(b, s)
+		})
+	}
+}
