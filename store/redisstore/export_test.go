@@ -10,3 +10,8 @@ func CacheReady(s *Store) bool {
 	defer s.cache.mu.Unlock()
 	return s.cache.healthy
 }
+
+// CRC16 is the slot checksum the store's channels use, for the key-slot
+// tests (checked there against the CRC-16/XMODEM test vector and against
+// CLUSTER KEYSLOT on a real cluster).
+var CRC16 = crc16

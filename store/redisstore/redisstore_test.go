@@ -568,28 +568,12 @@ func keySlot(key string) uint16 {
 			key = key[i+1 : i+1+j]
 		}
 	}
-	return crc16(key) % 16384
+	return redisstore.CRC16(key) % 16384
 }
 
-// crc16 is CRC-16/XMODEM (polynomial 0x1021, initial value 0), the
-// checksum Redis Cluster uses for slots.
-func crc16(s string) uint16 {
-	var crc uint16
-	for i := 0; i < len(s); i++ {
-		crc ^= uint16(s[i]) << 8
-		for range 8 {
-			if crc&0x8000 != 0 {
-				crc = crc<<1 ^ 0x1021
-			} else {
-				crc <<= 1
-			}
-		}
-	}
-	return crc
-}
 
 func TestKeySlot(t *testing.T) {
-	if got := crc16("123456789"); got != 0x31C3 {
+	if got := redisstore.CRC16("123456789"); got != 0x31C3 {
 		t.Errorf("crc16(123456789) = %#x, want 0x31c3", got)
 	}
 	// Values and rules from the Redis Cluster specification.
@@ -599,8 +583,8 @@ func TestKeySlot(t *testing.T) {
 	}{
 		{"foo", 12182},
 		{"{user1000}.following", keySlot("user1000")},
-		{"foo{}{bar}", crc16("foo{}{bar}") % 16384},
-		{"foo{{bar}}zap", crc16("{bar") % 16384},
+		{"foo{}{bar}", redisstore.CRC16("foo{}{bar}") % 16384},
+		{"foo{{bar}}zap", redisstore.CRC16("{bar") % 16384},
 		{"foo{bar}{zap}", keySlot("bar")},
 	}
 	for _, tc := range tests {
