@@ -442,3 +442,31 @@ func TestRefreshRetryAfterStall(t *testing.T) {
 func b64url(s string) string {
 	return strings.TrimRight(strings.NewReplacer("+", "-", "/", "_").Replace(b64std(s)), "=")
 }
+
+// TestLoginRoundTrips pins what throttling adds to a login: reading the
+// counters, counting the attempt in advance and taking it back (one round
+// trip each); clearing the pair's earlier failures costs one more, and
+// only when there were some. The rest is the user read and the session's
+// creation.
+func TestLoginRoundTrips(t *testing.T) {
+	k := newKit(t)
+	trips := func(pw string) int64 {
+		before := k.trips.n.Load()
+		k.do("POST", "/auth/login", map[string]string{"username": "bob", "password": pw})
+		return k.trips.n.Load() - before
+	}
+	trips(bobPW) // the first calls also load the scripts into Redis
+	trips("wrong-password")
+	trips(bobPW)
+	clean := trips(bobPW)
+	trips("wrong-password")
+	if got := trips(bobPW); got != clean+1 {
+		t.Errorf("a login after a failure took %d round trips, want %d (one more, to clear the pair)", got, clean+1)
+	}
+	if got := trips(bobPW); got != clean {
+		t.Errorf("a login with a clean pair took %d round trips, want %d as before", got, clean)
+	}
+	if clean > 6 {
+		t.Errorf("a successful login takes %d round trips, want at most 6", clean)
+	}
+}

@@ -241,7 +241,7 @@ func (a *Auth) verifyPassword(c *gin.Context, username, password string) (store.
 	}
 	u, verr := a.accounts.Verify(ctx, username, password)
 	release()
-	if err := a.throttleSettle(ctx, keys, verr); err != nil {
+	if err := a.throttleSettle(ctx, keys, before, verr); err != nil {
 		return store.User{}, err
 	}
 	return u, verr

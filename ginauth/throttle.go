@@ -194,23 +194,21 @@ func (a *Auth) throttleCount(ctx context.Context, keys throttleKeys, before []st
 }
 
 // throttleSettle finishes the bookkeeping of an attempt counted in
-// advance: a success clears the pair's counter and takes the attempt back
-// from the others; an attempt that could not be judged (the store failed)
-// is taken back everywhere; a failure stays counted.
-func (a *Auth) throttleSettle(ctx context.Context, keys throttleKeys, verdict error) error {
+// advance: a success or an attempt that could not be judged (the store
+// failed) is taken back from every counter, in one round trip, and a
+// success also clears the pair's earlier failures when it had any (a
+// second round trip, only then); a failure stays counted.
+func (a *Auth) throttleSettle(ctx context.Context, keys throttleKeys, before []store.Attempt, verdict error) error {
 	if a.cfg.Throttle.Disabled || errors.Is(verdict, ErrBadCredentials) {
 		return nil
 	}
 	sctx, cancel := context.WithTimeout(ctx, a.cfg.StoreTimeout)
 	defer cancel()
-	forgive := keys[:]
-	if verdict == nil {
-		if err := a.cfg.Store.ResetAttempts(sctx, keys[0]); err != nil {
-			return errors.Join(ErrUnavailable, err)
-		}
-		forgive = keys[1:]
+	err := a.cfg.Store.ForgiveFailure(sctx, keys[:]...)
+	if err == nil && verdict == nil && before[0].Failures > 0 {
+		err = a.cfg.Store.ResetAttempts(sctx, keys[0])
 	}
-	if err := a.cfg.Store.ForgiveFailure(sctx, forgive...); err != nil && verdict == nil {
+	if err != nil && verdict == nil {
 		return errors.Join(ErrUnavailable, err)
 	}
 	return nil
