@@ -571,7 +571,6 @@ func keySlot(key string) uint16 {
 	return redisstore.CRC16(key) % 16384
 }
 
-
 func TestKeySlot(t *testing.T) {
 	if got := redisstore.CRC16("123456789"); got != 0x31C3 {
 		t.Errorf("crc16(123456789) = %#x, want 0x31c3", got)
