@@ -69,9 +69,44 @@ type Session struct {
 	IdleTimeout time.Duration
 	// ExpiresAt is the session's absolute end.
 	ExpiresAt time.Time
+	// Generation is the [SessionSpec.Generation] the session was created
+	// in. A caller whose users live in a separate [UserSource] compares
+	// it with the user's current [User.Generation]: a session of an older
+	// generation has ended (password change, disable, log out everywhere).
+	Generation uint64
 }
 
-// UserStore keeps user accounts.
+// UserSource finds users: what a login, an HTTP Basic request and the
+// per-request session check need from a user directory. It is the one
+// required method of a user backend; an application whose users live in
+// its own tables implements it in a few lines, or uses
+// store/sqlstore.
+//
+// User reports a missing user, and a username that fails
+// [ValidateUsername], with an error wrapping [ErrNotFound]; any other
+// error is an infrastructure failure. The returned user's Generation
+// must change whenever its password hash changes or it is disabled (see
+// [User.Generation]), and never go back.
+type UserSource interface {
+	// User returns the user called username, which is in canonical form
+	// (see [CanonicalUsername]).
+	User(ctx context.Context, username string) (User, error)
+}
+
+// PasswordRehasher is an optional capability of a [UserSource]: a login
+// that verified a password against a weaker hash stores a stronger one.
+// A source without it keeps its hashes as they are.
+type PasswordRehasher interface {
+	// RehashPassword replaces the user's password hash with a stronger
+	// encoding of the same password, only while the stored hash is still
+	// old and the user's generation is still gen; it changes neither the
+	// generation nor any session. It reports whether it replaced the hash.
+	// A login uses it after verifying the password against old.
+	RehashPassword(ctx context.Context, username string, gen uint64, old, hash []byte) (bool, error)
+}
+
+// UserStore keeps user accounts: a [UserSource] that can also create and
+// change them.
 //
 // Every method reports a missing user with an error wrapping [ErrNotFound]
 // and an invalid argument with one wrapping [ErrInvalid]; any other error
@@ -82,21 +117,15 @@ type Session struct {
 // and SetDisabled report it as a missing user, [ErrNotFound], like any
 // other unknown name.
 type UserStore interface {
+	UserSource
+	PasswordRehasher
 	// CreateUser adds u. It fails with [ErrExists] when the username is
 	// taken. CreatedAt is set by the store.
 	CreateUser(ctx context.Context, u User) error
-	// User returns the user called username.
-	User(ctx context.Context, username string) (User, error)
 	// SetPasswordHash replaces the user's password hash and, in the same
 	// atomic step, moves the user to a new generation, which ends every
 	// session of the user and every login in flight.
 	SetPasswordHash(ctx context.Context, username string, hash []byte) error
-	// RehashPassword replaces the user's password hash with a stronger
-	// encoding of the same password, only while the stored hash is still
-	// old and the user's generation is still gen; it changes neither the
-	// generation nor any session. It reports whether it replaced the hash.
-	// A login uses it after verifying the password against old.
-	RehashPassword(ctx context.Context, username string, gen uint64, old, hash []byte) (bool, error)
 	// SetRoles replaces the user's roles. Live sessions see the new roles
 	// on their next read.
 	SetRoles(ctx context.Context, username string, roles []string) error
@@ -114,6 +143,17 @@ type UserStore interface {
 // Expired records must disappear on their own (TTL or sweeping), so the
 // store never grows without bound.
 //
+// A store that also keeps the users (a [Store]) checks the owner itself
+// and reads the owner's roles with the session. A store configured for
+// external users (redisstore.Options.ExternalUsers,
+// memstore.Options.ExternalUsers) keeps sessions of users held in another
+// [UserSource]: it knows nothing of the owner, so its sessions carry no
+// roles, and the caller checks the owner and its [Session.Generation]
+// against that source (ginauth does, on every request). Such a store
+// keeps, per user, the highest generation it was given: CreateSession
+// with an older one fails with [ErrStale], and one with a newer one ends
+// the user's sessions of older generations.
+//
 // A store may offer, as an option its user turns on, to answer reads from
 // a cache local to the process; then a revocation or a role change made
 // through another process takes effect there after a short delay that
@@ -122,7 +162,7 @@ type UserStore interface {
 //
 // A username that fails [ValidateUsername] has no sessions: CreateSession
 // rejects it with [ErrInvalid], but Session reports [ErrNotFound],
-// Sessions returns none, and RevokeSession and RevokeAll return nil.
+// and RevokeSession and RevokeAll return nil.
 type SessionStore interface {
 	// CreateSession stores a new session. It fails with [ErrNotFound] when
 	// the user is absent or disabled, with [ErrStale] when the user's
@@ -148,9 +188,6 @@ type SessionStore interface {
 	// the last use nor any expiry. It serves checks that must not keep a
 	// session alive, such as looking at the session of an expired token.
 	PeekSession(ctx context.Context, username string, id Digest) (Session, error)
-	// Sessions lists the user's live sessions, oldest first, ties by ID
-	// (see [SortSessions]). An unknown user has none.
-	Sessions(ctx context.Context, username string) ([]Session, error)
 	// RevokeSession ends one session. Revoking an absent session is not an
 	// error.
 	RevokeSession(ctx context.Context, username string, id Digest) error
@@ -242,17 +279,35 @@ type AttemptStore interface {
 	ResetAttempts(ctx context.Context, keys ...string) error
 }
 
+// SessionLister is an optional capability of a [SessionStore]: listing a
+// user's sessions, for an account page or an administrator.
+type SessionLister interface {
+	// Sessions lists the user's live sessions, oldest first, ties by ID
+	// (see [SortSessions]). An unknown user has none. A username that
+	// fails [ValidateUsername] has none either.
+	Sessions(ctx context.Context, username string) ([]Session, error)
+}
+
 // Pinger is implemented by stores that can report whether their backend
 // answers; health checks use it.
 type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
-// Store is everything authkit needs from a backend.
-type Store interface {
-	UserStore
+// SessionBackend is what ginauth needs from the backend that keeps
+// sessions: sessions, refresh-token rotation and attempt counters. Users
+// may live elsewhere, in any [UserSource].
+type SessionBackend interface {
 	SessionStore
 	RefreshStore
 	AttemptStore
+}
+
+// Store is a backend that keeps everything, users included, with every
+// optional capability: redisstore and memstore are Stores.
+type Store interface {
+	UserStore
+	SessionBackend
+	SessionLister
 	Pinger
 }

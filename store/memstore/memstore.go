@@ -24,12 +24,18 @@ type Options struct {
 	// records. Default: time.Now. Tests inject a fake clock instead of
 	// sleeping.
 	Now func() time.Time
+	// ExternalUsers makes the store keep sessions of users held in
+	// another store.UserSource (see [store.SessionStore]): CreateSession
+	// needs no user here, sessions carry no roles, and the caller checks
+	// the owner. Default false: sessions belong to this store's users.
+	ExternalUsers bool
 }
 
 // Store is an in-memory [store.Store]. It is safe for concurrent use. Create
 // it with [New]; the zero value is not usable.
 type Store struct {
-	now func() time.Time
+	now      func() time.Time
+	external bool
 
 	mu    sync.Mutex
 	users map[string]*user
@@ -37,6 +43,9 @@ type Store struct {
 	sessions map[string]map[store.Digest]*session
 	// all holds every session once, for the sweep.
 	all sweepList[*session]
+	// floor holds, with ExternalUsers, the highest generation given for
+	// each user; a session of a lower one is no longer live.
+	floor map[string]uint64
 
 	attempts attemptTable
 }
@@ -77,8 +86,10 @@ func New(opts Options) *Store {
 	}
 	return &Store{
 		now:      now,
+		external: opts.ExternalUsers,
 		users:    make(map[string]*user),
 		sessions: make(map[string]map[store.Digest]*session),
+		floor:    make(map[string]uint64),
 	}
 }
 
@@ -232,12 +243,8 @@ func (s *Store) CreateSession(ctx context.Context, ns store.SessionSpec) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.sweep(now)
-	u, ok := s.users[ns.Username]
-	if !ok || u.disabled {
-		return notFound("create session")
-	}
-	if u.gen != ns.Generation {
-		return fmt.Errorf("memstore: create session: %w", store.ErrStale)
+	if err := s.admit(ns); err != nil {
+		return fmt.Errorf("memstore: create session: %w", err)
 	}
 	if old, ok := s.sessions[ns.Username][ns.ID]; ok {
 		if s.live(old, now) {
@@ -248,7 +255,7 @@ func (s *Store) CreateSession(ctx context.Context, ns store.SessionSpec) error {
 	sess := &session{
 		id:       ns.ID,
 		username: ns.Username,
-		gen:      u.gen,
+		gen:      ns.Generation,
 		ref:      ns.Refresh,
 		created:  now,
 		seen:     now,
@@ -264,6 +271,31 @@ func (s *Store) CreateSession(ctx context.Context, ns store.SessionSpec) error {
 	s.all.add(sess)
 	if ns.MaxSessions > 0 {
 		s.evict(sess, ns.MaxSessions, now)
+	}
+	return nil
+}
+
+// admit checks that a session of ns.Username may be created in
+// generation ns.Generation. With external users it raises the user's
+// floor, ending the sessions below it. The caller holds s.mu.
+func (s *Store) admit(ns store.SessionSpec) error {
+	if s.external {
+		floor, seen := s.floor[ns.Username]
+		switch {
+		case seen && ns.Generation < floor:
+			return store.ErrStale
+		case !seen || ns.Generation > floor:
+			s.floor[ns.Username] = ns.Generation
+			s.removeAll(ns.Username)
+		}
+		return nil
+	}
+	u, ok := s.users[ns.Username]
+	if !ok || u.disabled {
+		return store.ErrNotFound
+	}
+	if u.gen != ns.Generation {
+		return store.ErrStale
 	}
 	return nil
 }
@@ -362,9 +394,10 @@ func (s *Store) RevokeAll(ctx context.Context, username string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if u, ok := s.users[username]; ok {
+	if u, ok := s.users[username]; ok && !s.external {
 		s.bump(username, u)
 	}
+	s.removeAll(username)
 	return nil
 }
 
@@ -425,20 +458,27 @@ func (s *Store) lookup(username string, id store.Digest, now time.Time) (*sessio
 	return sess, true
 }
 
-// live reports whether sess is live at now: its owner exists, is enabled
-// and is still in the session's generation, and neither the absolute
-// expiry nor the idle timeout has passed. The caller holds s.mu.
+// live reports whether sess is live at now: neither the absolute expiry
+// nor the idle timeout has passed, and its owner exists, is enabled and
+// is still in the session's generation (with external users: the
+// session's generation is the highest given for its owner). The caller
+// holds s.mu.
 func (s *Store) live(sess *session, now time.Time) bool {
+	if !now.Before(sess.exp) || !now.Before(sess.seen.Add(sess.idle)) {
+		return false
+	}
+	if s.external {
+		return sess.gen == s.floor[sess.username]
+	}
 	u, ok := s.users[sess.username]
-	return ok && !u.disabled && u.gen == sess.gen &&
-		now.Before(sess.exp) && now.Before(sess.seen.Add(sess.idle))
+	return ok && !u.disabled && u.gen == sess.gen
 }
 
 // record copies sess out with its owner's current roles. The caller holds
 // s.mu.
 func (s *Store) record(sess *session) store.Session {
 	var roles []string
-	if u, ok := s.users[sess.username]; ok {
+	if u, ok := s.users[sess.username]; ok && !s.external {
 		roles = u.roles
 	}
 	return store.Session{
@@ -449,6 +489,7 @@ func (s *Store) record(sess *session) store.Session {
 		LastSeen:    sess.seen,
 		IdleTimeout: sess.idle,
 		ExpiresAt:   sess.exp,
+		Generation:  sess.gen,
 	}
 }
 

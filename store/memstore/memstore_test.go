@@ -23,6 +23,12 @@ func TestContract(t *testing.T) {
 	})
 }
 
+func TestContractExternalUsers(t *testing.T) {
+	storetest.RunExternalUsers(t, func(t *testing.T, now func() time.Time) store.SessionBackend {
+		return memstore.New(memstore.Options{Now: now, ExternalUsers: true})
+	})
+}
+
 // fakeNow is a clock the test moves by hand.
 type fakeNow struct{ t time.Time }
 

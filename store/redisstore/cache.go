@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -99,7 +98,7 @@ type cacheKey struct {
 type cacheEntry struct {
 	key   cacheKey
 	rec   record
-	roles []string
+	owner owner
 	born  time.Time
 }
 
@@ -135,27 +134,27 @@ func (c *localCache) close() {
 	<-c.done
 }
 
-// get returns the cached record of a session and a copy of its roles.
-func (c *localCache) get(user string, id store.Digest) (record, []string, bool) {
+// get returns the cached record of a session and a copy of its owner.
+func (c *localCache) get(user string, id store.Digest) (record, owner, bool) {
 	if c == nil {
-		return record{}, nil, false
+		return record{}, owner{}, false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.healthy {
-		return record{}, nil, false
+		return record{}, owner{}, false
 	}
 	el, ok := c.entries[cacheKey{user, id}]
 	if !ok {
-		return record{}, nil, false
+		return record{}, owner{}, false
 	}
 	e := el.Value.(*cacheEntry)
 	if time.Since(e.born) >= c.ttl {
 		c.remove(el)
-		return record{}, nil, false
+		return record{}, owner{}, false
 	}
 	c.lru.MoveToFront(el)
-	return e.rec, slices.Clone(e.roles), true
+	return e.rec, e.owner.clone(), true
 }
 
 // epoch returns the generation to pass to put after reading Redis.
@@ -171,7 +170,7 @@ func (c *localCache) epoch() uint64 {
 // put caches a live session read from Redis, unless the cache changed
 // generation since epoch: an invalidation that arrived during the read
 // may concern what it read.
-func (c *localCache) put(epoch uint64, user string, id store.Digest, rec record, roles []string) {
+func (c *localCache) put(epoch uint64, user string, id store.Digest, rec record, o owner) {
 	if c == nil {
 		return
 	}
@@ -184,7 +183,7 @@ func (c *localCache) put(epoch uint64, user string, id store.Digest, rec record,
 	if el, ok := c.entries[k]; ok {
 		c.remove(el)
 	}
-	el := c.lru.PushFront(&cacheEntry{key: k, rec: rec, roles: slices.Clone(roles), born: time.Now()})
+	el := c.lru.PushFront(&cacheEntry{key: k, rec: rec, owner: o.clone(), born: time.Now()})
 	c.entries[k] = el
 	m := c.byUser[user]
 	if m == nil {

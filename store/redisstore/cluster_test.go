@@ -61,6 +61,13 @@ func TestClusterContract(t *testing.T) {
 		}
 		return s
 	})
+	storetest.RunExternalUsers(t, func(t *testing.T, now func() time.Time) store.SessionBackend {
+		s, err := redisstore.New(rdb, redisstore.Options{Prefix: testredis.NewPrefix(), Now: now, ExternalUsers: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
 
 	// Last, since it changes the configuration of one node: CheckEviction
 	// asks every master, so one that may evict is enough to fail it.

@@ -92,7 +92,10 @@
 //	                   ID in base64url (43 characters), whose value is the
 //	                   session's binary record; o, the user's roles; v, a
 //	                   random version replaced whenever a session is
-//	                   added or removed
+//	                   added or removed; g, the generation its sessions
+//	                   were created in (with [Options.ExternalUsers], the
+//	                   highest one given; there is then no user hash and
+//	                   no field o)
 //	P inv              channel (PUBLISH) of invalidations, single server
 //	P{<slot tag>}:inv  channel (SPUBLISH) of the invalidations of one
 //	                   slot, on Cluster

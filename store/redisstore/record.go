@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/gin-authkit/authkit/store"
@@ -162,11 +164,12 @@ func varint(b []byte) (int64, []byte, bool) {
 }
 
 // session returns the record as the [store.Session] id of username.
-func (r record) session(username string, id store.Digest, roles []string) store.Session {
+func (r record) session(username string, id store.Digest, o owner) store.Session {
 	return store.Session{
 		ID:          id,
 		Username:    username,
-		Roles:       roles,
+		Roles:       o.roles,
+		Generation:  o.gen,
 		CreatedAt:   time.UnixMilli(r.created),
 		LastSeen:    time.UnixMilli(r.seen),
 		IdleTimeout: time.Duration(r.idle) * time.Millisecond,
@@ -208,3 +211,31 @@ func parseIDField(f string) (store.Digest, error) {
 	}
 	return d, nil
 }
+
+// owner is what a read finds of a session's user in the sessions hash:
+// the roles (field o, absent with external users) and the generation
+// the sessions were created in (field g; zero in hashes written before
+// it existed).
+type owner struct {
+	roles []string
+	gen   uint64
+}
+
+// parseOwner decodes the values of fields o and g as HMGET returns them.
+func parseOwner(o, g any) (owner, error) {
+	os, _ := o.(string)
+	roles, err := decodeRoles(os)
+	if err != nil {
+		return owner{}, err
+	}
+	var gen uint64
+	if gs, ok := g.(string); ok {
+		if gen, err = strconv.ParseUint(gs, 10, 64); err != nil {
+			return owner{}, fmt.Errorf("field g: %v", err)
+		}
+	}
+	return owner{roles: roles, gen: gen}, nil
+}
+
+// clone copies o, so that callers never share its roles.
+func (o owner) clone() owner { return owner{roles: slices.Clone(o.roles), gen: o.gen} }

@@ -63,6 +63,15 @@ type Options struct {
 	// see [LocalCacheOptions] for how revocations reach it. Default: nil,
 	// no cache. A store with a cache must be closed with [Store.Close].
 	LocalCache *LocalCacheOptions
+	// ExternalUsers makes the store keep sessions of users held in
+	// another store.UserSource, such as store/sqlstore (see
+	// [store.SessionStore]): CreateSession needs no user in Redis, keeps
+	// the highest generation it was given per user in the sessions hash,
+	// and sessions carry no roles; the caller (ginauth) checks the owner
+	// against its source. The user methods still work on Redis users but
+	// no session consults them. Default false: sessions belong to the
+	// users this store keeps.
+	ExternalUsers bool
 }
 
 // Store is a [store.Store] in Redis. It is safe for concurrent use;
@@ -74,8 +83,10 @@ type Store struct {
 	now    func() time.Time
 	logger *slog.Logger // nil: slog.Default()
 	touch  time.Duration
-	pub    publisher
-	cache  *localCache // nil: no local cache
+	// external is Options.ExternalUsers.
+	external bool
+	pub      publisher
+	cache    *localCache // nil: no local cache
 }
 
 var _ store.Store = (*Store)(nil)
@@ -109,7 +120,7 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 	}
 	s := &Store{
 		client: client, prefix: prefix, now: now, logger: opts.Logger,
-		touch: opts.TouchInterval, pub: newPublisher(client, prefix),
+		touch: opts.TouchInterval, external: opts.ExternalUsers, pub: newPublisher(client, prefix),
 	}
 	if opts.LocalCache != nil {
 		c, err := newLocalCache(s, *opts.LocalCache)

@@ -31,6 +31,26 @@ func TestContract(t *testing.T) {
 	})
 }
 
+func TestContractExternalUsers(t *testing.T) {
+	for _, cache := range []bool{false, true} {
+		t.Run(fmt.Sprintf("LocalCache=%v", cache), func(t *testing.T) {
+			storetest.RunExternalUsers(t, func(t *testing.T, now func() time.Time) store.SessionBackend {
+				rdb, prefix := testredis.New(t)
+				opts := redisstore.Options{Prefix: prefix, Now: now, ExternalUsers: true}
+				if cache {
+					opts.LocalCache = &redisstore.LocalCacheOptions{}
+				}
+				s, err := redisstore.New(rdb, opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { s.Close() })
+				return s
+			})
+		})
+	}
+}
+
 // fixture is a store on the test Redis with one user, "alice", and a
 // clock the test moves.
 type fixture struct {
@@ -165,14 +185,14 @@ func (f *fixture) checkKeys(t *testing.T, step string, want ...string) {
 }
 
 // checkFields reports unless the sessions hash has exactly the fields of
-// ids, o (the roles) and v (the set version).
+// ids, o (the roles), v (the set version) and g (the generation).
 func (f *fixture) checkFields(t *testing.T, step string, ids ...store.Digest) {
 	t.Helper()
 	got, err := f.rdb.HKeys(f.ctx, f.key("s")).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"o", "v"}
+	want := []string{"g", "o", "v"}
 	for _, id := range ids {
 		want = append(want, field(id))
 	}

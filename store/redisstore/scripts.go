@@ -45,6 +45,25 @@ local function publish(i)
 end
 `
 
+// luaMeta defines sessionsLeft, the number of sessions in the sessions
+// hash KEYS[1]: its fields but o (roles), v (set version) and g
+// (generation).
+const luaMeta = `
+local function sessionsLeft(key)
+  local n = redis.call('HLEN', key)
+  for _, f in ipairs({'o', 'v', 'g'}) do n = n - redis.call('HEXISTS', key, f) end
+  return n
+end
+`
+
+// luaGenLess defines genLess(a, b), which compares two generations
+// written in decimal: Lua numbers are doubles, exact only to 2^53.
+const luaGenLess = `
+local function genLess(a, b)
+  return #a < #b or (#a == #b and a < b)
+end
+`
+
 // Replies of the scripts that report an outcome.
 const (
 	replyNotFound = 0
@@ -106,6 +125,12 @@ return 1
 // provided that is still the generation the caller read, and deletes the
 // sessions Go chose: dead ones, and with a cap the oldest live ones.
 //
+// With external users (ARGV[12] "1") there is no user key to check: the
+// hash's field g holds the highest generation given. An older one is
+// stale; a newer one deletes every session of the older generations, and
+// then what Go read is moot. Go always sends an invalidation then, which
+// is published only when sessions were deleted.
+//
 // Go read the sessions hash first. With check set, the set version v
 // (a random value that every addition or removal of a session replaces)
 // must still be the one Go read: the hash holds the very sessions Go
@@ -118,26 +143,41 @@ return 1
 //
 // KEYS: user, sessions.
 // ARGV: gen, v read, new v, id, field read (empty when absent), record,
-// ttl, check ("1" or "0"), the invalidation to publish (3 values), then
-// pairs of id and record read to delete.
+// ttl, check ("1" or "0"), the invalidation to publish (3 values),
+// external ("1" or "0"), then pairs of id and record read to delete.
 // Reply: 0 no such user or disabled, 1 created, 4 stale generation,
 // 5 changed since read.
-var createSessionScript = redis.NewScript(luaExtend + luaPublish + `
-local u = redis.call('HMGET', KEYS[1], 'gen', 'disabled', 'roles')
-if not u[1] or u[2] == '1' then return 0 end
-if u[1] ~= ARGV[1] then return 4 end
+var createSessionScript = redis.NewScript(luaExtend + luaPublish + luaGenLess + `
 local s = KEYS[2]
-local check = ARGV[8] == '1'
-if check and (redis.call('HGET', s, 'v') or '') ~= ARGV[2] then return 5 end
-if (redis.call('HGET', s, ARGV[4]) or '') ~= ARGV[5] then return 5 end
-for i = 12, #ARGV, 2 do
-  if check or redis.call('HGET', s, ARGV[i]) == ARGV[i + 1] then
-    redis.call('HDEL', s, ARGV[i])
+local roles = nil
+local fresh = false
+if ARGV[12] == '1' then
+  local g = redis.call('HGET', s, 'g')
+  if g and genLess(ARGV[1], g) then return 4 end
+  if g ~= ARGV[1] then
+    redis.call('DEL', s)
+    fresh = true
+  end
+else
+  local u = redis.call('HMGET', KEYS[1], 'gen', 'disabled', 'roles')
+  if not u[1] or u[2] == '1' then return 0 end
+  if u[1] ~= ARGV[1] then return 4 end
+  roles = u[3] or ''
+end
+if not fresh then
+  local check = ARGV[8] == '1'
+  if check and (redis.call('HGET', s, 'v') or '') ~= ARGV[2] then return 5 end
+  if (redis.call('HGET', s, ARGV[4]) or '') ~= ARGV[5] then return 5 end
+  for i = 13, #ARGV, 2 do
+    if check or redis.call('HGET', s, ARGV[i]) == ARGV[i + 1] then
+      redis.call('HDEL', s, ARGV[i])
+    end
   end
 end
-redis.call('HSET', s, ARGV[4], ARGV[6], 'o', u[3] or '', 'v', ARGV[3])
+redis.call('HSET', s, ARGV[4], ARGV[6], 'v', ARGV[3], 'g', ARGV[1])
+if roles then redis.call('HSET', s, 'o', roles) end
 extend(s, ARGV[7])
-publish(9)
+if ARGV[12] ~= '1' or fresh or #ARGV > 12 then publish(9) end
 return 1
 `)
 
@@ -148,13 +188,14 @@ return 1
 // written again. Touches, rotations, retries within the grace period and
 // reuse all go through it.
 //
-// Deleting the last session deletes the hash; any deletion replaces the
-// set version v with ARGV new v.
+// Deleting the last session deletes the hash (and with it the roles and
+// generation it holds: the user's next session writes them again); any
+// deletion replaces the set version v with ARGV new v.
 //
 // KEYS: sessions. ARGV: id, record read, n, new record (empty to delete),
 // ttl, new v, then the invalidation to publish.
 // Reply: 1 done, 5 changed since read.
-var casScript = redis.NewScript(luaExtend + luaPublish + `
+var casScript = redis.NewScript(luaExtend + luaPublish + luaMeta + `
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 local n = tonumber(ARGV[3])
 if not cur or string.sub(cur, 1, n) ~= string.sub(ARGV[2], 1, n) then return 5 end
@@ -164,7 +205,7 @@ if ARGV[4] ~= '' then
   return 1
 end
 redis.call('HDEL', KEYS[1], ARGV[1])
-if redis.call('HLEN', KEYS[1]) <= 2 then
+if sessionsLeft(KEYS[1]) == 0 then
   redis.call('DEL', KEYS[1])
 else
   redis.call('HSET', KEYS[1], 'v', ARGV[6])
@@ -176,9 +217,9 @@ return 1
 // revokeSessionScript deletes one session, whatever its state.
 //
 // KEYS: sessions. ARGV: id, new v, then the invalidation to publish.
-var revokeSessionScript = redis.NewScript(luaPublish + `
+var revokeSessionScript = redis.NewScript(luaPublish + luaMeta + `
 if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 1 end
-if redis.call('HLEN', KEYS[1]) <= 2 then
+if sessionsLeft(KEYS[1]) == 0 then
   redis.call('DEL', KEYS[1])
 else
   redis.call('HSET', KEYS[1], 'v', ARGV[2])

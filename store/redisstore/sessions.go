@@ -42,26 +42,25 @@ type stored struct {
 // a reader may hold.
 func newVersion() string { return strconv.FormatUint(rand.Uint64(), 36) }
 
-// read reads session id of username and the user's roles in one HMGET.
-// ok is false when there is no such record.
-func (s *Store) read(ctx context.Context, username string, id store.Digest) (st stored, roles []string, ok bool, err error) {
-	vals, err := s.client.HMGet(ctx, s.sessionsKey(username), idField(id), "o").Result()
+// read reads session id of username and its owner in one HMGET. ok is
+// false when there is no such record.
+func (s *Store) read(ctx context.Context, username string, id store.Digest) (st stored, o owner, ok bool, err error) {
+	vals, err := s.client.HMGet(ctx, s.sessionsKey(username), idField(id), "o", "g").Result()
 	if err != nil {
-		return stored{}, nil, false, err
+		return stored{}, owner{}, false, err
 	}
 	raw, ok := vals[0].(string)
 	if !ok {
-		return stored{}, nil, false, nil
+		return stored{}, owner{}, false, nil
 	}
 	rec, state, err := decodeRecord(raw)
 	if err != nil {
-		return stored{}, nil, false, fmt.Errorf("session %v: %w", id, err)
+		return stored{}, owner{}, false, fmt.Errorf("session %v: %w", id, err)
 	}
-	o, _ := vals[1].(string)
-	if roles, err = decodeRoles(o); err != nil {
-		return stored{}, nil, false, err
+	if o, err = parseOwner(vals[1], vals[2]); err != nil {
+		return stored{}, owner{}, false, err
 	}
-	return stored{record: rec, raw: raw, state: state}, roles, true, nil
+	return stored{record: rec, raw: raw, state: state}, o, true, nil
 }
 
 // cas replaces the record st of session id with next, or deletes it when
@@ -168,7 +167,7 @@ func (s *Store) createSession(ctx context.Context, ns store.SessionSpec, rec rec
 	var dead []string
 	var live []other
 	for f, v := range fields {
-		if f == field || f == "o" || f == "v" {
+		if f == field || isMeta(f) {
 			continue
 		}
 		r, _, err := decodeRecord(v)
@@ -190,23 +189,37 @@ func (s *Store) createSession(ctx context.Context, ns store.SessionSpec, rec rec
 		}
 	}
 	pub := noPublish
-	if evicted > 0 {
+	if evicted > 0 || s.external {
 		pub = s.pub.args(ns.Username)
 	}
 	value, _ := rec.encode()
-	args := make([]any, 0, 11+len(dead))
+	args := make([]any, 0, 12+len(dead))
 	args = append(args, strconv.FormatUint(ns.Generation, 10), fields["v"], newVersion(),
 		field, current, value, rec.ttl(now), boolFlag(capped))
 	args = append(args, pub...)
+	args = append(args, boolFlag(s.external))
 	for _, d := range dead {
 		args = append(args, d)
 	}
 	keys := []string{s.userKey(ns.Username), key}
 	n, err := createSessionScript.Run(ctx, s.client, keys, args...).Int()
-	if evicted > 0 {
+	if evicted > 0 || s.external {
 		s.cache.invalidate(ns.Username)
 	}
 	return n, err
+}
+
+// isMeta reports the fields of a sessions hash that hold no session:
+// o, the roles; v, the set version; g, the generation.
+func isMeta(f string) bool { return f == "o" || f == "v" || f == "g" }
+
+// nilIfEmpty returns nil for an absent field of an HGETALL, as HMGET
+// would.
+func nilIfEmpty(v string) any {
+	if v == "" {
+		return nil
+	}
+	return v
 }
 
 // fieldBytes returns the ID in a session field, for ordering; a field
@@ -231,11 +244,11 @@ func (s *Store) Session(ctx context.Context, username string, id store.Digest) (
 		return store.Session{}, notFound(op)
 	}
 	now := s.nowMillis()
-	if rec, roles, ok := s.cache.get(username, id); ok && rec.live(now) && !s.touchDue(rec, now) {
-		return rec.session(username, id, roles), nil
+	if rec, o, ok := s.cache.get(username, id); ok && rec.live(now) && !s.touchDue(rec, now) {
+		return rec.session(username, id, o), nil
 	}
 	epoch := s.cache.epoch()
-	st, roles, ok, err := s.read(ctx, username, id)
+	st, o, ok, err := s.read(ctx, username, id)
 	if err != nil {
 		return store.Session{}, fmt.Errorf("redisstore: %s: %w", op, err)
 	}
@@ -253,8 +266,8 @@ func (s *Store) Session(ctx context.Context, username string, id store.Digest) (
 			st.record = next
 		}
 	}
-	s.cache.put(epoch, username, id, st.record, roles)
-	return st.session(username, id, roles), nil
+	s.cache.put(epoch, username, id, st.record, o)
+	return st.session(username, id, o), nil
 }
 
 // PeekSession implements [store.SessionStore] with one HMGET and nothing
@@ -264,14 +277,14 @@ func (s *Store) PeekSession(ctx context.Context, username string, id store.Diges
 	if store.ValidateUsername(username) != nil {
 		return store.Session{}, notFound(op)
 	}
-	st, roles, ok, err := s.read(ctx, username, id)
+	st, o, ok, err := s.read(ctx, username, id)
 	if err != nil {
 		return store.Session{}, fmt.Errorf("redisstore: %s: %w", op, err)
 	}
 	if !ok || !st.live(s.nowMillis()) {
 		return store.Session{}, notFound(op)
 	}
-	return st.session(username, id, roles), nil
+	return st.session(username, id, o), nil
 }
 
 // Sessions implements [store.SessionStore] with one HGETALL of the user's
@@ -285,14 +298,14 @@ func (s *Store) Sessions(ctx context.Context, username string) ([]store.Session,
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: %s: %w", op, err)
 	}
-	roles, err := decodeRoles(fields["o"])
+	o, err := parseOwner(fields["o"], nilIfEmpty(fields["g"]))
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: %s: %w", op, err)
 	}
 	now := s.nowMillis()
 	var list []store.Session
 	for f, v := range fields {
-		if f == "o" || f == "v" {
+		if isMeta(f) {
 			continue
 		}
 		id, err := parseIDField(f)
@@ -304,7 +317,7 @@ func (s *Store) Sessions(ctx context.Context, username string) ([]store.Session,
 			return nil, fmt.Errorf("redisstore: %s: session %v: %w", op, id, err)
 		}
 		if rec.live(now) {
-			list = append(list, rec.session(username, id, slices.Clone(roles)))
+			list = append(list, rec.session(username, id, o.clone()))
 		}
 	}
 	store.SortSessions(list)
@@ -359,7 +372,7 @@ func (s *Store) RotateRefresh(ctx context.Context, username string, id store.Dig
 	grace := ceilMillis(r.Grace)
 	for range maxAttempts {
 		now := s.nowMillis()
-		st, roles, ok, err := s.read(ctx, username, id)
+		st, o, ok, err := s.read(ctx, username, id)
 		if err != nil {
 			return store.Session{}, fmt.Errorf("redisstore: %s: %w", op, err)
 		}
@@ -392,7 +405,7 @@ func (s *Store) RotateRefresh(ctx context.Context, username string, id store.Dig
 			return store.Session{}, fmt.Errorf("redisstore: %s: %w", op, err)
 		}
 		if done {
-			return next.session(username, id, roles), nil
+			return next.session(username, id, o), nil
 		}
 	}
 	return store.Session{}, fmt.Errorf("redisstore: %s: %w", op, errContention)

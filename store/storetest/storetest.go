@@ -41,9 +41,27 @@ func Run(t *testing.T, newStore func(t *testing.T, now func() time.Time) store.S
 					if s == nil {
 						t.Fatal("newStore returned nil")
 					}
-					tc.run(t, &env{s: s, clock: clk, ctx: t.Context()})
+					tc.run(t, &env{u: s, s: s, clock: clk, ctx: t.Context()})
 				})
 			}
+		})
+	}
+}
+
+// RunUsers runs the user part of the contract suite against a
+// store.UserStore that keeps no sessions, such as store/sqlstore: the
+// user cases of [Run] without their checks on sessions. Each subtest gets
+// a fresh store from newStore; now is the clock it must stamp users with.
+func RunUsers(t *testing.T, newStore func(t *testing.T, now func() time.Time) store.UserStore) {
+	t.Helper()
+	for _, tc := range userCases {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := newClock()
+			u := newStore(t, clk.Now)
+			if u == nil {
+				t.Fatal("newStore returned nil")
+			}
+			tc.run(t, &env{u: u, clock: clk, ctx: t.Context()})
 		})
 	}
 }
@@ -56,6 +74,10 @@ type testCase struct {
 
 // env is what a test case works with.
 type env struct {
+	// u is the store under test as a user store.
+	u store.UserStore
+	// s is the store under test; nil for [RunUsers], whose cases then
+	// leave out what concerns sessions.
 	s     store.Store
 	clock *clock
 	ctx   context.Context
@@ -72,13 +94,13 @@ const (
 func (e *env) user(t *testing.T, name string, roles ...string) {
 	t.Helper()
 	u := store.User{Username: name, PasswordHash: []byte("$2a$10$" + name), Roles: roles}
-	must(t, "CreateUser "+name, e.s.CreateUser(e.ctx, u))
+	must(t, "CreateUser "+name, e.u.CreateUser(e.ctx, u))
 }
 
 // gen returns the user's current generation, failing the test on error.
 func (e *env) gen(t *testing.T, username string) uint64 {
 	t.Helper()
-	u, err := e.s.User(e.ctx, username)
+	u, err := e.u.User(e.ctx, username)
 	must(t, "User "+username, err)
 	return u.Generation
 }
