@@ -301,7 +301,7 @@ func TestSessionsPerUserBounded(t *testing.T) {
 	for _, tok := range toks[1:] {
 		expect(t, k.do("GET", "/api/me", nil, bearer(tok.AccessToken)...), 200, "")
 	}
-	list, err := k.auth.Store().Sessions(context.Background(), "bob")
+	list, err := k.auth.Store().(store.SessionLister).Sessions(context.Background(), "bob")
 	if err != nil || len(list) != 2 {
 		t.Errorf("Sessions = %d, %v; want 2", len(list), err)
 	}

@@ -31,8 +31,18 @@ var (
 // AccountsConfig configures [Accounts]. Zero values mean the defaults
 // stated per field.
 type AccountsConfig struct {
-	// Users is where accounts live. Required.
-	Users store.UserStore
+	// Users is where accounts live. Required. Logins need only a
+	// store.UserSource; creating users and changing them need a
+	// store.UserStore, and fail with an error wrapping
+	// errors.ErrUnsupported otherwise. A store.PasswordRehasher gets
+	// weaker hashes replaced at login.
+	Users store.UserSource
+	// Sessions, when set, has a user's sessions deleted at once when the
+	// password changes or the user is disabled. The user's new generation
+	// already ends them; this frees their memory before they expire. Set
+	// it when sessions live apart from Users; a store that keeps both
+	// deletes them in the same step. Default nil.
+	Sessions store.SessionStore
 	// Hasher writes new password hashes. Default [Bcrypt] at
 	// [DefaultBcryptCost].
 	Hasher Hasher
@@ -161,11 +171,25 @@ func (a *Accounts) storeCtx(ctx context.Context) (context.Context, context.Cance
 	return ctx, func() {}
 }
 
+// writer returns the user store that op needs, or an error wrapping
+// errors.ErrUnsupported when Users only finds users.
+func (a *Accounts) writer(op string) (store.UserStore, error) {
+	w, ok := a.cfg.Users.(store.UserStore)
+	if !ok {
+		return nil, fmt.Errorf("ginauth: %s: %T cannot change users: %w", op, a.cfg.Users, errors.ErrUnsupported)
+	}
+	return w, nil
+}
+
 // CreateUser stores a new user under the canonical form of username (see
 // store.CanonicalUsername: "Alice" is stored as "alice"). It fails with an
 // error wrapping store.ErrExists for a taken name, store.ErrInvalid for a
 // bad name or roles, or a password policy error.
 func (a *Accounts) CreateUser(ctx context.Context, username, password string, roles []string) error {
+	w, err := a.writer("create user")
+	if err != nil {
+		return err
+	}
 	name, err := store.CanonicalUsername(username)
 	if err != nil {
 		return err
@@ -179,13 +203,17 @@ func (a *Accounts) CreateUser(ctx context.Context, username, password string, ro
 	}
 	sctx, cancel := a.storeCtx(ctx)
 	defer cancel()
-	return a.cfg.Users.CreateUser(sctx, store.User{Username: name, PasswordHash: h, Roles: roles})
+	return w.CreateUser(sctx, store.User{Username: name, PasswordHash: h, Roles: roles})
 }
 
 // SetPassword replaces a user's password. The store moves the user to a
 // new generation in the same step, which ends every session and every
 // login in flight, so a stolen session does not survive a password change.
 func (a *Accounts) SetPassword(ctx context.Context, username, password string) error {
+	w, err := a.writer("set password")
+	if err != nil {
+		return err
+	}
 	name, err := store.CanonicalUsername(username)
 	if err != nil {
 		return fmt.Errorf("ginauth: set password: %w", store.ErrNotFound)
@@ -196,19 +224,25 @@ func (a *Accounts) SetPassword(ctx context.Context, username, password string) e
 	}
 	sctx, cancel := a.storeCtx(ctx)
 	defer cancel()
-	if err := a.cfg.Users.SetPasswordHash(sctx, name, h); err != nil {
+	if err := w.SetPasswordHash(sctx, name, h); err != nil {
 		return err
 	}
 	a.audit(ctx, Event{Kind: EventPasswordChanged, Username: name})
-	// The generation bump already ended the sessions; deleting them only
-	// frees their memory now rather than at expiry, so a failure here is
-	// logged, not reported as a failed change.
-	if ss, ok := a.cfg.Users.(store.SessionStore); ok {
-		if err := ss.RevokeAll(sctx, name); err != nil {
-			a.cfg.Logger.WarnContext(ctx, "authkit: password changed; freeing the old sessions failed", "user", name, "err", err)
-		}
-	}
+	a.freeSessions(sctx, name, "password changed")
 	return nil
+}
+
+// freeSessions deletes the sessions of a user whose generation just
+// moved on. The move already ended them; deleting them only frees their
+// memory now rather than at expiry, so a failure is logged, not reported
+// as a failed change.
+func (a *Accounts) freeSessions(ctx context.Context, name, why string) {
+	if a.cfg.Sessions == nil {
+		return
+	}
+	if err := a.cfg.Sessions.RevokeAll(ctx, name); err != nil {
+		a.cfg.Logger.WarnContext(ctx, "authkit: "+why+"; freeing the old sessions failed", "user", name, "err", err)
+	}
 }
 
 // Config returns a copy of the configuration in force, defaults filled in.
@@ -217,18 +251,23 @@ func (a *Accounts) Config() AccountsConfig { return a.cfg }
 // SetDisabled disables or re-enables a user. Disabling ends every session
 // of the user at once; re-enabling does not bring them back.
 func (a *Accounts) SetDisabled(ctx context.Context, username string, disabled bool) error {
+	w, err := a.writer("set disabled")
+	if err != nil {
+		return err
+	}
 	name, err := store.CanonicalUsername(username)
 	if err != nil {
 		return fmt.Errorf("ginauth: set disabled: %w", store.ErrNotFound)
 	}
 	sctx, cancel := a.storeCtx(ctx)
 	defer cancel()
-	if err := a.cfg.Users.SetDisabled(sctx, name, disabled); err != nil {
+	if err := w.SetDisabled(sctx, name, disabled); err != nil {
 		return err
 	}
 	kind := EventUserEnabled
 	if disabled {
 		kind = EventUserDisabled
+		a.freeSessions(sctx, name, "user disabled")
 	}
 	a.audit(ctx, Event{Kind: kind, Username: name})
 	return nil
@@ -320,11 +359,15 @@ func (a *Accounts) compare(ctx context.Context, hash, pw []byte) (used int, err 
 // rehash stores a new hash of pw for u, unless the user changed since it
 // was read. A failure is logged, not returned: the login itself was good.
 func (a *Accounts) rehash(ctx context.Context, u *store.User, pw []byte) {
+	r, can := a.cfg.Users.(store.PasswordRehasher)
+	if !can {
+		return
+	}
 	h, err := a.cfg.Hasher.Hash(ctx, pw)
 	if err == nil {
 		sctx, cancel := a.storeCtx(ctx)
 		var ok bool
-		ok, err = a.cfg.Users.RehashPassword(sctx, u.Username, u.Generation, u.PasswordHash, h)
+		ok, err = r.RehashPassword(sctx, u.Username, u.Generation, u.PasswordHash, h)
 		cancel()
 		if ok {
 			u.PasswordHash = h

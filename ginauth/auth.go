@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"reflect"
 	"runtime"
 	"time"
 
@@ -26,6 +27,10 @@ type Auth struct {
 	cookie     *cookieExtractor
 	retryAfter int
 	accounts   *Accounts
+	// users is Config.Users; external is set when it is not the Store,
+	// whose sessions then hold no roles and must be checked against it.
+	users      store.UserSource
+	external   bool
 	refreshKey []byte
 	clients    clientTable
 	// passwordSlots is a semaphore bounding concurrent bcrypt comparisons.
@@ -83,15 +88,19 @@ func New(cfg Config) (*Auth, error) {
 	case containsQuoteOrControl(cfg.Realm):
 		return nil, fmt.Errorf("%w: Realm must be printable and without quotes", ErrConfig)
 	}
+	users, external, err := userSource(cfg)
+	if err != nil {
+		return nil, err
+	}
 	accounts, err := NewAccounts(AccountsConfig{
-		Users: cfg.Store, Hasher: cfg.Hasher, MinPasswordLength: cfg.MinPasswordLength,
+		Users: users, Sessions: sessionsIf(external, cfg.Store), Hasher: cfg.Hasher, MinPasswordLength: cfg.MinPasswordLength,
 		AllowTestCosts: cfg.AllowTestCosts, StoreTimeout: cfg.StoreTimeout, Audit: cfg.Audit, Logger: cfg.Logger,
 	})
 	if err != nil {
 		return nil, err
 	}
 	a := &Auth{cfg: cfg, retryAfter: int(math.Ceil(cfg.RetryAfter.Seconds())), accounts: accounts,
-		refreshKey: cfg.RefreshKey, passwordSlots: make(chan struct{}, cfg.PasswordConcurrency)}
+		users: users, external: external, refreshKey: cfg.RefreshKey, passwordSlots: make(chan struct{}, cfg.PasswordConcurrency)}
 	if a.clients, err = newClientTable(cfg.Clients); err != nil {
 		return nil, err
 	}
@@ -115,6 +124,35 @@ func New(cfg Config) (*Auth, error) {
 	return a, nil
 }
 
+// userSource returns the source of users: Config.Users, or the Store when
+// it keeps users. external reports a source other than the Store.
+func userSource(cfg Config) (users store.UserSource, external bool, err error) {
+	own, keeps := cfg.Store.(store.UserSource)
+	switch {
+	case cfg.Users == nil && keeps:
+		return own, false, nil
+	case cfg.Users == nil:
+		return nil, false, fmt.Errorf("%w: Users is required when Store keeps no users", ErrConfig)
+	}
+	return cfg.Users, !keeps || !samePointer(cfg.Users, own), nil
+}
+
+// sessionsIf returns s when users live apart from it, else nil.
+func sessionsIf(external bool, s store.SessionStore) store.SessionStore {
+	if external {
+		return s
+	}
+	return nil
+}
+
+// samePointer reports whether a and b are the same pointer, which
+// compares any two stores without the panic that == risks on values of
+// uncomparable types.
+func samePointer(a, b any) bool {
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	return va.Kind() == reflect.Pointer && vb.Kind() == reflect.Pointer && va.Pointer() == vb.Pointer()
+}
+
 func setDefault[T comparable](v *T, def T) {
 	var zero T
 	if *v == zero {
@@ -131,8 +169,11 @@ func containsQuoteOrControl(s string) bool {
 	return false
 }
 
-// Store returns the configured store.
-func (a *Auth) Store() store.Store { return a.cfg.Store }
+// Store returns the configured session store.
+func (a *Auth) Store() store.SessionBackend { return a.cfg.Store }
+
+// Users returns the source of users in force: Config.Users, or the Store.
+func (a *Auth) Users() store.UserSource { return a.users }
 
 // Accounts returns the account service logins are checked with.
 func (a *Auth) Accounts() *Accounts { return a.accounts }

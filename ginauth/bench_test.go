@@ -58,13 +58,13 @@ func BenchmarkLoginTiming(b *testing.B) {
 		b.Fatal(err)
 	}
 	old, _ := bcrypt.GenerateFromPassword([]byte("rehash-password"), 10)
-	if err := k.auth.Store().CreateUser(ctx, store.User{Username: "rita", PasswordHash: old}); err != nil {
+	if err := k.users.CreateUser(ctx, store.User{Username: "rita", PasswordHash: old}); err != nil {
 		b.Fatal(err)
 	}
 	if r := k.do("POST", "/auth/login", map[string]string{"username": "rita", "password": "rehash-password"}); r.Code != 200 {
 		b.Fatalf("re-hashing login: %d", r.Code)
 	}
-	if u, _ := k.auth.Store().User(ctx, "rita"); !strings.HasPrefix(string(u.PasswordHash), "$2a$12$") {
+	if u, _ := k.users.User(ctx, "rita"); !strings.HasPrefix(string(u.PasswordHash), "$2a$12$") {
 		b.Fatalf("rita's hash was not re-hashed: %.7s", u.PasswordHash)
 	}
 	for _, tc := range []struct{ name, user, pw string }{

@@ -12,8 +12,24 @@ import (
 // Config configures an [Auth]. Zero values mean the defaults stated per
 // field; [New] rejects values that would weaken security.
 type Config struct {
-	// Store holds users, sessions and refresh tokens. Required.
-	Store store.Store
+	// Store keeps sessions, refresh-token state and the throttle's
+	// counters. Required. redisstore and memstore keep users too, and
+	// then serve as Users as well.
+	Store store.SessionBackend
+	// Users finds the users that log in: their password hash, roles,
+	// disabled flag and generation. Default: Store, when it keeps users.
+	//
+	// Set it when users live elsewhere, such as in the application's
+	// PostgreSQL (store/sqlstore); Store must then be configured for
+	// external users (redisstore.Options.ExternalUsers), and every
+	// authenticated request reads the user from Users, concurrently with
+	// its session, so that a role change, a disable or a password change
+	// made there takes effect on the next request. That read is the
+	// price of the split: one query per request (none with a cache such
+	// as sqlstore's, which LISTEN/NOTIFY keeps current). A Users that
+	// implements store.PasswordRehasher gets stronger hashes stored at
+	// login; store.UserStore lets [Accounts] create and change users.
+	Users store.UserSource
 	// Issuer signs access tokens. Required.
 	Issuer *tokens.Issuer
 	// Verifier checks access tokens. Required.

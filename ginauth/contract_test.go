@@ -39,8 +39,10 @@ func (k *kit) foreignToken(secret, kid, iss, aud string, opts ...tokens.Option) 
 
 // TestStatusContract walks every row of the README's status table over
 // HTTP through a real gin engine and the test Redis.
-func TestStatusContract(t *testing.T) {
-	k := newKit(t)
+func TestStatusContract(t *testing.T) { forEachKit(t, testStatusContract) }
+
+func testStatusContract(t *testing.T, newK kitMaker) {
+	k := newK(t)
 	alice := k.login("alice", alicePW)
 	bob := k.login("bob", bobPW)
 	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
@@ -105,8 +107,10 @@ func TestStatusContract(t *testing.T) {
 	}
 }
 
-func TestExpiredAccessToken(t *testing.T) {
-	k := newKit(t)
+func TestExpiredAccessToken(t *testing.T) { forEachKit(t, testExpiredAccessToken) }
+
+func testExpiredAccessToken(t *testing.T, newK kitMaker) {
+	k := newK(t)
 	tok := k.login("bob", bobPW)
 	k.clock.Advance(16 * time.Minute) // past the 15-minute access token, inside the session
 	expect(t, k.do("GET", "/api/me", nil, bearer(tok.AccessToken)...), 401, "token_expired")
@@ -123,7 +127,9 @@ func TestExpiredAccessToken(t *testing.T) {
 	expect(t, k.do("GET", "/api/me", nil, bearer(tok.AccessToken)...), 401, "invalid_token")
 }
 
-func TestSessionsAreAuthoritative(t *testing.T) {
+func TestSessionsAreAuthoritative(t *testing.T) { forEachKit(t, testSessionsAreAuthoritative) }
+
+func testSessionsAreAuthoritative(t *testing.T, newK kitMaker) {
 	ctx := context.Background()
 	tests := []struct {
 		name   string
@@ -137,7 +143,7 @@ func TestSessionsAreAuthoritative(t *testing.T) {
 			expect(k.t, k.do("POST", "/auth/logout-all", nil, bearer(other.AccessToken)...), 204, "")
 		}},
 		{"user disabled", func(k *kit, _ ginauth.TokenResponse) {
-			if err := k.auth.Store().SetDisabled(ctx, "bob", true); err != nil {
+			if err := k.users.SetDisabled(ctx, "bob", true); err != nil {
 				k.t.Fatal(err)
 			}
 		}},
@@ -150,7 +156,7 @@ func TestSessionsAreAuthoritative(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			k := newKit(t)
+			k := newK(t)
 			tok := k.login("bob", bobPW)
 			expect(t, k.do("GET", "/api/me", nil, bearer(tok.AccessToken)...), 200, "")
 			tt.revoke(k, tok)
@@ -162,18 +168,22 @@ func TestSessionsAreAuthoritative(t *testing.T) {
 	}
 }
 
-func TestRoleChangeTakesEffectAtOnce(t *testing.T) {
-	k := newKit(t)
+func TestRoleChangeTakesEffectAtOnce(t *testing.T) { forEachKit(t, testRoleChangeTakesEffectAtOnce) }
+
+func testRoleChangeTakesEffectAtOnce(t *testing.T, newK kitMaker) {
+	k := newK(t)
 	tok := k.login("bob", bobPW)
 	expect(t, k.do("GET", "/api/admin/stats", nil, bearer(tok.AccessToken)...), 403, "forbidden")
-	if err := k.auth.Store().SetRoles(context.Background(), "bob", []string{"user", "admin"}); err != nil {
+	if err := k.users.SetRoles(context.Background(), "bob", []string{"user", "admin"}); err != nil {
 		t.Fatal(err)
 	}
 	expect(t, k.do("GET", "/api/admin/stats", nil, bearer(tok.AccessToken)...), 200, "")
 }
 
-func TestLogin(t *testing.T) {
-	k := newKit(t)
+func TestLogin(t *testing.T) { forEachKit(t, testLogin) }
+
+func testLogin(t *testing.T, newK kitMaker) {
+	k := newK(t)
 	r := k.do("POST", "/auth/login", map[string]string{"username": "alice", "password": alicePW})
 	expect(t, r, 200, "")
 	if cc := r.Header().Get("Cache-Control"); cc != "no-store" {
@@ -219,7 +229,7 @@ func TestLogin(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			body := tt.body
 			if body == nil {
-				if err := k.auth.Store().SetDisabled(context.Background(), "bob", true); err != nil {
+				if err := k.users.SetDisabled(context.Background(), "bob", true); err != nil {
 					t.Fatal(err)
 				}
 				body = map[string]string{"username": "bob", "password": bobPW}
@@ -257,8 +267,10 @@ func TestPasswordPolicy(t *testing.T) {
 	}
 }
 
-func TestRefreshRotationAndReuse(t *testing.T) {
-	k := newKit(t)
+func TestRefreshRotationAndReuse(t *testing.T) { forEachKit(t, testRefreshRotationAndReuse) }
+
+func testRefreshRotationAndReuse(t *testing.T, newK kitMaker) {
+	k := newK(t)
 	first := k.login("bob", bobPW)
 	second := k.do("POST", "/auth/refresh", map[string]string{"refresh_token": first.RefreshToken})
 	expect(t, second, 200, "")

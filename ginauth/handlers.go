@@ -130,10 +130,15 @@ func (a *Auth) refreshGrant(c *gin.Context, token string) (grant, error) {
 		Old: store.HashSecret([]byte(old.raw)), Seq: old.seq,
 		Next: store.HashSecret([]byte(next.raw)), Grace: max(0, a.cfg.RefreshGrace),
 	})
+	err = classifyStore(err, ErrInvalidGrant)
+	if err == nil && a.external {
+		u, uerr := a.users.User(ctx, old.username)
+		s, err = owned(s, u, uerr, ErrInvalidGrant)
+	}
 	cancel()
 	if err != nil {
 		withAttempt(c, old.username)
-		return grant{}, classifyStore(err, ErrInvalidGrant)
+		return grant{}, err
 	}
 	a.auditRequest(c, Event{Kind: EventRefreshed, Status: http.StatusOK, Username: s.Username, Session: sessionPrefix(s.ID)})
 	return grant{username: s.Username, sid: s.ID, roles: s.Roles, refresh: next.raw}, nil
@@ -154,11 +159,15 @@ func (a *Auth) createSession(c *gin.Context, u store.User, sid store.Digest, ref
 		ctx, cancel := a.storeCtx(c)
 		err := a.cfg.Store.CreateSession(ctx, spec)
 		cancel()
+		if a.external && errors.Is(err, store.ErrNotFound) {
+			a.cfg.Logger.ErrorContext(c, "authkit: the session store refused a session of a user that Config.Users holds: "+
+				"configure it for external users (redisstore.Options.ExternalUsers)", "user", u.Username, "err", err)
+		}
 		if !errors.Is(err, store.ErrStale) || try > 0 {
 			return classifyStore(err, ErrBadCredentials)
 		}
 		ctx, cancel = a.storeCtx(c)
-		now, err := a.cfg.Store.User(ctx, u.Username)
+		now, err := a.users.User(ctx, u.Username)
 		cancel()
 		if err != nil {
 			return classifyStore(err, ErrBadCredentials)
@@ -302,12 +311,18 @@ func (a *Auth) LogoutAllHandler() gin.HandlerFunc {
 	})
 }
 
-// HealthHandler answers 200 {"status":"ok"} when the store answers within
-// StoreTimeout, and 503 with Retry-After otherwise.
+// HealthHandler answers 200 {"status":"ok"} when the stores answer within
+// StoreTimeout (Store and Users, those that implement store.Pinger), and
+// 503 with Retry-After otherwise.
 func (a *Auth) HealthHandler() gin.HandlerFunc {
 	return annotate(Requirement{Public: true, Endpoint: true}, func(c *gin.Context) {
 		ctx, cancel := a.storeCtx(c)
-		err := a.cfg.Store.Ping(ctx)
+		var err error
+		for _, s := range []any{a.cfg.Store, a.users} {
+			if p, ok := s.(store.Pinger); ok && err == nil {
+				err = p.Ping(ctx)
+			}
+		}
 		cancel()
 		if err != nil {
 			a.fail(c, errors.Join(ErrUnavailable, err))

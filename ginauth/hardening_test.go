@@ -147,7 +147,7 @@ func TestEmptyPasswordNeverMatches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := k.auth.Store().CreateUser(context.Background(), store.User{Username: "empty", PasswordHash: h}); err != nil {
+	if err := k.users.CreateUser(context.Background(), store.User{Username: "empty", PasswordHash: h}); err != nil {
 		t.Fatal(err)
 	}
 	expect(t, k.do("POST", "/auth/login", map[string]string{"username": "empty", "password": ""}), 401, "invalid_credentials")

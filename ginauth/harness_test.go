@@ -67,6 +67,23 @@ type kit struct {
 	rdb    redis.UniversalClient
 	trips  *counter
 	prefix string
+	// users is where the kit's users live: the store, or with
+	// newSplitKit a store of its own.
+	users store.UserStore
+}
+
+// kitMaker builds a kit; the tests of the status contract run on each.
+type kitMaker = func(testing.TB, ...func(*ginauth.Config)) *kit
+
+// forEachKit runs test on the Redis kit and on the split kit, whose
+// users live apart from the sessions.
+func forEachKit(t *testing.T, test func(t *testing.T, newK kitMaker)) {
+	for _, m := range []struct {
+		name string
+		newK kitMaker
+	}{{"redis", newKit}, {"split", newSplitKit}} {
+		t.Run(m.name, func(t *testing.T) { test(t, m.newK) })
+	}
 }
 
 // newKit builds an Auth on the test Redis with alice (admin, user) and bob
@@ -87,7 +104,25 @@ func newKitOn(t testing.TB, rdb redis.UniversalClient, prefix string, opts ...fu
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := newKitWith(t, st, clk, opts...)
+	k := newKitWith(t, st, nil, clk, opts...)
+	k.rdb, k.trips, k.prefix = rdb, trips, prefix
+	return k
+}
+
+// newSplitKit is newKit with the users in a memstore of their own (a
+// stand-in for an application's user table) and the sessions in the
+// test Redis, configured for external users.
+func newSplitKit(t testing.TB, opts ...func(*ginauth.Config)) *kit {
+	t.Helper()
+	clk := &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	rdb, prefix := testredis.New(t)
+	trips := &counter{}
+	rdb.AddHook(trips)
+	st, err := redisstore.New(rdb, redisstore.Options{Prefix: prefix, Now: clk.Now, ExternalUsers: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := newKitWith(t, st, memstore.New(memstore.Options{Now: clk.Now}), clk, opts...)
 	k.rdb, k.trips, k.prefix = rdb, trips, prefix
 	return k
 }
@@ -96,14 +131,14 @@ func newKitOn(t testing.TB, rdb redis.UniversalClient, prefix string, opts ...fu
 func newMemKit(t testing.TB, opts ...func(*ginauth.Config)) *kit {
 	t.Helper()
 	clk := &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-	return newKitWith(t, memstore.New(memstore.Options{Now: clk.Now}), clk, opts...)
+	return newKitWith(t, memstore.New(memstore.Options{Now: clk.Now}), nil, clk, opts...)
 }
 
-// newKitWith builds the kit's Auth on st, creates alice and bob, and
-// mounts the demo's routes.
-func newKitWith(t testing.TB, st store.Store, clk *clock, opts ...func(*ginauth.Config)) *kit {
+// newKitWith builds the kit's Auth on st, with the users in users (nil:
+// in st), creates alice and bob, and mounts the demo's routes.
+func newKitWith(t testing.TB, st store.SessionBackend, users store.UserStore, clk *clock, opts ...func(*ginauth.Config)) *kit {
 	t.Helper()
-	k := &kit{t: t, clock: clk}
+	k := &kit{t: t, clock: clk, users: users}
 	key, err := tokens.NewHMACKey("k1", []byte(testSecret))
 	if err != nil {
 		t.Fatal(err)
@@ -124,6 +159,11 @@ func newKitWith(t testing.TB, st store.Store, clk *clock, opts ...func(*ginauth.
 		Audit:      audited.record,
 		Extractors: []ginauth.Extractor{ginauth.Bearer(), ginauth.Basic()},
 		Cookie:     &ginauth.CookieConfig{},
+	}
+	if users != nil {
+		cfg.Users = users
+	} else {
+		k.users = st.(store.UserStore)
 	}
 	for _, o := range opts {
 		o(&cfg)

@@ -1,6 +1,7 @@
 package ginauth
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -184,10 +185,10 @@ func (a *Auth) checkExpired(c *gin.Context, claims *tokens.Claims, sid store.Dig
 	}
 	if !a.cfg.Stateless {
 		ctx, cancel := a.storeCtx(c)
-		_, err := a.cfg.Store.PeekSession(ctx, claims.Subject, sid)
+		_, err := a.session(ctx, claims.Subject, sid, a.cfg.Store.PeekSession)
 		cancel()
 		if err != nil {
-			return classifyStore(err, ErrTokenInvalid)
+			return err
 		}
 	}
 	return classifyToken(verr)
@@ -203,11 +204,60 @@ func (a *Auth) pastExpiredWindow(claims *tokens.Claims) bool {
 func (a *Auth) checkSession(c *gin.Context, username string, sid store.Digest, scheme string) (Principal, error) {
 	ctx, cancel := a.storeCtx(c)
 	defer cancel()
-	s, err := a.cfg.Store.Session(ctx, username, sid)
+	s, err := a.session(ctx, username, sid, a.cfg.Store.Session)
 	if err != nil {
-		return Principal{}, classifyStore(err, ErrTokenInvalid)
+		return Principal{}, err
 	}
 	return Principal{Username: s.Username, Roles: s.Roles, Scheme: scheme, SessionID: s.ID}, nil
+}
+
+// userRead is the result of one UserSource.User call.
+type userRead struct {
+	u   store.User
+	err error
+}
+
+// session reads a session with read (Store.Session or PeekSession). When
+// users live apart from sessions, it reads the owner from Users at the
+// same time, so that the check costs the slower of the two round trips
+// rather than their sum, and returns the session with the owner's roles
+// only if the owner is enabled and still in the session's generation.
+func (a *Auth) session(ctx context.Context, username string, sid store.Digest,
+	read func(context.Context, string, store.Digest) (store.Session, error)) (store.Session, error) {
+	if !a.external {
+		s, err := read(ctx, username, sid)
+		return s, classifyStore(err, ErrTokenInvalid)
+	}
+	owner := make(chan userRead, 1)
+	go func() {
+		u, err := a.users.User(ctx, username)
+		owner <- userRead{u, err}
+	}()
+	s, err := read(ctx, username, sid)
+	o := <-owner
+	if err != nil {
+		return store.Session{}, classifyStore(err, ErrTokenInvalid)
+	}
+	return owned(s, o.u, o.err, ErrTokenInvalid)
+}
+
+// errOwnerChanged: the session's owner was disabled, or moved to another
+// generation (a password change, say), after the session was created.
+var errOwnerChanged = fmt.Errorf("%w: the owner of the session was disabled or changed password", store.ErrNotFound)
+
+// owned checks session s against its owner u as the user source has it
+// now (uerr being the source's error) and gives it the owner's roles. An
+// owner that is gone, disabled or in another generation ends the
+// session: the error wraps asNotFound. A source that failed is a 503.
+func owned(s store.Session, u store.User, uerr error, asNotFound error) (store.Session, error) {
+	if uerr != nil {
+		return store.Session{}, classifyStore(uerr, asNotFound)
+	}
+	if u.Disabled || u.Generation != s.Generation {
+		return store.Session{}, classifyStore(errOwnerChanged, asNotFound)
+	}
+	s.Roles = u.Roles
+	return s, nil
 }
 
 func (a *Auth) checkPassword(c *gin.Context, cred BasicCredentials) (Principal, error) {

@@ -1,0 +1,150 @@
+package ginauth_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gin-authkit/authkit/ginauth"
+	"github.com/gin-authkit/authkit/internal/testredis"
+	"github.com/gin-authkit/authkit/store"
+	"github.com/gin-authkit/authkit/store/memstore"
+)
+
+// TestSplitSourceChangesTakeEffect changes users in their source
+// directly, as an administrator editing the application's user table
+// would, without telling the session store: the next request sees it.
+func TestSplitSourceChangesTakeEffect(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name   string
+		change func(k *kit) error
+		status int
+		code   string
+	}{
+		{"password hash replaced", func(k *kit) error { return k.users.SetPasswordHash(ctx, "bob", []byte("$2a$04$elsewhere")) }, 401, "invalid_token"},
+		{"disabled", func(k *kit) error { return k.users.SetDisabled(ctx, "bob", true) }, 401, "invalid_token"},
+		{"admin role granted", func(k *kit) error { return k.users.SetRoles(ctx, "bob", []string{"admin"}) }, 200, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k := newSplitKit(t)
+			tok := k.login("bob", bobPW)
+			expect(t, k.do("GET", "/api/admin/stats", nil, bearer(tok.AccessToken)...), 403, "forbidden")
+			if err := tt.change(k); err != nil {
+				t.Fatal(err)
+			}
+			expect(t, k.do("GET", "/api/admin/stats", nil, bearer(tok.AccessToken)...), tt.status, tt.code)
+			refresh := k.do("POST", "/auth/refresh", map[string]string{"refresh_token": tok.RefreshToken})
+			if tt.status == 200 {
+				expect(t, refresh, 200, "")
+				return
+			}
+			expect(t, refresh, 401, "invalid_grant")
+			// Undoing a disable does not revive the session.
+			if err := k.users.SetDisabled(ctx, "bob", false); err != nil {
+				t.Fatal(err)
+			}
+			expect(t, k.do("GET", "/api/me", nil, bearer(tok.AccessToken)...), 401, "invalid_token")
+		})
+	}
+}
+
+// TestSplitOneRedisRoundTrip: with users apart, a request still reads
+// Redis once; the user is read from its own source.
+func TestSplitOneRedisRoundTrip(t *testing.T) {
+	k := newSplitKit(t)
+	tok := k.login("alice", alicePW)
+	before := k.trips.n.Load()
+	r := k.do("GET", "/api/me", nil, bearer(tok.AccessToken)...)
+	expect(t, r, 200, "")
+	if got := k.trips.n.Load() - before; got != 1 {
+		t.Errorf("Redis round trips per request = %d, want 1", got)
+	}
+	if !strings.Contains(r.Body.String(), `"admin"`) {
+		t.Errorf("body = %s, want the roles from the user source", r.Body)
+	}
+}
+
+// failingUsers is a user source whose backend is down after a switch.
+type failingUsers struct {
+	store.UserStore
+	down bool
+}
+
+var errDown = errors.New("user database unreachable")
+
+func (f *failingUsers) User(ctx context.Context, name string) (store.User, error) {
+	if f.down {
+		return store.User{}, errDown
+	}
+	return f.UserStore.User(ctx, name)
+}
+
+// TestSplitSourceDownIs503: a user source that cannot answer makes a
+// request with a live session 503, never 401.
+func TestSplitSourceDownIs503(t *testing.T) {
+	users := &failingUsers{}
+	k := newSplitKit(t, func(c *ginauth.Config) {
+		users.UserStore = c.Users.(store.UserStore)
+		c.Users = users
+	})
+	tok := k.login("bob", bobPW)
+	users.down = true
+	expect(t, k.do("GET", "/api/me", nil, bearer(tok.AccessToken)...), 503, "unavailable")
+	expect(t, k.do("POST", "/auth/refresh", map[string]string{"refresh_token": tok.RefreshToken}), 503, "unavailable")
+	expect(t, k.do("POST", "/auth/login", map[string]string{"username": "bob", "password": bobPW}), 503, "unavailable")
+	users.down = false
+	expect(t, k.do("GET", "/api/me", nil, bearer(tok.AccessToken)...), 200, "")
+}
+
+func TestSplitConfig(t *testing.T) {
+	k := newKit(t)
+	base := k.auth.Config()
+	t.Run("UsersRequired", func(t *testing.T) {
+		cfg := base
+		cfg.Store = sessionsOnly{memstore.New(memstore.Options{ExternalUsers: true})}
+		cfg.Users = nil
+		if _, err := ginauth.New(cfg); !errors.Is(err, ginauth.ErrConfig) {
+			t.Errorf("New without Users on a store without users = %v, want ErrConfig", err)
+		}
+	})
+	t.Run("SameStoreIsNotSplit", func(t *testing.T) {
+		cfg := base
+		cfg.Users = cfg.Store.(store.UserSource)
+		a, err := ginauth.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Users() != cfg.Users {
+			t.Error("Users() is not the configured source")
+		}
+	})
+}
+
+// sessionsOnly hides every method of a store but the session backend's.
+type sessionsOnly struct{ store.SessionBackend }
+
+// TestSplitMisconfiguredStore: users apart, but a session store that
+// expects its own users. Logins fail closed, as bad credentials, and the
+// log says what to fix.
+func TestSplitMisconfiguredStore(t *testing.T) {
+	var logs bytes.Buffer
+	rdb, prefix := testredis.New(t)
+	clk := &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	st, err := newRedisStore(rdb, prefix, clk.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := newKitWith(t, st, memstore.New(memstore.Options{Now: clk.Now}), clk, func(c *ginauth.Config) {
+		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	expect(t, k.do("POST", "/auth/login", map[string]string{"username": "bob", "password": bobPW}), 401, "invalid_credentials")
+	if !strings.Contains(logs.String(), "ExternalUsers") {
+		t.Errorf("log = %q, want a hint at ExternalUsers", logs.String())
+	}
+}
