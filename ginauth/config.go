@@ -25,8 +25,8 @@ type Config struct {
 	// authenticated request reads the user from Users, concurrently with
 	// its session, so that a role change, a disable or a password change
 	// made there takes effect on the next request. That read is the
-	// price of the split: one query per request (none with a cache such
-	// as sqlstore's, which LISTEN/NOTIFY keeps current). A Users that
+	// price of the split: one query per request, waited for beside the
+	// session's Redis round trip rather than after it. A Users that
 	// implements store.PasswordRehasher gets stronger hashes stored at
 	// login; store.UserStore lets [Accounts] create and change users.
 	Users store.UserSource
