@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -28,6 +29,7 @@ func TestUsersInPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(a.close)
 	if err := a.accounts.CreateUser(t.Context(), "Alice", "correct horse battery", []string{"user"}); err != nil {
 		t.Fatal(err)
 	}
@@ -68,13 +70,24 @@ func TestUsersInPostgres(t *testing.T) {
 		{"disabled in SQL", `UPDATE authkit_users SET disabled = true WHERE username = 'alice'`, "/api/me", 401},
 		{"re-enabled in SQL", `UPDATE authkit_users SET disabled = false WHERE username = 'alice'`, "/api/me", 401},
 	}
+	// A change made in SQL reaches the app's user cache through
+	// PostgreSQL's notification, a moment after the commit.
+	eventually := func(what, path, tok string, want int) {
+		t.Helper()
+		var code int
+		var body map[string]any
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if code, body = do("GET", path, "", tok); code == want {
+				return
+			}
+		}
+		t.Errorf("%s: GET %s = %d %v, want %d", what, path, code, body, want)
+	}
 	for _, st := range steps {
 		if st.sql != "" {
 			sql(st.sql)
 		}
-		if code, body := do("GET", st.path, "", tok); code != st.status {
-			t.Errorf("%s: GET %s = %d %v, want %d", st.name, st.path, code, body, st.status)
-		}
+		eventually(st.name, st.path, tok, st.status)
 	}
 	// Logging in again works; a password hash replaced in SQL ends that
 	// session too.
@@ -87,8 +100,21 @@ func TestUsersInPostgres(t *testing.T) {
 		t.Errorf("after logging in again: GET /api/admin = %d, want 200", code)
 	}
 	sql(`UPDATE authkit_users SET password_hash = 'reset-by-an-admin' WHERE username = 'alice'`)
+	eventually("after a password reset in SQL", "/api/me", tok, 401)
+	// A change made through the app's Accounts takes effect at once.
+	if err := a.accounts.SetPassword(t.Context(), "alice", "another good password"); err != nil {
+		t.Fatal(err)
+	}
+	code, body = do("POST", "/auth/login", `{"username":"alice","password":"another good password"}`, "")
+	if code != http.StatusOK {
+		t.Fatalf("login with the new password = %d %v", code, body)
+	}
+	tok, _ = body["access_token"].(string)
+	if err := a.accounts.SetDisabled(t.Context(), "alice", true); err != nil {
+		t.Fatal(err)
+	}
 	if code, _ := do("GET", "/api/me", "", tok); code != 401 {
-		t.Errorf("after a password reset in SQL: GET /api/me = %d, want 401", code)
+		t.Errorf("after SetDisabled: GET /api/me = %d, want 401 at once", code)
 	}
 	if code, _ := do("GET", "/healthz", "", ""); code != 200 {
 		t.Errorf("GET /healthz = %d, want 200", code)

@@ -45,3 +45,32 @@ DROP TRIGGER IF EXISTS authkit_users_generation ON authkit_users;
 CREATE TRIGGER authkit_users_generation
     BEFORE UPDATE ON authkit_users
     FOR EACH ROW EXECUTE FUNCTION authkit_users_generation();
+
+-- Every committed change of a user is announced on the channel
+-- authkit_users, with the username as payload (an empty payload after a
+-- TRUNCATE: every user), for the caches of sqlstore.NewCache.
+CREATE OR REPLACE FUNCTION authkit_users_notify() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_LEVEL = 'STATEMENT' THEN
+        PERFORM pg_notify('authkit_users', '');
+        RETURN NULL;
+    END IF;
+    IF TG_OP <> 'INSERT' THEN
+        PERFORM pg_notify('authkit_users', OLD.username);
+    END IF;
+    IF TG_OP <> 'DELETE' AND (TG_OP = 'INSERT' OR NEW.username <> OLD.username) THEN
+        PERFORM pg_notify('authkit_users', NEW.username);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+DROP TRIGGER IF EXISTS authkit_users_notify ON authkit_users;
+CREATE TRIGGER authkit_users_notify
+    AFTER INSERT OR UPDATE OR DELETE ON authkit_users
+    FOR EACH ROW EXECUTE FUNCTION authkit_users_notify();
+DROP TRIGGER IF EXISTS authkit_users_notify_truncate ON authkit_users;
+CREATE TRIGGER authkit_users_notify_truncate
+    AFTER TRUNCATE ON authkit_users
+    FOR EACH STATEMENT EXECUTE FUNCTION authkit_users_notify();
