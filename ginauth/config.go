@@ -26,7 +26,8 @@ type Config struct {
 	// its session, so that a role change, a disable or a password change
 	// made there takes effect on the next request. That read is the
 	// price of the split: one query per request, waited for beside the
-	// session's Redis round trip rather than after it. A Users that
+	// session's Redis round trip rather than after it, or none with
+	// sqlstore.Cache, which LISTEN/NOTIFY keeps current. A Users that
 	// implements store.PasswordRehasher gets stronger hashes stored at
 	// login; store.UserStore lets [Accounts] create and change users.
 	Users store.UserSource
