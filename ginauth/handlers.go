@@ -2,6 +2,7 @@ package ginauth
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -317,11 +318,9 @@ func (a *Auth) LogoutAllHandler() gin.HandlerFunc {
 func (a *Auth) HealthHandler() gin.HandlerFunc {
 	return annotate(Requirement{Public: true, Endpoint: true}, func(c *gin.Context) {
 		ctx, cancel := a.storeCtx(c)
-		var err error
-		for _, s := range []any{a.cfg.Store, a.users} {
-			if p, ok := s.(store.Pinger); ok && err == nil {
-				err = p.Ping(ctx)
-			}
+		err := ping(ctx, a.cfg.Store)
+		if err == nil && a.external {
+			err = ping(ctx, a.users)
 		}
 		cancel()
 		if err != nil {
@@ -331,6 +330,14 @@ func (a *Auth) HealthHandler() gin.HandlerFunc {
 		noStore(c)
 		c.JSON(http.StatusOK, gin.H{"status": "ok"})
 	})
+}
+
+// ping pings s when it is a store.Pinger; any other store counts as up.
+func ping(ctx context.Context, s any) error {
+	if p, ok := s.(store.Pinger); ok {
+		return p.Ping(ctx)
+	}
+	return nil
 }
 
 // principal returns the principal [Auth.Authenticate] or an earlier

@@ -85,6 +85,14 @@ func (f *failingUsers) User(ctx context.Context, name string) (store.User, error
 	return f.UserStore.User(ctx, name)
 }
 
+// Ping makes failingUsers a store.Pinger, down with the rest.
+func (f *failingUsers) Ping(context.Context) error {
+	if f.down {
+		return errDown
+	}
+	return nil
+}
+
 // TestSplitSourceDownIs503: a user source that cannot answer makes a
 // request with a live session 503, never 401.
 func TestSplitSourceDownIs503(t *testing.T) {
@@ -98,8 +106,10 @@ func TestSplitSourceDownIs503(t *testing.T) {
 	expect(t, k.do("GET", "/api/me", nil, bearer(tok.AccessToken)...), 503, "unavailable")
 	expect(t, k.do("POST", "/auth/refresh", map[string]string{"refresh_token": tok.RefreshToken}), 503, "unavailable")
 	expect(t, k.do("POST", "/auth/login", map[string]string{"username": "bob", "password": bobPW}), 503, "unavailable")
+	expect(t, k.do("GET", "/healthz", nil), 503, "unavailable")
 	users.down = false
 	expect(t, k.do("GET", "/api/me", nil, bearer(tok.AccessToken)...), 200, "")
+	expect(t, k.do("GET", "/healthz", nil), 200, "")
 }
 
 func TestSplitConfig(t *testing.T) {

@@ -27,7 +27,9 @@ type Options struct {
 	// ExternalUsers makes the store keep sessions of users held in
 	// another store.UserSource (see [store.SessionStore]): CreateSession
 	// needs no user here, sessions carry no roles, and the caller checks
-	// the owner. Default false: sessions belong to this store's users.
+	// the owner. The store then remembers, per user who ever logged in,
+	// the highest generation given (a few bytes each, never dropped).
+	// Default false: sessions belong to this store's users.
 	ExternalUsers bool
 }
 
@@ -396,6 +398,7 @@ func (s *Store) RevokeAll(ctx context.Context, username string) error {
 	defer s.mu.Unlock()
 	if u, ok := s.users[username]; ok && !s.external {
 		s.bump(username, u)
+		return nil
 	}
 	s.removeAll(username)
 	return nil

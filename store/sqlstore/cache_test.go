@@ -16,13 +16,19 @@ import (
 func newCache(t testing.TB, now func() time.Time) (*sqlstore.Cache, *sqlstore.Store) {
 	t.Helper()
 	s, _ := newStore(t, now)
-	c, err := sqlstore.NewCache(s, sqlstore.CacheOptions{Logger: slog.New(slog.DiscardHandler)})
+	return cacheOn(t, s, slog.New(slog.DiscardHandler)), s
+}
+
+// cacheOn returns a cache over s, closed when t ends, once it listens.
+func cacheOn(t testing.TB, s *sqlstore.Store, logger *slog.Logger) *sqlstore.Cache {
+	t.Helper()
+	c, err := sqlstore.NewCache(s, sqlstore.CacheOptions{Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
 	waitFor(t, "the cache to listen", func() bool { return sqlstore.Listening(c) })
-	return c, s
+	return c
 }
 
 // waitFor polls cond every few milliseconds, for at most 10 s.
@@ -55,12 +61,7 @@ func TestCacheAnswersFromMemory(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c, err := sqlstore.NewCache(s, sqlstore.CacheOptions{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	waitFor(t, "the cache to listen", func() bool { return sqlstore.Listening(c) })
+	c := cacheOn(t, s, slog.New(slog.DiscardHandler))
 	if _, err := c.User(ctx, "alice"); err != nil {
 		t.Fatal(err)
 	}
@@ -115,12 +116,7 @@ func TestCacheSeesChangesByHand(t *testing.T) {
 func TestCacheListenerLost(t *testing.T) {
 	var logs bytes.Buffer
 	s, _ := newStore(t, nil)
-	c, err := sqlstore.NewCache(s, sqlstore.CacheOptions{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	waitFor(t, "the cache to listen", func() bool { return sqlstore.Listening(c) })
+	c := cacheOn(t, s, slog.New(slog.NewTextHandler(&logs, nil)))
 	ctx := t.Context()
 	if err := s.CreateUser(ctx, store.User{Username: "alice", PasswordHash: []byte("h")}); err != nil {
 		t.Fatal(err)

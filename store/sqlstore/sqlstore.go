@@ -100,16 +100,24 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 		VALUES ($1, $2, string_to_array($3, ','), $4, $5, $6)
 		ON CONFLICT (username) DO NOTHING`,
 		u.Username, nonNil(u.PasswordHash), encodeRoles(u.Roles), u.Disabled, s.now(), gen)
+	changed, err := rowChanged(res, err)
 	if err != nil {
 		return fmt.Errorf("sqlstore: %s: %w", op, err)
 	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		if err != nil {
-			return fmt.Errorf("sqlstore: %s: %w", op, err)
-		}
+	if !changed {
 		return fmt.Errorf("sqlstore: %s %q: %w", op, u.Username, store.ErrExists)
 	}
 	return nil
+}
+
+// rowChanged reports whether the statement that gave res and err changed
+// a row.
+func rowChanged(res sql.Result, err error) (bool, error) {
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
 }
 
 // User implements [store.UserSource] with one query by primary key.
@@ -202,15 +210,11 @@ func (s *Store) update(ctx context.Context, op, username, query string, value an
 	if store.ValidateUsername(username) != nil {
 		return notFound(op)
 	}
-	res, err := s.db.ExecContext(ctx, query, username, value)
+	changed, err := rowChanged(s.db.ExecContext(ctx, query, username, value))
 	if err != nil {
 		return fmt.Errorf("sqlstore: %s: %w", op, err)
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("sqlstore: %s: %w", op, err)
-	}
-	if n == 0 {
+	if !changed {
 		return notFound(op)
 	}
 	return nil

@@ -16,16 +16,9 @@ import (
 // newStore; now is the clock it must use.
 func RunExternalUsers(t *testing.T, newStore func(t *testing.T, now func() time.Time) store.SessionBackend) {
 	t.Helper()
-	for _, tc := range externalCases {
-		t.Run(tc.name, func(t *testing.T) {
-			clk := newClock()
-			s := newStore(t, clk.Now)
-			if s == nil {
-				t.Fatal("newStore returned nil")
-			}
-			tc.run(t, &xenv{s: s, clock: clk, ctx: t.Context()})
-		})
-	}
+	runCases(t, externalCases, func(t *testing.T, clk *clock) *xenv {
+		return &xenv{s: notNil(t, newStore(t, clk.Now)), clock: clk, ctx: t.Context()}
+	})
 }
 
 // xenv is what an external-users case works with.
@@ -70,7 +63,7 @@ func (e *xenv) gone(t *testing.T, ns store.SessionSpec) {
 	wantErr(t, "Session", err, store.ErrNotFound)
 }
 
-var externalCases = []externalCase{
+var externalCases = []caseOf[xenv]{
 	{"CreateWithoutUser", func(t *testing.T, e *xenv) {
 		ns := e.create(t, "alice", 7)
 		got := e.live(t, ns)
@@ -134,10 +127,4 @@ var externalCases = []externalCase{
 		e.clock.Advance(idle)
 		e.gone(t, ns)
 	}},
-}
-
-// externalCase is one external-users contract check; it gets a fresh store.
-type externalCase struct {
-	name string
-	run  func(t *testing.T, e *xenv)
 }

@@ -34,16 +34,10 @@ func Run(t *testing.T, newStore func(t *testing.T, now func() time.Time) store.S
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
-			for _, tc := range g.cases {
-				t.Run(tc.name, func(t *testing.T) {
-					clk := newClock()
-					s := newStore(t, clk.Now)
-					if s == nil {
-						t.Fatal("newStore returned nil")
-					}
-					tc.run(t, &env{u: s, s: s, clock: clk, ctx: t.Context()})
-				})
-			}
+			runCases(t, g.cases, func(t *testing.T, clk *clock) *env {
+				s := notNil(t, newStore(t, clk.Now))
+				return &env{u: s, s: s, clock: clk, ctx: t.Context()}
+			})
 		})
 	}
 }
@@ -54,22 +48,37 @@ func Run(t *testing.T, newStore func(t *testing.T, now func() time.Time) store.S
 // a fresh store from newStore; now is the clock it must stamp users with.
 func RunUsers(t *testing.T, newStore func(t *testing.T, now func() time.Time) store.UserStore) {
 	t.Helper()
-	for _, tc := range userCases {
-		t.Run(tc.name, func(t *testing.T) {
-			clk := newClock()
-			u := newStore(t, clk.Now)
-			if u == nil {
-				t.Fatal("newStore returned nil")
-			}
-			tc.run(t, &env{u: u, clock: clk, ctx: t.Context()})
-		})
+	runCases(t, userCases, func(t *testing.T, clk *clock) *env {
+		return &env{u: notNil(t, newStore(t, clk.Now)), clock: clk, ctx: t.Context()}
+	})
+}
+
+// caseOf is one contract check, run on a fresh environment E.
+type caseOf[E any] struct {
+	name string
+	run  func(t *testing.T, e *E)
+}
+
+// testCase is a check of [Run] or [RunUsers].
+type testCase = caseOf[env]
+
+// runCases runs each case in a subtest of its own, on a fresh
+// environment from newEnv with a fresh clock.
+func runCases[E any](t *testing.T, cases []caseOf[E], newEnv func(t *testing.T, clk *clock) *E) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) { tc.run(t, newEnv(t, newClock())) })
 	}
 }
 
-// testCase is one contract check; it gets a fresh store.
-type testCase struct {
-	name string
-	run  func(t *testing.T, e *env)
+// notNil fails the test when newStore returned a nil store.
+func notNil[S comparable](t *testing.T, s S) S {
+	t.Helper()
+	var zero S
+	if s == zero {
+		t.Fatal("newStore returned nil")
+	}
+	return s
 }
 
 // env is what a test case works with.
