@@ -73,6 +73,9 @@ type Session struct {
 	// in. A caller whose users live in a separate [UserSource] compares
 	// it with the user's current [User.Generation]: a session of an older
 	// generation has ended (password change, disable, log out everywhere).
+	// A store configured for external users must report it; one that
+	// keeps its users ends such sessions itself and may report zero
+	// (redisstore does, to keep its per-request read to one field).
 	Generation uint64
 }
 

@@ -42,10 +42,16 @@ type stored struct {
 // a reader may hold.
 func newVersion() string { return strconv.FormatUint(rand.Uint64(), 36) }
 
-// read reads session id of username and its owner in one HMGET. ok is
-// false when there is no such record.
+// read reads session id of username and what a read needs of its owner
+// in one HMGET: the roles (field o), or with external users, which have
+// none here, the generation (field g). ok is false when there is no such
+// record.
 func (s *Store) read(ctx context.Context, username string, id store.Digest) (st stored, o owner, ok bool, err error) {
-	vals, err := s.client.HMGet(ctx, s.sessionsKey(username), idField(id), "o", "g").Result()
+	field := "o"
+	if s.external {
+		field = "g"
+	}
+	vals, err := s.client.HMGet(ctx, s.sessionsKey(username), idField(id), field).Result()
 	if err != nil {
 		return stored{}, owner{}, false, err
 	}
@@ -57,7 +63,12 @@ func (s *Store) read(ctx context.Context, username string, id store.Digest) (st 
 	if err != nil {
 		return stored{}, owner{}, false, fmt.Errorf("session %v: %w", id, err)
 	}
-	if o, err = parseOwner(vals[1], vals[2]); err != nil {
+	if s.external {
+		o, err = parseOwner(nil, vals[1])
+	} else {
+		o, err = parseOwner(vals[1], nil)
+	}
+	if err != nil {
 		return stored{}, owner{}, false, err
 	}
 	return stored{record: rec, raw: raw, state: state}, o, true, nil
