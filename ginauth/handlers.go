@@ -161,8 +161,11 @@ func (a *Auth) createSession(c *gin.Context, u store.User, sid store.Digest, ref
 		err := a.cfg.Store.CreateSession(ctx, spec)
 		cancel()
 		if a.external && errors.Is(err, store.ErrNotFound) {
+			// A store for external users never answers this: it expects
+			// users of its own. The password was right, so not a 401.
 			a.cfg.Logger.ErrorContext(c, "authkit: the session store refused a session of a user that Config.Users holds: "+
 				"configure it for external users (redisstore.Options.ExternalUsers)", "user", u.Username, "err", err)
+			return errors.Join(ErrUnavailable, err)
 		}
 		if !errors.Is(err, store.ErrStale) || try > 0 {
 			return classifyStore(err, ErrBadCredentials)

@@ -140,8 +140,9 @@ func TestSplitConfig(t *testing.T) {
 type sessionsOnly struct{ store.SessionBackend }
 
 // TestSplitMisconfiguredStore: users apart, but a session store that
-// expects its own users. Logins fail closed, as bad credentials, and the
-// log says what to fix.
+// expects its own users. Logins fail closed with 503 (the password was
+// right: a 401 would send the user to retype it), and the log says what
+// to fix.
 func TestSplitMisconfiguredStore(t *testing.T) {
 	var logs bytes.Buffer
 	rdb, prefix := testredis.New(t)
@@ -153,7 +154,7 @@ func TestSplitMisconfiguredStore(t *testing.T) {
 	k := newKitWith(t, st, memstore.New(memstore.Options{Now: clk.Now}), clk, func(c *ginauth.Config) {
 		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	})
-	expect(t, k.do("POST", "/auth/login", map[string]string{"username": "bob", "password": bobPW}), 401, "invalid_credentials")
+	expect(t, k.do("POST", "/auth/login", map[string]string{"username": "bob", "password": bobPW}), 503, "unavailable")
 	if !strings.Contains(logs.String(), "ExternalUsers") {
 		t.Errorf("log = %q, want a hint at ExternalUsers", logs.String())
 	}
