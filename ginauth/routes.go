@@ -70,11 +70,26 @@ func (r Route) String() string {
 // an annotation is the plain handler, with no wrapper and no check per
 // request. Annotations are made while routes are set up, so the table
 // holds one entry per annotation in the program.
-var annotations sync.Map // funcKey → Requirement
+//
+// Each entry holds its handler: a closure's address is its key, and a
+// closure that the garbage collector freed would leave its address to
+// the next closure allocated there, which would then read as annotated
+// (TestRoutes caught an Authenticate closure listed as public that way).
+// Holding the handler keeps every key's closure alive, so no address is
+// ever reused while its entry exists; the price is that annotations are
+// never freed, which is what a program that sets up its routes once
+// expects anyway.
+var annotations sync.Map // funcKey → annotation
+
+// annotation is one entry of annotations.
+type annotation struct {
+	req Requirement
+	h   gin.HandlerFunc // pins the closure whose address is the key
+}
 
 // annotate records req as the requirement of h and returns h itself.
 func annotate(req Requirement, h gin.HandlerFunc) gin.HandlerFunc {
-	annotations.Store(funcKey(h), req)
+	annotations.Store(funcKey(h), annotation{req: req, h: h})
 	return h
 }
 
@@ -90,8 +105,8 @@ func requirementOf(h gin.HandlerFunc) (Requirement, bool) {
 		return Requirement{}, false
 	}
 	v, ok := annotations.Load(funcKey(h))
-	req, _ := v.(Requirement)
-	return req, ok
+	a, _ := v.(annotation)
+	return a.req, ok
 }
 
 // ErrRoutesUnreadable reports that the engine's routes could not be

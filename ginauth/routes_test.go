@@ -2,6 +2,8 @@ package ginauth_test
 
 import (
 	"errors"
+	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -103,5 +105,31 @@ func TestRoutesReadsGin(t *testing.T) {
 	}
 	if err != nil || len(routes) != 1 || !routes[0].Annotated || !routes[0].Public {
 		t.Fatalf("Routes = %v, %v; want GET /a public", routes, err)
+	}
+}
+
+// TestRoutesAfterGC drops annotated handlers, collects them, then mounts
+// plain closures of the same size, which the allocator may place where
+// the dropped ones were: none of them may read as annotated.
+func TestRoutesAfterGC(t *testing.T) {
+	k := newMemKit(t)
+	for range 2000 {
+		_ = k.auth.LoginHandler() // annotated public, then garbage
+	}
+	runtime.GC()
+	runtime.GC()
+	r := gin.New()
+	for i := range 2000 {
+		n := i
+		r.GET(fmt.Sprintf("/plain/%d", i), func(c *gin.Context) { c.Status(200 + n%1) })
+	}
+	routes, err := ginauth.Routes(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rt := range routes {
+		if rt.Annotated {
+			t.Fatalf("%v: a plain closure reads as annotated (a stale entry of a collected annotation)", rt)
+		}
 	}
 }
