@@ -27,6 +27,11 @@ const (
 	EventPasswordChanged EventKind = "password_changed"
 	EventUserDisabled    EventKind = "user_disabled"
 	EventUserEnabled     EventKind = "user_enabled"
+	// EventSessionEvicted is a session that MaxSessionsPerUser ended to
+	// make room for a login, one event per session ended, before the
+	// login's own event; Session names the ended session, Reason is
+	// "session_cap".
+	EventSessionEvicted EventKind = "session_evicted"
 	// EventDenied is every other 401, 403 or 429 answer, with its code.
 	EventDenied EventKind = "denied"
 	// EventUnavailable is a 503: the store or the password slots could not

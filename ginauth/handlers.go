@@ -111,8 +111,12 @@ func (a *Auth) passwordGrant(c *gin.Context, username, password string) (grant, 
 	if err != nil {
 		return grant{}, err
 	}
-	if err := a.createSession(c, u, sid, refresh); err != nil {
+	evicted, err := a.createSession(c, u, sid, refresh)
+	if err != nil {
 		return grant{}, err
+	}
+	for _, id := range evicted {
+		a.auditRequest(c, Event{Kind: EventSessionEvicted, Status: http.StatusOK, Reason: "session_cap", Username: u.Username, Session: sessionPrefix(id)})
 	}
 	a.auditRequest(c, Event{Kind: EventLoginSucceeded, Status: http.StatusOK, Username: u.Username, Session: sessionPrefix(sid)})
 	return grant{username: u.Username, sid: sid, roles: u.Roles, refresh: refresh.raw, secret: secret}, nil
@@ -149,8 +153,9 @@ func (a *Auth) refreshGrant(c *gin.Context, token string) (grant, error) {
 // whose password was verified. When the generation moved on meanwhile, it
 // tries once more only if the password hash is the one verified and the
 // user is enabled (the move was a logout-all, say); a password change or a
-// disable ends the login as invalid_credentials.
-func (a *Auth) createSession(c *gin.Context, u store.User, sid store.Digest, refresh refreshToken) error {
+// disable ends the login as invalid_credentials. It returns the IDs of the
+// sessions MaxSessionsPerUser ended to make room, oldest first.
+func (a *Auth) createSession(c *gin.Context, u store.User, sid store.Digest, refresh refreshToken) (evicted []store.Digest, err error) {
 	spec := store.SessionSpec{
 		ID: sid, Username: u.Username, Refresh: store.HashSecret([]byte(refresh.raw)),
 		IdleTimeout: a.cfg.SessionIdleTimeout, ExpiresAt: a.cfg.Now().Add(a.cfg.SessionLifetime),
@@ -158,26 +163,26 @@ func (a *Auth) createSession(c *gin.Context, u store.User, sid store.Digest, ref
 	}
 	for try := 0; ; try++ {
 		ctx, cancel := a.storeCtx(c)
-		err := a.cfg.Store.CreateSession(ctx, spec)
+		evicted, err := a.cfg.Store.CreateSession(ctx, spec)
 		cancel()
 		if a.external && errors.Is(err, store.ErrNotFound) {
 			// A store for external users never answers this: it expects
 			// users of its own. The password was right, so not a 401.
 			a.cfg.Logger.ErrorContext(c, "authkit: the session store refused a session of a user that Config.Users holds: "+
 				"configure it for external users (redisstore.Options.ExternalUsers)", "user", u.Username, "err", err)
-			return errors.Join(ErrUnavailable, err)
+			return nil, errors.Join(ErrUnavailable, err)
 		}
 		if !errors.Is(err, store.ErrStale) || try > 0 {
-			return classifyStore(err, ErrBadCredentials)
+			return evicted, classifyStore(err, ErrBadCredentials)
 		}
 		ctx, cancel = a.storeCtx(c)
 		now, err := a.users.User(ctx, u.Username)
 		cancel()
 		if err != nil {
-			return classifyStore(err, ErrBadCredentials)
+			return nil, classifyStore(err, ErrBadCredentials)
 		}
 		if now.Disabled || !bytes.Equal(now.PasswordHash, u.PasswordHash) {
-			return ErrBadCredentials
+			return nil, ErrBadCredentials
 		}
 		spec.Generation = now.Generation
 	}

@@ -46,7 +46,8 @@ type SessionSpec struct {
 	Generation uint64
 	// MaxSessions caps the user's sessions: when this one would make more
 	// than MaxSessions, the oldest (earliest absolute expiry) are revoked
-	// in the same atomic step. Zero means no cap.
+	// in the same atomic step, and CreateSession reports their IDs. Zero
+	// means no cap.
 	MaxSessions int
 }
 
@@ -173,7 +174,13 @@ type SessionStore interface {
 	// session already has the ID, and with [ErrInvalid] for a bad argument
 	// (malformed username, zero ID or refresh digest, non-positive idle
 	// timeout, expiry not in the future, negative MaxSessions).
-	CreateSession(ctx context.Context, s SessionSpec) error
+	//
+	// evicted lists the IDs of the live sessions that s.MaxSessions ended
+	// in the same atomic step, oldest first (the order in which the cap
+	// chose them: earliest absolute expiry, ties by ID); it is nil when
+	// the cap ended none, and always nil with an error. Sessions that were
+	// already over and only swept away are not in it.
+	CreateSession(ctx context.Context, s SessionSpec) (evicted []Digest, err error)
 	// Session returns the live session id of username together with the
 	// user's current roles, and records the use. A store may record a use
 	// only when the last recorded one is older than its touch interval, a

@@ -221,36 +221,36 @@ func (s *Store) updateUser(ctx context.Context, op, username string, change func
 }
 
 // CreateSession implements [store.SessionStore].
-func (s *Store) CreateSession(ctx context.Context, ns store.SessionSpec) error {
+func (s *Store) CreateSession(ctx context.Context, ns store.SessionSpec) ([]store.Digest, error) {
 	if err := ctxErr(ctx, "create session"); err != nil {
-		return err
+		return nil, err
 	}
 	if err := store.ValidateUsername(ns.Username); err != nil {
-		return fmt.Errorf("memstore: create session: %w", err)
+		return nil, fmt.Errorf("memstore: create session: %w", err)
 	}
 	if ns.ID.IsZero() || ns.Refresh.IsZero() {
-		return fmt.Errorf("memstore: create session: %w: zero ID or refresh digest", store.ErrInvalid)
+		return nil, fmt.Errorf("memstore: create session: %w: zero ID or refresh digest", store.ErrInvalid)
 	}
 	if ns.IdleTimeout <= 0 {
-		return fmt.Errorf("memstore: create session: %w: idle timeout %v is not positive", store.ErrInvalid, ns.IdleTimeout)
+		return nil, fmt.Errorf("memstore: create session: %w: idle timeout %v is not positive", store.ErrInvalid, ns.IdleTimeout)
 	}
 	if ns.MaxSessions < 0 {
-		return fmt.Errorf("memstore: create session: %w: MaxSessions %d is negative", store.ErrInvalid, ns.MaxSessions)
+		return nil, fmt.Errorf("memstore: create session: %w: MaxSessions %d is negative", store.ErrInvalid, ns.MaxSessions)
 	}
 	now := s.now()
 	if !ns.ExpiresAt.After(now) {
-		return fmt.Errorf("memstore: create session: %w: expiry %v is not in the future", store.ErrInvalid, ns.ExpiresAt)
+		return nil, fmt.Errorf("memstore: create session: %w: expiry %v is not in the future", store.ErrInvalid, ns.ExpiresAt)
 	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.sweep(now)
 	if err := s.admit(ns); err != nil {
-		return fmt.Errorf("memstore: create session: %w", err)
+		return nil, fmt.Errorf("memstore: create session: %w", err)
 	}
 	if old, ok := s.sessions[ns.Username][ns.ID]; ok {
 		if s.live(old, now) {
-			return fmt.Errorf("memstore: create session: %w: session ID in use", store.ErrExists)
+			return nil, fmt.Errorf("memstore: create session: %w: session ID in use", store.ErrExists)
 		}
 		s.remove(old)
 	}
@@ -271,10 +271,10 @@ func (s *Store) CreateSession(ctx context.Context, ns store.SessionSpec) error {
 	}
 	byID[ns.ID] = sess
 	s.all.add(sess)
-	if ns.MaxSessions > 0 {
-		s.evict(sess, ns.MaxSessions, now)
+	if ns.MaxSessions == 0 {
+		return nil, nil
 	}
-	return nil
+	return s.evict(sess, ns.MaxSessions, now), nil
 }
 
 // admit checks that a session of ns.Username may be created in
@@ -304,9 +304,10 @@ func (s *Store) admit(ns store.SessionSpec) error {
 
 // evict removes the sessions of keep's owner that are no longer live and
 // then, while the owner has more than limit sessions, the one with the
-// earliest absolute expiry (ties by ID), never keep itself. The caller
-// holds s.mu.
-func (s *Store) evict(keep *session, limit int, now time.Time) {
+// earliest absolute expiry (ties by ID), never keep itself. It returns
+// the IDs of the live sessions it removed, oldest first, or nil. The
+// caller holds s.mu.
+func (s *Store) evict(keep *session, limit int, now time.Time) []store.Digest {
 	var others []*session
 	for _, sess := range s.sessions[keep.username] {
 		switch {
@@ -320,9 +321,12 @@ func (s *Store) evict(keep *session, limit int, now time.Time) {
 	slices.SortFunc(others, func(a, b *session) int {
 		return cmp.Or(a.exp.Compare(b.exp), cmp.Compare(a.id.String(), b.id.String()))
 	})
+	var evicted []store.Digest
 	for _, sess := range others[:max(0, len(others)-(limit-1))] {
 		s.remove(sess)
+		evicted = append(evicted, sess.id)
 	}
+	return evicted
 }
 
 // Session implements [store.SessionStore].

@@ -51,7 +51,7 @@ func TestSweepRemovesExpiredSessions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = s.CreateSession(ctx, store.SessionSpec{
+		_, err = s.CreateSession(ctx, store.SessionSpec{
 			ID:          store.HashSecret(fmt.Appendf(nil, "session %d", n)),
 			Username:    username,
 			Refresh:     store.HashSecret(fmt.Appendf(nil, "refresh %d", n)),

@@ -198,7 +198,7 @@ func TestLocalCacheInvalidations(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = a.s.CreateSession(ctx, store.SessionSpec{
+		_, err = a.s.CreateSession(ctx, store.SessionSpec{
 			ID: store.HashSecret([]byte("capped")), Username: "alice", Refresh: store.HashSecret([]byte("capped ref")),
 			IdleTimeout: time.Hour, ExpiresAt: a.clock.Now().Add(48 * time.Hour), Generation: u.Generation, MaxSessions: 1,
 		})

@@ -184,10 +184,11 @@ func loginFlows(t *testing.T, ctx context.Context, s *redisstore.Store, name str
 		u, err := s.User(ctx, name)
 		check("User", err)
 		id, ref = store.HashSecret([]byte(name+"-id-"+rand.Text())), store.HashSecret([]byte(name+"-ref-"+rand.Text()))
-		check("CreateSession", s.CreateSession(ctx, store.SessionSpec{
+		_, err = s.CreateSession(ctx, store.SessionSpec{
 			ID: id, Username: name, Refresh: ref, IdleTimeout: time.Hour, ExpiresAt: time.Now().Add(life),
 			Generation: u.Generation, MaxSessions: 2,
-		}))
+		})
+		check("CreateSession", err)
 		return id, ref
 	}
 	rotate := func(id, old store.Digest, seq uint64) store.Digest {
@@ -286,7 +287,7 @@ func TestClusterLocalCache(t *testing.T) {
 			t.Fatal(err)
 		}
 		id := store.HashSecret([]byte(name))
-		err = a.CreateSession(ctx, store.SessionSpec{ID: id, Username: name, Refresh: store.HashSecret([]byte("r" + name)),
+		_, err = a.CreateSession(ctx, store.SessionSpec{ID: id, Username: name, Refresh: store.HashSecret([]byte("r" + name)),
 			IdleTimeout: time.Hour, ExpiresAt: time.Now().Add(time.Hour), Generation: u.Generation})
 		if err != nil {
 			t.Fatal(err)

@@ -125,7 +125,7 @@
 // refuses it with [store.ErrStale] once the generation has moved, so a
 // login in flight cannot outlive a password change either. CreateSession
 // can also cap the user's sessions ([store.SessionSpec].MaxSessions),
-// revoking the oldest in the same script. To delete a user by hand,
+// revoking the oldest in the same script, whose reply names them. To delete a user by hand,
 // delete both of its keys: a sessions hash left alone keeps its sessions
 // until they expire (CreateUser deletes any it finds).
 //

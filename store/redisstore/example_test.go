@@ -55,7 +55,7 @@ func ExampleNew() {
 	}
 	// The store sees digests only: the secrets go to the client.
 	id := store.HashSecret([]byte("session secret from crypto/rand"))
-	err = s.CreateSession(ctx, store.SessionSpec{
+	_, err = s.CreateSession(ctx, store.SessionSpec{
 		ID:          id,
 		Username:    "alice",
 		Refresh:     store.HashSecret([]byte("refresh token from crypto/rand")),
@@ -108,7 +108,7 @@ func ExampleStore_RotateRefresh() {
 	id := store.HashSecret([]byte("session secret"))
 	first := store.HashSecret([]byte("first refresh token"))
 	second := store.HashSecret([]byte("second refresh token"))
-	err = s.CreateSession(ctx, store.SessionSpec{
+	_, err = s.CreateSession(ctx, store.SessionSpec{
 		ID: id, Username: "alice", Refresh: first,
 		IdleTimeout: time.Hour, ExpiresAt: time.Now().Add(24 * time.Hour),
 		Generation: u.Generation,

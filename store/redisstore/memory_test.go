@@ -87,7 +87,7 @@ func measureSessions(t *testing.T, addr string, n, perUser int, rotated bool) (u
 			return err
 		}
 		id, ref := store.HashSecret([]byte(fmt.Sprint("id", i))), store.HashSecret([]byte(fmt.Sprint("ref", i)))
-		err = s.CreateSession(ctx, store.SessionSpec{
+		_, err = s.CreateSession(ctx, store.SessionSpec{
 			ID: id, Username: user, Refresh: ref, IdleTimeout: 30 * time.Minute, ExpiresAt: now.Add(30 * 24 * time.Hour),
 			Generation: u.Generation, MaxSessions: 10,
 		})

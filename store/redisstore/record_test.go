@@ -123,7 +123,7 @@ func TestTouchDoesNotResurrect(t *testing.T) {
 	u, _ := s.User(ctx, "alice")
 	keep, gone := store.HashSecret([]byte("keep")), store.HashSecret([]byte("gone"))
 	for _, id := range []store.Digest{keep, gone} {
-		err := s.CreateSession(ctx, store.SessionSpec{ID: id, Username: "alice", Refresh: store.HashSecret(id[:]),
+		_, err := s.CreateSession(ctx, store.SessionSpec{ID: id, Username: "alice", Refresh: store.HashSecret(id[:]),
 			IdleTimeout: time.Hour, ExpiresAt: now.Add(time.Hour), Generation: u.Generation})
 		if err != nil {
 			t.Fatal(err)

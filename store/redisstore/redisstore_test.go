@@ -120,7 +120,7 @@ func (f *fixture) sessionOf(t testing.TB, username string) (id, ref store.Digest
 		t.Fatal(err)
 	}
 	id, ref = store.HashSecret([]byte(rand.Text())), store.HashSecret([]byte(rand.Text()))
-	err = f.s.CreateSession(f.ctx, store.SessionSpec{
+	_, err = f.s.CreateSession(f.ctx, store.SessionSpec{
 		ID: id, Username: username, Refresh: ref, IdleTimeout: time.Hour, ExpiresAt: f.clock.Now().Add(24 * time.Hour),
 		Generation: u.Generation,
 	})
@@ -458,10 +458,11 @@ func TestOneSlotAndRoundTrips(t *testing.T) {
 	}
 	u, err = f.s.User(ctx, "alice")
 	must(err)
-	must(f.s.CreateSession(ctx, store.SessionSpec{
+	_, err = f.s.CreateSession(ctx, store.SessionSpec{
 		ID: store.HashSecret([]byte("capped")), Username: "alice", Refresh: store.HashSecret([]byte("capped ref")),
 		IdleTimeout: time.Hour, ExpiresAt: f.clock.Now().Add(time.Hour), Generation: u.Generation, MaxSessions: 1,
-	}))
+	})
+	must(err)
 	id3, _ := f.session(t)
 	must(f.s.RevokeSession(ctx, "alice", id3))
 	f.session(t)

@@ -138,47 +138,58 @@ return 1
 // (absent, or the dead record Go saw) and each dead record to delete are
 // compared. Either way a mismatch replies 5 and Go reads again.
 //
+// The first k pairs to delete are the live sessions the cap evicts,
+// oldest first (Go sends them only with check set); the reply names
+// those the script deleted, so the caller learns them from the write
+// itself. Sessions ended by a newer external generation are not
+// evicted by the cap and are not named.
+//
 // The user's roles are copied into the hash's field o, where reads find
 // them with the session in one command.
 //
 // KEYS: user, sessions.
 // ARGV: gen, v read, new v, id, field read (empty when absent), record,
 // ttl, check ("1" or "0"), the invalidation to publish (3 values),
-// external ("1" or "0"), then pairs of id and record read to delete.
-// Reply: 0 no such user or disabled, 1 created, 4 stale generation,
-// 5 changed since read.
+// external ("1" or "0"), k, then pairs of id and record read to delete,
+// the k evicted ones first.
+// Reply: an array whose first element is 0 no such user or disabled,
+// 1 created, 4 stale generation, or 5 changed since read; after a 1, the
+// ids of the evicted sessions, oldest first.
 var createSessionScript = redis.NewScript(luaExtend + luaPublish + luaGenLess + `
 local s = KEYS[2]
 local roles = nil
 local fresh = false
+local reply = {1}
 if ARGV[12] == '1' then
   local g = redis.call('HGET', s, 'g')
-  if g and genLess(ARGV[1], g) then return 4 end
+  if g and genLess(ARGV[1], g) then return {4} end
   if g ~= ARGV[1] then
     redis.call('DEL', s)
     fresh = true
   end
 else
   local u = redis.call('HMGET', KEYS[1], 'gen', 'disabled', 'roles')
-  if not u[1] or u[2] == '1' then return 0 end
-  if u[1] ~= ARGV[1] then return 4 end
+  if not u[1] or u[2] == '1' then return {0} end
+  if u[1] ~= ARGV[1] then return {4} end
   roles = u[3] or ''
 end
 if not fresh then
   local check = ARGV[8] == '1'
-  if check and (redis.call('HGET', s, 'v') or '') ~= ARGV[2] then return 5 end
-  if (redis.call('HGET', s, ARGV[4]) or '') ~= ARGV[5] then return 5 end
-  for i = 13, #ARGV, 2 do
+  if check and (redis.call('HGET', s, 'v') or '') ~= ARGV[2] then return {5} end
+  if (redis.call('HGET', s, ARGV[4]) or '') ~= ARGV[5] then return {5} end
+  local evictedEnd = 14 + 2 * tonumber(ARGV[13])
+  for i = 14, #ARGV, 2 do
     if check or redis.call('HGET', s, ARGV[i]) == ARGV[i + 1] then
       redis.call('HDEL', s, ARGV[i])
+      if i < evictedEnd then reply[#reply + 1] = ARGV[i] end
     end
   end
 end
 redis.call('HSET', s, ARGV[4], ARGV[6], 'v', ARGV[3], 'g', ARGV[1])
 if roles then redis.call('HSET', s, 'o', roles) end
 extend(s, ARGV[7])
-if ARGV[12] ~= '1' or fresh or #ARGV > 12 then publish(9) end
-return 1
+if ARGV[12] ~= '1' or fresh or #ARGV > 13 then publish(9) end
+return reply
 `)
 
 // casScript replaces or deletes one session record, only if its state

@@ -96,55 +96,57 @@ func (s *Store) cas(ctx context.Context, username string, id store.Digest, st st
 //
 // It reads the user's sessions first (all of them with a cap, else a
 // sample to sweep) and decides in Go which are dead and which the cap
-// evicts; the script then checks the user and what Go read, and writes.
-func (s *Store) CreateSession(ctx context.Context, ns store.SessionSpec) error {
+// evicts; the script then checks the user and what Go read, writes, and
+// replies with the IDs of the sessions the cap evicted.
+func (s *Store) CreateSession(ctx context.Context, ns store.SessionSpec) ([]store.Digest, error) {
 	const op = "create session"
 	if err := store.ValidateUsername(ns.Username); err != nil {
-		return fmt.Errorf("redisstore: %s: %w", op, err)
+		return nil, fmt.Errorf("redisstore: %s: %w", op, err)
 	}
 	if ns.ID.IsZero() || ns.Refresh.IsZero() {
-		return fmt.Errorf("redisstore: %s: %w: zero ID or refresh digest", op, store.ErrInvalid)
+		return nil, fmt.Errorf("redisstore: %s: %w: zero ID or refresh digest", op, store.ErrInvalid)
 	}
 	if ns.IdleTimeout <= 0 {
-		return fmt.Errorf("redisstore: %s: %w: idle timeout %v is not positive", op, store.ErrInvalid, ns.IdleTimeout)
+		return nil, fmt.Errorf("redisstore: %s: %w: idle timeout %v is not positive", op, store.ErrInvalid, ns.IdleTimeout)
 	}
 	if ns.MaxSessions < 0 {
-		return fmt.Errorf("redisstore: %s: %w: MaxSessions %d is negative", op, store.ErrInvalid, ns.MaxSessions)
+		return nil, fmt.Errorf("redisstore: %s: %w: MaxSessions %d is negative", op, store.ErrInvalid, ns.MaxSessions)
 	}
 	now, exp := s.nowMillis(), ns.ExpiresAt.UnixMilli()
 	if ns.ExpiresAt.IsZero() || exp <= now {
-		return fmt.Errorf("redisstore: %s: %w: expiry %v is not in the future", op, store.ErrInvalid, ns.ExpiresAt)
+		return nil, fmt.Errorf("redisstore: %s: %w: expiry %v is not in the future", op, store.ErrInvalid, ns.ExpiresAt)
 	}
 	rec := record{ref: refKeyOf(ns.Refresh), created: now, seen: now, idle: ceilMillis(ns.IdleTimeout), exp: exp}
 	for range maxAttempts {
-		n, err := s.createSession(ctx, ns, rec, now)
+		n, evicted, err := s.createSession(ctx, ns, rec, now)
 		if err != nil {
-			return fmt.Errorf("redisstore: %s: %w", op, err)
+			return nil, fmt.Errorf("redisstore: %s: %w", op, err)
 		}
 		switch n {
 		case replyOK:
-			return nil
+			return evicted, nil
 		case replyExists:
-			return fmt.Errorf("redisstore: %s: %w: session ID in use", op, store.ErrExists)
+			return nil, fmt.Errorf("redisstore: %s: %w: session ID in use", op, store.ErrExists)
 		case replyStale:
-			return fmt.Errorf("redisstore: %s: %w", op, store.ErrStale)
+			return nil, fmt.Errorf("redisstore: %s: %w", op, store.ErrStale)
 		case replyNotFound:
-			return notFound(op)
+			return nil, notFound(op)
 		}
 		// replyChanged: read again.
 	}
-	return fmt.Errorf("redisstore: %s: %w", op, errContention)
+	return nil, fmt.Errorf("redisstore: %s: %w", op, errContention)
 }
 
-// createSession makes one attempt of CreateSession and returns its reply.
-func (s *Store) createSession(ctx context.Context, ns store.SessionSpec, rec record, now int64) (int, error) {
+// createSession makes one attempt of CreateSession and returns its reply
+// and, after replyOK, the IDs of the sessions the cap evicted.
+func (s *Store) createSession(ctx context.Context, ns store.SessionSpec, rec record, now int64) (int, []store.Digest, error) {
 	key, field := s.sessionsKey(ns.Username), idField(ns.ID)
 	capped := ns.MaxSessions > 0
 	var fields map[string]string
 	if capped {
 		var err error
 		if fields, err = s.client.HGetAll(ctx, key).Result(); err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 	} else {
 		var own *redis.StringCmd
@@ -155,7 +157,7 @@ func (s *Store) createSession(ctx context.Context, ns store.SessionSpec, rec rec
 			return nil
 		})
 		if err != nil && !errors.Is(err, redis.Nil) {
-			return 0, err
+			return 0, nil, err
 		}
 		fields = pairs(sample.Val())
 		if v, err := own.Result(); err == nil {
@@ -166,16 +168,17 @@ func (s *Store) createSession(ctx context.Context, ns store.SessionSpec, rec rec
 	current := fields[field]
 	if current != "" {
 		if old, _, err := decodeRecord(current); err == nil && old.live(now) {
-			return replyExists, nil
+			return replyExists, nil, nil
 		}
 	}
 	// Sort the others into dead ones, which go, and live ones, of which
-	// the cap keeps the newest.
+	// the cap keeps the newest and evicts the rest. Both lists hold pairs
+	// of field and value read.
 	type other struct {
 		field string
 		rec   record
 	}
-	var dead []string
+	var dead, evict []string
 	var live []other
 	for f, v := range fields {
 		if f == field || isMeta(f) {
@@ -188,36 +191,62 @@ func (s *Store) createSession(ctx context.Context, ns store.SessionSpec, rec rec
 		}
 		live = append(live, other{f, r})
 	}
-	evicted := 0
 	if capped {
 		slices.SortFunc(live, func(a, b other) int {
 			// The earliest absolute expiry goes first, ties by ID.
 			return cmp.Or(cmp.Compare(a.rec.exp, b.rec.exp), bytes.Compare(fieldBytes(a.field), fieldBytes(b.field)))
 		})
 		for _, o := range live[:max(0, len(live)-(ns.MaxSessions-1))] {
-			dead = append(dead, o.field, fields[o.field])
-			evicted++
+			evict = append(evict, o.field, fields[o.field])
 		}
 	}
 	pub := noPublish
-	if evicted > 0 || s.external {
+	if len(evict) > 0 || s.external {
 		pub = s.pub.args(ns.Username)
 	}
 	value, _ := rec.encode()
-	args := make([]any, 0, 12+len(dead))
+	args := make([]any, 0, 13+len(evict)+len(dead))
 	args = append(args, strconv.FormatUint(ns.Generation, 10), fields["v"], newVersion(),
 		field, current, value, rec.ttl(now), boolFlag(capped))
 	args = append(args, pub...)
-	args = append(args, boolFlag(s.external))
+	args = append(args, boolFlag(s.external), len(evict)/2)
+	for _, d := range evict {
+		args = append(args, d)
+	}
 	for _, d := range dead {
 		args = append(args, d)
 	}
 	keys := []string{s.userKey(ns.Username), key}
-	n, err := createSessionScript.Run(ctx, s.client, keys, args...).Int()
-	if evicted > 0 || s.external {
+	reply, err := createSessionScript.Run(ctx, s.client, keys, args...).Slice()
+	if len(evict) > 0 || s.external {
 		s.cache.invalidate(ns.Username)
 	}
-	return n, err
+	if err != nil {
+		return 0, nil, err
+	}
+	return parseCreateReply(reply)
+}
+
+// parseCreateReply reads the reply of createSessionScript: its outcome
+// and, after replyOK, the fields of the evicted sessions as IDs.
+func parseCreateReply(reply []any) (int, []store.Digest, error) {
+	if len(reply) == 0 {
+		return 0, nil, errors.New("empty reply from the create session script")
+	}
+	n, ok := reply[0].(int64)
+	if !ok {
+		return 0, nil, fmt.Errorf("create session script replied %T, want an integer", reply[0])
+	}
+	var evicted []store.Digest
+	for _, v := range reply[1:] {
+		f, _ := v.(string)
+		id, err := parseIDField(f)
+		if err != nil {
+			return 0, nil, fmt.Errorf("create session script: evicted %w", err)
+		}
+		evicted = append(evicted, id)
+	}
+	return int(n), evicted, nil
 }
 
 // isMeta reports the fields of a sessions hash that hold no session:

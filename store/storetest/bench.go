@@ -26,7 +26,7 @@ func BenchmarkSession(b *testing.B, s store.Store) {
 		b.Fatal(err)
 	}
 	id := newDigest()
-	err = s.CreateSession(ctx, store.SessionSpec{
+	_, err = s.CreateSession(ctx, store.SessionSpec{
 		ID: id, Username: username, Refresh: newDigest(),
 		IdleTimeout: time.Hour, ExpiresAt: time.Now().Add(time.Hour), Generation: u.Generation,
 	})

@@ -45,10 +45,11 @@ func testContextDone(t *testing.T, e *env) {
 				{"SetRoles", func() error { return e.s.SetRoles(ctx, "alice", []string{"admin"}) }},
 				{"SetDisabled", func() error { return e.s.SetDisabled(ctx, "alice", true) }},
 				{"CreateSession", func() error {
-					return e.s.CreateSession(ctx, store.SessionSpec{
+					_, err := e.s.CreateSession(ctx, store.SessionSpec{
 						ID: newDigest(), Username: "alice", Refresh: newDigest(),
 						IdleTimeout: idle, ExpiresAt: e.clock.Now().Add(life), Generation: gen,
 					})
+					return err
 				}},
 				{"Session", func() error { _, err := e.s.Session(ctx, "alice", id); return err }},
 				{"SessionUnknown", func() error { _, err := e.s.Session(ctx, "alice", newDigest()); return err }},

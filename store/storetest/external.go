@@ -36,7 +36,8 @@ func (e *xenv) create(t *testing.T, username string, gen uint64) store.SessionSp
 		ID: newDigest(), Username: username, Refresh: newDigest(),
 		IdleTimeout: idle, ExpiresAt: e.clock.Now().Add(life), Generation: gen,
 	}
-	must(t, "CreateSession", e.s.CreateSession(e.ctx, ns))
+	_, err := e.s.CreateSession(e.ctx, ns)
+	must(t, "CreateSession", err)
 	return ns
 }
 
@@ -86,7 +87,8 @@ var externalCases = []caseOf[xenv]{
 		ns := e.create(t, "alice", 1<<60)
 		old := ns
 		old.ID, old.Refresh, old.Generation = newDigest(), newDigest(), 1<<60-1
-		wantErr(t, "CreateSession older", e.s.CreateSession(e.ctx, old), store.ErrStale)
+		_, err := e.s.CreateSession(e.ctx, old)
+		wantErr(t, "CreateSession older", err, store.ErrStale)
 		e.live(t, ns)
 		e.gone(t, old)
 	}},

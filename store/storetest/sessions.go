@@ -108,7 +108,7 @@ func testCreateSessionRejects(t *testing.T, e *env) {
 		t.Run(tc.name, func(t *testing.T) {
 			ns := e.spec(t, "alice", idle, life)
 			tc.change(&ns)
-			wantErr(t, "CreateSession", e.s.CreateSession(e.ctx, ns), tc.want)
+			wantErr(t, "CreateSession", e.create(t, ns), tc.want)
 			// Nothing was stored under any owner.
 			for _, u := range []string{"alice", "dis"} {
 				e.gone(t, u, ns.ID)
@@ -129,7 +129,7 @@ func testDuplicateSessionID(t *testing.T, e *env) {
 	id, ref := e.session(t, "alice", idle, life)
 	ns := e.spec(t, "alice", idle, life)
 	ns.ID = id
-	err := e.s.CreateSession(e.ctx, ns)
+	err := e.create(t, ns)
 	wantErr(t, "CreateSession with a live session's ID", err, store.ErrExists)
 	// The original session, with its refresh token, is untouched.
 	e.rotate(t, "alice", id, ref, 0)
@@ -190,7 +190,7 @@ func testFarFuture(t *testing.T, e *env) {
 	t0 := e.clock.Now()
 	ns := e.spec(t, "alice", idle, time.Hour)
 	ns.ExpiresAt = exp
-	must(t, "CreateSession", e.s.CreateSession(e.ctx, ns))
+	must(t, "CreateSession", e.create(t, ns))
 	e.clock.Advance(100 * 24 * time.Hour)
 	s := e.live(t, "alice", ns.ID)
 	if !s.ExpiresAt.Equal(exp) || !s.CreatedAt.Equal(t0) || s.IdleTimeout < 292*365*24*time.Hour {
@@ -438,7 +438,7 @@ func testStaleGeneration(t *testing.T, e *env) {
 		t.Run(tc.name, func(t *testing.T) {
 			ns := e.spec(t, "alice", idle, life)
 			tc.change(t)
-			wantErr(t, "CreateSession", e.s.CreateSession(e.ctx, ns), store.ErrStale)
+			wantErr(t, "CreateSession", e.create(t, ns), store.ErrStale)
 			e.gone(t, "alice", ns.ID)
 			list, err := e.s.Sessions(e.ctx, "alice")
 			must(t, "Sessions", err)
@@ -493,7 +493,7 @@ func testPasswordChangeRace(t *testing.T, e *env) {
 					ID: newDigest(), Username: "alice", Refresh: newDigest(),
 					IdleTimeout: idle, ExpiresAt: e.clock.Now().Add(life), Generation: u.Generation,
 				}
-				err = e.s.CreateSession(e.ctx, ns)
+				err = e.create(t, ns)
 				mu.Lock()
 				switch {
 				case err == nil:
@@ -532,15 +532,32 @@ func testPasswordChangeRace(t *testing.T, e *env) {
 
 // testMaxSessions checks the per-user cap: creating a session beyond it
 // revokes the user's oldest sessions (earliest absolute expiry), counting
-// only live ones and never the new session itself.
+// only live ones and never the new session itself, and reports exactly
+// those it revoked, oldest first.
 func testMaxSessions(t *testing.T, e *env) {
 	const maxSessions = 3
-	create := func(t *testing.T, username string, idle, life time.Duration) store.Digest {
+	// createCapped creates a session under cap and checks that it
+	// evicted exactly want, which then no longer read.
+	createCapped := func(t *testing.T, username string, idle, life time.Duration, limit int, want ...store.Digest) store.Digest {
 		t.Helper()
 		ns := e.spec(t, username, idle, life)
-		ns.MaxSessions = maxSessions
-		must(t, "CreateSession", e.s.CreateSession(e.ctx, ns))
+		ns.MaxSessions = limit
+		evicted, err := e.s.CreateSession(e.ctx, ns)
+		must(t, "CreateSession", err)
+		if !slices.Equal(evicted, want) {
+			t.Errorf("CreateSession evicted %v, want %v", evicted, want)
+		}
+		if want == nil && evicted != nil {
+			t.Errorf("CreateSession evicted %#v, want nil", evicted)
+		}
+		for _, id := range evicted {
+			e.gone(t, username, id)
+		}
 		return ns.ID
+	}
+	create := func(t *testing.T, username string, idle, life time.Duration, want ...store.Digest) store.Digest {
+		t.Helper()
+		return createCapped(t, username, idle, life, maxSessions, want...)
 	}
 	listIDs := func(t *testing.T, username string) []store.Digest {
 		t.Helper()
@@ -558,8 +575,13 @@ func testMaxSessions(t *testing.T, e *env) {
 		e.user(t, "bob", "user")
 		bobs := create(t, "bob", idle, life)
 		var ids []store.Digest
-		for range 5 {
-			ids = append(ids, create(t, "alice", idle, life))
+		for i := range 5 {
+			// The fourth and fifth each end the oldest then.
+			var want []store.Digest
+			if i >= maxSessions {
+				want = ids[i-maxSessions : i-maxSessions+1]
+			}
+			ids = append(ids, create(t, "alice", idle, life, want...))
 			e.clock.Advance(time.Minute)
 		}
 		for _, id := range ids[:2] {
@@ -580,10 +602,21 @@ func testMaxSessions(t *testing.T, e *env) {
 		mid := create(t, "carol", idle, 24*time.Hour)
 		// The new session expires first of all, yet it is the one the
 		// caller is about to hand out: the oldest of the others goes.
-		newest := create(t, "carol", idle, 30*time.Minute)
-		e.gone(t, "carol", short)
+		newest := create(t, "carol", idle, 30*time.Minute, short)
 		for _, id := range []store.Digest{long, mid, newest} {
 			e.live(t, "carol", id)
+		}
+	})
+	t.Run("SeveralOldestFirst", func(t *testing.T) {
+		// A lower cap than the sessions already there ends several in
+		// one step, reported in the order the cap chose them.
+		e.user(t, "frank", "user")
+		long := create(t, "frank", idle, 48*time.Hour)
+		short := create(t, "frank", idle, time.Hour)
+		mid := create(t, "frank", idle, 24*time.Hour)
+		only := createCapped(t, "frank", idle, life, 1, short, mid, long)
+		if got := listIDs(t, "frank"); !slices.Equal(got, []store.Digest{only}) {
+			t.Errorf("Sessions = %v, want only the new one %v", got, only)
 		}
 	})
 	t.Run("DeadSessionsDoNotCount", func(t *testing.T) {
@@ -592,6 +625,7 @@ func testMaxSessions(t *testing.T, e *env) {
 		live1 := create(t, "dave", idle, life)
 		must(t, "RevokeSession", e.s.RevokeSession(e.ctx, "dave", create(t, "dave", idle, life)))
 		e.clock.Advance(2 * time.Minute)
+		// Sweeping idled away is no eviction: it had ended already.
 		live2 := create(t, "dave", idle, life)
 		live3 := create(t, "dave", idle, life)
 		for _, id := range []store.Digest{live1, live2, live3} {

@@ -134,8 +134,19 @@ func (e *env) spec(t *testing.T, username string, idle, life time.Duration) stor
 func (e *env) session(t *testing.T, username string, idle, life time.Duration) (id, refresh store.Digest) {
 	t.Helper()
 	ns := e.spec(t, username, idle, life)
-	must(t, "CreateSession", e.s.CreateSession(e.ctx, ns))
+	must(t, "CreateSession", e.create(t, ns))
 	return ns.ID, ns.Refresh
+}
+
+// create calls CreateSession and returns its error. It fails the test
+// when the call reports evicted sessions with an error or without a cap.
+func (e *env) create(t *testing.T, ns store.SessionSpec) error {
+	t.Helper()
+	evicted, err := e.s.CreateSession(e.ctx, ns)
+	if evicted != nil && (err != nil || ns.MaxSessions == 0) {
+		t.Errorf("CreateSession (MaxSessions %d) = %v evicted, error %v; want none evicted", ns.MaxSessions, evicted, err)
+	}
+	return err
 }
 
 // rotate rotates the session's refresh token old, number seq in its chain,
