@@ -78,6 +78,14 @@ type Session struct {
 	// keeps its users ends such sessions itself and may report zero
 	// (redisstore does, to keep its per-request read to one field).
 	Generation uint64
+	// Retried is set only by [RefreshStore.RotateRefresh]: this call was
+	// a retry, within the grace period, of the token that the session's
+	// last rotation replaced, so nothing rotated (see [Rotation.Grace]).
+	Retried bool
+	// RotatedBy is set with Retried: the [Rotation.Client] recorded by the
+	// rotation being retried, so that a caller can compare it with the
+	// retry's. Empty when that rotation gave none.
+	RotatedBy string
 }
 
 // UserSource finds users: what a login, an HTTP Basic request and the
@@ -221,13 +229,25 @@ type Rotation struct {
 	// Grace is how long after a rotation the previous token still
 	// rotates, to the same successor only. Zero disables it.
 	Grace time.Duration
+	// Client is the address of the client presenting Old, at most
+	// [MaxClientLen] bytes (longer fails with [ErrInvalid]; a caller with
+	// a longer one shortens it). The rotation that makes Next current
+	// records it with the session, replacing the previous rotation's, and
+	// a retry within Grace reports it as [Session.RotatedBy]. Empty
+	// records none. A retry does not record its own.
+	Client string
 }
+
+// MaxClientLen is the longest [Rotation.Client] a [RefreshStore]
+// accepts, in bytes: room for any IPv6 address with a zone.
+const MaxClientLen = 64
 
 // RefreshStore rotates refresh tokens.
 //
 // A session keeps a constant amount of rotation state whatever the number
 // of rotations: its current digest and sequence number, the previous
-// digest and the time of the last rotation.
+// digest, the time of the last rotation and the client address it
+// recorded.
 type RefreshStore interface {
 	// RotateRefresh marks the session as used now and, in one atomic step:
 	//
@@ -237,7 +257,8 @@ type RefreshStore interface {
 	//     digest current now and less than r.Grace has passed since that
 	//     rotation, changes nothing else: a retry, or a concurrent refresh,
 	//     that derived the same successor (RFC 9700 §4.14.2 allows the
-	//     grace);
+	//     grace). The session returned then has Retried set and, in
+	//     RotatedBy, the Client of the rotation retried;
 	//   - otherwise, when r.Seq is below the current sequence number, the
 	//     token is one this session already rotated away: it was replayed,
 	//     which means it was stolen or copied, so the whole session is
@@ -248,7 +269,9 @@ type RefreshStore interface {
 	// A session that is not live, or a malformed username, is
 	// [ErrNotFound]. Of any number of concurrent calls with the same r.Old
 	// and different r.Next, exactly one succeeds. A zero r.Next, one equal
-	// to r.Old, or a negative r.Grace fails with [ErrInvalid].
+	// to r.Old, a negative r.Grace, or an r.Client longer than
+	// [MaxClientLen] fails with [ErrInvalid]. Retried and RotatedBy are
+	// set only in the returned session; no other method reports them.
 	RotateRefresh(ctx context.Context, username string, id Digest, r Rotation) (Session, error)
 }
 

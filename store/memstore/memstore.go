@@ -67,12 +67,13 @@ type session struct {
 	username string
 	gen      uint64 // the owner's generation when the session was created
 	// Rotation state, constant in size: the current refresh digest and
-	// its sequence number, the digest current before it and the time of
-	// the last rotation.
+	// its sequence number, the digest current before it, the time of the
+	// last rotation and the client address that rotation recorded.
 	ref     store.Digest
 	seq     uint64
 	prev    store.Digest
 	rot     time.Time
+	rotBy   string
 	created time.Time
 	seen    time.Time
 	idle    time.Duration
@@ -421,6 +422,9 @@ func (s *Store) RotateRefresh(ctx context.Context, username string, id store.Dig
 	if r.Grace < 0 {
 		return store.Session{}, fmt.Errorf("memstore: rotate refresh: %w: grace %v is negative", store.ErrInvalid, r.Grace)
 	}
+	if len(r.Client) > store.MaxClientLen {
+		return store.Session{}, fmt.Errorf("memstore: rotate refresh: %w: client address of %d bytes, limit %d", store.ErrInvalid, len(r.Client), store.MaxClientLen)
+	}
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -428,13 +432,15 @@ func (s *Store) RotateRefresh(ctx context.Context, username string, id store.Dig
 	if !ok {
 		return store.Session{}, notFound("rotate refresh")
 	}
+	retried := false
 	switch {
 	case r.Old == sess.ref:
 		sess.prev, sess.ref = sess.ref, r.Next
 		sess.seq++
-		sess.rot = now
+		sess.rot, sess.rotBy = now, r.Client
 	case !sess.prev.IsZero() && r.Old == sess.prev && r.Next == sess.ref && now.Before(sess.rot.Add(r.Grace)):
 		// A retry within the grace period: only the use is recorded.
+		retried = true
 	case r.Seq < sess.seq:
 		s.remove(sess)
 		return store.Session{}, fmt.Errorf("memstore: rotate refresh: %w", store.ErrReused)
@@ -442,7 +448,11 @@ func (s *Store) RotateRefresh(ctx context.Context, username string, id store.Dig
 		return store.Session{}, notFound("rotate refresh")
 	}
 	sess.seen = now
-	return s.record(sess), nil
+	out := s.record(sess)
+	if retried {
+		out.Retried, out.RotatedBy = true, sess.rotBy
+	}
+	return out, nil
 }
 
 // Ping implements [store.Pinger]. Memory always answers, unless the

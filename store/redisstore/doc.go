@@ -95,7 +95,11 @@
 //	                   added or removed; g, the generation its sessions
 //	                   were created in (with [Options.ExternalUsers], the
 //	                   highest one given; there is then no user hash and
-//	                   no field o)
+//	                   no field o); and for each session whose last
+//	                   rotation named its client ([store.Rotation].Client),
+//	                   a field "a" + the first 16 characters of the
+//	                   session's field, holding that address (at most 64
+//	                   bytes)
 //	P inv              channel (PUBLISH) of invalidations, single server
 //	P{<slot tag>}:inv  channel (SPUBLISH) of the invalidations of one
 //	                   slot, on Cluster
@@ -110,13 +114,29 @@
 // hash keeps Redis's compact listpack encoding. Refresh digests are kept
 // to their first 128 bits; session IDs appear whole.
 //
+// The client address of a session's last rotation, which a retry within
+// the grace period reports ([store.Session].RotatedBy), is not in the
+// record, which it would push past the 64 bytes of a listpack value:
+// it has the session's address field, written by the rotation's script
+// (deleted by one with no address) and deleted by every script that
+// deletes the session, so it never outlives it and the hash's TTL covers
+// it. Its name keeps 96 bits of the session ID (two sessions of a user
+// share them with a probability of about n²/2⁹⁷). A rotated session then
+// has two fields: a user with more than 62 rotated sessions exceeds the
+// 128 fields of a listpack hash (hash-max-listpack-entries) and its hash
+// becomes a hash table; raise that setting where users keep that many.
+//
 // Memory per session, measured on Redis 7.0 with MEMORY USAGE of the
 // sessions hashes (their roles and version included) divided by the
 // number of sessions: about 200 B for users with one fresh session, 232 B
 // after a rotation, 131 to 152 B for users with three; the same at 1,000,
 // 10,000 and 100,000 sessions, and at 1,000,000 for rotated single
 // sessions. The growth of INFO used_memory, which also counts the
-// keyspace's tables, stays under 300 B (289 B at 1,000,000).
+// keyspace's tables, stays under 300 B (289 B at 1,000,000). The address
+// field of a rotation adds 43 to 56 B a session for an IPv6 address (288
+// B for single sessions, 195 B with three a user; used_memory growth up
+// to 351 B at 10,000), 21 to 32 B for an IPv4 one (see
+// TestMemoryPerSession).
 //
 // A session belongs to one generation of its user. Changing the password,
 // disabling the user or revoking all sessions increments the generation

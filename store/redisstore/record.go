@@ -199,6 +199,23 @@ func (s *Store) touchDue(r record, now int64) bool {
 // the ID in unpadded base64url, 43 characters.
 func idField(id store.Digest) string { return base64.RawURLEncoding.EncodeToString(id[:]) }
 
+// addrIDChars is how many characters of a session's field name name its
+// address field: 96 bits of the ID, which is a SHA-256 digest of a
+// random secret, so two sessions of one user share them with a
+// probability of about n²/2⁹⁷ for n sessions, and a shorter name keeps
+// a rotated session's fields small (see the package documentation).
+const addrIDChars = 16
+
+// addrField is the name of the field, in the sessions hash, that holds
+// the client address recorded by the session's last rotation: "a" and
+// the first addrIDChars characters of the session's field. luaAddr
+// builds the same name in the scripts.
+func addrField(id store.Digest) string { return "a" + idField(id)[:addrIDChars] }
+
+// isAddrField reports whether f is an address field. A session's own
+// field is 43 characters long, so the two never meet.
+func isAddrField(f string) bool { return len(f) == 1+addrIDChars && f[0] == 'a' }
+
 // parseIDField is the inverse of idField.
 func parseIDField(f string) (store.Digest, error) {
 	var d store.Digest

@@ -129,7 +129,7 @@ func TestTouchDoesNotResurrect(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	st, _, ok, err := s.read(ctx, "alice", gone)
+	st, _, ok, err := s.read(ctx, "alice", gone, false)
 	if err != nil || !ok {
 		t.Fatal(ok, err)
 	}
@@ -138,11 +138,11 @@ func TestTouchDoesNotResurrect(t *testing.T) {
 	}
 	next := st.record
 	next.seen += 60_000
-	done, err := s.cas(ctx, "alice", gone, st, &next, now.UnixMilli(), noPublish)
+	done, err := s.cas(ctx, "alice", gone, st, &next, nil, now.UnixMilli(), noPublish)
 	if err != nil || done {
 		t.Errorf("touch of a revoked session = %v, %v; want false", done, err)
 	}
-	if _, _, ok, err := s.read(ctx, "alice", gone); ok || err != nil {
+	if _, _, ok, err := s.read(ctx, "alice", gone, false); ok || err != nil {
 		t.Errorf("after the touch, the revoked session reads back (%v, %v)", ok, err)
 	}
 }

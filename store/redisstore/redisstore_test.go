@@ -136,6 +136,11 @@ func (f *fixture) key(suffix string) string { return f.prefix + "{u:alice}:" + s
 // field is the documented name of a session's field in the sessions hash.
 func field(id store.Digest) string { return base64.RawURLEncoding.EncodeToString(id[:]) }
 
+// addrField is the documented name of the field that holds the client
+// address of a session's last rotation: "a" and the first 16 characters
+// of the session's field.
+func addrField(id store.Digest) string { return "a" + field(id)[:16] }
+
 // pttls maps every key under the test prefix to its PTTL in milliseconds
 // (-1: no expiry).
 func (f *fixture) pttls(t *testing.T) map[string]int64 {
@@ -188,6 +193,13 @@ func (f *fixture) checkKeys(t *testing.T, step string, want ...string) {
 // ids, o (the roles), v (the set version) and g (the generation).
 func (f *fixture) checkFields(t *testing.T, step string, ids ...store.Digest) {
 	t.Helper()
+	f.checkFieldNames(t, step, ids)
+}
+
+// checkFieldNames is checkFields with the address fields of the sessions
+// addrs, which must also be in ids.
+func (f *fixture) checkFieldNames(t *testing.T, step string, ids []store.Digest, addrs ...store.Digest) {
+	t.Helper()
 	got, err := f.rdb.HKeys(f.ctx, f.key("s")).Result()
 	if err != nil {
 		t.Fatal(err)
@@ -195,6 +207,9 @@ func (f *fixture) checkFields(t *testing.T, step string, ids ...store.Digest) {
 	want := []string{"g", "o", "v"}
 	for _, id := range ids {
 		want = append(want, field(id))
+	}
+	for _, id := range addrs {
+		want = append(want, addrField(id))
 	}
 	slices.Sort(got)
 	slices.Sort(want)
@@ -243,18 +258,46 @@ func TestKeysExpire(t *testing.T) {
 	if pttl := f.pttls(t)[f.key("s")]; pttl <= time.Minute.Milliseconds() {
 		t.Errorf("after a Session that records a use, PTTL = %d ms, want it reset to the idle timeout", pttl)
 	}
-	id2, _ := f.session(t)
+	id2, ref2 := f.session(t)
 	f.checkFields(t, "after a second CreateSession", id1, id2)
 
+	// A rotation that names its client records the address in a field of
+	// its own, which goes with the session.
+	if _, err := f.s.RotateRefresh(f.ctx, "alice", id2, store.Rotation{Old: ref2, Next: store.HashSecret([]byte("next2")), Client: "192.0.2.1"}); err != nil {
+		t.Fatal(err)
+	}
+	f.checkFieldNames(t, "after RotateRefresh with a client", []store.Digest{id1, id2}, id2)
+	if addr, err := f.rdb.HGet(f.ctx, f.key("s"), addrField(id2)).Result(); err != nil || addr != "192.0.2.1" {
+		t.Errorf("address field = %q, %v; want %q", addr, err, "192.0.2.1")
+	}
 	if err := f.s.RevokeSession(f.ctx, "alice", id1); err != nil {
 		t.Fatal(err)
 	}
 	f.checkKeys(t, "after RevokeSession", f.key("user"), f.key("s"))
-	f.checkFields(t, "after RevokeSession", id2)
+	f.checkFieldNames(t, "after RevokeSession", []store.Digest{id2}, id2)
 	if err := f.s.RevokeSession(f.ctx, "alice", id2); err != nil {
 		t.Fatal(err)
 	}
 	f.checkKeys(t, "after revoking the last session", f.key("user"))
+
+	// The cap deletes the address field of a session it evicts.
+	id3, ref3 := f.session(t)
+	if _, err := f.s.RotateRefresh(f.ctx, "alice", id3, store.Rotation{Old: ref3, Next: store.HashSecret([]byte("next3")), Client: "192.0.2.3"}); err != nil {
+		t.Fatal(err)
+	}
+	u, err := f.s.User(f.ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	capped := store.HashSecret([]byte("capped"))
+	evicted, err := f.s.CreateSession(f.ctx, store.SessionSpec{
+		ID: capped, Username: "alice", Refresh: store.HashSecret([]byte("capped ref")), IdleTimeout: time.Hour,
+		ExpiresAt: f.clock.Now().Add(time.Hour), Generation: u.Generation, MaxSessions: 1,
+	})
+	if err != nil || !slices.Equal(evicted, []store.Digest{id3}) {
+		t.Fatalf("capped CreateSession = %v, %v; want [%v] evicted", evicted, err, id3)
+	}
+	f.checkFields(t, "after the cap evicted a rotated session", capped)
 
 	f.session(t)
 	f.session(t)
@@ -269,9 +312,16 @@ func TestKeysExpire(t *testing.T) {
 func TestSweep(t *testing.T) {
 	f := newFixture(t)
 	var dead []store.Digest
-	for range 10 {
-		id, _ := f.session(t)
+	for i := range 10 {
+		id, ref := f.session(t)
 		dead = append(dead, id)
+		// Three with an address field, which goes too. That makes 16
+		// fields with the metadata: the sample takes them all.
+		if i%4 == 0 {
+			if _, err := f.s.RotateRefresh(f.ctx, "alice", id, store.Rotation{Old: ref, Next: store.HashSecret(id[:]), Client: "192.0.2.9"}); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	f.clock.Advance(time.Hour) // the idle timeout: all ten are over
 	live, _ := f.session(t)

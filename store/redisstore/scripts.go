@@ -1,6 +1,10 @@
 package redisstore
 
-import "github.com/redis/go-redis/v9"
+import (
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+)
 
 // The scripts below are the only code that writes. Each receives the
 // keys it names in KEYS, both under one user's hash tag: that keeps them
@@ -47,13 +51,23 @@ end
 
 // luaMeta defines sessionsLeft, the number of sessions in the sessions
 // hash KEYS[1]: its fields but o (roles), v (set version) and g
-// (generation).
+// (generation). It counts address fields too, but only to tell whether
+// any session is left: an address field lives only with its session
+// (see luaAddr), so the count is 0 exactly when no session is.
 const luaMeta = `
 local function sessionsLeft(key)
   local n = redis.call('HLEN', key)
   for _, f in ipairs({'o', 'v', 'g'}) do n = n - redis.call('HEXISTS', key, f) end
   return n
 end
+`
+
+// luaAddr defines addrOf(f), the name of the address field of the
+// session whose field is f (see [addrField]). Every script that deletes
+// a session deletes its address field with it, so an address field
+// never outlives its session and sessionsLeft need not count them.
+var luaAddr = `
+local function addrOf(f) return 'a' .. string.sub(f, 1, ` + strconv.Itoa(addrIDChars) + `) end
 `
 
 // luaGenLess defines genLess(a, b), which compares two generations
@@ -155,7 +169,7 @@ return 1
 // Reply: an array whose first element is 0 no such user or disabled,
 // 1 created, 4 stale generation, or 5 changed since read; after a 1, the
 // ids of the evicted sessions, oldest first.
-var createSessionScript = redis.NewScript(luaExtend + luaPublish + luaGenLess + `
+var createSessionScript = redis.NewScript(luaExtend + luaPublish + luaGenLess + luaAddr + `
 local s = KEYS[2]
 local roles = nil
 local fresh = false
@@ -177,10 +191,11 @@ if not fresh then
   local check = ARGV[8] == '1'
   if check and (redis.call('HGET', s, 'v') or '') ~= ARGV[2] then return {5} end
   if (redis.call('HGET', s, ARGV[4]) or '') ~= ARGV[5] then return {5} end
+  if ARGV[5] ~= '' then redis.call('HDEL', s, addrOf(ARGV[4])) end
   local evictedEnd = 14 + 2 * tonumber(ARGV[13])
   for i = 14, #ARGV, 2 do
     if check or redis.call('HGET', s, ARGV[i]) == ARGV[i + 1] then
-      redis.call('HDEL', s, ARGV[i])
+      redis.call('HDEL', s, ARGV[i], addrOf(ARGV[i]))
       if i < evictedEnd then reply[#reply + 1] = ARGV[i] end
     end
   end
@@ -201,21 +216,34 @@ return reply
 //
 // Deleting the last session deletes the hash (and with it the roles and
 // generation it holds: the user's next session writes them again); any
-// deletion replaces the set version v with ARGV new v.
+// deletion replaces the set version v with ARGV new v, and deletes the
+// session's address field too.
+//
+// A rotation also records the client address in the session's address
+// field (an empty address deletes it), in the same step as the record
+// that makes the new token current; other writes leave it alone.
 //
 // KEYS: sessions. ARGV: id, record read, n, new record (empty to delete),
-// ttl, new v, then the invalidation to publish.
+// ttl, new v, the invalidation to publish (3 values), record address
+// ("1" or "0"), address.
 // Reply: 1 done, 5 changed since read.
-var casScript = redis.NewScript(luaExtend + luaPublish + luaMeta + `
+var casScript = redis.NewScript(luaExtend + luaPublish + luaMeta + luaAddr + `
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 local n = tonumber(ARGV[3])
 if not cur or string.sub(cur, 1, n) ~= string.sub(ARGV[2], 1, n) then return 5 end
 if ARGV[4] ~= '' then
   redis.call('HSET', KEYS[1], ARGV[1], ARGV[4])
+  if ARGV[10] == '1' then
+    if ARGV[11] ~= '' then
+      redis.call('HSET', KEYS[1], addrOf(ARGV[1]), ARGV[11])
+    else
+      redis.call('HDEL', KEYS[1], addrOf(ARGV[1]))
+    end
+  end
   extend(KEYS[1], ARGV[5])
   return 1
 end
-redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[1], ARGV[1], addrOf(ARGV[1]))
 if sessionsLeft(KEYS[1]) == 0 then
   redis.call('DEL', KEYS[1])
 else
@@ -225,11 +253,13 @@ publish(7)
 return 1
 `)
 
-// revokeSessionScript deletes one session, whatever its state.
+// revokeSessionScript deletes one session, whatever its state, with its
+// address field.
 //
 // KEYS: sessions. ARGV: id, new v, then the invalidation to publish.
-var revokeSessionScript = redis.NewScript(luaPublish + luaMeta + `
+var revokeSessionScript = redis.NewScript(luaPublish + luaMeta + luaAddr + `
 if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 1 end
+redis.call('HDEL', KEYS[1], addrOf(ARGV[1]))
 if sessionsLeft(KEYS[1]) == 0 then
   redis.call('DEL', KEYS[1])
 else

@@ -25,9 +25,13 @@ const maxAttempts = 16
 // errContention is returned, wrapped, when maxAttempts rounds all lost.
 var errContention = errors.New("too many concurrent changes to the same sessions, try again")
 
-// sweepSample is how many of a user's sessions an uncapped CreateSession
-// examines for expiry. Any value above one removes dead sessions faster
-// than new ones arrive; a small one keeps the cost of a create constant.
+// sweepSample is how many fields of a user's sessions hash an uncapped
+// CreateSession examines for expiry. Any value that samples more than one
+// session removes dead sessions faster than new ones arrive. Some fields
+// are not sessions (roles, version, generation, and the address field of
+// each rotated session), so of a large hash 16 samples at least about
+// eight sessions; a hash of at most 16 fields is examined whole. A small
+// value keeps the cost of a create constant.
 const sweepSample = 16
 
 // stored is a session record as read, with its encoding.
@@ -35,6 +39,9 @@ type stored struct {
 	record
 	raw   string // the value read, compared by casScript
 	state int    // length of raw's state prefix
+	// rotBy is the client address the last rotation recorded, read only
+	// by RotateRefresh.
+	rotBy string
 }
 
 // newVersion returns a fresh set version for the sessions hash. It is
@@ -44,14 +51,20 @@ func newVersion() string { return strconv.FormatUint(rand.Uint64(), 36) }
 
 // read reads session id of username and what a read needs of its owner
 // in one HMGET: the roles (field o), or with external users, which have
-// none here, the generation (field g). ok is false when there is no such
-// record.
-func (s *Store) read(ctx context.Context, username string, id store.Digest) (st stored, o owner, ok bool, err error) {
+// none here, the generation (field g); withAddr adds the session's
+// address field. ok is false when there is no such record.
+func (s *Store) read(ctx context.Context, username string, id store.Digest, withAddr bool) (st stored, o owner, ok bool, err error) {
 	field := "o"
 	if s.external {
 		field = "g"
 	}
-	vals, err := s.client.HMGet(ctx, s.sessionsKey(username), idField(id), field).Result()
+	var cmd *redis.SliceCmd
+	if withAddr {
+		cmd = s.client.HMGet(ctx, s.sessionsKey(username), idField(id), field, addrField(id))
+	} else {
+		cmd = s.client.HMGet(ctx, s.sessionsKey(username), idField(id), field)
+	}
+	vals, err := cmd.Result()
 	if err != nil {
 		return stored{}, owner{}, false, err
 	}
@@ -71,19 +84,31 @@ func (s *Store) read(ctx context.Context, username string, id store.Digest) (st 
 	if err != nil {
 		return stored{}, owner{}, false, err
 	}
-	return stored{record: rec, raw: raw, state: state}, o, true, nil
+	st = stored{record: rec, raw: raw, state: state}
+	if withAddr {
+		st.rotBy, _ = vals[2].(string)
+	}
+	return st, o, true, nil
 }
 
 // cas replaces the record st of session id with next, or deletes it when
 // next is nil (then publishing pub), provided its state is still st's.
-// It reports whether it did.
-func (s *Store) cas(ctx context.Context, username string, id store.Digest, st stored, next *record, now int64, pub []any) (bool, error) {
+// With addr, a rotation, it also records *addr as the client address of
+// the session's last rotation. It reports whether it did.
+func (s *Store) cas(ctx context.Context, username string, id store.Digest, st stored, next *record, addr *string, now int64, pub []any) (bool, error) {
 	value, ttl := "", int64(1)
 	if next != nil {
 		value, _ = next.encode()
 		ttl = next.ttl(now)
 	}
-	args := append([]any{idField(id), st.raw, st.state, value, ttl, newVersion()}, pub...)
+	args := make([]any, 0, 11)
+	args = append(args, idField(id), st.raw, st.state, value, ttl, newVersion())
+	args = append(args, pub...)
+	if addr != nil {
+		args = append(args, "1", *addr)
+	} else {
+		args = append(args, "0", "")
+	}
 	n, err := casScript.Run(ctx, s.client, []string{s.sessionsKey(username)}, args...).Int()
 	if err != nil {
 		return false, err
@@ -250,8 +275,9 @@ func parseCreateReply(reply []any) (int, []store.Digest, error) {
 }
 
 // isMeta reports the fields of a sessions hash that hold no session:
-// o, the roles; v, the set version; g, the generation.
-func isMeta(f string) bool { return f == "o" || f == "v" || f == "g" }
+// o, the roles; v, the set version; g, the generation; and the address
+// fields of rotated sessions.
+func isMeta(f string) bool { return f == "o" || f == "v" || f == "g" || isAddrField(f) }
 
 // nilIfEmpty returns nil for an absent field of an HGETALL, as HMGET
 // would.
@@ -288,7 +314,7 @@ func (s *Store) Session(ctx context.Context, username string, id store.Digest) (
 		return rec.session(username, id, o), nil
 	}
 	epoch := s.cache.epoch()
-	st, o, ok, err := s.read(ctx, username, id)
+	st, o, ok, err := s.read(ctx, username, id, false)
 	if err != nil {
 		return store.Session{}, fmt.Errorf("redisstore: %s: %w", op, err)
 	}
@@ -298,7 +324,7 @@ func (s *Store) Session(ctx context.Context, username string, id store.Digest) (
 	if s.touchDue(st.record, now) {
 		next := st.record
 		next.seen = now
-		done, err := s.cas(ctx, username, id, st, &next, now, noPublish)
+		done, err := s.cas(ctx, username, id, st, &next, nil, now, noPublish)
 		if err != nil {
 			return store.Session{}, fmt.Errorf("redisstore: %s: %w", op, err)
 		}
@@ -317,7 +343,7 @@ func (s *Store) PeekSession(ctx context.Context, username string, id store.Diges
 	if store.ValidateUsername(username) != nil {
 		return store.Session{}, notFound(op)
 	}
-	st, o, ok, err := s.read(ctx, username, id)
+	st, o, ok, err := s.read(ctx, username, id, false)
 	if err != nil {
 		return store.Session{}, fmt.Errorf("redisstore: %s: %w", op, err)
 	}
@@ -393,11 +419,15 @@ func (s *Store) RevokeAll(ctx context.Context, username string) error {
 }
 
 // RotateRefresh implements [store.RefreshStore]: it reads the session
-// with one HMGET, decides in Go which case of the contract applies, and
-// applies it with casScript only if the session's rotation state is
-// still the one it read; otherwise it reads again. So of concurrent
-// rotations of one token exactly one swaps it, and the others see the
-// swap. The grace period is kept in whole milliseconds, rounded up.
+// and its address field with one HMGET, decides in Go which case of the
+// contract applies, and applies it with casScript only if the session's
+// rotation state is still the one it read; otherwise it reads again. So
+// of concurrent rotations of one token exactly one swaps it, and the
+// others see the swap. A rotation writes r.Client to the address field
+// in the same script; since only a rotation changes that field, and
+// every rotation changes the state, the address a retry reports is the
+// one of the rotation whose state the script compared. The grace period
+// is kept in whole milliseconds, rounded up.
 func (s *Store) RotateRefresh(ctx context.Context, username string, id store.Digest, r store.Rotation) (store.Session, error) {
 	const op = "rotate refresh"
 	if r.Next.IsZero() || r.Next == r.Old {
@@ -406,13 +436,16 @@ func (s *Store) RotateRefresh(ctx context.Context, username string, id store.Dig
 	if r.Grace < 0 {
 		return store.Session{}, fmt.Errorf("redisstore: %s: %w: grace %v is negative", op, store.ErrInvalid, r.Grace)
 	}
+	if len(r.Client) > store.MaxClientLen {
+		return store.Session{}, fmt.Errorf("redisstore: %s: %w: client address of %d bytes, limit %d", op, store.ErrInvalid, len(r.Client), store.MaxClientLen)
+	}
 	if store.ValidateUsername(username) != nil {
 		return store.Session{}, notFound(op)
 	}
 	grace := ceilMillis(r.Grace)
 	for range maxAttempts {
 		now := s.nowMillis()
-		st, o, ok, err := s.read(ctx, username, id)
+		st, o, ok, err := s.read(ctx, username, id, true)
 		if err != nil {
 			return store.Session{}, fmt.Errorf("redisstore: %s: %w", op, err)
 		}
@@ -420,14 +453,16 @@ func (s *Store) RotateRefresh(ctx context.Context, username string, id store.Dig
 			return store.Session{}, notFound(op)
 		}
 		next := st.record
+		var addr *string
 		switch {
 		case refKeyOf(r.Old) == st.ref:
 			next.prev, next.ref, next.seq, next.rot = st.ref, refKeyOf(r.Next), st.seq+1, now
+			addr = &r.Client
 		case st.seq > 0 && refKeyOf(r.Old) == st.prev && refKeyOf(r.Next) == st.ref && now-st.rot < grace:
 			// A retry within the grace period: only the use is recorded.
 		case r.Seq < st.seq:
 			// A replay: the session ends.
-			done, err := s.cas(ctx, username, id, st, nil, now, s.pub.args(username, idField(id)))
+			done, err := s.cas(ctx, username, id, st, nil, nil, now, s.pub.args(username, idField(id)))
 			s.cache.invalidate(username, idField(id))
 			if err != nil {
 				return store.Session{}, fmt.Errorf("redisstore: %s: %w", op, err)
@@ -440,12 +475,16 @@ func (s *Store) RotateRefresh(ctx context.Context, username string, id store.Dig
 			return store.Session{}, notFound(op)
 		}
 		next.seen = now
-		done, err := s.cas(ctx, username, id, st, &next, now, noPublish)
+		done, err := s.cas(ctx, username, id, st, &next, addr, now, noPublish)
 		if err != nil {
 			return store.Session{}, fmt.Errorf("redisstore: %s: %w", op, err)
 		}
 		if done {
-			return next.session(username, id, o), nil
+			out := next.session(username, id, o)
+			if addr == nil {
+				out.Retried, out.RotatedBy = true, st.rotBy
+			}
+			return out, nil
 		}
 	}
 	return store.Session{}, fmt.Errorf("redisstore: %s: %w", op, errContention)

@@ -2,7 +2,9 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,6 +23,7 @@ var refreshCases = []testCase{
 	{"Grace", testGrace},
 	{"GraceRejects", testGraceRejects},
 	{"ConcurrentSameNext", testConcurrentSameNext},
+	{"RetryReportsClient", testRetryReportsClient},
 }
 
 // grace is the grace period of the tests that use one.
@@ -38,10 +41,11 @@ func testRotate(t *testing.T, e *env) {
 	for seq := range uint64(3) {
 		e.clock.Advance(time.Minute)
 		next := newDigest()
-		got, err := e.s.RotateRefresh(e.ctx, "alice", id, store.Rotation{Old: cur, Seq: seq, Next: next})
+		got, err := e.s.RotateRefresh(e.ctx, "alice", id, store.Rotation{Old: cur, Seq: seq, Next: next, Grace: grace, Client: "192.0.2.1"})
 		must(t, "RotateRefresh", err)
 		want.LastSeen = e.clock.Now()
 		checkSession(t, "RotateRefresh", got, want)
+		checkRetried(t, "RotateRefresh", got, false, "")
 		checkSession(t, "Session", e.live(t, "alice", id), want)
 		cur = next
 	}
@@ -207,6 +211,7 @@ func testRotateInvalid(t *testing.T, e *env) {
 		{"ZeroNext", store.Rotation{Old: r0, Next: store.Digest{}}},
 		{"NextIsOld", store.Rotation{Old: r0, Next: r0}},
 		{"NegativeGrace", store.Rotation{Old: r0, Next: newDigest(), Grace: -time.Second}},
+		{"LongClient", store.Rotation{Old: r0, Next: newDigest(), Client: strings.Repeat("1", store.MaxClientLen+1)}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -216,6 +221,68 @@ func testRotateInvalid(t *testing.T, e *env) {
 	}
 	// A rejected call changes nothing.
 	e.rotate(t, "alice", id, r0, 0)
+}
+
+// checkRetried fails the test unless s reports Retried and RotatedBy as
+// wanted.
+func checkRetried(t *testing.T, what string, s store.Session, retried bool, by string) {
+	t.Helper()
+	if s.Retried != retried || s.RotatedBy != by {
+		t.Errorf("%s: Retried, RotatedBy = %v, %q; want %v, %q", what, s.Retried, s.RotatedBy, retried, by)
+	}
+}
+
+// testRetryReportsClient checks that a retry within the grace period
+// says so, with the client address the retried rotation recorded, and
+// that a rotation never does: it records its own address instead,
+// replacing the previous one, or none.
+func testRetryReportsClient(t *testing.T, e *env) {
+	const first, second = "192.0.2.1", "2001:db8::2"
+	e.user(t, "alice", "user")
+	id, r0 := e.session(t, "alice", idle, life)
+	r1, r2, r3 := newDigest(), newDigest(), newDigest()
+	rotation := func(old, next store.Digest, seq uint64, client string) store.Rotation {
+		return store.Rotation{Old: old, Seq: seq, Next: next, Grace: grace, Client: client}
+	}
+	present := func(t *testing.T, what string, r store.Rotation, retried bool, by string) {
+		t.Helper()
+		got, err := e.s.RotateRefresh(e.ctx, "alice", id, r)
+		must(t, what, err)
+		checkRetried(t, what, got, retried, by)
+	}
+
+	steps := []struct {
+		name string
+		run  func(t *testing.T)
+	}{
+		{"RotationIsNoRetry", func(t *testing.T) {
+			present(t, "RotateRefresh", rotation(r0, r1, 0, first), false, "")
+		}},
+		{"RetryReportsTheRotationsClient", func(t *testing.T) {
+			e.clock.Advance(time.Second)
+			present(t, "retry from another client", rotation(r0, r1, 0, second), true, first)
+		}},
+		{"RetryRecordsNothing", func(t *testing.T) {
+			present(t, "retry from the first client", rotation(r0, r1, 0, first), true, first)
+			present(t, "retry without a client", rotation(r0, r1, 0, ""), true, first)
+		}},
+		{"MaxClientLen", func(t *testing.T) {
+			long := strings.Repeat("f", store.MaxClientLen)
+			present(t, "RotateRefresh", rotation(r1, r2, 1, long), false, "")
+			present(t, "retry", rotation(r1, r2, 1, first), true, long)
+		}},
+		{"EmptyClientRecordsNone", func(t *testing.T) {
+			present(t, "RotateRefresh", rotation(r2, r3, 2, ""), false, "")
+			present(t, "retry", rotation(r2, r3, 2, second), true, "")
+		}},
+		{"RotationAfterRetries", func(t *testing.T) {
+			// The session carries on from r3, whatever the retries.
+			present(t, "RotateRefresh", rotation(r3, newDigest(), 3, second), false, "")
+		}},
+	}
+	for _, st := range steps {
+		t.Run(st.name, st.run)
+	}
 }
 
 // testConcurrentRotate checks that of concurrent rotations of one token to
@@ -269,13 +336,30 @@ func testConcurrentSameNext(t *testing.T, e *env) {
 	id, r0 := e.session(t, "alice", idle, life)
 	r1 := newDigest()
 	errs := make([]error, n)
+	got := make([]store.Session, n)
+	client := func(i int) string { return fmt.Sprintf("198.51.100.%d", i) }
 	concurrently(n, func(i int) {
-		_, errs[i] = e.s.RotateRefresh(e.ctx, "alice", id, store.Rotation{Old: r0, Next: r1, Grace: grace})
+		got[i], errs[i] = e.s.RotateRefresh(e.ctx, "alice", id, store.Rotation{Old: r0, Next: r1, Grace: grace, Client: client(i)})
 	})
+	winner := -1
 	for i, err := range errs {
-		if err != nil {
+		switch {
+		case err != nil:
 			t.Errorf("call %d: error = %v, want success", i, err)
+		case !got[i].Retried && winner >= 0:
+			t.Errorf("calls %d and %d both report a rotation, want one", winner, i)
+		case !got[i].Retried:
+			winner = i
 		}
+	}
+	// The others were retries of the one that rotated, and say whose.
+	for i, s := range got {
+		if winner >= 0 && i != winner && errs[i] == nil {
+			checkRetried(t, fmt.Sprintf("call %d", i), s, true, client(winner))
+		}
+	}
+	if winner < 0 {
+		t.Errorf("no call reports the rotation")
 	}
 	e.live(t, "alice", id)
 	// They rotated once, not n times: r1 is current, with seq 1.
@@ -309,6 +393,7 @@ func testGrace(t *testing.T, e *env) {
 			// A retry is a use, like any refresh.
 			want.LastSeen = e.clock.Now()
 			checkSession(t, "RotateRefresh retry", got, want)
+			checkRetried(t, "RotateRefresh retry", got, true, "")
 			got, err = e.s.PeekSession(e.ctx, "alice", id)
 			must(t, "PeekSession", err)
 			checkSession(t, "PeekSession", got, want)
