@@ -27,6 +27,14 @@ const (
 	EventPasswordChanged EventKind = "password_changed"
 	EventUserDisabled    EventKind = "user_disabled"
 	EventUserEnabled     EventKind = "user_enabled"
+	// EventRefreshRetried is a presentation, within RefreshGrace, of the
+	// refresh token that the session's last rotation replaced: answered
+	// with the same successor (Reason "grace_replay"), or refused with
+	// invalid_grant when RefreshGraceSameClient is set and the client
+	// address differs (Reason "grace_other_client"). PriorClientIP is the
+	// address of the rotation retried. It replaces EventRefreshed: nothing
+	// rotated.
+	EventRefreshRetried EventKind = "refresh_retried"
 	// EventSessionEvicted is a session that MaxSessionsPerUser ended to
 	// make room for a login, one event per session ended, before the
 	// login's own event; Session names the ended session, Reason is
@@ -65,6 +73,9 @@ type Event struct {
 	UserAgent string
 	Method    string
 	Path      string
+	// PriorClientIP is, for EventRefreshRetried, the ClientIP of the
+	// request whose rotation was retried.
+	PriorClientIP string
 }
 
 func (e Event) stamp() Event {
@@ -79,7 +90,8 @@ func (e Event) stamp() Event {
 func LogAudit(logger *slog.Logger) func(context.Context, Event) {
 	return func(ctx context.Context, e Event) {
 		level := slog.LevelInfo
-		if e.Kind == EventRefreshReused || e.Kind == EventThrottled || e.Kind == EventUnavailable {
+		if e.Kind == EventRefreshReused || e.Kind == EventThrottled || e.Kind == EventUnavailable ||
+			e.Kind == EventRefreshRetried && e.Status >= http.StatusBadRequest {
 			level = slog.LevelWarn
 		}
 		attrs := []slog.Attr{slog.String("event", string(e.Kind))}
@@ -93,6 +105,7 @@ func LogAudit(logger *slog.Logger) func(context.Context, Event) {
 		add("user", e.Username)
 		add("session", e.Session)
 		add("ip", e.ClientIP)
+		add("prior_ip", e.PriorClientIP)
 		add("user_agent", e.UserAgent)
 		add("method", e.Method)
 		add("path", e.Path)
@@ -124,7 +137,7 @@ func withAttempt(c *gin.Context, username string) {
 // carry anything a client put in it.
 func (a *Auth) auditRequest(c *gin.Context, e Event) {
 	e.Time = a.cfg.Now()
-	e.ClientIP = c.ClientIP()
+	e.ClientIP = a.clientAddr(c)
 	e.UserAgent = clip(c.Request.UserAgent(), 256)
 	e.Method = c.Request.Method
 	e.Path = c.FullPath()
@@ -147,7 +160,11 @@ func (a *Auth) auditRequest(c *gin.Context, e Event) {
 // auditFailure records the decision behind an error response.
 func (a *Auth) auditFailure(c *gin.Context, err error, e *Error) {
 	ev := Event{Kind: EventDenied, Status: e.Status, Code: e.Code}
+	var other *otherClientError
 	switch {
+	case errors.As(err, &other):
+		ev.Kind, ev.Reason = EventRefreshRetried, "grace_other_client"
+		ev.Session, ev.PriorClientIP = other.session, other.prior
 	case errors.Is(err, ErrThrottled):
 		ev.Kind = EventThrottled
 	case errors.Is(err, store.ErrReused):
@@ -161,6 +178,22 @@ func (a *Auth) auditFailure(c *gin.Context, err error, e *Error) {
 		}
 	}
 	a.auditRequest(c, ev)
+}
+
+// clientAddr is the address of the request's client, as the audit
+// events and the refresh-token store record it: gin's c.ClientIP().
+func (a *Auth) clientAddr(c *gin.Context) string { return c.ClientIP() }
+
+// otherClientError refuses a grace replay of a refresh token from
+// another client address than the rotation it retries
+// (Config.RefreshGraceSameClient); its audit event names both.
+type otherClientError struct {
+	session string // prefix of the session handle
+	prior   string // address of the rotation retried
+}
+
+func (e *otherClientError) Error() string {
+	return "refresh token retried from another client address than its rotation"
 }
 
 func sessionPrefix(id store.Digest) string { return id.String()[:8] }

@@ -99,6 +99,11 @@ type Config struct {
 	// one token chain instead of looking like theft. Any other reuse
 	// revokes the session. Default 10s; negative disables it.
 	RefreshGrace time.Duration
+	// RefreshGraceSameClient refuses a grace replay from a different
+	// client address: 401 invalid_grant, and the audit event says so
+	// (refresh_retried, reason grace_other_client). The session is not
+	// revoked. Default false because mobile clients change networks.
+	RefreshGraceSameClient bool
 	// RefreshKey (at least 32 bytes) signs the sequence number carried in
 	// refresh tokens and derives each successor from the token it
 	// replaces. Default: derived from the Issuer's signing key, so

@@ -123,17 +123,22 @@ func (a *Auth) passwordGrant(c *gin.Context, username, password string) (grant, 
 }
 
 // refreshGrant rotates a refresh token: the one implementation behind the
-// refresh and token endpoints.
+// refresh and token endpoints. It passes the client's address to the
+// store, which reports a grace replay with the address of the rotation
+// replayed: audited as refresh_retried, and refused when
+// RefreshGraceSameClient is set and the addresses differ.
 func (a *Auth) refreshGrant(c *gin.Context, token string) (grant, error) {
 	old, err := a.parseRefreshToken(token)
 	if err != nil {
 		return grant{}, errors.Join(ErrInvalidGrant, err)
 	}
 	next := a.nextRefreshToken(old)
+	addr := clip(a.clientAddr(c), store.MaxClientLen)
 	ctx, cancel := a.storeCtx(c)
 	s, err := a.cfg.Store.RotateRefresh(ctx, old.username, old.sid, store.Rotation{
 		Old: store.HashSecret([]byte(old.raw)), Seq: old.seq,
 		Next: store.HashSecret([]byte(next.raw)), Grace: max(0, a.cfg.RefreshGrace),
+		Client: addr,
 	})
 	err = classifyStore(err, ErrInvalidGrant)
 	if err == nil && a.external {
@@ -141,11 +146,20 @@ func (a *Auth) refreshGrant(c *gin.Context, token string) (grant, error) {
 		s, err = owned(s, u, uerr, ErrInvalidGrant)
 	}
 	cancel()
+	if err == nil && s.Retried && a.cfg.RefreshGraceSameClient && s.RotatedBy != addr {
+		// The session lives on: the holder of its current token may well
+		// be the rightful one, and only this answer is withheld.
+		err = errors.Join(ErrInvalidGrant, &otherClientError{session: sessionPrefix(s.ID), prior: s.RotatedBy})
+	}
 	if err != nil {
 		withAttempt(c, old.username)
 		return grant{}, err
 	}
-	a.auditRequest(c, Event{Kind: EventRefreshed, Status: http.StatusOK, Username: s.Username, Session: sessionPrefix(s.ID)})
+	ev := Event{Kind: EventRefreshed, Status: http.StatusOK, Username: s.Username, Session: sessionPrefix(s.ID)}
+	if s.Retried {
+		ev.Kind, ev.Reason, ev.PriorClientIP = EventRefreshRetried, "grace_replay", s.RotatedBy
+	}
+	a.auditRequest(c, ev)
 	return grant{username: s.Username, sid: s.ID, roles: s.Roles, refresh: next.raw}, nil
 }
 
