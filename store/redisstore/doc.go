@@ -98,8 +98,11 @@
 //	                   no field o); and for each session whose last
 //	                   rotation named its client ([store.Rotation].Client),
 //	                   a field "a" + the first 16 characters of the
-//	                   session's field, holding that address (at most 64
-//	                   bytes)
+//	                   session's field, holding that address: an IP
+//	                   address in canonical form as byte 1 and its 4
+//	                   bytes (IPv4) or byte 2 and its 16 (IPv6), any other
+//	                   text as it is (after a 0 byte if it starts with a
+//	                   byte below 3)
 //	P inv              channel (PUBLISH) of invalidations, single server
 //	P{<slot tag>}:inv  channel (SPUBLISH) of the invalidations of one
 //	                   slot, on Cluster
@@ -133,9 +136,9 @@
 // 10,000 and 100,000 sessions, and at 1,000,000 for rotated single
 // sessions. The growth of INFO used_memory, which also counts the
 // keyspace's tables, stays under 300 B (289 B at 1,000,000). The address
-// field of a rotation adds 43 to 56 B a session for an IPv6 address (288
-// B for single sessions, 195 B with three a user; used_memory growth up
-// to 351 B at 10,000), 21 to 32 B for an IPv4 one (see
+// field of a rotation that names its client adds 32 B a session for
+// users with one (264 B), 21 B (IPv4) to 43 B (IPv6) for users with three
+// (173 to 195 B); used_memory then grows by up to 320 B a session (see
 // TestMemoryPerSession).
 //
 // A session belongs to one generation of its user. Changing the password,

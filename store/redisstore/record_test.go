@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,6 +51,37 @@ func TestRecordEncoding(t *testing.T) {
 }
 
 // TestLive is the table of the liveness rule, the one copy of it.
+func TestAddrEncoding(t *testing.T) {
+	tests := []struct {
+		name, client string
+		size         int // of the encoding
+	}{
+		{"Empty", "", 0},
+		{"IPv4", "203.0.113.195", 5},
+		{"IPv6", "2a01:cb19:8d4b:e800:5d3a:1f2c:9e0b:4a71", 17},
+		{"IPv6Short", "2001:db8::1", 17},
+		{"IPv4InIPv6", "::ffff:192.0.2.1", 17},
+		{"IPv6Zone", "fe80::1%eth0", 12},
+		{"NotCanonical", "2001:DB8::1", 11},
+		{"LeadingZeros", "192.000.002.001", 15},
+		{"Text", "client-7", 8},
+		{"LowByte", "\x01\x02\x03\x04", 5},
+		{"ZeroByte", "\x00", 2},
+		{"Long", strings.Repeat("x", store.MaxClientLen), store.MaxClientLen},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v := encodeAddr(tc.client)
+			if len(v) != tc.size {
+				t.Errorf("encodeAddr(%q) = %q, %d bytes; want %d", tc.client, v, len(v), tc.size)
+			}
+			if got := decodeAddr(v); got != tc.client {
+				t.Errorf("decodeAddr(encodeAddr(%q)) = %q", tc.client, got)
+			}
+		})
+	}
+}
+
 func TestLive(t *testing.T) {
 	const t0 = int64(1_900_000_000_000)
 	r := record{created: t0, seen: t0 + 1000, idle: 600_000, exp: t0 + 3_600_000}

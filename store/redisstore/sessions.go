@@ -86,7 +86,8 @@ func (s *Store) read(ctx context.Context, username string, id store.Digest, with
 	}
 	st = stored{record: rec, raw: raw, state: state}
 	if withAddr {
-		st.rotBy, _ = vals[2].(string)
+		v, _ := vals[2].(string)
+		st.rotBy = decodeAddr(v)
 	}
 	return st, o, true, nil
 }
@@ -105,7 +106,7 @@ func (s *Store) cas(ctx context.Context, username string, id store.Digest, st st
 	args = append(args, idField(id), st.raw, st.state, value, ttl, newVersion())
 	args = append(args, pub...)
 	if addr != nil {
-		args = append(args, "1", *addr)
+		args = append(args, "1", encodeAddr(*addr))
 	} else {
 		args = append(args, "0", "")
 	}
