@@ -27,6 +27,22 @@ const (
 	EventPasswordChanged EventKind = "password_changed"
 	EventUserDisabled    EventKind = "user_disabled"
 	EventUserEnabled     EventKind = "user_enabled"
+	// EventLocked: a failure brought a throttle counter to its limit;
+	// Reason names the counter ("pair", "address", "account", "device").
+	EventLocked EventKind = "locked"
+	// EventUnlocked: a success cleared a counter's earlier failures;
+	// Reason names it ("pair_success", "device_success").
+	EventUnlocked EventKind = "unlocked"
+	// EventDeviceIssued: a successful password check handed the client a
+	// device credential (Device names it).
+	EventDeviceIssued EventKind = "device_issued"
+	// EventDeviceUsed: a login presented a known device credential and
+	// was judged as a known client (Status says how it ended).
+	EventDeviceUsed EventKind = "device_used"
+	// EventDeviceRevoked: device credentials ended; Reason is "failures"
+	// (one device, at Throttle.DeviceLimit), or "logout_all",
+	// "password_changed" or "user_disabled" (all of the user's).
+	EventDeviceRevoked EventKind = "device_revoked"
 	// EventDenied is every other 401, 403 or 429 answer, with its code.
 	EventDenied EventKind = "denied"
 	// EventUnavailable is a 503: the store or the password slots could not
@@ -54,8 +70,10 @@ type Event struct {
 	Username string
 	// Session is a prefix of the session handle, enough to correlate.
 	Session string
-	// ClientIP is gin's c.ClientIP(): the peer, or the client named by a
-	// trusted proxy.
+	// Device is a prefix of a device credential's digest.
+	Device string
+	// ClientIP is the client's address (Config.ClientAddress): by default
+	// the peer.
 	ClientIP  string
 	UserAgent string
 	Method    string
@@ -74,7 +92,8 @@ func (e Event) stamp() Event {
 func LogAudit(logger *slog.Logger) func(context.Context, Event) {
 	return func(ctx context.Context, e Event) {
 		level := slog.LevelInfo
-		if e.Kind == EventRefreshReused || e.Kind == EventThrottled || e.Kind == EventUnavailable {
+		switch e.Kind {
+		case EventRefreshReused, EventThrottled, EventUnavailable, EventLocked:
 			level = slog.LevelWarn
 		}
 		attrs := []slog.Attr{slog.String("event", string(e.Kind))}
@@ -87,6 +106,7 @@ func LogAudit(logger *slog.Logger) func(context.Context, Event) {
 		add("reason", e.Reason)
 		add("user", e.Username)
 		add("session", e.Session)
+		add("device", e.Device)
 		add("ip", e.ClientIP)
 		add("user_agent", e.UserAgent)
 		add("method", e.Method)
@@ -119,7 +139,7 @@ func withAttempt(c *gin.Context, username string) {
 // carry anything a client put in it.
 func (a *Auth) auditRequest(c *gin.Context, e Event) {
 	e.Time = a.cfg.Now()
-	e.ClientIP = c.ClientIP()
+	e.ClientIP = a.clientAddr(c)
 	e.UserAgent = clip(c.Request.UserAgent(), 256)
 	e.Method = c.Request.Method
 	e.Path = c.FullPath()
@@ -145,6 +165,10 @@ func (a *Auth) auditFailure(c *gin.Context, err error, e *Error) {
 	switch {
 	case errors.Is(err, ErrThrottled):
 		ev.Kind = EventThrottled
+		var t *errThrottled
+		if errors.As(err, &t) {
+			ev.Reason = t.reason
+		}
 	case errors.Is(err, store.ErrReused):
 		ev.Kind, ev.Reason = EventRefreshReused, "reused"
 	case errors.Is(err, ErrBadCredentials):
@@ -159,6 +183,14 @@ func (a *Auth) auditFailure(c *gin.Context, err error, e *Error) {
 }
 
 func sessionPrefix(id store.Digest) string { return id.String()[:8] }
+
+// clientAddr is the client's address, by Config.ClientAddress.
+func (a *Auth) clientAddr(c *gin.Context) string {
+	if a.cfg.ClientAddress != nil {
+		return a.cfg.ClientAddress(c)
+	}
+	return peerAddress(c)
+}
 
 // clip shortens s, which comes from a client, to at most n bytes.
 func clip(s string, n int) string {

@@ -192,7 +192,8 @@ func testLogin(t *testing.T, newK kitMaker) {
 	if r.str("token_type") != "Bearer" || r.str("access_token") == "" || r.str("refresh_token") == "" || r.body["expires_in"] != float64(900) {
 		t.Errorf("body not in RFC 6749 §5.1 shape: %s", r.Body)
 	}
-	if len(r.body) != 4 {
+	// The fifth member is the new client's device credential.
+	if len(r.body) != 5 || !strings.HasPrefix(r.str("device_token"), "dv1.") {
 		t.Errorf("unexpected members in %s", r.Body)
 	}
 

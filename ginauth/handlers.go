@@ -28,6 +28,11 @@ type TokenResponse struct {
 	TokenType    string `json:"token_type"`
 	ExpiresIn    int    `json:"expires_in"`
 	RefreshToken string `json:"refresh_token"`
+	// DeviceToken is a new device credential, after a password login from
+	// a client that presented none for the account: a client that keeps
+	// no cookies sends it back in the [DeviceHeader] header of its next
+	// logins, to be judged as a known client (see [Throttle]).
+	DeviceToken string `json:"device_token,omitempty"`
 }
 
 // CookieLoginResponse is the body of a successful login that asked for a
@@ -93,12 +98,13 @@ type grant struct {
 	roles    []string
 	refresh  string
 	secret   []byte // the session secret; only a login has it
+	device   string // a new device credential; only a login has it
 }
 
 // passwordGrant checks a username and password (throttled) and creates a
 // session: the one implementation behind the login and token endpoints.
 func (a *Auth) passwordGrant(c *gin.Context, username, password string) (grant, error) {
-	u, err := a.verifyPassword(c, username, password)
+	u, known, err := a.verifyPassword(c, username, password)
 	if err != nil {
 		return grant{}, err
 	}
@@ -115,7 +121,11 @@ func (a *Auth) passwordGrant(c *gin.Context, username, password string) (grant, 
 		return grant{}, err
 	}
 	a.auditRequest(c, Event{Kind: EventLoginSucceeded, Status: http.StatusOK, Username: u.Username, Session: sessionPrefix(sid)})
-	return grant{username: u.Username, sid: sid, roles: u.Roles, refresh: refresh.raw, secret: secret}, nil
+	g := grant{username: u.Username, sid: sid, roles: u.Roles, refresh: refresh.raw, secret: secret}
+	if !known {
+		g.device = a.issueDevice(c, u.Username)
+	}
+	return g, nil
 }
 
 // refreshGrant rotates a refresh token: the one implementation behind the
@@ -222,7 +232,7 @@ func (a *Auth) sendTokens(c *gin.Context, g grant, fail func(*gin.Context, error
 	c.JSON(http.StatusOK, TokenResponse{
 		AccessToken: access, TokenType: SchemeBearer,
 		ExpiresIn:    int(math.Ceil(a.cfg.Issuer.TTL().Seconds())),
-		RefreshToken: g.refresh,
+		RefreshToken: g.refresh, DeviceToken: g.device,
 	})
 }
 
@@ -295,8 +305,8 @@ func sessionPrefixOrEmpty(id store.Digest) string {
 	return sessionPrefix(id)
 }
 
-// LogoutAllHandler revokes every session of the caller ("log out
-// everywhere") and answers 204.
+// LogoutAllHandler revokes every session and every device credential of
+// the caller ("log out everywhere") and answers 204.
 func (a *Auth) LogoutAllHandler() gin.HandlerFunc {
 	return annotate(Requirement{Authenticated: true, Endpoint: true}, func(c *gin.Context) {
 		p, ok := a.principal(c)
@@ -311,6 +321,7 @@ func (a *Auth) LogoutAllHandler() gin.HandlerFunc {
 			return
 		}
 		a.auditRequest(c, Event{Kind: EventLogoutAll, Status: http.StatusNoContent})
+		a.revokeDevices(c, p.Username, "logout_all")
 		a.loggedOut(c, p.Scheme)
 	})
 }
