@@ -46,16 +46,18 @@ func (s *Store) AddDevice(ctx context.Context, username string, d store.Device, 
 			delete(mine, id)
 		}
 	}
-	mine[d.ID] = d
-	for len(mine) > max {
-		oldest := d
+	delete(mine, d.ID)
+	for len(mine) >= max {
+		var oldest *store.Device
 		for _, o := range mine {
-			if o.CreatedAt.Before(oldest.CreatedAt) || o.CreatedAt.Equal(oldest.CreatedAt) && o.ID.String() < oldest.ID.String() {
-				oldest = o
+			if oldest == nil || o.CreatedAt.Before(oldest.CreatedAt) ||
+				o.CreatedAt.Equal(oldest.CreatedAt) && string(o.ID[:]) < string(oldest.ID[:]) {
+				oldest = &o
 			}
 		}
 		delete(mine, oldest.ID)
 	}
+	mine[d.ID] = d
 	return nil
 }
 
