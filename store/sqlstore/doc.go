@@ -14,4 +14,8 @@
 // session of the user ends on its next request: ginauth reads the user
 // on each request of a session (one primary-key SELECT) and compares its
 // generation with the session's.
+//
+// The column disabled is boolean NOT NULL (default false), so every row
+// reads as exactly enabled or disabled: unlike a flag kept as text (see
+// store/redisstore), no hand-written value can be mistaken for one.
 package sqlstore
