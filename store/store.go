@@ -15,6 +15,9 @@ type User struct {
 	// Roles are the user's role names, in no particular order.
 	Roles []string
 	// Disabled users cannot log in, and their sessions stop working at once.
+	// A backend that stores the flag as text must fail closed: any stored
+	// value but the one it writes for an enabled user reads as disabled
+	// (see store/redisstore).
 	Disabled bool
 	// CreatedAt is set by the store when the user is created.
 	CreatedAt time.Time
