@@ -146,7 +146,7 @@ func ExampleThrottle() {
 	auth, err := ginauth.New(ginauth.Config{
 		Store: memstore.New(memstore.Options{}), Issuer: issuer, Verifier: verifier,
 		BcryptCost: bcrypt.MinCost, AllowTestCosts: true, // only to keep the example fast
-		Throttle:   ginauth.Throttle{AccountLimit: 6}, // small, for the example
+		Throttle: ginauth.Throttle{AccountLimit: 6}, // small, for the example
 	})
 	if err != nil {
 		fmt.Println(err)
