@@ -30,9 +30,15 @@ const devicePrefix = "dv1."
 
 // DeviceHeader is the request header in which clients that keep no
 // cookies present their device credential, and the response header in
-// which a Basic request that succeeded receives a new one. The login and
-// token endpoints also return it in [TokenResponse].DeviceToken.
+// which a Basic request that succeeded receives a new one when it sent
+// [DeviceRequest] there. The login and token endpoints return a new one
+// in [TokenResponse].DeviceToken (and the device cookie) whenever the
+// client presented none of the account.
 const DeviceHeader = "Authkit-Device"
+
+// DeviceRequest, sent in [DeviceHeader] with HTTP Basic credentials, asks
+// for a device credential in the answer's DeviceHeader.
+const DeviceRequest = "new"
 
 // deviceCookie is the base name of the device cookie; it gets the
 // "__Secure-" prefix whenever it is Secure.

@@ -318,3 +318,28 @@ func forEachBackend(t *testing.T, test func(t *testing.T, newK kitMaker)) {
 		t.Run(m.name, func(t *testing.T) { test(t, m.newK) })
 	}
 }
+
+// TestBasicDeviceOnRequest: a Basic request gets a device credential only
+// when it asks for one, and can then use it through a lock.
+func TestBasicDeviceOnRequest(t *testing.T) {
+	k := newMemKit(t)
+	basic := []string{"Authorization", "Basic " + b64std("bob:"+bobPW)}
+	r := k.do("GET", "/api/me", nil, append(from("198.51.100.5"), basic...)...)
+	expect(t, r, 200, "")
+	if got := r.Header().Get(ginauth.DeviceHeader); got != "" {
+		t.Errorf("a Basic request that did not ask got a device credential")
+	}
+	r = k.do("GET", "/api/me", nil, append(from("198.51.100.5"), append(basic, ginauth.DeviceHeader, ginauth.DeviceRequest)...)...)
+	expect(t, r, 200, "")
+	dev := r.Header().Get(ginauth.DeviceHeader)
+	if !strings.HasPrefix(dev, "dv1.") {
+		t.Fatalf("Basic with %s: %s = %q, want a device credential", ginauth.DeviceRequest, ginauth.DeviceHeader, dev)
+	}
+	strangerLockout(t, k)
+	expect(t, k.do("GET", "/api/me", nil, append(from("198.51.100.6"), basic...)...), 429, "too_many_attempts")
+	r = k.do("GET", "/api/me", nil, append(from("198.51.100.6"), append(basic, ginauth.DeviceHeader, dev)...)...)
+	expect(t, r, 200, "")
+	if r.Header().Get(ginauth.DeviceHeader) != "" {
+		t.Errorf("a known Basic client got a new credential")
+	}
+}

@@ -265,7 +265,10 @@ func (a *Auth) checkPassword(c *gin.Context, cred BasicCredentials) (Principal, 
 	if err != nil {
 		return Principal{}, err
 	}
-	if !known {
+	// A Basic client gets a device credential only when it asks: most
+	// send no cookies and would get a new one, pushing out the user's
+	// older ones, on every request.
+	if !known && c.GetHeader(DeviceHeader) == DeviceRequest {
 		if raw := a.issueDevice(c, u.Username); raw != "" {
 			c.Header(DeviceHeader, raw)
 		}

@@ -29,9 +29,10 @@ import (
 // failure), leaves its counters exactly as they were, so a success never
 // extends a lock or a counter's life.
 //
-// Known clients. Every successful password check hands the client a
-// device credential for the account (a cookie, and [DeviceHeader] or
-// [TokenResponse].DeviceToken for clients without cookies). A login that
+// Known clients. Every successful password login hands the client a
+// device credential for the account (a cookie, and
+// [TokenResponse].DeviceToken for clients without cookies; HTTP Basic
+// requests ask for one with [DeviceRequest]). A login that
 // presents one for the account it names counts only against the device's
 // own budget (DeviceLimit): the account-wide lock and the per-address
 // limits, which strangers can drive, do not apply to it, and it goes
@@ -66,7 +67,9 @@ type Throttle struct {
 	AccountLimit int
 	// AddressConcurrency is how many password checks of one client address
 	// may wait or run at once; more get 429 at once, so one address cannot
-	// fill the hashing queue. Default 2.
+	// fill the hashing queue. Default 2. Known clients are not counted: a
+	// script that sends Basic requests in parallel presents a device
+	// credential (see [DeviceRequest]) or needs a higher value.
 	AddressConcurrency int
 	// Window caps the lock, and a counter is forgotten 2×Window after its
 	// last failure, so the back-off persists past the longest lock; a
