@@ -177,3 +177,43 @@ func TestAuthenticateThenEnforce(t *testing.T) {
 	expect(t, k.do("GET", "/api/me", nil, bearer("a.b.c")...), 401, "invalid_token")
 	expect(t, k.do("GET", "/api/me", nil), 401, "authentication_required")
 }
+
+// TestOAuthCrossSite: a form post needs no CORS preflight, so the token
+// and revocation endpoints refuse what a browser marks cross-site, as the
+// JSON endpoints do; every other Fetch Metadata value, or none, passes.
+func TestOAuthCrossSite(t *testing.T) { forEachKit(t, testOAuthCrossSite) }
+
+func testOAuthCrossSite(t *testing.T, newK kitMaker) {
+	k := newK(t)
+	for _, tc := range []struct {
+		name   string
+		site   []string // the Sec-Fetch-Site header, if any
+		status int
+	}{
+		{"cross-site", []string{"Sec-Fetch-Site", "cross-site"}, 400},
+		{"same-site", []string{"Sec-Fetch-Site", "same-site"}, 200},
+		{"same-origin", []string{"Sec-Fetch-Site", "same-origin"}, 200},
+		{"none", []string{"Sec-Fetch-Site", "none"}, 200},
+		{"absent", nil, 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := k.form("/oauth/token", url.Values{"grant_type": {"password"}, "username": {"bob"}, "password": {bobPW}}, tc.site...)
+			if tc.status == 400 {
+				expectOAuth(t, r, 400, "invalid_request")
+			} else {
+				expect(t, r, 200, "")
+			}
+
+			tok := k.login("bob", bobPW)
+			r = k.form("/oauth/revoke", url.Values{"token": {tok.RefreshToken}}, tc.site...)
+			if tc.status == 400 {
+				expectOAuth(t, r, 400, "invalid_request")
+				// Nothing was revoked.
+				expect(t, k.do("GET", "/api/me", nil, bearer(tok.AccessToken)...), 200, "")
+				return
+			}
+			expect(t, r, 200, "")
+			expect(t, k.do("GET", "/api/me", nil, bearer(tok.AccessToken)...), 401, "invalid_token")
+		})
+	}
+}
