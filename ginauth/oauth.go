@@ -137,9 +137,11 @@ func (a *Auth) TokenHandler() gin.HandlerFunc {
 // application/x-www-form-urlencoded with token= a refresh token or an
 // access token (token_type_hint is optional and not needed). It ends the
 // token's session, and so every token of it, and answers 200 with an
-// empty body, also for tokens that are unknown, expired or already
-// revoked (§2.2). Client authentication and errors are those of
-// [Auth.TokenHandler].
+// empty body, also for tokens that are unknown or already revoked
+// (§2.2). An access token expired more than Config.ExpiredTokenWindow ago
+// is answered 200 and revokes nothing, as it cannot log out at
+// [Auth.LogoutHandler] either. Client authentication and errors are those
+// of [Auth.TokenHandler].
 func (a *Auth) RevokeHandler() gin.HandlerFunc {
 	return annotate(Requirement{Public: true, Endpoint: true}, func(c *gin.Context) {
 		form, err := a.oauthForm(c)
@@ -168,14 +170,16 @@ func (a *Auth) RevokeHandler() gin.HandlerFunc {
 }
 
 // sessionOfToken names the session of a refresh token (its tag checked)
-// or of an access token this kit signed, expired or not; ok is false for
-// anything else.
+// or of an access token this kit signed, live or expired less than
+// Config.ExpiredTokenWindow ago; ok is false for anything else. Past the
+// window an old token (from a log, say) cannot end its owner's session,
+// as at [Auth.LogoutHandler].
 func (a *Auth) sessionOfToken(tok string) (username string, sid store.Digest, ok bool) {
 	if rt, err := a.parseRefreshToken(tok); err == nil {
 		return rt.username, rt.sid, true
 	}
 	claims, err := a.cfg.Verifier.Verify(tok)
-	if err != nil && !errors.Is(err, tokens.ErrExpired) {
+	if err != nil && (!errors.Is(err, tokens.ErrExpired) || a.pastExpiredWindow(claims)) {
 		return "", sid, false
 	}
 	sid, err = parseSessionClaim(claims.SessionID)
