@@ -289,7 +289,7 @@ func (a *Auth) refusal(at *attempt, now time.Time) error {
 }
 
 // throttleEnd ends an attempt counted in advance: a failure stays counted
-// (and a counter that reaches its limit is reported as a lock, a device's
+// (and a counter at or over its limit is reported as a lock, a device's
 // as its revocation); anything else leaves no trace, and a success also
 // clears the pair's or the device's earlier failures when it had any.
 func (a *Auth) throttleEnd(c *gin.Context, at *attempt, verdict error) error {
@@ -313,7 +313,7 @@ func (a *Auth) throttleEnd(c *gin.Context, at *attempt, verdict error) error {
 	}
 	for i, ct := range at.counters {
 		switch {
-		case failed && after[i].Failures == ct.limit:
+		case failed && after[i].Failures >= ct.limit: // a lock, or a longer one
 			a.auditRequest(c, Event{Kind: EventLocked, Status: http.StatusUnauthorized, Reason: ct.kind})
 			if ct.kind == counterDevice {
 				a.revokeDevice(c, ctx, at)
