@@ -125,8 +125,8 @@ func runAttack(ctx context.Context, c config) (err error) {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("attack: demo on %s (bcrypt cost %d, read from the owner's stored hash; %d CPUs here, so %d hashing slots by default), private redis-server on %s; 2 users created in %v; the owner's first login took %s and returned a device credential\n",
-		addr, cost, runtime.NumCPU(), runtime.NumCPU(), srv.Addr, created.Round(time.Millisecond), ms(enrolled))
+	fmt.Printf("attack: demo on %s (bcrypt cost %d, read from the owner's stored hash; %d CPUs here, and the demo's hashing slots default to its GOMAXPROCS), private redis-server on %s; 2 users created in %v; the owner's first login, alone, took %s and returned a device credential\n",
+		addr, cost, runtime.NumCPU(), srv.Addr, created.Round(time.Millisecond), ms(enrolled))
 
 	scenarios := []*scenario{at.burst(actx)}
 	scenarios = append(scenarios, at.flood(actx, c.flood))
@@ -195,6 +195,23 @@ func (at *attack) ownerLogins(ctx context.Context, got *answers, n int, period t
 	for i := 0; i < n && sleepUntil(ctx, start.Add(period*time.Duration(i))); i++ {
 		got.add(sendLogin(at.ownerC, at.base, at.owner.name, at.owner.password, at.device))
 	}
+}
+
+// hashRate describes how fast the demo judged logins (each one hash)
+// while its hashing slots were always taken: judged logins in elapsed.
+func hashRate(judged int, elapsed time.Duration) string {
+	slots := runtime.NumCPU()
+	return fmt.Sprintf("the demo judged %d logins (one hash each) in %.1f s: with its %d slots always taken, %s per hash",
+		judged, elapsed.Seconds(), slots, ms(perHash(judged, elapsed, slots)))
+}
+
+// perHash is how long one hash took when slots hashing slots judged
+// judged logins in elapsed (0 when none was judged).
+func perHash(judged int, elapsed time.Duration, slots int) time.Duration {
+	if judged <= 0 {
+		return 0
+	}
+	return elapsed * time.Duration(slots) / time.Duration(judged)
 }
 
 // sleepUntil waits until t; false when ctx ended first (or had ended).
@@ -270,8 +287,11 @@ func (at *attack) flood(ctx context.Context, d time.Duration) *scenario {
 	return &scenario{
 		title: fmt.Sprintf("2. %d-address flood for %v: each address %d logins per 10 s with made-up names, one at a time",
 			floodAddrs, d, floodPer10s),
-		notes: []string{fmt.Sprintf("strangers sent %.1f logins/s; a 503 is the demo's real overload (no hashing slot within PasswordWait)",
-			float64(strangers.sent())/elapsed.Seconds())},
+		notes: []string{
+			fmt.Sprintf("strangers sent %.1f logins/s; a 503 is the demo's real overload (no hashing slot within PasswordWait)",
+				float64(strangers.sent())/elapsed.Seconds()),
+			hashRate(strangers.count(401)+owner.count(200), elapsed),
+		},
 		rows:    []*answers{strangers, owner},
 		goals:   []goal{allOK(owner, ownerGoal), onlyStatuses(strangers, 401, 429, 503)},
 		elapsed: elapsed,
@@ -319,6 +339,7 @@ func (at *attack) lockout(ctx context.Context) *scenario {
 	var ow sync.WaitGroup
 	ow.Go(func() { at.ownerLogins(octx, during, int(lockBound/ownerDuringLock), ownerDuringLock) })
 	wg.Wait()
+	attacked := time.Since(start)
 	stopOwner()
 	ow.Wait()
 
@@ -336,7 +357,8 @@ func (at *attack) lockout(ctx context.Context) *scenario {
 	return &scenario{
 		title: fmt.Sprintf("3. stranger's lock-out: %d addresses × %d wrong passwords for %q, then a new client and the owner's known client with the right password",
 			lockAddrs, pairLimit, at.owner.name),
-		notes:   []string{note, fmt.Sprintf("the new client's answer: %s %s, Retry-After %q", statusName(a.status), a.code, a.wait)},
+		notes: []string{note, hashRate(n+during.count(200), attacked),
+			fmt.Sprintf("the new client's answer: %s %s, Retry-After %q", statusName(a.status), a.code, a.wait)},
 		rows:    []*answers{strangers, during, newcomer, after},
 		goals:   []goal{reached("the stranger's failures", n, lockTotal), answeredWith(newcomer, 429), allOK(after, ownerGoal), onlyStatuses(strangers, 401, 429, 503)},
 		elapsed: time.Since(start),

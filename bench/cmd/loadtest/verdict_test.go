@@ -118,3 +118,23 @@ func TestScenarioPrint(t *testing.T) {
 		t.Error("failed with every goal met")
 	}
 }
+
+func TestPerHash(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		judged  int
+		elapsed time.Duration
+		slots   int
+		want    time.Duration
+	}{
+		{"none judged", 0, 10 * time.Second, 2, 0},
+		{"two slots", 40, 10 * time.Second, 2, 500 * time.Millisecond},
+		{"one slot", 40, 10 * time.Second, 1, 250 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := perHash(tc.judged, tc.elapsed, tc.slots); got != tc.want {
+				t.Errorf("perHash(%d, %v, %d) = %v, want %v", tc.judged, tc.elapsed, tc.slots, got, tc.want)
+			}
+		})
+	}
+}
