@@ -188,8 +188,9 @@ func (sc *scenario) print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "  %-44s %5s %5s %5s %5s %5s %9s %9s  %s\n", "client", "sent", "200", "401", "429", "503", "p50", "p99", "other")
 	for _, r := range sc.rows {
-		fmt.Fprintf(w, "  %-44s %5d %5d %5d %5d %5d %9s %9s  %s\n", r.who, r.sent(), r.count(200), r.count(401),
+		line := fmt.Sprintf("  %-44s %5d %5d %5d %5d %5d %9s %9s  %s", r.who, r.sent(), r.count(200), r.count(401),
 			r.count(429), r.count(503), ms(r.quantile(50)), ms(r.quantile(99)), r.others(200, 401, 429, 503))
+		fmt.Fprintln(w, strings.TrimRight(line, " "))
 	}
 	for _, g := range sc.goals {
 		verdict := "met"
