@@ -37,6 +37,8 @@ type Auth struct {
 	clients    clientTable
 	// slots bounds concurrent password comparisons, known clients first.
 	slots *hashSlots
+	// gate counts each address's password checks in this process.
+	gate addressGate
 	// devices keeps device credentials; nil when they are off.
 	devices   store.DeviceStore
 	deviceKey []byte

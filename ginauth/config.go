@@ -121,7 +121,8 @@ type Config struct {
 	// PasswordConcurrency caps the bcrypt comparisons running at once
 	// (login and HTTP Basic). Each takes about 250 ms of CPU at cost 12, so
 	// without a cap a flood of made-up logins starves every other request.
-	// Default GOMAXPROCS.
+	// When it is two or more, one slot is kept for known clients (see
+	// [Throttle]). Default GOMAXPROCS.
 	PasswordConcurrency int
 	// PasswordWait is how long a login or Basic request waits for a free
 	// comparison slot before it gets 503 with Retry-After. Default 2s.

@@ -79,3 +79,51 @@ func TestHashSlotsTimeout(t *testing.T) {
 	}
 	r()
 }
+
+// TestHashSlotsReserve: with two slots or more, strangers leave one free
+// for known clients, who then never wait for a stranger's comparison.
+func TestHashSlotsReserve(t *testing.T) {
+	ctx := context.Background()
+	h := newHashSlots(2)
+	r1, err := h.acquire(ctx, false, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.acquire(ctx, false, time.Millisecond); !errors.Is(err, errPasswordBusy) {
+		t.Fatalf("a second stranger took the known clients' slot: %v", err)
+	}
+	r2, err := h.acquire(ctx, true, time.Millisecond)
+	if err != nil {
+		t.Fatalf("a known client waited with a slot free: %v", err)
+	}
+	// Released by the known client, the slot stays kept; released by the
+	// stranger, the other goes to a waiting stranger.
+	got := make(chan error, 1)
+	go func() {
+		r, err := h.acquire(ctx, false, time.Minute)
+		if err == nil {
+			r()
+		}
+		got <- err
+	}()
+	for _, o := h.waiting(); o < 1; _, o = h.waiting() {
+		time.Sleep(time.Millisecond)
+	}
+	r2()
+	select {
+	case err := <-got:
+		t.Fatalf("a stranger took the kept slot: %v", err)
+	case <-time.After(20 * time.Millisecond):
+	}
+	r1()
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	// One slot: no reserve, else strangers could never log in.
+	one := newHashSlots(1)
+	r, err := one.acquire(ctx, false, time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r()
+}

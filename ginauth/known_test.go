@@ -6,12 +6,15 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/gin-authkit/authkit/ginauth"
+	"github.com/gin-authkit/authkit/store"
+	"github.com/gin-authkit/authkit/store/memstore"
 )
 
 // events records the audit events of one kit, beside the package-wide log
@@ -341,5 +344,45 @@ func TestBasicDeviceOnRequest(t *testing.T) {
 	expect(t, r, 200, "")
 	if r.Header().Get(ginauth.DeviceHeader) != "" {
 		t.Errorf("a known Basic client got a new credential")
+	}
+}
+
+// lostAnswers is a store whose BeginAttempt does its work and then fails,
+// as when the deadline cuts off the store's answer.
+type lostAnswers struct {
+	*memstore.Store
+	lose atomic.Bool
+}
+
+func (s *lostAnswers) BeginAttempt(ctx context.Context, id string, deadline time.Time, keys ...string) ([]store.Attempt, error) {
+	got, err := s.Store.BeginAttempt(ctx, id, deadline, keys...)
+	if s.lose.Load() {
+		return nil, context.DeadlineExceeded
+	}
+	return got, err
+}
+
+// TestLostBeginIsTakenBack: an attempt whose registration answer was lost
+// (503) is taken back, so it does not hold its address's concurrency
+// until its deadline.
+func TestLostBeginIsTakenBack(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	st := &lostAnswers{Store: memstore.New(memstore.Options{Now: clk.Now})}
+	k := newKitWith(t, st, nil, clk)
+	st.lose.Store(true)
+	for range ginauth.DefaultAddressConcurrency + 1 {
+		expect(t, k.loginFrom("198.51.100.9", "bob", bobPW), 503, "unavailable")
+	}
+	st.lose.Store(false)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r := k.loginFrom("198.51.100.9", "bob", bobPW)
+		if r.Code == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("login still %d %s: the lost attempts were not taken back", r.Code, r.Body)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

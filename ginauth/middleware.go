@@ -289,10 +289,18 @@ func (a *Auth) verifyPassword(c *gin.Context, username, password string) (u stor
 	if known, err = a.knownDevice(c.Request.Context(), dev); err != nil {
 		return store.User{}, false, err
 	}
+	addr := a.clientAddr(c)
 	if !known {
 		dev = nil
+		if t := &a.cfg.Throttle; !t.Disabled {
+			leave, ok := a.gate.enter(addressBucket(addr), t.AddressConcurrency)
+			if !ok {
+				return store.User{}, false, &errThrottled{retryAfter: busyRetry, reason: "address_concurrency"}
+			}
+			defer leave()
+		}
 	}
-	at, err := a.throttleBegin(c, a.counters(name, a.clientAddr(c), dev), dev)
+	at, err := a.throttleBegin(c, a.counters(name, addr, dev), dev)
 	if err != nil {
 		return store.User{}, known, err
 	}

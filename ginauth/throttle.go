@@ -243,21 +243,37 @@ func (a *Auth) throttleBegin(c *gin.Context, counters []counter, known *device) 
 	defer cancel()
 	now := a.cfg.Now()
 	// A process that dies mid-attempt leaves it pending until then.
-	deadline := now.Add(a.cfg.PasswordWait + 30*time.Second)
+	deadline := now.Add(a.cfg.PasswordWait + 10*time.Second)
 	at.before, err = a.cfg.Store.BeginAttempt(ctx, at.id, deadline, at.keys()...)
 	if err == nil && len(at.before) != len(counters) {
 		err = fmt.Errorf("ginauth: store returned %d counters for %d keys", len(at.before), len(counters))
 	}
 	if err != nil {
+		// The store may have registered the attempt before the deadline
+		// cut the answer off: take it back, or it would hold the
+		// address's and the pair's pending count until its deadline.
+		a.abandon(at)
 		return nil, errors.Join(ErrUnavailable, err)
 	}
 	if refused := a.refusal(at, now); refused != nil {
 		if _, err := a.cfg.Store.EndAttempt(ctx, at.id, false, 2*t.Window, at.keys()...); err != nil {
-			return nil, errors.Join(ErrUnavailable, err)
+			a.abandon(at)
 		}
 		return nil, refused
 	}
 	return at, nil
+}
+
+// abandon takes at back in the background, bounded by StoreTimeout, for
+// an attempt whose request has already been answered.
+func (a *Auth) abandon(at *attempt) {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), a.cfg.StoreTimeout)
+		defer cancel()
+		if _, err := a.cfg.Store.EndAttempt(ctx, at.id, false, 2*a.cfg.Throttle.Window, at.keys()...); err != nil {
+			a.cfg.Logger.Warn("authkit: taking back an unjudged login attempt failed; it counts as pending until its deadline", "err", err)
+		}
+	}()
 }
 
 // refusal decides from the counters as they were before at began; nil
