@@ -74,24 +74,43 @@ type scenario struct {
 	name  string
 	path  string
 	build func(*bench.Env) (*bench.Target, error)
+	// clients, when not zero, is how many distinct credentials the GETs
+	// cycle over, from [bench.Target.Issue] instead of the users' logins.
+	clients int
 }
+
+// missClients is how many distinct access tokens authkit-stateless-miss
+// cycles over: about 24 times tokens.DefaultCacheSize (4096), the size of
+// the verified-token cache of its Verifier, as one instance serving many
+// clients sees. A token comes round again only after 100,000 others were
+// verified and cached, and each of those evicted a random entry of its
+// full cache shard, so it is still cached with a chance of about
+// e^(-100000/4096) = e^-24: every request misses.
+const missClients = 100_000
 
 func authkit(mode bench.Mode) func(*bench.Env) (*bench.Target, error) {
 	return func(e *bench.Env) (*bench.Target, error) { return bench.Authkit(e, mode) }
 }
 
 // getScenarios are in an order that puts each pair that cmd/ratios
-// compares next to each other in a round: gin-jwt and authkit-stateless,
-// then the limit between authkit-cached and authkit-session.
+// compares next to each other in a round: authkit-stateless-miss and
+// gin-jwt, gin-jwt and authkit-stateless, then the limit between
+// authkit-cached and authkit-session.
+//
+// authkit-stateless answers every GET but the first of each user from the
+// Verifier's cache; authkit-stateless-miss is the same target with
+// missClients distinct tokens, so that every GET verifies its token in
+// full. gin-jwt has no cache: its one scenario is the miss case.
 var getScenarios = []scenario{
-	{"floor", "/me", func(*bench.Env) (*bench.Target, error) { return bench.Floor(), nil }},
-	{"gin-jwt", "/me", bench.GinJWT},
-	{"authkit-stateless", "/me", authkit(bench.Stateless)},
-	{"sessions-redis", "/me", bench.Sessions},
-	{"authkit-cached", "/me", authkit(bench.Cached)},
-	{"limit", "/me", func(e *bench.Env) (*bench.Target, error) { return bench.Limit(e), nil }},
-	{"authkit-session", "/me", authkit(bench.Session)},
-	{"authkit-session-roles", "/admin", authkit(bench.Session)},
+	{"floor", "/me", func(*bench.Env) (*bench.Target, error) { return bench.Floor(), nil }, 0},
+	{"authkit-stateless-miss", "/me", authkit(bench.Stateless), missClients},
+	{"gin-jwt", "/me", bench.GinJWT, 0},
+	{"authkit-stateless", "/me", authkit(bench.Stateless), 0},
+	{"sessions-redis", "/me", bench.Sessions, 0},
+	{"authkit-cached", "/me", authkit(bench.Cached), 0},
+	{"limit", "/me", func(e *bench.Env) (*bench.Target, error) { return bench.Limit(e), nil }, 0},
+	{"authkit-session", "/me", authkit(bench.Session), 0},
+	{"authkit-session-roles", "/admin", authkit(bench.Session), 0},
 }
 
 // pick returns the scenarios of getScenarios called names.
@@ -104,13 +123,21 @@ func pick(names ...string) []scenario {
 	return out
 }
 
-// setUp builds a scenario's target and logs every user in; the caller
-// closes the target.
+// setUp builds a scenario's target and logs every user in, or issues its
+// clients' credentials; the caller closes the target.
 func setUp(b *testing.B, sc scenario) (*bench.Target, []bench.Credential) {
 	b.Helper()
 	t, err := sc.build(env)
 	if err != nil {
 		b.Fatal(err)
+	}
+	if sc.clients > 0 {
+		creds, err := t.Issue(sc.clients)
+		if err != nil {
+			t.Close()
+			b.Fatal(err)
+		}
+		return t, creds
 	}
 	creds := make([]bench.Credential, bench.Users)
 	for i := range creds {
@@ -127,16 +154,18 @@ func setUp(b *testing.B, sc scenario) (*bench.Target, []bench.Credential) {
 }
 
 // BenchmarkGET is one authenticated GET per iteration, a fresh request
-// each time, cycling over the users' sessions: serially, and from
-// GOMAXPROCS goroutines at once.
+// each time, cycling over the users' sessions (or the scenario's
+// clients): serially, and from GOMAXPROCS goroutines at once. The
+// parallel run goes on where the serial one stopped, so that a scenario
+// of distinct tokens never presents one that an earlier run left cached.
 func BenchmarkGET(b *testing.B) {
 	for _, sc := range getScenarios {
 		b.Run(sc.name, func(b *testing.B) {
 			t, creds := setUp(b, sc)
 			defer t.Close()
+			i := 0
 			b.Run("serial", func(b *testing.B) {
 				b.ReportAllocs()
-				i := 0
 				for b.Loop() {
 					w := t.Serve(bench.Get(sc.path, creds[i%len(creds)]))
 					if w.Code != 200 {
@@ -145,9 +174,12 @@ func BenchmarkGET(b *testing.B) {
 					i++
 				}
 			})
+			// The parallel benchmark runs several times while the
+			// framework finds b.N; next carries on across those runs.
+			var next atomic.Uint64
+			next.Store(uint64(i))
 			b.Run("parallel", func(b *testing.B) {
 				b.ReportAllocs()
-				var next atomic.Uint64
 				b.RunParallel(func(pb *testing.PB) {
 					for pb.Next() {
 						c := creds[next.Add(1)%uint64(len(creds))]

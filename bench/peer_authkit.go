@@ -2,6 +2,8 @@ package bench
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -112,7 +114,7 @@ func authkitTarget(e *Env, mode Mode, st store.Store) (*Target, error) {
 	api := r.Group("", auth.Required())
 	api.GET("/me", authkitMe)
 	api.GET("/admin", auth.RequireRoles("admin"), authkitMe)
-	return &Target{
+	t := &Target{
 		Name:   mode.String(),
 		Engine: r,
 		credential: func(w *httptest.ResponseRecorder) (Credential, error) {
@@ -129,7 +131,31 @@ func authkitTarget(e *Env, mode Mode, st store.Store) (*Target, error) {
 			r.Header.Set("Content-Type", "application/json")
 			return r
 		},
-	}, nil
+	}
+	if mode == Stateless {
+		t.issue = func(n int) ([]Credential, error) { return issueAccess(issuer, n) }
+	}
+	return t, nil
+}
+
+// issueAccess signs n access tokens as ginauth's login does, the users
+// in turn, each for a session of its own: Issue(username, sid claim,
+// roles), where the sid claim is the base64url (no padding) of the
+// session's 32-byte id. The ids are random and name no stored session,
+// which stateless requests never look up. TestIssue holds the tokens to
+// a login's.
+func issueAccess(issuer *tokens.Issuer, n int) ([]Credential, error) {
+	creds := make([]Credential, n)
+	sid := make([]byte, 32)
+	for i := range creds {
+		rand.Read(sid) // never fails: since Go 1.24 it crashes the program instead
+		access, _, err := issuer.Issue(UserName(i), base64.RawURLEncoding.EncodeToString(sid), UserRoles)
+		if err != nil {
+			return nil, err
+		}
+		creds[i] = Credential{Header: "Authorization", Value: "Bearer " + access}
+	}
+	return creds, nil
 }
 
 func authkitMe(c *gin.Context) {

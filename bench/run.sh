@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Runs the comparative benchmarks of issue 7 interleaved: one round runs
 # every benchmark once, and the rounds repeat, so that a slow minute of the
-# machine spreads over all scenarios instead of skewing one. Then it
-# summarises the rounds with benchstat, prints every ratio against its goal
-# (cmd/ratios) and measures Redis CPU per request (cmd/rediscpu).
+# machine spreads over all scenarios instead of skewing one. Each round
+# also runs BenchmarkVerifyMiss of package tokens (the lean verifier and
+# golang-jwt on tokens the cache does not hold), for the share of a
+# cache-miss request that the lean verifier saves. Then it summarises the
+# rounds with benchstat, prints every ratio against its goal (cmd/ratios)
+# and measures Redis CPU per request (cmd/rediscpu).
 #
 #   bash bench/run.sh                       # ROUNDS=6 BENCHTIME=1s
 #   ROUNDS=4 BENCHTIME=2s bash bench/run.sh
@@ -28,11 +31,14 @@ mkdir -p "$OUT"
 # One binary for every round: the rounds compare the same code even if the
 # tree changes meanwhile.
 go test -c -o "$OUT/bench.test" .
+go test -c -o "$OUT/tokens.test" github.com/gin-authkit/authkit/tokens
 : > "$OUT/bench.txt"
 for round in $(seq "$ROUNDS"); do
 	echo "run.sh: round $round of $ROUNDS (benchtime $BENCHTIME)" >&2
 	# Each round is bounded: a hung benchmark fails the run after 10 minutes.
 	"$OUT/bench.test" -test.run '^$' -test.bench . -test.benchtime "$BENCHTIME" \
+		-test.count 1 -test.benchmem -test.timeout 10m >> "$OUT/bench.txt"
+	"$OUT/tokens.test" -test.run '^$' -test.bench '^BenchmarkVerifyMiss$' -test.benchtime "$BENCHTIME" \
 		-test.count 1 -test.benchmem -test.timeout 10m >> "$OUT/bench.txt"
 done
 

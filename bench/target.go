@@ -31,6 +31,9 @@ type Target struct {
 	// warm prepares the target for measuring, after the logins; nil when
 	// there is nothing to do.
 	warm func(path string, creds []Credential) error
+	// issue returns n distinct credentials without logging in; nil when
+	// the target cannot.
+	issue func(n int) ([]Credential, error)
 }
 
 // Credential is what a client presents after logging in.
@@ -44,6 +47,10 @@ type Credential struct {
 
 // ErrNoRefresh is returned by [Target.Refresh] for targets without one.
 var ErrNoRefresh = errors.New("bench: this target has no refresh")
+
+// ErrNoIssue is returned by [Target.Issue] for targets that cannot issue
+// credentials without a login.
+var ErrNoIssue = errors.New("bench: this target cannot issue credentials without a login")
 
 // Serve runs r through the engine and returns the answer.
 func (t *Target) Serve(r *http.Request) *httptest.ResponseRecorder {
@@ -74,6 +81,20 @@ func (t *Target) Login(name string) (Credential, error) {
 		return Credential{}, nil
 	}
 	return t.read("login", t.Serve(LoginRequest(name)))
+}
+
+// Issue returns n distinct live credentials, each the access token a login
+// of one of the users (in turn) would answer, from the target's own issuer
+// but without the login: no bcrypt and no session in the store. Only
+// authkit-stateless can use them, since its requests never consult the
+// store; other targets answer [ErrNoIssue]. They are for measuring many
+// clients at once, each with its own token, where logging in each one
+// would take minutes.
+func (t *Target) Issue(n int) ([]Credential, error) {
+	if t.issue == nil {
+		return nil, fmt.Errorf("%s: %w", t.Name, ErrNoIssue)
+	}
+	return t.issue(n)
 }
 
 // RefreshRequest is a fresh refresh request for c, or nil when the target

@@ -1,11 +1,15 @@
 package bench_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/gin-authkit/authkit/bench"
+	"github.com/gin-authkit/authkit/tokens"
 )
 
 // TestTargets checks that every target does what its benchmark assumes:
@@ -50,4 +54,78 @@ func TestTargets(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestIssue checks that authkit-stateless-miss measures what its clients
+// would present: the tokens from Target.Issue are distinct, get their user
+// through GET and are a login's token in all but the session and token ids,
+// and the clients outnumber the Verifier's cache many times over.
+func TestIssue(t *testing.T) {
+	if missClients < 20*tokens.DefaultCacheSize {
+		t.Errorf("missClients = %d, not far above the cache's %d", missClients, tokens.DefaultCacheSize)
+	}
+	tg, err := bench.Authkit(env, bench.Stateless)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	login, err := tg.Login("user01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	issued, err := tg.Issue(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if issued[1].Value == issued[2].Value || issued[1].Header != login.Header {
+		t.Fatalf("issued %v", issued)
+	}
+	w := tg.Serve(bench.Get("/me", issued[1]))
+	var body struct{ Username string }
+	if w.Code != 200 || json.Unmarshal(w.Body.Bytes(), &body) != nil || body.Username != "user01" {
+		t.Errorf("GET /me with an issued token: %d %s, want 200 for user01", w.Code, w.Body)
+	}
+	want, got := tokenParts(t, login), tokenParts(t, issued[1])
+	if want.header != got.header {
+		t.Errorf("header %s, a login's is %s", got.header, want.header)
+	}
+	for _, name := range []string{"jti", "sid"} { // random in both
+		w, _ := want.claims[name].(string)
+		if g, _ := got.claims[name].(string); w == "" || len(g) != len(w) {
+			t.Errorf("%s %q, a login's is %q", name, g, w)
+		}
+	}
+	for _, c := range []map[string]any{want.claims, got.claims} {
+		delete(c, "jti")
+		delete(c, "sid")
+		c["exp"] = c["exp"].(float64) - c["iat"].(float64) // the same lifetime
+		delete(c, "iat")
+	}
+	if !reflect.DeepEqual(want.claims, got.claims) {
+		t.Errorf("claims %v, a login's are %v", got.claims, want.claims)
+	}
+	if _, err := bench.Floor().Issue(1); !errors.Is(err, bench.ErrNoIssue) {
+		t.Errorf("floor: Issue: %v, want ErrNoIssue", err)
+	}
+}
+
+type parts struct {
+	header string
+	claims map[string]any
+}
+
+// tokenParts decodes the bearer token of c.
+func tokenParts(t *testing.T, c bench.Credential) parts {
+	t.Helper()
+	seg := strings.Split(strings.TrimPrefix(c.Value, "Bearer "), ".")
+	if len(seg) != 3 {
+		t.Fatalf("not a JWT: %q", c.Value)
+	}
+	h, err1 := base64.RawURLEncoding.DecodeString(seg[0])
+	p, err2 := base64.RawURLEncoding.DecodeString(seg[1])
+	var claims map[string]any
+	if err := errors.Join(err1, err2, json.Unmarshal(p, &claims)); err != nil {
+		t.Fatal(err)
+	}
+	return parts{string(h), claims}
 }

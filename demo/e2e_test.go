@@ -206,7 +206,7 @@ func TestEndToEnd(t *testing.T) {
 		c := c.with(t)
 		r := c.do("POST", "/auth/login", map[string]string{"username": "alice", "password": pw["alice"]})
 		expectStatus(t, r, 200, "")
-		if r.str("token_type") != "Bearer" || r.body["expires_in"] != 300.0 || r.str("access_token") == "" || r.str("refresh_token") == "" || len(r.body) != 4 {
+		if r.str("token_type") != "Bearer" || r.body["expires_in"] != 300.0 || r.str("access_token") == "" || r.str("refresh_token") == "" || !strings.HasPrefix(r.str("device_token"), "dv1.") || len(r.body) != 5 {
 			t.Fatalf("body %s", r.raw)
 		}
 		if r.header.Get("Cache-Control") != "no-store" {

@@ -388,7 +388,17 @@ func TestCookieNames(t *testing.T) {
 			}
 			session, csrf := cookies[tt.session], cookies[tt.csrf]
 			secure := tt.session != "authkit_session"
-			if len(cookies) != 2 || session == nil || csrf == nil || session.Secure != secure || csrf.Secure != secure {
+			// The device credential of a known client comes along, by the
+			// same rule for Secure, with __Secure- since its path is the
+			// login endpoint's.
+			device := cookies["authkit_device"]
+			if secure {
+				device = cookies["__Secure-authkit_device"]
+			}
+			if device == nil || device.Secure != secure || !device.HttpOnly || device.Path != "/auth/login" {
+				t.Fatalf("cookies %v: want the device cookie, Secure %v", w.Header().Values("Set-Cookie"), secure)
+			}
+			if len(cookies) != 3 || session == nil || csrf == nil || session.Secure != secure || csrf.Secure != secure {
 				t.Fatalf("cookies %v: want %s and %s, Secure %v", w.Header().Values("Set-Cookie"), tt.session, tt.csrf, secure)
 			}
 			if session.MaxAge != 0 || !session.Expires.IsZero() {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -236,13 +237,29 @@ func (a *Accounts) SetPassword(ctx context.Context, username, password string) e
 // moved on. The move already ended them; deleting them only frees their
 // memory now rather than at expiry, so a failure is logged, not reported
 // as a failed change.
+//
+// It also ends the user's device credentials (see [Throttle]), in the
+// store of Sessions or else of Users, whichever keeps them: a client known
+// under the old password is a stranger under the new one. A failure there
+// is logged too.
 func (a *Accounts) freeSessions(ctx context.Context, name, why string) {
-	if a.cfg.Sessions == nil {
+	if a.cfg.Sessions != nil {
+		if err := a.cfg.Sessions.RevokeAll(ctx, name); err != nil {
+			a.cfg.Logger.WarnContext(ctx, "authkit: "+why+"; freeing the old sessions failed", "user", name, "err", err)
+		}
+	}
+	devices, ok := a.cfg.Sessions.(store.DeviceStore)
+	if !ok {
+		devices, ok = a.cfg.Users.(store.DeviceStore)
+	}
+	if !ok {
 		return
 	}
-	if err := a.cfg.Sessions.RevokeAll(ctx, name); err != nil {
-		a.cfg.Logger.WarnContext(ctx, "authkit: "+why+"; freeing the old sessions failed", "user", name, "err", err)
+	if err := devices.RevokeDevices(ctx, name); err != nil {
+		a.cfg.Logger.WarnContext(ctx, "authkit: "+why+"; ending the device credentials failed", "user", name, "err", err)
+		return
 	}
+	a.audit(ctx, Event{Kind: EventDeviceRevoked, Username: name, Reason: strings.ReplaceAll(why, " ", "_")})
 }
 
 // Config returns a copy of the configuration in force, defaults filled in.

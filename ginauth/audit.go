@@ -40,6 +40,22 @@ const (
 	// login's own event; Session names the ended session, Reason is
 	// "session_cap".
 	EventSessionEvicted EventKind = "session_evicted"
+	// EventLocked: a failure brought a throttle counter to its limit;
+	// Reason names the counter ("pair", "address", "account", "device").
+	EventLocked EventKind = "locked"
+	// EventUnlocked: a success cleared a counter's earlier failures;
+	// Reason names it ("pair_success", "device_success").
+	EventUnlocked EventKind = "unlocked"
+	// EventDeviceIssued: a successful password check handed the client a
+	// device credential (Device names it).
+	EventDeviceIssued EventKind = "device_issued"
+	// EventDeviceUsed: a login presented a known device credential and
+	// was judged as a known client (Status says how it ended).
+	EventDeviceUsed EventKind = "device_used"
+	// EventDeviceRevoked: device credentials ended; Reason is "failures"
+	// (one device, at Throttle.DeviceLimit), or "logout_all",
+	// "password_changed" or "user_disabled" (all of the user's).
+	EventDeviceRevoked EventKind = "device_revoked"
 	// EventDenied is every other 401, 403 or 429 answer, with its code.
 	EventDenied EventKind = "denied"
 	// EventUnavailable is a 503: the store or the password slots could not
@@ -67,8 +83,10 @@ type Event struct {
 	Username string
 	// Session is a prefix of the session handle, enough to correlate.
 	Session string
-	// ClientIP is gin's c.ClientIP(): the peer, or the client named by a
-	// trusted proxy.
+	// Device is a prefix of a device credential's digest.
+	Device string
+	// ClientIP is the client's address (Config.ClientAddress): by default
+	// the peer.
 	ClientIP  string
 	UserAgent string
 	Method    string
@@ -90,8 +108,9 @@ func (e Event) stamp() Event {
 func LogAudit(logger *slog.Logger) func(context.Context, Event) {
 	return func(ctx context.Context, e Event) {
 		level := slog.LevelInfo
-		if e.Kind == EventRefreshReused || e.Kind == EventThrottled || e.Kind == EventUnavailable ||
-			e.Kind == EventRefreshRetried && e.Status >= http.StatusBadRequest {
+		switch {
+		case e.Kind == EventRefreshReused, e.Kind == EventThrottled, e.Kind == EventUnavailable, e.Kind == EventLocked,
+			e.Kind == EventRefreshRetried && e.Status >= http.StatusBadRequest:
 			level = slog.LevelWarn
 		}
 		attrs := []slog.Attr{slog.String("event", string(e.Kind))}
@@ -104,6 +123,7 @@ func LogAudit(logger *slog.Logger) func(context.Context, Event) {
 		add("reason", e.Reason)
 		add("user", e.Username)
 		add("session", e.Session)
+		add("device", e.Device)
 		add("ip", e.ClientIP)
 		add("prior_ip", e.PriorClientIP)
 		add("user_agent", e.UserAgent)
@@ -167,6 +187,10 @@ func (a *Auth) auditFailure(c *gin.Context, err error, e *Error) {
 		ev.Session, ev.PriorClientIP = other.session, other.prior
 	case errors.Is(err, ErrThrottled):
 		ev.Kind = EventThrottled
+		var t *errThrottled
+		if errors.As(err, &t) {
+			ev.Reason = t.reason
+		}
 	case errors.Is(err, store.ErrReused):
 		ev.Kind, ev.Reason = EventRefreshReused, "reused"
 	case errors.Is(err, ErrBadCredentials):
@@ -179,10 +203,6 @@ func (a *Auth) auditFailure(c *gin.Context, err error, e *Error) {
 	}
 	a.auditRequest(c, ev)
 }
-
-// clientAddr is the address of the request's client, as the audit
-// events and the refresh-token store record it: gin's c.ClientIP().
-func (a *Auth) clientAddr(c *gin.Context) string { return c.ClientIP() }
 
 // otherClientError refuses a grace replay of a refresh token from
 // another client address than the rotation it retries
@@ -197,6 +217,14 @@ func (e *otherClientError) Error() string {
 }
 
 func sessionPrefix(id store.Digest) string { return id.String()[:8] }
+
+// clientAddr is the client's address, by Config.ClientAddress.
+func (a *Auth) clientAddr(c *gin.Context) string {
+	if a.cfg.ClientAddress != nil {
+		return a.cfg.ClientAddress(c)
+	}
+	return peerAddress(c)
+}
 
 // clip shortens s, which comes from a client, to at most n bytes.
 func clip(s string, n int) string {

@@ -35,7 +35,7 @@ func (l *auditLog) record(ctx context.Context, e ginauth.Event) {
 // secretsOf remembers the credentials in a request and its response.
 func (l *auditLog) secretsOf(req *http.Request, body string, r resp) {
 	var found []string
-	for _, k := range []string{"access_token", "refresh_token", "csrf_token"} {
+	for _, k := range []string{"access_token", "refresh_token", "csrf_token", "device_token"} {
 		found = append(found, r.str(k))
 	}
 	for _, c := range r.Result().Cookies() {
@@ -44,6 +44,7 @@ func (l *auditLog) secretsOf(req *http.Request, body string, r resp) {
 	for _, c := range req.Cookies() {
 		found = append(found, c.Value)
 	}
+	found = append(found, req.Header.Get(ginauth.DeviceHeader), r.Header().Get(ginauth.DeviceHeader))
 	if v := req.Header.Get("Authorization"); v != "" {
 		_, param, _ := strings.Cut(v, " ")
 		found = append(found, param)

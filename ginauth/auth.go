@@ -2,6 +2,8 @@ package ginauth
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -33,8 +35,13 @@ type Auth struct {
 	external   bool
 	refreshKey []byte
 	clients    clientTable
-	// passwordSlots is a semaphore bounding concurrent bcrypt comparisons.
-	passwordSlots chan struct{}
+	// slots bounds concurrent password comparisons, known clients first.
+	slots *hashSlots
+	// gate counts each address's password checks in this process.
+	gate addressGate
+	// devices keeps device credentials; nil when they are off.
+	devices   store.DeviceStore
+	deviceKey []byte
 }
 
 // New validates cfg, fills in defaults and returns an Auth. cfg is copied;
@@ -81,6 +88,8 @@ func New(cfg Config) (*Auth, error) {
 		return nil, fmt.Errorf("%w: RefreshKey must be at least 32 bytes", ErrConfig)
 	case cfg.PasswordConcurrency < 0:
 		return nil, fmt.Errorf("%w: PasswordConcurrency must not be negative", ErrConfig)
+	case cfg.Throttle.MaxDevices == 0 || cfg.Throttle.DeviceLifetime < time.Minute:
+		return nil, fmt.Errorf("%w: Throttle.MaxDevices must be positive and DeviceLifetime at least a minute", ErrConfig)
 	case cfg.SessionIdleTimeout > cfg.SessionLifetime:
 		return nil, fmt.Errorf("%w: SessionIdleTimeout exceeds SessionLifetime", ErrConfig)
 	case cfg.Issuer.TTL() > cfg.SessionLifetime:
@@ -100,12 +109,18 @@ func New(cfg Config) (*Auth, error) {
 		return nil, err
 	}
 	a := &Auth{cfg: cfg, retryAfter: int(math.Ceil(cfg.RetryAfter.Seconds())), accounts: accounts,
-		users: users, external: external, refreshKey: cfg.RefreshKey, passwordSlots: make(chan struct{}, cfg.PasswordConcurrency)}
+		users: users, external: external, refreshKey: cfg.RefreshKey, slots: newHashSlots(cfg.PasswordConcurrency)}
 	if a.clients, err = newClientTable(cfg.Clients); err != nil {
 		return nil, err
 	}
 	if a.refreshKey == nil {
 		a.refreshKey = cfg.Issuer.DeriveSecret("ginauth refresh tokens")
+	}
+	if d, ok := cfg.Store.(store.DeviceStore); ok && !cfg.Throttle.NoDevices && !cfg.Throttle.Disabled {
+		a.devices = d
+		m := hmac.New(sha256.New, a.refreshKey)
+		m.Write([]byte("authkit device credentials v1"))
+		a.deviceKey = m.Sum(nil)
 	}
 	for _, x := range cfg.Extractors {
 		if x == nil {

@@ -3,7 +3,10 @@ package ginauth
 import (
 	"context"
 	"log/slog"
+	"net"
 	"time"
+
+	"github.com/gin-gonic/gin"
 
 	"github.com/gin-authkit/authkit/store"
 	"github.com/gin-authkit/authkit/tokens"
@@ -78,9 +81,19 @@ type Config struct {
 	BcryptCost int
 	// AllowTestCosts allows bcrypt costs below 10. For tests only.
 	AllowTestCosts bool
-	// Throttle slows down password guessing with 429 answers; see
-	// [Throttle] for its defaults and the lock-out trade-off.
+	// Throttle slows down password guessing with 429 answers and spares
+	// known clients; see [Throttle] for its defaults, the device
+	// credentials and the lock-out trade-off.
 	Throttle Throttle
+	// ClientAddress returns the client's address, which the throttle
+	// counts and audit events record. Default: the peer's address
+	// (Request.RemoteAddr), which a client cannot choose. Behind a
+	// reverse proxy every client then shares the proxy's address: tell
+	// the gin engine which proxies to trust (engine.SetTrustedProxies)
+	// and set ClientAddress to [GinClientIP]. Never trust forwarding
+	// headers from every peer: each request could then name its own
+	// address and escape the per-address limits.
+	ClientAddress func(*gin.Context) string
 	// MaxSessionsPerUser caps each user's sessions; a login beyond it
 	// ends the user's oldest session. Default 100; negative means no cap.
 	// It bounds what one password holder can make the store keep.
@@ -113,7 +126,8 @@ type Config struct {
 	// PasswordConcurrency caps the bcrypt comparisons running at once
 	// (login and HTTP Basic). Each takes about 250 ms of CPU at cost 12, so
 	// without a cap a flood of made-up logins starves every other request.
-	// Default GOMAXPROCS.
+	// When it is two or more, one slot is kept for known clients (see
+	// [Throttle]). Default GOMAXPROCS.
 	PasswordConcurrency int
 	// PasswordWait is how long a login or Basic request waits for a free
 	// comparison slot before it gets 503 with Retry-After. Default 2s.
@@ -158,3 +172,19 @@ const (
 	DefaultExpiredTokenWindow = time.Hour
 	DefaultRefreshGrace       = 10 * time.Second
 )
+
+// GinClientIP is a Config.ClientAddress for applications behind proxies:
+// gin's c.ClientIP(), which reads forwarding headers from the peers the
+// engine trusts (engine.SetTrustedProxies). gin trusts every peer until
+// told otherwise; set trusted proxies before using it.
+func GinClientIP(c *gin.Context) string { return c.ClientIP() }
+
+// peerAddress is the default Config.ClientAddress: the address of the
+// connection's other end.
+func peerAddress(c *gin.Context) string {
+	host, _, err := net.SplitHostPort(c.Request.RemoteAddr)
+	if err != nil {
+		return c.Request.RemoteAddr
+	}
+	return host
+}

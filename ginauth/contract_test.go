@@ -192,7 +192,8 @@ func testLogin(t *testing.T, newK kitMaker) {
 	if r.str("token_type") != "Bearer" || r.str("access_token") == "" || r.str("refresh_token") == "" || r.body["expires_in"] != float64(900) {
 		t.Errorf("body not in RFC 6749 §5.1 shape: %s", r.Body)
 	}
-	if len(r.body) != 4 {
+	// The fifth member is the new client's device credential.
+	if len(r.body) != 5 || !strings.HasPrefix(r.str("device_token"), "dv1.") {
 		t.Errorf("unexpected members in %s", r.Body)
 	}
 
@@ -320,7 +321,10 @@ func testRefreshRotationAndReuse(t *testing.T, newK kitMaker) {
 // grace disabled, exactly one wins and the others count as reuse.
 func TestConcurrentRefresh(t *testing.T) {
 	t.Run("Grace", func(t *testing.T) {
-		k := newKit(t)
+		// Fifty scripts queued at once on a busy machine with the race
+		// detector can outlast the default StoreTimeout: this test is
+		// about the verdicts, not the speed.
+		k := newKit(t, func(c *ginauth.Config) { c.StoreTimeout = 10 * time.Second })
 		tok := k.login("bob", bobPW)
 		results := refreshAll(k, tok.RefreshToken, 50)
 		for _, r := range results {
@@ -351,7 +355,7 @@ func refreshAll(k *kit, token string, n int) []resp {
 }
 
 func testConcurrentRefreshNoGrace(t *testing.T) {
-	k := newKit(t, func(c *ginauth.Config) { c.RefreshGrace = -1 })
+	k := newKit(t, func(c *ginauth.Config) { c.RefreshGrace, c.StoreTimeout = -1, 10*time.Second })
 	tok := k.login("bob", bobPW)
 	results := refreshAll(k, tok.RefreshToken, 50)
 	var winner string

@@ -25,15 +25,20 @@
 //     which.
 //   - 401 invalid_grant: refresh token unknown, expired, forged or reused.
 //   - 429 too_many_attempts, with Retry-After: too many failed password
-//     checks for the account and address, the address or the account
-//     (see [Throttle]); the same for existing and unknown accounts.
+//     checks for the account and address, the address or the account,
+//     or too many checks of one address at once (see [Throttle]); the
+//     same for existing and unknown accounts. A known client (one that
+//     presents the device credential of an earlier login) is held only
+//     to its device's own budget.
 //   - 413 invalid_request: a login or refresh body over 8 KiB.
 //   - 403 forbidden: authenticated but missing a role; the challenge says
 //     insufficient_scope without naming roles.
 //   - 403 csrf_failed: cookie-authenticated unsafe request without the CSRF
 //     token.
 //   - 503 unavailable, with Retry-After: the store did not answer within
-//     Config.StoreTimeout. Never 200, never 401.
+//     Config.StoreTimeout, or every password-check slot stayed busy with
+//     other clients for Config.PasswordWait (the attempt is not counted).
+//     Never 200, never 401.
 //
 // Bodies are always {"error": code, "message": friendly text}.
 //

@@ -39,17 +39,6 @@ func (l *eventLog) of(kind ginauth.EventKind) []ginauth.Event {
 	return list
 }
 
-// forEachBackend runs test on a kit of each session backend: Redis with
-// its users, Redis with users apart, and memory.
-func forEachBackend(t *testing.T, test func(t *testing.T, newK kitMaker)) {
-	for _, m := range []struct {
-		name string
-		newK kitMaker
-	}{{"redis", newKit}, {"split", newSplitKit}, {"memory", newMemKit}} {
-		t.Run(m.name, func(t *testing.T) { test(t, m.newK) })
-	}
-}
-
 // TestSessionEvictedEvent: a login past MaxSessionsPerUser reports the
 // session it ended, and only that one.
 func TestSessionEvictedEvent(t *testing.T) {

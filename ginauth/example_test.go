@@ -133,3 +133,52 @@ func ExampleNewAccounts() {
 	// ginauth: bad credentials
 	// <nil>
 }
+
+// ExampleThrottle shows known clients: after a stranger's failures lock
+// an account, a new client with the right password gets 429, while the
+// client that logged in before, sending back its device credential, gets
+// in.
+func ExampleThrottle() {
+	key, _ := tokens.NewHMACKey("2026-01", []byte("an example secret of at least 32 bytes!"))
+	opts := []tokens.Option{tokens.WithIssuer("example"), tokens.WithAudience("example-api")}
+	issuer, _ := tokens.NewIssuer(key, opts...)
+	verifier, _ := tokens.NewVerifier([]*tokens.Key{key}, opts...)
+	auth, err := ginauth.New(ginauth.Config{
+		Store: memstore.New(memstore.Options{}), Issuer: issuer, Verifier: verifier,
+		BcryptCost: bcrypt.MinCost, AllowTestCosts: true, // only to keep the example fast
+		Throttle: ginauth.Throttle{AccountLimit: 6}, // small, for the example
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	_ = auth.Accounts().CreateUser(context.Background(), "bob", "correct horse battery", []string{"user"})
+	r := gin.New()
+	r.POST("/auth/login", auth.LoginHandler())
+
+	login := func(peer, password, device string) *httptest.ResponseRecorder {
+		body := `{"username":"bob","password":"` + password + `"}`
+		req := httptest.NewRequest("POST", "/auth/login", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.RemoteAddr = peer + ":40000"
+		if device != "" {
+			req.Header.Set(ginauth.DeviceHeader, device)
+		}
+		w := httptest.NewRecorder()
+		r.ServeHTTP(w, req)
+		return w
+	}
+
+	// Bob logs in from his laptop and keeps the device credential.
+	var tok ginauth.TokenResponse
+	_ = json.Unmarshal(login("192.0.2.1", "correct horse battery", "").Body.Bytes(), &tok)
+	// A stranger fails six times, from three addresses: bob is locked.
+	for i := range 6 {
+		login(fmt.Sprintf("198.51.100.%d", i/2), "guess", "")
+	}
+	fmt.Println("new client:", login("192.0.2.2", "correct horse battery", "").Code)
+	fmt.Println("bob's laptop:", login("192.0.2.1", "correct horse battery", tok.DeviceToken).Code)
+	// Output:
+	// new client: 429
+	// bob's laptop: 200
+}

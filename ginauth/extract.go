@@ -308,8 +308,12 @@ func (x *cookieExtractor) clear(w http.ResponseWriter, r *http.Request) {
 // request made directly (no proxy headers) to a loopback host, where
 // browsers would otherwise drop the cookie during local development.
 // AlwaysSecure removes even that exception.
-func (x *cookieExtractor) secure(r *http.Request) bool {
-	if x.cfg.AlwaysSecure || r.TLS != nil || !isLoopbackHost(r.Host) {
+func (x *cookieExtractor) secure(r *http.Request) bool { return secureRequest(r, x.cfg.AlwaysSecure) }
+
+// secureRequest is the rule of [cookieExtractor.secure], for every cookie
+// the kit sets.
+func secureRequest(r *http.Request, always bool) bool {
+	if always || r.TLS != nil || !isLoopbackHost(r.Host) {
 		return true
 	}
 	for _, h := range []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host"} {

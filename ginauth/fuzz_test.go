@@ -61,6 +61,11 @@ func FuzzLoginBody(f *testing.F) {
 		`{"username":"bob","password":"wrong"}`,
 		`{"username":"bob"}`, `{}`, `[]`, `null`, ``, `{"username":{},"password":[]}`,
 		`{"username":"bob","password":"x"}{"a":1}`, "{\"username\":\"\xff\",\"password\":\"\\u0000\"}",
+		`{"username":"nobody","username":"bob","password":"` + bobPW + `"}`,
+		`{"username":"bob","password":"wrong","password":"` + bobPW + `"}`,
+		`{"USERNAME":"bob","password":"` + bobPW + `"}`,
+		`{"username":"nobody","Username":"bob","password":"` + bobPW + `"}`,
+		`{"uſername":"bob","Password":"` + bobPW + `","grant_type":"password"}`,
 	} {
 		f.Add(seed)
 	}
@@ -71,6 +76,7 @@ func FuzzLoginBody(f *testing.F) {
 			t.Fatalf("status %d for login body %q: %s", r.Code, body, r.Body)
 		}
 		if r.Code == 200 {
+			strictMembers(t, body, "username", "password", "cookie")
 			var req struct{ Username, Password string }
 			_ = json.Unmarshal([]byte(body), &req)
 			name, err := store.CanonicalUsername(req.Username)
@@ -89,6 +95,8 @@ func FuzzRefreshBody(f *testing.F) {
 		`{"refresh_token":"` + tok.RefreshToken + `"}`,
 		`{"refresh_token":"` + strings.Replace(tok.RefreshToken, ".0.", ".1.", 1) + `"}`,
 		`{"refresh_token":"rt2.a.b.c.d.e"}`, `{"refresh_token":""}`, `{"refresh_token":null}`, `{}`, `x`,
+		`{"refresh_token":"rt2.a.b.c.d.e","refresh_token":"` + tok.RefreshToken + `"}`,
+		`{"Refresh_Token":"` + tok.RefreshToken + `","grant_type":"refresh_token"}`,
 	} {
 		f.Add(seed)
 	}
@@ -99,6 +107,7 @@ func FuzzRefreshBody(f *testing.F) {
 			t.Fatalf("status %d for refresh body %q: %s", r.Code, body, r.Body)
 		}
 		if r.Code == 200 {
+			strictMembers(t, body, "refresh_token")
 			var req struct {
 				RefreshToken string `json:"refresh_token"`
 			}
@@ -109,4 +118,33 @@ func FuzzRefreshBody(f *testing.F) {
 			issued[r.str("refresh_token")] = true
 		}
 	})
+}
+
+// strictMembers fails t unless body is an object whose top-level member
+// names are each sent once and none differs from a known name only in
+// case: the only bodies a login or refresh may accept.
+func strictMembers(t *testing.T, body string, known ...string) {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		t.Fatalf("200 for a body that is no object: %q", body)
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, _ := dec.Token()
+		name, _ := tok.(string)
+		if seen[name] {
+			t.Fatalf("200 for a body with member %q twice: %q", name, body)
+		}
+		seen[name] = true
+		for _, k := range known {
+			if name != k && strings.EqualFold(name, k) {
+				t.Fatalf("200 for a body with member %q, a case variant of %q: %q", name, k, body)
+			}
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			t.Fatalf("200 for a malformed body %q: %v", body, err)
+		}
+	}
 }

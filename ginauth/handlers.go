@@ -10,6 +10,8 @@ import (
 	"math"
 	"mime"
 	"net/http"
+	"reflect"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -28,6 +30,11 @@ type TokenResponse struct {
 	TokenType    string `json:"token_type"`
 	ExpiresIn    int    `json:"expires_in"`
 	RefreshToken string `json:"refresh_token"`
+	// DeviceToken is a new device credential, after a password login from
+	// a client that presented none for the account: a client that keeps
+	// no cookies sends it back in the [DeviceHeader] header of its next
+	// logins, to be judged as a known client (see [Throttle]).
+	DeviceToken string `json:"device_token,omitempty"`
 }
 
 // CookieLoginResponse is the body of a successful login that asked for a
@@ -58,7 +65,10 @@ type refreshRequest struct {
 // the session and CSRF cookies instead and answers with a
 // [CookieLoginResponse]. Unknown user, wrong password and disabled user
 // get the same 401 invalid_credentials after the same hashing work; too
-// many failures get 429 (see [Throttle]).
+// many failures get 429 (see [Throttle]). Member names are exact: a member
+// sent twice, or one that differs from "username", "password" or "cookie"
+// only in case ("Username"), is 400 invalid_request; other members are
+// ignored, so clients may send extras such as "grant_type".
 func (a *Auth) LoginHandler() gin.HandlerFunc {
 	return annotate(Requirement{Public: true, Endpoint: true}, func(c *gin.Context) {
 		var req loginRequest
@@ -93,12 +103,13 @@ type grant struct {
 	roles    []string
 	refresh  string
 	secret   []byte // the session secret; only a login has it
+	device   string // a new device credential; only a login has it
 }
 
 // passwordGrant checks a username and password (throttled) and creates a
 // session: the one implementation behind the login and token endpoints.
 func (a *Auth) passwordGrant(c *gin.Context, username, password string) (grant, error) {
-	u, err := a.verifyPassword(c, username, password)
+	u, known, err := a.verifyPassword(c, username, password)
 	if err != nil {
 		return grant{}, err
 	}
@@ -119,7 +130,11 @@ func (a *Auth) passwordGrant(c *gin.Context, username, password string) (grant, 
 		a.auditRequest(c, Event{Kind: EventSessionEvicted, Status: http.StatusOK, Reason: "session_cap", Username: u.Username, Session: sessionPrefix(id)})
 	}
 	a.auditRequest(c, Event{Kind: EventLoginSucceeded, Status: http.StatusOK, Username: u.Username, Session: sessionPrefix(sid)})
-	return grant{username: u.Username, sid: sid, roles: u.Roles, refresh: refresh.raw, secret: secret}, nil
+	g := grant{username: u.Username, sid: sid, roles: u.Roles, refresh: refresh.raw, secret: secret}
+	if !known {
+		g.device = a.issueDevice(c, u.Username)
+	}
+	return g, nil
 }
 
 // refreshGrant rotates a refresh token: the one implementation behind the
@@ -208,7 +223,9 @@ func (a *Auth) createSession(c *gin.Context, u store.User, sid store.Digest, ref
 // the same successor, so retries and concurrent refreshes converge. An
 // unknown or expired refresh token gets 401 invalid_grant; any other reuse
 // of a rotated one also revokes its whole session, since only a copy of
-// the token can be presented twice.
+// the token can be presented twice. The body's member names are checked
+// as [Auth.LoginHandler]'s: "refresh_token" exactly and once, others
+// ignored.
 func (a *Auth) RefreshHandler() gin.HandlerFunc {
 	return annotate(Requirement{Public: true, Endpoint: true}, func(c *gin.Context) {
 		var req refreshRequest
@@ -241,7 +258,7 @@ func (a *Auth) sendTokens(c *gin.Context, g grant, fail func(*gin.Context, error
 	c.JSON(http.StatusOK, TokenResponse{
 		AccessToken: access, TokenType: SchemeBearer,
 		ExpiresIn:    int(math.Ceil(a.cfg.Issuer.TTL().Seconds())),
-		RefreshToken: g.refresh,
+		RefreshToken: g.refresh, DeviceToken: g.device,
 	})
 }
 
@@ -314,8 +331,8 @@ func sessionPrefixOrEmpty(id store.Digest) string {
 	return sessionPrefix(id)
 }
 
-// LogoutAllHandler revokes every session of the caller ("log out
-// everywhere") and answers 204.
+// LogoutAllHandler revokes every session and every device credential of
+// the caller ("log out everywhere") and answers 204.
 func (a *Auth) LogoutAllHandler() gin.HandlerFunc {
 	return annotate(Requirement{Authenticated: true, Endpoint: true}, func(c *gin.Context) {
 		p, ok := a.principal(c)
@@ -330,6 +347,7 @@ func (a *Auth) LogoutAllHandler() gin.HandlerFunc {
 			return
 		}
 		a.auditRequest(c, Event{Kind: EventLogoutAll, Status: http.StatusNoContent})
+		a.revokeDevices(c, p.Username, "logout_all")
 		a.loggedOut(c, p.Scheme)
 	})
 }
@@ -394,27 +412,26 @@ func noStore(c *gin.Context) {
 // decided from Content-Length before reading when it is sent). It insists on
 // Content-Type application/json: a cross-site HTML form cannot send that
 // type without a CORS preflight, so a form cannot log a victim in to the
-// attacker's account (login CSRF).
+// attacker's account (login CSRF). The object's member names are checked
+// first (see [checkMembers]), so that encoding/json's case-insensitive,
+// last-one-wins matching never decides which value counts.
 func decodeBody(c *gin.Context, v any) error {
 	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
 	if err != nil || mt != "application/json" {
 		return fmt.Errorf("%w: Content-Type must be application/json", ErrBadRequest)
 	}
-	if c.GetHeader("Sec-Fetch-Site") == "cross-site" {
+	if crossSite(c.Request) {
 		return fmt.Errorf("%w: cross-site request", ErrBadRequest)
 	}
 	if c.Request.ContentLength > maxBodyBytes {
 		return fmt.Errorf("%w: body of %d bytes, limit %d", ErrTooLarge, c.Request.ContentLength, maxBodyBytes)
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, maxBodyBytes))
-	err = dec.Decode(v)
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxBodyBytes))
 	if err == nil {
-		if _, terr := dec.Token(); !errors.Is(terr, io.EOF) {
-			err = errors.New("body must hold exactly one JSON object")
-			if terr != nil {
-				err = terr
-			}
-		}
+		err = checkMembers(body, jsonNames(v))
+	}
+	if err == nil {
+		err = json.Unmarshal(body, v)
 	}
 	var tooLarge *http.MaxBytesError
 	switch {
@@ -424,4 +441,58 @@ func decodeBody(c *gin.Context, v any) error {
 		return fmt.Errorf("%w: body must be one JSON object: %v", ErrBadRequest, err)
 	}
 	return nil
+}
+
+// checkMembers insists that body is exactly one JSON object whose
+// top-level member names are each sent once, and that a name which
+// differs from a known one only in case (as encoding/json folds it:
+// "Username", "USERNAME", "uſername") is not sent: such a member would
+// fill the known field. Other unknown members are allowed; they fill
+// nothing.
+func checkMembers(body []byte, known []string) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return errors.New("body must hold exactly one JSON object")
+	}
+	seen := make(map[string]bool, len(known))
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		name, _ := tok.(string)
+		if seen[name] {
+			return fmt.Errorf("member %.32q sent more than once", name)
+		}
+		seen[name] = true
+		for _, k := range known {
+			if name != k && strings.EqualFold(name, k) {
+				return fmt.Errorf("member %.32q is not %q", name, k)
+			}
+		}
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
+			return err
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return errors.New("body must hold exactly one JSON object")
+	}
+	return nil
+}
+
+// jsonNames lists the member names of the struct v points to, from its
+// json tags.
+func jsonNames(v any) []string {
+	t := reflect.TypeOf(v).Elem()
+	names := make([]string, 0, t.NumField())
+	for i := range t.NumField() {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+			names = append(names, name)
+		}
+	}
+	return names
 }

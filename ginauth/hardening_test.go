@@ -188,6 +188,15 @@ func TestCookieSecureAttribute(t *testing.T) {
 				if c.Secure != tt.secure {
 					t.Errorf("cookie %s Secure = %v, want %v", c.Name, c.Secure, tt.secure)
 				}
+				if strings.HasSuffix(c.Name, "authkit_device") {
+					// The device cookie's path is the login endpoint's,
+					// which __Host- forbids: __Secure- instead.
+					if strings.HasPrefix(c.Name, "__Secure-") != tt.secure || !c.HttpOnly || c.Path != "/auth/login" ||
+						c.MaxAge != int(ginauth.DefaultDeviceLifetime.Seconds()) || c.SameSite != http.SameSiteStrictMode {
+						t.Errorf("device cookie %s: Path %q, HttpOnly %v, Max-Age %d, SameSite %v", c.Name, c.Path, c.HttpOnly, c.MaxAge, c.SameSite)
+					}
+					continue
+				}
 				// Secure cookies carry the __Host- prefix; browsers drop it
 				// on plain HTTP, so loopback development keeps plain names.
 				if strings.HasPrefix(c.Name, "__Host-") != tt.secure {

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -261,63 +261,74 @@ func owned(s store.Session, u store.User, uerr error, asNotFound error) (store.S
 }
 
 func (a *Auth) checkPassword(c *gin.Context, cred BasicCredentials) (Principal, error) {
-	u, err := a.verifyPassword(c, cred.Username, cred.Password)
+	u, known, err := a.verifyPassword(c, cred.Username, cred.Password)
 	if err != nil {
 		return Principal{}, err
+	}
+	// A Basic client gets a device credential only when it asks: most
+	// send no cookies and would get a new one, pushing out the user's
+	// older ones, on every request.
+	if !known && c.GetHeader(DeviceHeader) == DeviceRequest {
+		if raw := a.issueDevice(c, u.Username); raw != "" {
+			c.Header(DeviceHeader, raw)
+		}
 	}
 	return Principal{Username: u.Username, Roles: u.Roles, Scheme: SchemeBasic}, nil
 }
 
 // verifyPassword checks a username and password for a login or a Basic
-// request: a locked key answers 429 at once, without waiting for a hashing
-// slot; then, holding a slot, the attempt is counted before the
-// comparison (so parallel guesses cannot all pass a limit read at the same
-// time) and settled after it.
-func (a *Auth) verifyPassword(c *gin.Context, username, password string) (store.User, error) {
+// request. The attempt is counted first, as pending, in one round trip
+// (a locked key or a busy address answers 429 at once, without waiting
+// for a hashing slot); then it waits for a slot, in the known clients'
+// lane when it presents a device credential of the account, and is
+// settled after the comparison. known reports such a credential.
+func (a *Auth) verifyPassword(c *gin.Context, username, password string) (u store.User, known bool, err error) {
 	withAttempt(c, username)
-	keys := newThrottleKeys(throttleName(username), c.ClientIP())
-	ctx := c.Request.Context()
-	before, err := a.throttleCheck(ctx, keys)
+	name := throttleName(username)
+	dev := a.presentedDevice(c, name)
+	if known, err = a.knownDevice(c.Request.Context(), dev); err != nil {
+		return store.User{}, false, err
+	}
+	addr := a.clientAddr(c)
+	if !known {
+		dev = nil
+		if t := &a.cfg.Throttle; !t.Disabled {
+			leave, ok := a.gate.enter(addressBucket(addr), t.AddressConcurrency)
+			if !ok {
+				return store.User{}, false, &errThrottled{retryAfter: busyRetry, reason: "address_concurrency"}
+			}
+			defer leave()
+		}
+	}
+	at, err := a.throttleBegin(c, a.counters(name, addr, dev), dev)
 	if err != nil {
-		return store.User{}, err
+		return store.User{}, known, err
 	}
-	release, err := a.passwordSlot(c)
+	release, err := a.slots.acquire(c.Request.Context(), known, a.cfg.PasswordWait)
 	if err != nil {
-		return store.User{}, err
+		// Not judged: the attempt leaves no trace.
+		_ = a.throttleEnd(c, at, ErrUnavailable)
+		return store.User{}, known, errors.Join(ErrUnavailable, err)
 	}
-	if err := a.throttleCount(ctx, keys, before); err != nil {
-		release()
-		return store.User{}, err
-	}
-	u, verr := a.accounts.Verify(ctx, username, password)
+	u, verr := a.accounts.Verify(c.Request.Context(), username, password)
 	release()
-	if err := a.throttleSettle(ctx, keys, before, verr); err != nil {
-		return store.User{}, err
+	if err := a.throttleEnd(c, at, verr); err != nil {
+		return store.User{}, known, err
 	}
-	return u, verr
+	if known {
+		a.auditRequest(c, Event{Kind: EventDeviceUsed, Status: statusOf(verr), Username: name, Device: deviceRef(dev.id)})
+	}
+	return u, known, verr
 }
 
-// errPasswordBusy: every password-check slot stayed taken for PasswordWait.
-var errPasswordBusy = errors.New("ginauth: too many password checks at once")
-
-// passwordSlot waits for a free hashing slot, at most PasswordWait. Busy
-// is answered like a store outage (503, Retry-After): the caller's
-// credentials were not judged, so they must not hear 401.
-func (a *Auth) passwordSlot(c *gin.Context) (release func(), err error) {
-	release = func() { <-a.passwordSlots }
-	select {
-	case a.passwordSlots <- struct{}{}:
-		return release, nil
-	default:
+// statusOf is the status a password check's verdict is answered with,
+// for audit events written before the answer.
+func statusOf(verdict error) int {
+	switch {
+	case verdict == nil:
+		return http.StatusOK
+	case errors.Is(verdict, ErrBadCredentials):
+		return http.StatusUnauthorized
 	}
-	t := time.NewTimer(a.cfg.PasswordWait)
-	defer t.Stop()
-	select {
-	case a.passwordSlots <- struct{}{}:
-		return release, nil
-	case <-t.C:
-		return nil, errors.Join(ErrUnavailable, errPasswordBusy)
-	case <-c.Request.Context().Done():
-		return nil, errors.Join(ErrUnavailable, c.Request.Context().Err())
-	}
+	return http.StatusServiceUnavailable
 }

@@ -90,8 +90,11 @@ func (t clientTable) authenticate(r *http.Request, form url.Values) error {
 // 401 invalid_client with a Basic challenge when Config.Clients is set
 // and the client's credentials are wrong, 413 for a body over 8 KiB, 429
 // too_many_attempts with Retry-After when throttled, 503
-// temporarily_unavailable with Retry-After. The throttling, rotation,
-// reuse detection and audit are those of [Auth.LoginHandler] and
+// temporarily_unavailable with Retry-After. A request a browser marks
+// Sec-Fetch-Site: cross-site is 400 invalid_request: an HTML form on any
+// site could post it without a CORS preflight (login CSRF); same-site,
+// same-origin, none and no header pass. The throttling, rotation, reuse
+// detection and audit are those of [Auth.LoginHandler] and
 // [Auth.RefreshHandler]: one implementation serves both.
 func (a *Auth) TokenHandler() gin.HandlerFunc {
 	return annotate(Requirement{Public: true, Endpoint: true}, func(c *gin.Context) {
@@ -134,9 +137,11 @@ func (a *Auth) TokenHandler() gin.HandlerFunc {
 // application/x-www-form-urlencoded with token= a refresh token or an
 // access token (token_type_hint is optional and not needed). It ends the
 // token's session, and so every token of it, and answers 200 with an
-// empty body, also for tokens that are unknown, expired or already
-// revoked (§2.2). Client authentication and errors are those of
-// [Auth.TokenHandler].
+// empty body, also for tokens that are unknown or already revoked
+// (§2.2). An access token expired more than Config.ExpiredTokenWindow ago
+// is answered 200 and revokes nothing, as it cannot log out at
+// [Auth.LogoutHandler] either. Client authentication and errors are those
+// of [Auth.TokenHandler].
 func (a *Auth) RevokeHandler() gin.HandlerFunc {
 	return annotate(Requirement{Public: true, Endpoint: true}, func(c *gin.Context) {
 		form, err := a.oauthForm(c)
@@ -165,14 +170,16 @@ func (a *Auth) RevokeHandler() gin.HandlerFunc {
 }
 
 // sessionOfToken names the session of a refresh token (its tag checked)
-// or of an access token this kit signed, expired or not; ok is false for
-// anything else.
+// or of an access token this kit signed, live or expired less than
+// Config.ExpiredTokenWindow ago; ok is false for anything else. Past the
+// window an old token (from a log, say) cannot end its owner's session,
+// as at [Auth.LogoutHandler].
 func (a *Auth) sessionOfToken(tok string) (username string, sid store.Digest, ok bool) {
 	if rt, err := a.parseRefreshToken(tok); err == nil {
 		return rt.username, rt.sid, true
 	}
 	claims, err := a.cfg.Verifier.Verify(tok)
-	if err != nil && !errors.Is(err, tokens.ErrExpired) {
+	if err != nil && (!errors.Is(err, tokens.ErrExpired) || a.pastExpiredWindow(claims)) {
 		return "", sid, false
 	}
 	sid, err = parseSessionClaim(claims.SessionID)
@@ -180,11 +187,17 @@ func (a *Auth) sessionOfToken(tok string) (username string, sid store.Digest, ok
 }
 
 // oauthForm reads the form of an OAuth request (RFC 6749 §3.2): POST,
-// application/x-www-form-urlencoded, at most maxBodyBytes, no parameter
-// twice, and an authenticated client when clients are configured.
+// application/x-www-form-urlencoded, not sent cross-site by a browser, at
+// most maxBodyBytes, no parameter twice, and an authenticated client when
+// clients are configured.
 func (a *Auth) oauthForm(c *gin.Context) (url.Values, error) {
 	if mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type")); err != nil || mt != "application/x-www-form-urlencoded" {
 		return nil, fmt.Errorf("%w: Content-Type must be application/x-www-form-urlencoded", ErrBadRequest)
+	}
+	if crossSite(c.Request) {
+		// A form post needs no CORS preflight: without this a page on
+		// any site could log a visitor in, or end their session.
+		return nil, fmt.Errorf("%w: cross-site request", ErrBadRequest)
 	}
 	if c.Request.ContentLength > maxBodyBytes {
 		return nil, fmt.Errorf("%w: body of %d bytes, limit %d", ErrTooLarge, c.Request.ContentLength, maxBodyBytes)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gin-authkit/authkit/ginauth"
+	"github.com/gin-authkit/authkit/tokens"
 )
 
 // form posts an application/x-www-form-urlencoded body.
@@ -176,4 +177,77 @@ func TestAuthenticateThenEnforce(t *testing.T) {
 	}
 	expect(t, k.do("GET", "/api/me", nil, bearer("a.b.c")...), 401, "invalid_token")
 	expect(t, k.do("GET", "/api/me", nil), 401, "authentication_required")
+}
+
+// TestOAuthCrossSite: a form post needs no CORS preflight, so the token
+// and revocation endpoints refuse what a browser marks cross-site, as the
+// JSON endpoints do; every other Fetch Metadata value, or none, passes.
+func TestOAuthCrossSite(t *testing.T) { forEachKit(t, testOAuthCrossSite) }
+
+func testOAuthCrossSite(t *testing.T, newK kitMaker) {
+	k := newK(t)
+	for _, tc := range []struct {
+		name   string
+		site   []string // the Sec-Fetch-Site header, if any
+		status int
+	}{
+		{"cross-site", []string{"Sec-Fetch-Site", "cross-site"}, 400},
+		{"same-site", []string{"Sec-Fetch-Site", "same-site"}, 200},
+		{"same-origin", []string{"Sec-Fetch-Site", "same-origin"}, 200},
+		{"none", []string{"Sec-Fetch-Site", "none"}, 200},
+		{"absent", nil, 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := k.form("/oauth/token", url.Values{"grant_type": {"password"}, "username": {"bob"}, "password": {bobPW}}, tc.site...)
+			if tc.status == 400 {
+				expectOAuth(t, r, 400, "invalid_request")
+			} else {
+				expect(t, r, 200, "")
+			}
+
+			tok := k.login("bob", bobPW)
+			r = k.form("/oauth/revoke", url.Values{"token": {tok.RefreshToken}}, tc.site...)
+			if tc.status == 400 {
+				expectOAuth(t, r, 400, "invalid_request")
+				// Nothing was revoked.
+				expect(t, k.do("GET", "/api/me", nil, bearer(tok.AccessToken)...), 200, "")
+				return
+			}
+			expect(t, r, 200, "")
+			expect(t, k.do("GET", "/api/me", nil, bearer(tok.AccessToken)...), 401, "invalid_token")
+		})
+	}
+}
+
+// TestRevokeExpiredTokenWindow: revocation by access token follows the
+// rule of /auth/logout. Within ExpiredTokenWindow of its expiry the token
+// still ends its session; past it (a token found in a log, say) the
+// answer is 200 (RFC 7009 §2.2) and the session lives on.
+func TestRevokeExpiredTokenWindow(t *testing.T) { forEachKit(t, testRevokeExpiredTokenWindow) }
+
+func testRevokeExpiredTokenWindow(t *testing.T, newK kitMaker) {
+	for _, tc := range []struct {
+		name    string
+		age     time.Duration // how long after the login the token is revoked
+		revoked bool
+	}{
+		{"within the window", tokens.DefaultTTL + time.Minute, true},
+		{"past the window", tokens.DefaultTTL + ginauth.DefaultExpiredTokenWindow + time.Minute, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			k := newK(t)
+			tok := k.login("bob", bobPW)
+			k.clock.Advance(tc.age)
+			r := k.form("/oauth/revoke", url.Values{"token": {tok.AccessToken}, "token_type_hint": {"access_token"}})
+			if r.Code != 200 || r.Body.Len() != 0 {
+				t.Fatalf("revoke: %d %s", r.Code, r.Body)
+			}
+			refresh := k.do("POST", "/auth/refresh", map[string]string{"refresh_token": tok.RefreshToken})
+			if tc.revoked {
+				expect(t, refresh, 401, "invalid_grant")
+			} else {
+				expect(t, refresh, 200, "")
+			}
+		})
+	}
 }

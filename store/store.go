@@ -15,6 +15,9 @@ type User struct {
 	// Roles are the user's role names, in no particular order.
 	Roles []string
 	// Disabled users cannot log in, and their sessions stop working at once.
+	// A backend that stores the flag as text must fail closed: any stored
+	// value but the one it writes for an enabled user reads as disabled
+	// (see store/redisstore).
 	Disabled bool
 	// CreatedAt is set by the store when the user is created.
 	CreatedAt time.Time
@@ -282,34 +285,88 @@ type Attempt struct {
 	Failures int
 	// Last is the time of the latest failure; zero when Failures is 0.
 	Last time.Time
+	// Pending is the number of attempts begun on the counter and not yet
+	// ended (see [AttemptStore.BeginAttempt]), not counting the caller's
+	// own.
+	Pending int
 }
 
 // MaxAttemptKeyLen is the longest key an [AttemptStore] accepts, in bytes.
 const MaxAttemptKeyLen = 512
+
+// MaxAttemptIDLen is the longest attempt id an [AttemptStore] accepts.
+const MaxAttemptIDLen = 64
 
 // AttemptStore counts failed password checks, for throttling. Keys are
 // opaque strings chosen by the caller (such as "pair:alice|192.0.2.1"), 1
 // to [MaxAttemptKeyLen] bytes of any content; a backend hashes or escapes
 // them as it needs. Each counter lives in its own key and expires by
 // itself, so a network backend can spread counters over a cluster.
+//
+// An attempt is counted before its work, in two steps: BeginAttempt
+// registers it as pending, which other callers see at once, so that of
+// many attempts made at the same time no more start than a limit allows;
+// EndAttempt then counts it as a failure or lets it leave no trace at
+// all. A pending attempt never changes Failures, Last or the counter's
+// expiry, so an attempt that succeeds (or is refused, or times out)
+// cannot extend a lock or a counter's life.
 type AttemptStore interface {
 	// Attempts reads the counters of keys, in order, without changing
 	// them. Absent or expired counters read as the zero Attempt.
 	Attempts(ctx context.Context, keys ...string) ([]Attempt, error)
-	// AddFailure adds one failure to each counter of keys, stamps it with
-	// the store's time, and makes it expire ttl after that failure. It
-	// returns the counters as updated, in order. Each counter changes
-	// atomically; a backend on a network makes one round trip.
-	AddFailure(ctx context.Context, ttl time.Duration, keys ...string) ([]Attempt, error)
-	// ForgiveFailure takes one failure back from each live counter of
-	// keys, deleting it at zero, and leaves Last as it is. It undoes an
-	// AddFailure made in advance for an attempt that then succeeded or was
-	// refused: counting before the work is what stops parallel attempts
-	// from all passing a limit they read at the same time.
-	ForgiveFailure(ctx context.Context, keys ...string) error
-	// ResetAttempts deletes the counters of keys. Absent counters are not
-	// an error.
+	// BeginAttempt registers the attempt id (1 to [MaxAttemptIDLen]
+	// bytes, unique per attempt) as pending on each counter of keys until
+	// EndAttempt or deadline, whichever comes first: an attempt whose
+	// process died stops counting at its deadline. It returns each
+	// counter as it was just before, so Pending excludes this attempt.
+	// Each counter changes atomically; a backend on a network makes one
+	// round trip.
+	BeginAttempt(ctx context.Context, id string, deadline time.Time, keys ...string) ([]Attempt, error)
+	// EndAttempt ends the attempt id on each counter of keys. With failed,
+	// it adds one failure, stamped with the store's time, and makes the
+	// counter expire ttl after it (also when the attempt was no longer
+	// pending: a failure found late still counts); without, the counter
+	// is left exactly as it would be had the attempt never begun. One
+	// round trip, like BeginAttempt.
+	EndAttempt(ctx context.Context, id string, failed bool, ttl time.Duration, keys ...string) ([]Attempt, error)
+	// ResetAttempts deletes the counters of keys, pending attempts
+	// included. Absent counters are not an error.
 	ResetAttempts(ctx context.Context, keys ...string) error
+}
+
+// Device is a known client of a user: the digest of a device credential
+// that a successful login handed out (see [DeviceStore]).
+type Device struct {
+	// ID is the digest of the device credential's secret.
+	ID Digest
+	// CreatedAt is when the login that issued it succeeded.
+	CreatedAt time.Time
+	// ExpiresAt ends the device whatever its use.
+	ExpiresAt time.Time
+}
+
+// DeviceStore keeps the known clients of users (OWASP's device cookies):
+// a client that once logged in with the right password presents its
+// device credential on later logins, which are then spared the lock-outs
+// that strangers' failures cause. It is an optional capability of a
+// [SessionBackend]; redisstore and memstore have it.
+//
+// Absent and expired devices read as [ErrNotFound]; any other error is an
+// infrastructure failure. A username that fails [ValidateUsername] has no
+// devices.
+type DeviceStore interface {
+	// AddDevice records d for username, keeping at most max devices per
+	// user: the oldest (earliest CreatedAt) beyond that are removed in the
+	// same atomic step. ExpiresAt must be after CreatedAt and max at least
+	// one, or the error wraps [ErrInvalid]. The user need not exist in
+	// the store.
+	AddDevice(ctx context.Context, username string, d Device, max int) error
+	// Device returns the live device id of username.
+	Device(ctx context.Context, username string, id Digest) (Device, error)
+	// RevokeDevice removes one device; an absent one is not an error.
+	RevokeDevice(ctx context.Context, username string, id Digest) error
+	// RevokeDevices removes every device of the user.
+	RevokeDevices(ctx context.Context, username string) error
 }
 
 // SessionLister is an optional capability of a [SessionStore]: listing a
@@ -342,5 +399,6 @@ type Store interface {
 	UserStore
 	SessionBackend
 	SessionLister
+	DeviceStore
 	Pinger
 }

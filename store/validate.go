@@ -104,3 +104,26 @@ func ValidateAttemptKeys(keys []string) error {
 	}
 	return nil
 }
+
+// ValidateAttemptID reports whether id can name an attempt of an
+// [AttemptStore]: 1 to [MaxAttemptIDLen] bytes.
+func ValidateAttemptID(id string) error {
+	if id == "" || len(id) > MaxAttemptIDLen {
+		return fmt.Errorf("%w: attempt id is %d bytes, want 1 to %d", ErrInvalid, len(id), MaxAttemptIDLen)
+	}
+	return nil
+}
+
+// ValidateDevice reports whether d and max can be given to
+// [DeviceStore.AddDevice].
+func ValidateDevice(d Device, max int) error {
+	switch {
+	case d.ID.IsZero():
+		return fmt.Errorf("%w: zero device id", ErrInvalid)
+	case !d.ExpiresAt.After(d.CreatedAt):
+		return fmt.Errorf("%w: device expires at %v, not after its creation at %v", ErrInvalid, d.ExpiresAt, d.CreatedAt)
+	case max < 1:
+		return fmt.Errorf("%w: at most %d devices per user", ErrInvalid, max)
+	}
+	return nil
+}

@@ -1,6 +1,9 @@
 package tokens_test
 
 import (
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
 	"testing"
 
 	"github.com/gin-authkit/authkit/tokens"
@@ -39,4 +42,61 @@ func BenchmarkVerifyCached(b *testing.B) {
 func BenchmarkVerifyReference(b *testing.B) {
 	k := newTestKeys(b)
 	benchVerify(b, []*tokens.Key{k.hs, k.ed}, nil, (*tokens.Verifier).VerifyReference)
+}
+
+// missTokens is how many distinct tokens BenchmarkVerifyMiss cycles over:
+// many clients, each with its own token. With the cache off their number
+// does not change the work, only how warm the tokens are in the CPU's
+// caches; 10,000 keeps them in memory a request would have just read.
+const missTokens = 10_000
+
+// loginTokens issues n distinct tokens shaped as ginauth's logins issue
+// them: a subject of six characters, a session id of 43 (the base64url of
+// a 32-byte digest) and the roles user and admin.
+func loginTokens(b *testing.B, key *tokens.Key, n int) []string {
+	b.Helper()
+	iss := mustIssuer(b, key)
+	toks := make([]string, n)
+	for i := range toks {
+		sid := make([]byte, 32)
+		rand.Read(sid) // never fails: since Go 1.24 it crashes the program instead
+		var err error
+		toks[i], _, err = iss.Issue(fmt.Sprintf("user%02d", i%16), base64.RawURLEncoding.EncodeToString(sid), []string{"user", "admin"})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	return toks
+}
+
+// BenchmarkVerifyMiss measures what a token the cache does not hold costs,
+// as each of many clients presents its own: the lean verifier (Verify with
+// the cache off) against golang-jwt (VerifyReference), one after the other
+// on the same distinct tokens. The difference is all the lean verifier
+// saves; bench/ measures the whole request it is part of.
+func BenchmarkVerifyMiss(b *testing.B) {
+	k := newTestKeys(b)
+	impls := []struct {
+		name   string
+		verify func(*tokens.Verifier, string) (*tokens.Claims, error)
+	}{
+		{"lean", (*tokens.Verifier).Verify},
+		{"reference", (*tokens.Verifier).VerifyReference},
+	}
+	for _, key := range []*tokens.Key{k.hs, k.ed} {
+		toks := loginTokens(b, key, missTokens)
+		v := mustVerifier(b, []*tokens.Key{key}, tokens.WithCacheSize(0))
+		for _, impl := range impls {
+			b.Run(key.Algorithm()+"/"+impl.name, func(b *testing.B) {
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					if _, err := impl.verify(v, toks[i%len(toks)]); err != nil {
+						b.Fatal(err)
+					}
+					i++
+				}
+			})
+		}
+	}
 }

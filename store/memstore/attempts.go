@@ -23,9 +23,45 @@ type counter struct {
 	key      string
 	failures int
 	last     time.Time
-	exp      time.Time // the counter reads as absent from exp on
+	exp      time.Time // the failures read as absent from exp on
+	// pending holds the attempts begun and not ended, with their
+	// deadlines.
+	pending map[string]time.Time
 	slot
 }
+
+// state returns the counter as read at now.
+func (c *counter) state(now time.Time) store.Attempt {
+	var a store.Attempt
+	if c == nil {
+		return a
+	}
+	if now.Before(c.exp) {
+		a.Failures, a.Last = c.failures, c.last
+	}
+	for _, d := range c.pending {
+		if now.Before(d) {
+			a.Pending++
+		}
+	}
+	return a
+}
+
+// prune drops what has expired at now: the failures, and the pending
+// attempts past their deadline.
+func (c *counter) prune(now time.Time) {
+	if !now.Before(c.exp) {
+		c.failures, c.last = 0, time.Time{}
+	}
+	for id, d := range c.pending {
+		if !now.Before(d) {
+			delete(c.pending, id)
+		}
+	}
+}
+
+// dead reports a counter with nothing left to hold.
+func (c *counter) dead() bool { return c.failures == 0 && len(c.pending) == 0 }
 
 // Attempts implements [store.AttemptStore].
 func (s *Store) Attempts(ctx context.Context, keys ...string) ([]store.Attempt, error) {
@@ -44,27 +80,23 @@ func (s *Store) Attempts(ctx context.Context, keys ...string) ([]store.Attempt, 
 	defer a.mu.Unlock()
 	out := make([]store.Attempt, len(keys))
 	for i, k := range keys {
-		if c := a.byKey[k]; c != nil && now.Before(c.exp) {
-			out[i] = store.Attempt{Failures: c.failures, Last: c.last}
-		}
+		out[i] = a.byKey[k].state(now)
 	}
 	return out, nil
 }
 
-// AddFailure implements [store.AttemptStore]. A counter that has expired
-// but is still held starts again from one, as if the sweep had already
-// removed it.
-func (s *Store) AddFailure(ctx context.Context, ttl time.Duration, keys ...string) ([]store.Attempt, error) {
-	if ttl <= 0 {
-		return nil, fmt.Errorf("memstore: add failure: %w: ttl %v is not positive", store.ErrInvalid, ttl)
+// BeginAttempt implements [store.AttemptStore].
+func (s *Store) BeginAttempt(ctx context.Context, id string, deadline time.Time, keys ...string) ([]store.Attempt, error) {
+	if err := store.ValidateAttemptID(id); err != nil {
+		return nil, fmt.Errorf("memstore: begin attempt: %w", err)
 	}
 	if err := store.ValidateAttemptKeys(keys); err != nil {
-		return nil, fmt.Errorf("memstore: add failure: %w", err)
+		return nil, fmt.Errorf("memstore: begin attempt: %w", err)
 	}
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	if err := ctxErr(ctx, "add failure"); err != nil {
+	if err := ctxErr(ctx, "begin attempt"); err != nil {
 		return nil, err
 	}
 	now := s.now()
@@ -75,41 +107,65 @@ func (s *Store) AddFailure(ctx context.Context, ttl time.Duration, keys ...strin
 	out := make([]store.Attempt, len(keys))
 	for i, k := range keys {
 		c := a.byKey[k]
-		switch {
-		case c == nil:
+		if c == nil {
 			c = a.add(k)
-		case !now.Before(c.exp):
-			c.failures = 0
 		}
-		c.failures++
-		c.last, c.exp = now, now.Add(ttl)
-		out[i] = store.Attempt{Failures: c.failures, Last: c.last}
+		c.prune(now)
+		out[i] = c.state(now)
+		if c.pending == nil {
+			c.pending = make(map[string]time.Time)
+		}
+		c.pending[id] = deadline
+		if c.dead() { // a deadline already past
+			a.remove(c)
+		}
 	}
 	return out, nil
 }
 
-// ForgiveFailure implements [store.AttemptStore].
-func (s *Store) ForgiveFailure(ctx context.Context, keys ...string) error {
-	if err := store.ValidateAttemptKeys(keys); err != nil {
-		return fmt.Errorf("memstore: forgive failure: %w", err)
+// EndAttempt implements [store.AttemptStore].
+func (s *Store) EndAttempt(ctx context.Context, id string, failed bool, ttl time.Duration, keys ...string) ([]store.Attempt, error) {
+	if failed && ttl <= 0 {
+		return nil, fmt.Errorf("memstore: end attempt: %w: ttl %v is not positive", store.ErrInvalid, ttl)
 	}
-	if err := ctxErr(ctx, "forgive failure"); err != nil {
-		return err
+	if err := store.ValidateAttemptID(id); err != nil {
+		return nil, fmt.Errorf("memstore: end attempt: %w", err)
+	}
+	if err := store.ValidateAttemptKeys(keys); err != nil {
+		return nil, fmt.Errorf("memstore: end attempt: %w", err)
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	if err := ctxErr(ctx, "end attempt"); err != nil {
+		return nil, err
 	}
 	now := s.now()
 	a := &s.attempts
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for _, k := range keys {
+	a.sweep(now, max(sweepBatch, 2*len(keys)))
+	out := make([]store.Attempt, len(keys))
+	for i, k := range keys {
 		c := a.byKey[k]
-		if c == nil || !now.Before(c.exp) {
+		if c == nil && !failed {
 			continue
 		}
-		if c.failures--; c.failures <= 0 {
+		if c == nil {
+			c = a.add(k)
+		}
+		c.prune(now)
+		delete(c.pending, id)
+		if failed {
+			c.failures++
+			c.last, c.exp = now, now.Add(ttl)
+		}
+		out[i] = c.state(now)
+		if c.dead() {
 			a.remove(c)
 		}
 	}
-	return nil
+	return out, nil
 }
 
 // ResetAttempts implements [store.AttemptStore].
@@ -153,10 +209,10 @@ func (a *attemptTable) remove(c *counter) {
 }
 
 // sweep examines up to n counters, continuing where the last sweep
-// stopped, and removes the expired ones. AddFailure examines at least two
-// counters for each one it may create, so the cursor laps the table
-// faster than it grows and expired counters cannot pile up. The caller
+// stopped, and removes the expired ones. BeginAttempt and EndAttempt
+// examine at least two counters for each one they may create, so the
+// cursor laps the table faster than it grows and expired counters cannot pile up. The caller
 // holds a.mu.
 func (a *attemptTable) sweep(now time.Time, n int) {
-	a.all.sweep(n, func(c *counter) bool { return now.Before(c.exp) }, a.remove)
+	a.all.sweep(n, func(c *counter) bool { c.prune(now); return !c.dead() }, a.remove)
 }

@@ -24,7 +24,7 @@ func TestSweepRemovesExpiredCounters(t *testing.T) {
 
 	const dead = 500
 	for i := range dead {
-		if _, err := s.AddFailure(ctx, time.Minute, fmt.Sprint("old-", i)); err != nil {
+		if _, err := s.EndAttempt(ctx, "a", true, time.Minute, fmt.Sprint("old-", i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -37,7 +37,7 @@ func TestSweepRemovesExpiredCounters(t *testing.T) {
 		for j := range keys {
 			keys[j] = fmt.Sprint("new-", i, "-", j)
 		}
-		if _, err := s.AddFailure(ctx, time.Hour, keys...); err != nil {
+		if _, err := s.EndAttempt(ctx, "a", true, time.Hour, keys...); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -50,6 +50,7 @@ type Store struct {
 	floor map[string]uint64
 
 	attempts attemptTable
+	devices  deviceTable
 }
 
 var _ store.Store = (*Store)(nil)

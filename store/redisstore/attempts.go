@@ -18,69 +18,82 @@ import (
 //	<prefix>{a:<base64url of SHA-256 of the caller's key>}
 //
 // with fields n (failures), t (last failure) and x (expiry), both times in
-// milliseconds of the store's clock. The key is its own hash tag, so the
+// milliseconds of the store's clock, beside a sorted set of its pending
+// attempts, the same name with ":p" appended, each attempt id scored by
+// its deadline. The counter's name is the hash tag of both keys, so the
 // counters of one login (per user, per address, per pair) spread over a
 // cluster's slots and no command ever needs two of them; the digest keeps
 // the caller's bytes, which may hold '{', '}' or a user's address, out of
 // key names.
 //
-// Every counter operation works on one key, so a call sends one command
-// per key, all in one pipeline: one round trip, even on a cluster, where
-// go-redis sends each node its share at once.
+// Every counter operation works on one counter, so a call sends one
+// command per counter, all in one pipeline: one round trip, even on a
+// cluster, where go-redis sends each node its share at once.
 
-// attemptKey returns the Redis key of the counter named key.
-func (s *Store) attemptKey(key string) string {
+// attemptKeys returns the Redis keys of the counter named key: its hash
+// and the sorted set of its pending attempts.
+func (s *Store) attemptKeys(key string) []string {
 	sum := sha256.Sum256([]byte(key))
-	return s.prefix + "{a:" + base64.RawURLEncoding.EncodeToString(sum[:]) + "}"
+	k := s.prefix + "{a:" + base64.RawURLEncoding.EncodeToString(sum[:]) + "}"
+	return []string{k, k + ":p"}
 }
 
 // attemptPrelude holds the rule for a live counter, the only copy of it:
-// both scripts below use it, so reads and updates cannot disagree. A
-// counter is read as HMGET n t x. The rule follows the store's clock,
-// ARGV[1]; the key's TTL, in Redis's time, only frees the memory.
+// every script below uses it, so reads and updates cannot disagree. A
+// counter is read as HMGET n t x, and an attempt is pending while the
+// store's clock is before its deadline. The rule follows the store's
+// clock, ARGV[1]; the keys' TTLs, in Redis's time, only free the memory.
 const attemptPrelude = `
 local now = tonumber(ARGV[1])
 local c = redis.call('HMGET', KEYS[1], 'n', 't', 'x')
-local live = c[1] and c[3] and now < tonumber(c[3])
+local n, t = 0, 0
+if c[1] and c[3] and now < tonumber(c[3]) then
+  n, t = tonumber(c[1]), tonumber(c[2])
+end
+local function pending()
+  return redis.call('ZCOUNT', KEYS[2], '(' .. ARGV[1], '+inf')
+end
 `
 
-// attemptsScript reads one counter: {failures, last ms}, or {0, 0} when it
-// is absent or expired.
+// attemptsScript reads one counter: {failures, last ms, pending}.
 //
-// KEYS: counter. ARGV: now.
+// KEYS: counter, pending. ARGV: now.
 var attemptsScript = redis.NewScript(attemptPrelude + `
-if not live then return {0, 0} end
-return {tonumber(c[1]), tonumber(c[2])}
+return {n, t, pending()}
 `)
 
-// addFailureScript adds one failure to a counter, starting again from
-// one when it has expired, and returns {failures, last ms}.
+// beginScript registers a pending attempt and returns the counter as it
+// was before: {failures, last ms, pending}. The pending set lives as long
+// as its latest deadline.
 //
-// KEYS: counter. ARGV: now, expiry (now + ttl), ttl, all in milliseconds.
-var addFailureScript = redis.NewScript(attemptPrelude + `
-local n = 1
-if live then
-  n = redis.call('HINCRBY', KEYS[1], 'n', 1)
-else
-  redis.call('HSET', KEYS[1], 'n', 1)
+// KEYS: counter, pending. ARGV: now, id, deadline ms.
+var beginScript = redis.NewScript(attemptPrelude + `
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
+local p = redis.call('ZCARD', KEYS[2])
+local life = tonumber(ARGV[3]) - now
+if life > 0 then
+  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
+  if redis.call('PTTL', KEYS[2]) < life then
+    redis.call('PEXPIRE', KEYS[2], life)
+  end
 end
-redis.call('HSET', KEYS[1], 't', ARGV[1], 'x', ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return {n, now}
+return {n, t, p}
 `)
 
-// forgiveScript takes one failure back from a live counter, deleting it
-// at zero, and returns {failures, last ms} as left.
+// endScript ends a pending attempt, counting it as a failure when asked
+// (starting again from one when the counter has expired), and returns
+// {failures, last ms, pending} as left.
 //
-// KEYS: counter. ARGV: now.
-var forgiveScript = redis.NewScript(attemptPrelude + `
-if not live then return {0, 0} end
-local n = redis.call('HINCRBY', KEYS[1], 'n', -1)
-if n <= 0 then
-  redis.call('DEL', KEYS[1])
-  return {0, 0}
+// KEYS: counter, pending. ARGV: now, id, failed (0 or 1), expiry (now +
+// ttl), ttl, both in milliseconds.
+var endScript = redis.NewScript(attemptPrelude + `
+redis.call('ZREM', KEYS[2], ARGV[2])
+if ARGV[3] == '1' then
+  n, t = n + 1, now
+  redis.call('HSET', KEYS[1], 'n', n, 't', ARGV[1], 'x', ARGV[4])
+  redis.call('PEXPIRE', KEYS[1], ARGV[5])
 end
-return {n, tonumber(c[2])}
+return {n, t, pending()}
 `)
 
 // Attempts implements [store.AttemptStore].
@@ -95,40 +108,51 @@ func (s *Store) Attempts(ctx context.Context, keys ...string) ([]store.Attempt, 
 	return out, nil
 }
 
-// AddFailure implements [store.AttemptStore].
-func (s *Store) AddFailure(ctx context.Context, ttl time.Duration, keys ...string) ([]store.Attempt, error) {
-	if ttl <= 0 {
-		return nil, fmt.Errorf("redisstore: add failure: %w: ttl %v is not positive", store.ErrInvalid, ttl)
+// BeginAttempt implements [store.AttemptStore].
+func (s *Store) BeginAttempt(ctx context.Context, id string, deadline time.Time, keys ...string) ([]store.Attempt, error) {
+	if err := store.ValidateAttemptID(id); err != nil {
+		return nil, fmt.Errorf("redisstore: begin attempt: %w", err)
 	}
 	if err := store.ValidateAttemptKeys(keys); err != nil {
-		return nil, fmt.Errorf("redisstore: add failure: %w", err)
+		return nil, fmt.Errorf("redisstore: begin attempt: %w", err)
+	}
+	out, err := s.evalEach(ctx, beginScript, keys, s.nowMillis(), id, deadline.UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: begin attempt: %w", err)
+	}
+	return out, nil
+}
+
+// EndAttempt implements [store.AttemptStore].
+func (s *Store) EndAttempt(ctx context.Context, id string, failed bool, ttl time.Duration, keys ...string) ([]store.Attempt, error) {
+	if failed && ttl <= 0 {
+		return nil, fmt.Errorf("redisstore: end attempt: %w: ttl %v is not positive", store.ErrInvalid, ttl)
+	}
+	if err := store.ValidateAttemptID(id); err != nil {
+		return nil, fmt.Errorf("redisstore: end attempt: %w", err)
+	}
+	if err := store.ValidateAttemptKeys(keys); err != nil {
+		return nil, fmt.Errorf("redisstore: end attempt: %w", err)
 	}
 	// Redis counts in whole milliseconds; a ttl under one becomes one, so
 	// that a positive ttl never means "already expired". A time.Duration
 	// is at most maxMillis ms, which PEXPIRE and Lua numbers hold exactly.
 	ms := max(ttl.Milliseconds(), 1)
 	now := s.nowMillis()
-	out, err := s.evalEach(ctx, addFailureScript, keys, now, now+ms, ms)
+	flag := 0
+	if failed {
+		flag = 1
+	}
+	out, err := s.evalEach(ctx, endScript, keys, now, id, flag, now+ms, ms)
 	if err != nil {
-		return nil, fmt.Errorf("redisstore: add failure: %w", err)
+		return nil, fmt.Errorf("redisstore: end attempt: %w", err)
 	}
 	return out, nil
 }
 
-// ForgiveFailure implements [store.AttemptStore].
-func (s *Store) ForgiveFailure(ctx context.Context, keys ...string) error {
-	if err := store.ValidateAttemptKeys(keys); err != nil {
-		return fmt.Errorf("redisstore: forgive failure: %w", err)
-	}
-	if _, err := s.evalEach(ctx, forgiveScript, keys, s.nowMillis()); err != nil {
-		return fmt.Errorf("redisstore: forgive failure: %w", err)
-	}
-	return nil
-}
-
 // ResetAttempts implements [store.AttemptStore]. It deletes with one DEL
-// per key rather than one DEL of all keys: the keys lie in different
-// slots, which a cluster rejects in one command (CROSSSLOT).
+// per counter rather than one DEL of all keys: the counters lie in
+// different slots, which a cluster rejects in one command (CROSSSLOT).
 func (s *Store) ResetAttempts(ctx context.Context, keys ...string) error {
 	if err := store.ValidateAttemptKeys(keys); err != nil {
 		return fmt.Errorf("redisstore: reset attempts: %w", err)
@@ -138,7 +162,7 @@ func (s *Store) ResetAttempts(ctx context.Context, keys ...string) error {
 	}
 	pipe := s.client.Pipeline()
 	for _, k := range keys {
-		pipe.Del(ctx, s.attemptKey(k))
+		pipe.Del(ctx, s.attemptKeys(k)...)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("redisstore: reset attempts: %w", err)
@@ -147,7 +171,8 @@ func (s *Store) ResetAttempts(ctx context.Context, keys ...string) error {
 }
 
 // evalEach runs script once for each counter of keys, with the same args,
-// in one pipeline, and returns the {failures, last ms} replies in order.
+// in one pipeline, and returns the {failures, last ms, pending} replies in
+// order.
 //
 // The pipeline sends EVALSHA, which carries only the script's digest. A
 // node that does not know the script (a fresh server, a restart, SCRIPT
@@ -160,12 +185,12 @@ func (s *Store) evalEach(ctx context.Context, script *redis.Script, keys []strin
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	names := make([]string, len(keys))
+	names := make([][]string, len(keys))
 	cmds := make([]*redis.Cmd, len(keys))
 	pipe := s.client.Pipeline()
 	for i, k := range keys {
-		names[i] = s.attemptKey(k)
-		cmds[i] = script.EvalSha(ctx, pipe, names[i:i+1], args...)
+		names[i] = s.attemptKeys(k)
+		cmds[i] = script.EvalSha(ctx, pipe, names[i], args...)
 	}
 	if err := execReplies(ctx, pipe); err != nil {
 		return nil, err
@@ -180,7 +205,7 @@ func (s *Store) evalEach(ctx context.Context, script *redis.Script, keys []strin
 	if len(retry) > 0 {
 		pipe = s.client.Pipeline()
 		for _, i := range retry {
-			cmds[i] = script.Eval(ctx, pipe, names[i:i+1], args...)
+			cmds[i] = script.Eval(ctx, pipe, names[i], args...)
 		}
 		if err := execReplies(ctx, pipe); err != nil {
 			return nil, err
@@ -210,17 +235,18 @@ func execReplies(ctx context.Context, pipe redis.Pipeliner) error {
 	return nil
 }
 
-// parseAttempt reads a {failures, last ms} script reply.
+// parseAttempt reads a {failures, last ms, pending} script reply.
 func parseAttempt(cmd *redis.Cmd) (store.Attempt, error) {
 	v, err := cmd.Int64Slice()
 	if err != nil {
 		return store.Attempt{}, err
 	}
-	if len(v) != 2 {
-		return store.Attempt{}, fmt.Errorf("counter reply has %d values, want 2", len(v))
+	if len(v) != 3 {
+		return store.Attempt{}, fmt.Errorf("counter reply has %d values, want 3", len(v))
 	}
-	if v[0] == 0 {
-		return store.Attempt{}, nil
+	a := store.Attempt{Pending: int(v[2])}
+	if v[0] != 0 {
+		a.Failures, a.Last = int(v[0]), time.UnixMilli(v[1])
 	}
-	return store.Attempt{Failures: int(v[0]), Last: time.UnixMilli(v[1])}, nil
+	return a, nil
 }

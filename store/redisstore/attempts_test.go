@@ -30,7 +30,7 @@ func TestAttemptKeyLayout(t *testing.T) {
 	}
 	ctx := t.Context()
 	keys := []string{"pair:alice|192.0.2.1", "ip:{192.0.2.1}", "user:alice}"}
-	if _, err := s.AddFailure(ctx, time.Minute, keys...); err != nil {
+	if _, err := s.EndAttempt(ctx, "test-attempt", true, time.Minute, keys...); err != nil {
 		t.Fatal(err)
 	}
 
@@ -89,7 +89,10 @@ func TestAttemptsOneRoundTrip(t *testing.T) {
 	// Have the server cache the scripts first: a server that has never
 	// seen them takes a second round trip, checked in
 	// TestAttemptsUncachedScript.
-	if _, err := s.AddFailure(ctx, time.Minute, "warm-up"); err != nil {
+	if _, err := s.EndAttempt(ctx, "test-attempt", true, time.Minute, "warm-up"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.BeginAttempt(ctx, "warm-up", time.Now().Add(time.Minute), "warm-up"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Attempts(ctx, "warm-up"); err != nil {
@@ -104,7 +107,11 @@ func TestAttemptsOneRoundTrip(t *testing.T) {
 		call func() error
 		cmd  string
 	}{
-		{"AddFailure", func() error { _, err := s.AddFailure(ctx, time.Minute, keys...); return err }, "evalsha"},
+		{"EndAttempt", func() error { _, err := s.EndAttempt(ctx, "test-attempt", true, time.Minute, keys...); return err }, "evalsha"},
+		{"BeginAttempt", func() error {
+			_, err := s.BeginAttempt(ctx, "test-attempt", time.Now().Add(time.Minute), keys...)
+			return err
+		}, "evalsha"},
 		{"Attempts", func() error { _, err := s.Attempts(ctx, keys...); return err }, "evalsha"},
 		{"ResetAttempts", func() error { return s.ResetAttempts(ctx, keys...) }, "del"},
 	} {
@@ -139,13 +146,13 @@ func TestAttemptsUncachedScript(t *testing.T) {
 	keys := []string{"a", "b", "c"}
 	for n := 1; n <= 2; n++ {
 		rec.reset()
-		got, err := s.AddFailure(ctx, time.Minute, keys...)
+		got, err := s.EndAttempt(ctx, "test-attempt", true, time.Minute, keys...)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for i, a := range got {
 			if a.Failures != n {
-				t.Errorf("call %d: AddFailure(%q).Failures = %d, want %d", n, keys[i], a.Failures, n)
+				t.Errorf("call %d: EndAttempt(%q).Failures = %d, want %d", n, keys[i], a.Failures, n)
 			}
 		}
 		if n == 1 {
@@ -170,8 +177,10 @@ func TestAttemptsInfraError(t *testing.T) {
 	srv.SetError("LOADING Redis is loading the dataset in memory")
 	_, err = s.Attempts(ctx, "k")
 	checkInfraErr(t, "Attempts", err)
-	_, err = s.AddFailure(ctx, time.Minute, "k")
-	checkInfraErr(t, "AddFailure", err)
+	_, err = s.EndAttempt(ctx, "test-attempt", true, time.Minute, "k")
+	checkInfraErr(t, "EndAttempt", err)
+	_, err = s.BeginAttempt(ctx, "a", time.Now().Add(time.Minute), "k")
+	checkInfraErr(t, "BeginAttempt", err)
 	checkInfraErr(t, "ResetAttempts", s.ResetAttempts(ctx, "k"))
 }
 

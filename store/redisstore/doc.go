@@ -107,6 +107,19 @@
 //	P{<slot tag>}:inv  channel (SPUBLISH) of the invalidations of one
 //	                   slot, on Cluster
 //
+// The field disabled of a user hash holds "0" for an enabled user and
+// "1" for a disabled one; every version of the store has written one of
+// them when creating the user. Only "0" reads as enabled. Any other
+// value, such as "true", "yes", "2" or "" set by hand, and a user hash
+// without the field read as disabled, both in [Store.User] (so the login
+// fails as for a wrong password) and in CreateSession: a mistake locks
+// the account rather than leaving it open. An edit of the user hash by
+// hand does not reach the user's existing sessions, whatever the value
+// ("1" included), since the request path reads only the sessions hash.
+// To disable a user by hand, set the field, then delete the sessions
+// hash P{u:<name>}:s; [Store.SetDisabled] does both in one script and
+// also moves the generation.
+//
 // Roles are stored joined by commas ([store.ValidateRoles] forbids commas
 // in a role); user hashes written by earlier versions, with roles as a
 // JSON array, are still read. A session record holds its current

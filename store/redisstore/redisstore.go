@@ -318,7 +318,7 @@ func parseUser(vals []any) (store.User, error) {
 	return store.User{
 		PasswordHash: []byte(str(0)),
 		Roles:        roles,
-		Disabled:     str(2) == "1",
+		Disabled:     disabledValue(str(2)),
 		CreatedAt:    time.UnixMilli(created),
 		Generation:   gen,
 	}, nil
@@ -355,3 +355,15 @@ func boolFlag(b bool) string {
 	}
 	return "0"
 }
+
+// enabledValue is the one value of a user's disabled field that leaves
+// the user enabled: boolFlag(false), what [Store.CreateUser] and
+// [Store.SetDisabled] have written since the first version (which also
+// always wrote the field). Any other value, as an operator might set by
+// hand ("true", "yes", "2", "", " 0"), or no field at all, disables the
+// user: a mistake locks the account rather than leaving it open.
+const enabledValue = "0"
+
+// disabledValue applies that rule to a field read in Go; luaDisabled is
+// the same rule for the scripts. The field is absent when v is "".
+func disabledValue(v string) bool { return v != enabledValue }

@@ -78,6 +78,15 @@ local function genLess(a, b)
 end
 `
 
+// luaDisabled defines disabled(v), true unless v, a user's disabled
+// field as HMGET returns it (false when absent), is enabledValue: the
+// rule of disabledValue, written once for the scripts.
+const luaDisabled = `
+local function disabled(v)
+  return v ~= '` + enabledValue + `'
+end
+`
+
 // Replies of the scripts that report an outcome.
 const (
 	replyNotFound = 0
@@ -169,7 +178,7 @@ return 1
 // Reply: an array whose first element is 0 no such user or disabled,
 // 1 created, 4 stale generation, or 5 changed since read; after a 1, the
 // ids of the evicted sessions, oldest first.
-var createSessionScript = redis.NewScript(luaExtend + luaPublish + luaGenLess + luaAddr + `
+var createSessionScript = redis.NewScript(luaExtend + luaPublish + luaGenLess + luaDisabled + luaAddr + `
 local s = KEYS[2]
 local roles = nil
 local fresh = false
@@ -183,7 +192,7 @@ if ARGV[12] == '1' then
   end
 else
   local u = redis.call('HMGET', KEYS[1], 'gen', 'disabled', 'roles')
-  if not u[1] or u[2] == '1' then return {0} end
+  if not u[1] or disabled(u[2]) then return {0} end
   if u[1] ~= ARGV[1] then return {4} end
   roles = u[3] or ''
 end

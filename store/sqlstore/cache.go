@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/gin-authkit/authkit/store"
@@ -17,9 +18,16 @@ import (
 
 // Defaults of [CacheOptions].
 const (
-	DefaultCacheSize = 10000
-	DefaultCacheTTL  = 5 * time.Minute
+	DefaultCacheSize         = 10000
+	DefaultCacheTTL          = 5 * time.Minute
+	DefaultCachePingInterval = time.Second
 )
+
+// listenSetupTimeout bounds taking a connection and sending LISTEN on
+// it: a dial or a handshake over a dead link would otherwise hang, and
+// the cache would never listen again. Reads go to the database
+// meanwhile, so a long bound costs nothing but the cache's help.
+const listenSetupTimeout = 10 * time.Second
 
 // CacheOptions configures a [Cache]. The zero value is ready to use.
 type CacheOptions struct {
@@ -32,6 +40,18 @@ type CacheOptions struct {
 	// Logger receives the state of the listening connection. Default
 	// slog.Default().
 	Logger *slog.Logger
+	// PingInterval is how often the cache pings its listening
+	// connection; each ping must be answered within PingInterval too.
+	// A ping that fails or goes unanswered drops the connection: the
+	// cache empties itself and reads every user from the database until
+	// it listens again on a new one. This counters a link that dies
+	// without a word (a frozen network path, a peer gone without a TCP
+	// reset), on which no notification arrives and nothing else fails:
+	// without the ping the cache would go on answering users changed
+	// since, up to TTL. With it, it stops within about twice
+	// PingInterval. Default [DefaultCachePingInterval]; negative is an
+	// error.
+	PingInterval time.Duration
 }
 
 // Cache is a [Store] whose User answers from memory for users it read
@@ -46,8 +66,13 @@ type CacheOptions struct {
 // than strictly on the next request; changes made through this Cache
 // take effect at once in this process. While the listening connection is
 // down, every read goes to the database (and the cache is emptied), so a
-// lost notification can never leave a stale user in place. Unknown users
-// are not cached, so made-up names cannot fill it.
+// lost notification can never leave a stale user in place. A connection
+// that dies silently, with no error to report (a frozen network path, a
+// half-open TCP connection), is found by a ping every
+// [CacheOptions].PingInterval (1 s by default) that must answer within as
+// long: the cache stops answering from memory within about two intervals
+// of the link's death, instead of at TTL. Unknown users are not cached,
+// so made-up names cannot fill it.
 //
 // Create it with [NewCache] and stop it with [Cache.Close]. It implements
 // store.UserStore and store.Pinger, like [Store].
@@ -55,6 +80,7 @@ type Cache struct {
 	*Store
 	size   int
 	ttl    time.Duration
+	ping   time.Duration
 	logger *slog.Logger
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -78,11 +104,11 @@ func NewCache(s *Store, opts CacheOptions) (*Cache, error) {
 	if s == nil {
 		return nil, errors.New("sqlstore: new cache: nil store")
 	}
-	if opts.Size < 0 || opts.TTL < 0 {
-		return nil, fmt.Errorf("sqlstore: new cache: negative size %d or TTL %v", opts.Size, opts.TTL)
+	if opts.Size < 0 || opts.TTL < 0 || opts.PingInterval < 0 {
+		return nil, fmt.Errorf("sqlstore: new cache: negative size %d, TTL %v or ping interval %v", opts.Size, opts.TTL, opts.PingInterval)
 	}
 	c := &Cache{
-		Store: s, size: opts.Size, ttl: opts.TTL, logger: opts.Logger,
+		Store: s, size: opts.Size, ttl: opts.TTL, ping: opts.PingInterval, logger: opts.Logger,
 		done: make(chan struct{}), users: make(map[string]cached),
 	}
 	if c.size == 0 {
@@ -90,6 +116,9 @@ func NewCache(s *Store, opts CacheOptions) (*Cache, error) {
 	}
 	if c.ttl == 0 {
 		c.ttl = DefaultCacheTTL
+	}
+	if c.ping == 0 {
+		c.ping = DefaultCachePingInterval
 	}
 	if c.logger == nil {
 		c.logger = slog.Default()
@@ -193,13 +222,17 @@ func (c *Cache) SetDisabled(ctx context.Context, username string, disabled bool)
 }
 
 // supervise listens until ctx ends, starting again after a failure with
-// a growing pause (at most 5 s).
+// a pause that grows while listening keeps failing (at most 5 s).
 func (c *Cache) supervise(ctx context.Context) {
 	defer close(c.done)
-	pause := 100 * time.Millisecond
+	const first = 100 * time.Millisecond
+	pause := first
 	for {
-		err := c.listen(ctx)
+		listened, err := c.listen(ctx)
 		c.setHealthy(false)
+		if listened {
+			pause = first
+		}
 		if ctx.Err() != nil {
 			return
 		}
@@ -218,11 +251,14 @@ func (c *Cache) supervise(ctx context.Context) {
 var errDiscard = fmt.Errorf("sqlstore: listener done: %w", driver.ErrBadConn)
 
 // listen holds one connection, LISTENs on it and applies notifications
-// until the connection or ctx fails.
-func (c *Cache) listen(ctx context.Context) error {
-	conn, err := c.db.Conn(ctx)
+// until the connection or ctx fails or a ping goes unanswered; listened
+// reports whether it got as far as listening.
+func (c *Cache) listen(ctx context.Context) (listened bool, err error) {
+	setup, cancel := context.WithTimeout(ctx, listenSetupTimeout)
+	defer cancel()
+	conn, err := c.db.Conn(setup)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer conn.Close()
 	var cause error
@@ -233,23 +269,59 @@ func (c *Cache) listen(ctx context.Context) error {
 			return errDiscard
 		}
 		pc := sc.Conn()
-		if _, cause = pc.Exec(ctx, "LISTEN authkit_users"); cause != nil {
+		if _, cause = pc.Exec(setup, "LISTEN authkit_users"); cause != nil {
 			return errDiscard
 		}
 		c.setHealthy(true)
-		for {
-			n, err := pc.WaitForNotification(ctx)
-			if err != nil {
-				cause = err
-				return errDiscard
-			}
-			c.invalidate(n.Payload)
-		}
+		listened = true
+		cause = c.receive(ctx, pc)
+		// Off at once: closing a connection over a dead link may take a
+		// while.
+		c.setHealthy(false)
+		return errDiscard
 	})
 	if cause != nil {
-		return cause
+		return listened, cause
 	}
-	return err
+	return listened, err
+}
+
+// pingQuery is the ping: an empty statement, as pgx's Ping sends, but
+// one that names the listener in pg_stat_activity.query, where the
+// connection otherwise shows "LISTEN authkit_users".
+const pingQuery = "-- authkit_users listener ping"
+
+// receive applies the notifications that arrive on pc, and pings pc
+// every c.ping, until ctx ends, pc fails or a ping is not answered
+// within c.ping. It returns why it stopped.
+func (c *Cache) receive(ctx context.Context, pc *pgx.Conn) error {
+	next := time.Now().Add(c.ping)
+	for {
+		wait, cancel := context.WithDeadline(ctx, next)
+		n, err := pc.WaitForNotification(wait)
+		idle := wait.Err() != nil
+		cancel()
+		if n != nil {
+			c.invalidate(n.Payload)
+		}
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case err != nil && !idle:
+			return err
+		case err != nil || !time.Now().Before(next):
+			// The ping is due. A timeout on WaitForNotification leaves
+			// the connection usable; a notification that arrives during
+			// the ping is kept for the next wait.
+			ping, cancel := context.WithTimeout(ctx, c.ping)
+			_, err := pc.Exec(ping, pingQuery)
+			cancel()
+			if err != nil {
+				return fmt.Errorf("sqlstore: ping on the listening connection: %w", err)
+			}
+			next = time.Now().Add(c.ping)
+		}
+	}
 }
 
 // clone copies u, so that callers never share the cached slices.

@@ -124,9 +124,10 @@ func TestCacheListenerLost(t *testing.T) {
 	if _, err := c.User(ctx, "alice"); err != nil {
 		t.Fatal(err)
 	}
-	// Only this package's tests LISTEN, one at a time.
+	// Only this package's tests LISTEN, one at a time. The listener's
+	// last query is LISTEN, or its ping once a ping interval has passed.
 	sqlExec(t, s, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-		WHERE query = 'LISTEN authkit_users' AND datname = current_database()`)
+		WHERE query IN ('LISTEN authkit_users', '`+sqlstore.PingQuery+`') AND datname = current_database()`)
 	waitFor(t, "the cache to notice", func() bool { return !sqlstore.Listening(c) })
 	waitFor(t, "the cache to listen again", func() bool { return sqlstore.Listening(c) })
 	if !bytes.Contains(logs.Bytes(), []byte("not listening")) {

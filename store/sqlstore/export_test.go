@@ -11,3 +11,7 @@ func Listening(c *Cache) bool {
 
 // DB returns the pool of s.
 func DB(s *Store) *sql.DB { return s.db }
+
+// PingQuery is the statement the cache pings its listening connection
+// with, which pg_stat_activity shows.
+const PingQuery = pingQuery

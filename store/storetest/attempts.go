@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,9 +20,11 @@ var attemptCases = []testCase{
 	{"OddKeys", testAttemptOddKeys},
 	{"Expiry", testAttemptExpiry},
 	{"Reset", testResetAttempts},
-	{"Forgive", testForgiveFailure},
+	{"PendingLeavesNoTrace", testPendingLeavesNoTrace},
+	{"PendingDeadline", testPendingDeadline},
 	{"Invalid", testAttemptsInvalid},
-	{"Concurrent", testConcurrentAddFailure},
+	{"Concurrent", testConcurrentFailures},
+	{"ConcurrentBegin", testConcurrentBegin},
 	{"ContextDone", testAttemptsContextDone},
 }
 
@@ -39,23 +42,51 @@ func (e *env) attempts(t *testing.T, keys ...string) []store.Attempt {
 	return got
 }
 
-// fail adds a failure to each counter of keys with ttl [lockout], failing
-// the test on error.
-func (e *env) fail(t *testing.T, keys ...string) []store.Attempt {
+// attemptIDs numbers the attempts of the tests.
+var attemptIDs atomic.Int64
+
+// newAttemptID returns an attempt id used nowhere else.
+func newAttemptID() string { return fmt.Sprint("attempt-", attemptIDs.Add(1)) }
+
+// begin begins a new attempt on keys, with a deadline a minute ahead,
+// failing the test on error, and returns its id and the counters before.
+func (e *env) begin(t *testing.T, keys ...string) (string, []store.Attempt) {
 	t.Helper()
-	got, err := e.s.AddFailure(e.ctx, lockout, keys...)
-	must(t, "AddFailure", err)
+	id := newAttemptID()
+	got, err := e.s.BeginAttempt(e.ctx, id, e.clock.Now().Add(time.Minute), keys...)
+	must(t, "BeginAttempt", err)
 	if len(got) != len(keys) {
-		t.Fatalf("AddFailure(%d keys) returned %d counters", len(keys), len(got))
+		t.Fatalf("BeginAttempt(%d keys) returned %d counters", len(keys), len(got))
+	}
+	return id, got
+}
+
+// end ends attempt id on keys, with ttl [lockout], failing the test on
+// error.
+func (e *env) end(t *testing.T, id string, failed bool, keys ...string) []store.Attempt {
+	t.Helper()
+	got, err := e.s.EndAttempt(e.ctx, id, failed, lockout, keys...)
+	must(t, "EndAttempt", err)
+	if len(got) != len(keys) {
+		t.Fatalf("EndAttempt(%d keys) returned %d counters", len(keys), len(got))
 	}
 	return got
+}
+
+// fail counts one failed attempt on each counter of keys, begun and ended
+// at once, and returns the counters as left.
+func (e *env) fail(t *testing.T, keys ...string) []store.Attempt {
+	t.Helper()
+	id, _ := e.begin(t, keys...)
+	return e.end(t, id, true, keys...)
 }
 
 // checkAttempt reports a counter that differs from want.
 func checkAttempt(t *testing.T, what string, got, want store.Attempt) {
 	t.Helper()
-	if got.Failures != want.Failures || !got.Last.Equal(want.Last) {
-		t.Errorf("%s = {%d, %v}, want {%d, %v}", what, got.Failures, got.Last, want.Failures, want.Last)
+	if got.Failures != want.Failures || !got.Last.Equal(want.Last) || got.Pending != want.Pending {
+		t.Errorf("%s = {%d, %v, pending %d}, want {%d, %v, pending %d}",
+			what, got.Failures, got.Last, got.Pending, want.Failures, want.Last, want.Pending)
 	}
 }
 
@@ -69,19 +100,23 @@ func testAttemptsAbsent(t *testing.T, e *env) {
 	if len(got) != 0 {
 		t.Errorf("Attempts() = %v, want none", got)
 	}
-	got, err = e.s.AddFailure(e.ctx, lockout)
-	must(t, "AddFailure()", err)
+	got, err = e.s.BeginAttempt(e.ctx, "x", e.clock.Now().Add(time.Minute))
+	must(t, "BeginAttempt()", err)
 	if len(got) != 0 {
-		t.Errorf("AddFailure() = %v, want none", got)
+		t.Errorf("BeginAttempt() = %v, want none", got)
+	}
+	got, err = e.s.EndAttempt(e.ctx, "x", true, lockout)
+	must(t, "EndAttempt()", err)
+	if len(got) != 0 {
+		t.Errorf("EndAttempt() = %v, want none", got)
 	}
 	must(t, "ResetAttempts()", e.s.ResetAttempts(e.ctx))
-	must(t, "ForgiveFailure()", e.s.ForgiveFailure(e.ctx))
 }
 
 func testAddFailureCounts(t *testing.T, e *env) {
 	for n := 1; n <= 3; n++ {
 		want := store.Attempt{Failures: n, Last: e.clock.Now()}
-		checkAttempt(t, "AddFailure", e.fail(t, "k")[0], want)
+		checkAttempt(t, "Failure", e.fail(t, "k")[0], want)
 		checkAttempt(t, "Attempts", e.attempts(t, "k")[0], want)
 		e.clock.Advance(time.Minute)
 	}
@@ -94,9 +129,9 @@ func testAttemptsIndependent(t *testing.T, e *env) {
 	got := e.fail(t, "b", "a", "b")
 	// Results come back in the order of the keys; a key named twice
 	// counts twice.
-	checkAttempt(t, "AddFailure[b]", got[0], store.Attempt{Failures: 2, Last: t1})
-	checkAttempt(t, "AddFailure[a]", got[1], store.Attempt{Failures: 2, Last: t1})
-	checkAttempt(t, "AddFailure[b again]", got[2], store.Attempt{Failures: 3, Last: t1})
+	checkAttempt(t, "fail[b]", got[0], store.Attempt{Failures: 2, Last: t1})
+	checkAttempt(t, "fail[a]", got[1], store.Attempt{Failures: 2, Last: t1})
+	checkAttempt(t, "fail[b again]", got[2], store.Attempt{Failures: 3, Last: t1})
 
 	e.fail(t, "c")
 	got = e.attempts(t, "c", "a", "absent", "b")
@@ -149,19 +184,19 @@ func testAttemptExpiry(t *testing.T, e *env) {
 	e.clock.Advance(lockout - time.Second)
 	// Each failure pushes the expiry back to ttl after it.
 	t1 := e.clock.Now()
-	checkAttempt(t, "AddFailure before expiry", e.fail(t, "k")[0], store.Attempt{Failures: 2, Last: t1})
+	checkAttempt(t, "fail before expiry", e.fail(t, "k")[0], store.Attempt{Failures: 2, Last: t1})
 	e.clock.Advance(time.Second)
 	checkAttempt(t, "Attempts(other) at its expiry", e.attempts(t, "other")[0], store.Attempt{})
 	e.clock.Advance(lockout - 2*time.Second)
 	checkAttempt(t, "Attempts just before expiry", e.attempts(t, "k")[0], store.Attempt{Failures: 2, Last: t1})
 	e.clock.Advance(time.Second)
 	checkAttempt(t, "Attempts at expiry", e.attempts(t, "k")[0], store.Attempt{})
-	checkAttempt(t, "AddFailure after expiry", e.fail(t, "k")[0], store.Attempt{Failures: 1, Last: e.clock.Now()})
+	checkAttempt(t, "fail after expiry", e.fail(t, "k")[0], store.Attempt{Failures: 1, Last: e.clock.Now()})
 	checkAttempt(t, "Attempts after expiry", e.attempts(t, "k")[0], store.Attempt{Failures: 1, Last: e.clock.Now()})
 
 	// Each call may give its own ttl; the latest one counts.
-	_, err := e.s.AddFailure(e.ctx, time.Minute, "k")
-	must(t, "AddFailure with a short ttl", err)
+	_, err := e.s.EndAttempt(e.ctx, newAttemptID(), true, time.Minute, "k")
+	must(t, "EndAttempt with a short ttl", err)
 	e.clock.Advance(time.Minute)
 	checkAttempt(t, "Attempts after the short ttl", e.attempts(t, "k")[0], store.Attempt{})
 }
@@ -174,7 +209,7 @@ func testResetAttempts(t *testing.T, e *env) {
 	checkAttempt(t, "Attempts[a]", got[0], store.Attempt{})
 	checkAttempt(t, "Attempts[b]", got[1], store.Attempt{Failures: 1, Last: now})
 	checkAttempt(t, "Attempts[c]", got[2], store.Attempt{})
-	checkAttempt(t, "AddFailure after reset", e.fail(t, "a")[0], store.Attempt{Failures: 1, Last: now})
+	checkAttempt(t, "fail after reset", e.fail(t, "a")[0], store.Attempt{Failures: 1, Last: now})
 }
 
 // testAttemptsInvalid checks that keys no counter can have, and a ttl
@@ -197,29 +232,36 @@ func testAttemptsInvalid(t *testing.T, e *env) {
 		{"NegativeTTL", -time.Second, []string{"ok"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := e.s.AddFailure(e.ctx, c.ttl, c.keys...)
-			wantErr(t, "AddFailure", err, store.ErrInvalid)
+			_, err := e.s.EndAttempt(e.ctx, newAttemptID(), true, c.ttl, c.keys...)
+			wantErr(t, "EndAttempt", err, store.ErrInvalid)
 			if c.ttl > 0 {
 				_, err = e.s.Attempts(e.ctx, c.keys...)
 				wantErr(t, "Attempts", err, store.ErrInvalid)
 				wantErr(t, "ResetAttempts", e.s.ResetAttempts(e.ctx, c.keys...), store.ErrInvalid)
-				wantErr(t, "ForgiveFailure", e.s.ForgiveFailure(e.ctx, c.keys...), store.ErrInvalid)
+				_, err = e.s.BeginAttempt(e.ctx, newAttemptID(), e.clock.Now().Add(time.Minute), c.keys...)
+				wantErr(t, "BeginAttempt", err, store.ErrInvalid)
 			}
 		})
+	}
+	for _, id := range []string{"", strings.Repeat("i", store.MaxAttemptIDLen+1)} {
+		_, err := e.s.BeginAttempt(e.ctx, id, e.clock.Now().Add(time.Minute), "ok")
+		wantErr(t, fmt.Sprintf("BeginAttempt(id of %d bytes)", len(id)), err, store.ErrInvalid)
+		_, err = e.s.EndAttempt(e.ctx, id, true, lockout, "ok")
+		wantErr(t, fmt.Sprintf("EndAttempt(id of %d bytes)", len(id)), err, store.ErrInvalid)
 	}
 	checkAttempt(t, "Attempts after invalid calls", e.attempts(t, "ok")[0], store.Attempt{Failures: 1, Last: now})
 }
 
-// testConcurrentAddFailure checks that each counter changes atomically:
+// testConcurrentFailures checks that each counter changes atomically:
 // of n concurrent failures, each sees a different count, and none is lost.
-func testConcurrentAddFailure(t *testing.T, e *env) {
+func testConcurrentFailures(t *testing.T, e *env) {
 	const n = 50
 	counts := make([]int, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			got, err := e.s.AddFailure(e.ctx, lockout, "k")
+			got, err := e.s.EndAttempt(e.ctx, newAttemptID(), true, lockout, "k")
 			if err == nil && len(got) == 1 {
 				counts[i] = got[0].Failures
 			}
@@ -228,12 +270,12 @@ func testConcurrentAddFailure(t *testing.T, e *env) {
 	}
 	wg.Wait()
 	for _, err := range errs {
-		must(t, "AddFailure", err)
+		must(t, "EndAttempt", err)
 	}
 	slices.Sort(counts)
 	for i, c := range counts {
 		if c != i+1 {
-			t.Fatalf("the %d concurrent AddFailure calls returned the counts %v, want 1 to %d once each", n, counts, n)
+			t.Fatalf("the %d concurrent failed EndAttempt calls returned the counts %v, want 1 to %d once each", n, counts, n)
 		}
 	}
 	checkAttempt(t, "Attempts", e.attempts(t, "k")[0], store.Attempt{Failures: n, Last: e.clock.Now()})
@@ -249,10 +291,11 @@ func testAttemptsContextDone(t *testing.T, e *env) {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := e.s.Attempts(c.ctx, "k")
 			wantInfraErr(t, "Attempts", err)
-			_, err = e.s.AddFailure(c.ctx, lockout, "k", "new")
-			wantInfraErr(t, "AddFailure", err)
+			_, err = e.s.BeginAttempt(c.ctx, newAttemptID(), e.clock.Now().Add(time.Minute), "k", "new")
+			wantInfraErr(t, "BeginAttempt", err)
+			_, err = e.s.EndAttempt(c.ctx, newAttemptID(), true, lockout, "k", "new")
+			wantInfraErr(t, "EndAttempt", err)
 			wantInfraErr(t, "ResetAttempts", e.s.ResetAttempts(c.ctx, "k"))
-			wantInfraErr(t, "ForgiveFailure", e.s.ForgiveFailure(c.ctx, "k"))
 		})
 	}
 	got := e.attempts(t, "k", "new")
@@ -260,22 +303,86 @@ func testAttemptsContextDone(t *testing.T, e *env) {
 	checkAttempt(t, "Attempts[new]", got[1], store.Attempt{})
 }
 
-// testForgiveFailure takes failures back one at a time, keeping the time
-// of the last failure, down to an absent counter and never below.
-func testForgiveFailure(t *testing.T, e *env) {
+// testPendingLeavesNoTrace checks that an attempt that ends without
+// failing leaves its counters exactly as they were: the same failures,
+// the same time of the last failure and the same expiry, so a success
+// cannot extend a lock or a counter's life; and that other callers see
+// it as pending while it runs.
+func testPendingLeavesNoTrace(t *testing.T, e *env) {
 	t0 := e.clock.Now()
-	e.fail(t, "k", "k", "other")
+	e.fail(t, "k", "k")
 	e.clock.Advance(time.Minute)
-	must(t, "ForgiveFailure", e.s.ForgiveFailure(e.ctx, "k", "absent"))
-	got := e.attempts(t, "k", "other", "absent")
-	checkAttempt(t, "Attempts[k] after one forgiven", got[0], store.Attempt{Failures: 1, Last: t0})
-	checkAttempt(t, "Attempts[other]", got[1], store.Attempt{Failures: 1, Last: t0})
-	checkAttempt(t, "Attempts[absent]", got[2], store.Attempt{})
-	must(t, "ForgiveFailure", e.s.ForgiveFailure(e.ctx, "k", "k"))
-	checkAttempt(t, "Attempts[k] after all forgiven", e.attempts(t, "k")[0], store.Attempt{})
-	checkAttempt(t, "AddFailure after all forgiven", e.fail(t, "k")[0], store.Attempt{Failures: 1, Last: e.clock.Now()})
-	// An expired counter is absent: forgiving it changes nothing.
-	e.clock.Advance(lockout)
-	must(t, "ForgiveFailure", e.s.ForgiveFailure(e.ctx, "k"))
-	checkAttempt(t, "AddFailure after expiry", e.fail(t, "k")[0], store.Attempt{Failures: 1, Last: e.clock.Now()})
+	id, before := e.begin(t, "k", "fresh")
+	checkAttempt(t, "BeginAttempt[k]", before[0], store.Attempt{Failures: 2, Last: t0})
+	checkAttempt(t, "BeginAttempt[fresh]", before[1], store.Attempt{})
+	got := e.attempts(t, "k", "fresh")
+	checkAttempt(t, "Attempts[k] while pending", got[0], store.Attempt{Failures: 2, Last: t0, Pending: 1})
+	checkAttempt(t, "Attempts[fresh] while pending", got[1], store.Attempt{Pending: 1})
+	_, second := e.begin(t, "k")
+	checkAttempt(t, "second BeginAttempt[k]", second[0], store.Attempt{Failures: 2, Last: t0, Pending: 1})
+
+	e.clock.Advance(30 * time.Second)
+	got = e.end(t, id, false, "k", "fresh")
+	checkAttempt(t, "EndAttempt[k] not failed", got[0], store.Attempt{Failures: 2, Last: t0, Pending: 1})
+	checkAttempt(t, "EndAttempt[fresh] not failed", got[1], store.Attempt{})
+	// The expiry is still lockout after the last failure, not after the
+	// attempt that left no trace.
+	e.clock.Set(t0.Add(lockout - time.Second))
+	checkAttempt(t, "Attempts[k] before its expiry", e.attempts(t, "k")[0], store.Attempt{Failures: 2, Last: t0})
+	e.clock.Set(t0.Add(lockout))
+	checkAttempt(t, "Attempts[k] at its expiry", e.attempts(t, "k")[0], store.Attempt{})
+
+	// Ending twice, or ending an attempt never begun, changes nothing.
+	e.end(t, id, false, "k")
+	e.end(t, "never-begun", false, "k")
+	checkAttempt(t, "Attempts[k] after extra ends", e.attempts(t, "k")[0], store.Attempt{})
+}
+
+// testPendingDeadline checks that a pending attempt stops counting at its
+// deadline (its process may have died), and that a failure ended after
+// the deadline still counts.
+func testPendingDeadline(t *testing.T, e *env) {
+	id := newAttemptID()
+	_, err := e.s.BeginAttempt(e.ctx, id, e.clock.Now().Add(10*time.Second), "k")
+	must(t, "BeginAttempt", err)
+	e.clock.Advance(9 * time.Second)
+	checkAttempt(t, "Attempts before the deadline", e.attempts(t, "k")[0], store.Attempt{Pending: 1})
+	e.clock.Advance(time.Second)
+	checkAttempt(t, "Attempts at the deadline", e.attempts(t, "k")[0], store.Attempt{})
+	checkAttempt(t, "EndAttempt failed after the deadline", e.end(t, id, true, "k")[0],
+		store.Attempt{Failures: 1, Last: e.clock.Now()})
+	// A deadline already past registers nothing.
+	_, err = e.s.BeginAttempt(e.ctx, newAttemptID(), e.clock.Now(), "k")
+	must(t, "BeginAttempt with a past deadline", err)
+	checkAttempt(t, "Attempts after a past deadline", e.attempts(t, "k")[0], store.Attempt{Failures: 1, Last: e.clock.Now()})
+}
+
+// testConcurrentBegin checks that pending attempts are counted
+// atomically: of n concurrent BeginAttempt calls, each sees a different
+// number of attempts before it.
+func testConcurrentBegin(t *testing.T, e *env) {
+	const n = 30
+	seen := make([]int, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			got, err := e.s.BeginAttempt(e.ctx, newAttemptID(), e.clock.Now().Add(time.Minute), "k")
+			if err == nil && len(got) == 1 {
+				seen[i] = got[0].Pending
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		must(t, "BeginAttempt", err)
+	}
+	slices.Sort(seen)
+	for i, p := range seen {
+		if p != i {
+			t.Fatalf("the %d concurrent BeginAttempt calls saw %v pending, want 0 to %d once each", n, seen, n-1)
+		}
+	}
+	checkAttempt(t, "Attempts", e.attempts(t, "k")[0], store.Attempt{Pending: n})
 }

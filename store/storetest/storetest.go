@@ -30,6 +30,7 @@ func Run(t *testing.T, newStore func(t *testing.T, now func() time.Time) store.S
 		{"Sessions", sessionCases},
 		{"Refresh", refreshCases},
 		{"Attempts", attemptCases},
+		{"Devices", deviceCases},
 		{"Context", contextCases},
 	}
 	for _, g := range groups {

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/gin-authkit/authkit/ginauth"
 )
 
 // requestTimeout bounds every request: the demo answers 503 after its own
@@ -39,6 +41,7 @@ type answer struct {
 	status     int
 	code       string // the "error" member of an error body
 	retryAfter bool
+	wait       string // the Retry-After header
 	body       []byte
 	err        error // transport error: no answer at all
 	start, end time.Time
@@ -46,6 +49,29 @@ type answer struct {
 
 // send performs one request and reads the whole answer.
 func send(c *http.Client, base, method, path, auth, contentType string, body []byte) answer {
+	h := http.Header{}
+	if auth != "" {
+		h.Set("Authorization", auth)
+	}
+	if contentType != "" {
+		h.Set("Content-Type", contentType)
+	}
+	return sendHeader(c, base, method, path, h, body)
+}
+
+// sendLogin posts a login for name and password, presenting the device
+// credential device (in ginauth.DeviceHeader) unless it is empty.
+func sendLogin(c *http.Client, base, name, password, device string) answer {
+	h := http.Header{"Content-Type": {"application/json"}}
+	if device != "" {
+		h.Set(ginauth.DeviceHeader, device)
+	}
+	return sendHeader(c, base, "POST", "/auth/login", h, loginBody(name, password))
+}
+
+// sendHeader performs one request with the headers h and reads the whole
+// answer.
+func sendHeader(c *http.Client, base, method, path string, h http.Header, body []byte) answer {
 	a := answer{start: time.Now()}
 	defer func() { a.end = time.Now() }()
 	var rd io.Reader
@@ -57,12 +83,7 @@ func send(c *http.Client, base, method, path, auth, contentType string, body []b
 		a.err = err
 		return a
 	}
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
+	req.Header = h
 	resp, err := c.Do(req)
 	if err != nil {
 		a.err, a.end = err, time.Now()
@@ -72,7 +93,8 @@ func send(c *http.Client, base, method, path, auth, contentType string, body []b
 	resp.Body.Close()
 	a.end = time.Now()
 	a.status = resp.StatusCode
-	a.retryAfter = resp.Header.Get("Retry-After") != ""
+	a.wait = resp.Header.Get("Retry-After")
+	a.retryAfter = a.wait != ""
 	if resp.StatusCode >= 400 {
 		var e struct{ Error string }
 		if json.Unmarshal(a.body, &e) == nil {

@@ -25,6 +25,10 @@ import (
 	"github.com/gin-authkit/authkit/bench/internal/redisproc"
 )
 
+// loadCost is the bcrypt cost of the load run: the load measures the
+// kit, not bcrypt.
+const loadCost = 4
+
 // goroutineSlack is how many more goroutines than before the load the
 // demo may have once the load is over.
 const goroutineSlack = 10
@@ -36,6 +40,9 @@ type config struct {
 	demoBin     string
 	faults      []string
 	seed        uint64
+
+	attack bool          // run the attack scenarios instead of the load
+	flood  time.Duration // how long scenario 2 of the attacks lasts
 }
 
 func main() {
@@ -49,7 +56,13 @@ func main() {
 	flag.StringVar(&c.demoBin, "demo", "", "demo binary to run (default: go build the demo of ../)")
 	flag.StringVar(&faults, "faults", strings.Join(faultKinds, ","), "faults to inject, in order, spread over the run (\"\" for none): "+strings.Join(faultKinds, ","))
 	flag.Uint64Var(&c.seed, "seed", 0, "seed of the request mix (default: random)")
+	flag.BoolVar(&c.attack, "attack", false, "run the three attack scenarios at the demo's default bcrypt cost instead of the load")
+	flag.DurationVar(&c.flood, "flood", 15*time.Second, "with -attack: how long the 40-address flood lasts (5s to 20s)")
 	flag.Parse()
+	if c.flood < 5*time.Second || c.flood > 20*time.Second {
+		fmt.Fprintln(os.Stderr, "loadtest: -flood must be 5s to 20s")
+		os.Exit(2)
+	}
 	if c.duration < 5*time.Second || c.duration > 10*time.Minute || c.users < 1 || c.users > 200 || c.maxRequests < 1 {
 		fmt.Fprintln(os.Stderr, "loadtest: -duration must be 5s to 10m, -users 1 to 200, -max-requests positive")
 		os.Exit(2)
@@ -68,7 +81,12 @@ func main() {
 		c.seed = mrand.Uint64()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, c)
+	var err error
+	if c.attack {
+		err = runAttack(ctx, c)
+	} else {
+		err = run(ctx, c)
+	}
 	stop()
 	switch {
 	case errors.Is(err, errFailed):
@@ -122,14 +140,9 @@ func run(ctx context.Context, c config) (err error) {
 		fmt.Fprintf(os.Stderr, "loadtest: the demo's and Redis's logs are kept in %s\n", dir)
 	}()
 
-	bin := c.demoBin
-	if bin == "" {
-		bctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-		bin, err = buildDemo(bctx, dir)
-		cancel()
-		if err != nil {
-			return err
-		}
+	bin, err := demoBinary(ctx, c.demoBin, dir)
+	if err != nil {
+		return err
 	}
 	srv, err := redisproc.Start(dir)
 	if err != nil {
@@ -201,7 +214,7 @@ func newLoadtest(c config, bin, dir string, srv *redisproc.Server, addr string) 
 	rand.Read(secret) // never fails: since Go 1.24 it crashes the program instead
 	lt := &loadtest{
 		base:    "http://" + addr,
-		demo:    newDemo(bin, dir, srv.Addr, addr, hex.EncodeToString(secret)),
+		demo:    newDemo(bin, dir, srv.Addr, addr, hex.EncodeToString(secret), loadCost),
 		redis:   srv,
 		ctl:     redis.NewClient(&redis.Options{Addr: srv.Addr, ContextTimeoutEnabled: true, PoolSize: 1}),
 		tl:      newTimeline(),

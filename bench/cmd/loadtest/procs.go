@@ -15,6 +15,17 @@ import (
 	"time"
 )
 
+// demoBinary returns the demo binary to run: bin when set, else one built
+// into dir (within 5 minutes).
+func demoBinary(ctx context.Context, bin, dir string) (string, error) {
+	if bin != "" {
+		return bin, nil
+	}
+	bctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	return buildDemo(bctx, dir)
+}
+
 // buildDemo builds the demo of the authkit module this module replaces
 // (../), into dir, with the library's own go.mod.
 func buildDemo(ctx context.Context, dir string) (string, error) {
@@ -43,19 +54,20 @@ type demo struct {
 	exited chan struct{}
 }
 
-func newDemo(bin, dir, redisAddr, addr, secret string) *demo {
-	return &demo{
-		bin:  bin,
-		addr: addr,
-		log:  filepath.Join(dir, "demo.log"),
-		env: []string{
-			"REDIS_URL=redis://" + redisAddr + "/0",
-			"AUTHKIT_SECRET=" + secret,
-			"AUTHKIT_BCRYPT_COST=4",
-			"AUTHKIT_ADDR=" + addr,
-			"AUTHKIT_LOG_FORMAT=json",
-		},
+// newDemo prepares the demo bin on addr, with the Redis at redisAddr and
+// the secret; bcrypt cost sets AUTHKIT_BCRYPT_COST, and 0 leaves it unset
+// so that the demo uses its default (demoDefaultCost).
+func newDemo(bin, dir, redisAddr, addr, secret string, cost int) *demo {
+	env := []string{
+		"REDIS_URL=redis://" + redisAddr + "/0",
+		"AUTHKIT_SECRET=" + secret,
+		"AUTHKIT_ADDR=" + addr,
+		"AUTHKIT_LOG_FORMAT=json",
 	}
+	if cost != 0 {
+		env = append(env, "AUTHKIT_BCRYPT_COST="+strconv.Itoa(cost))
+	}
+	return &demo{bin: bin, addr: addr, log: filepath.Join(dir, "demo.log"), env: env}
 }
 
 // start starts the server and waits until it answers /healthz with 200.

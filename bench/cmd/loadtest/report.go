@@ -87,13 +87,12 @@ func (lt *loadtest) report(c config, elapsed time.Duration, g growth) (pass bool
 	return pass
 }
 
-// percentile returns the p-th percentile of ds (which it sorts).
+// percentile formats the p-th percentile of ds (see quantile).
 func percentile(ds []time.Duration, p int) string {
 	if len(ds) == 0 {
 		return "n/a"
 	}
-	slices.Sort(ds)
-	d := ds[min(len(ds)-1, len(ds)*p/100)]
+	d := quantile(ds, p)
 	switch {
 	case d >= time.Millisecond:
 		return fmt.Sprintf("%.1f ms", float64(d)/1e6)
