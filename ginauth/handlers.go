@@ -272,7 +272,7 @@ func (a *Auth) LogoutHandler() gin.HandlerFunc {
 }
 
 // logoutTarget finds the session a logout ends: the principal's when an
-// earlier annotation authenticated the request, or else the one its
+// earlier check authenticated the request, or else the one its
 // credential names, live or not. A Basic credential names none and is not
 // checked: logging out of it changes nothing.
 func (a *Auth) logoutTarget(c *gin.Context) (username string, sid store.Digest, scheme string, err error) {
@@ -362,7 +362,7 @@ func ping(ctx context.Context, s any) error {
 }
 
 // principal returns the principal [Auth.Authenticate] or an earlier
-// annotation recorded, answering its failure when it recorded one, or
+// check recorded, answering its failure when it recorded one, or
 // authenticates the request now.
 func (a *Auth) principal(c *gin.Context) (*Principal, bool) {
 	pc := resultOf(c)
