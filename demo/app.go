@@ -23,12 +23,13 @@ type app struct {
 	mode    string // "memory" or "redis"
 	metrics *metrics
 	engine  *gin.Engine
-	routes  []pageRoute // for the page's route table
+	router  *ginauth.Router // the engine's routes with their rules
+	routes  []pageRoute     // for the page's route table
 }
 
-// newApp mounts the demo's routes. Every route carries an authkit
-// annotation: ginauth.Public() on open ones, and the handlers of ginauth
-// carry their own. TestRoutes checks the table against the README.
+// newApp mounts the demo's routes through auth's router, each with its
+// rule, which the router enforces and lists. TestRoutes checks the list
+// against the README.
 func newApp(auth *ginauth.Auth, logger *slog.Logger, mode string) *app {
 	a := &app{auth: auth, logger: logger, mode: mode, metrics: newMetrics()}
 	r := gin.New()
@@ -51,33 +52,34 @@ func newApp(auth *ginauth.Auth, logger *slog.Logger, mode string) *app {
 
 	// HEAD answers as GET without the body (net/http drops it), for
 	// uptime checks and curl -I. Gin does not route HEAD to GET by itself.
-	r.GET("/", ginauth.Public(), a.page)
-	r.HEAD("/", ginauth.Public(), a.page)
+	rt := auth.Router(r)
+	rt.GET("/", ginauth.Open(), a.page)
+	rt.HEAD("/", ginauth.Open(), a.page)
 	health := auth.HealthHandler()
-	r.GET("/healthz", health)
-	r.HEAD("/healthz", health)
+	rt.GET("/healthz", ginauth.Open(), health)
+	rt.HEAD("/healthz", ginauth.Open(), health)
 
-	ag := r.Group("/auth")
-	ag.POST("/login", auth.LoginHandler())
-	ag.POST("/refresh", auth.RefreshHandler())
+	ag := rt.Group("/auth", ginauth.Open())
+	ag.POST("/login", ginauth.Open(), auth.LoginHandler())
+	ag.POST("/refresh", ginauth.Open(), auth.RefreshHandler())
 	// Logout authenticates by itself and is idempotent: a second logout,
-	// or one with an expired token, is 204 again. Behind auth.Required it
-	// would answer 401 for a session that is already gone.
-	ag.POST("/logout", auth.LogoutHandler())
-	ag.POST("/logout-all", auth.Required(), auth.LogoutAllHandler())
+	// or one with an expired token, is 204 again. Behind a sign-in rule
+	// it would answer 401 for a session that is already gone.
+	ag.POST("/logout", ginauth.Open(), auth.LogoutHandler())
+	ag.POST("/logout-all", ginauth.SignedIn(), auth.LogoutAllHandler())
 
 	// OAuth 2.0 clients (golang.org/x/oauth2 and the like): the password
 	// and refresh_token grants of RFC 6749, and RFC 7009 revocation.
-	r.POST("/oauth/token", auth.TokenHandler())
-	r.POST("/oauth/revoke", auth.RevokeHandler())
+	rt.POST("/oauth/token", ginauth.Open(), auth.TokenHandler())
+	rt.POST("/oauth/revoke", ginauth.Open(), auth.RevokeHandler())
 	// The public keys other services verify tokens with (an empty set
 	// with AUTHKIT_SECRET, whose key must never be published).
-	r.GET("/.well-known/jwks.json", auth.JWKSHandler())
+	rt.GET("/.well-known/jwks.json", ginauth.Open(), auth.JWKSHandler())
 
-	api := r.Group("/api", auth.Required())
-	api.GET("/me", a.me)
-	api.GET("/admin/stats", auth.RequireRoles("admin"), a.stats)
-	api.GET("/reports", auth.RequireRoles("admin", "analyst"), a.reports)
+	api := rt.Group("/api", ginauth.SignedIn())
+	api.GET("/me", ginauth.SignedIn(), a.me)
+	api.GET("/admin/stats", ginauth.AnyRole("admin"), a.stats)
+	api.GET("/reports", ginauth.AnyRole("admin", "analyst"), a.reports)
 
 	r.NoRoute(func(c *gin.Context) {
 		c.JSON(http.StatusNotFound, gin.H{"error": "not_found", "message": "There is nothing here – see / for the routes"})
@@ -85,20 +87,16 @@ func newApp(auth *ginauth.Auth, logger *slog.Logger, mode string) *app {
 	r.NoMethod(func(c *gin.Context) {
 		c.JSON(http.StatusMethodNotAllowed, gin.H{"error": "method_not_allowed", "message": "This route does not accept " + c.Request.Method + " – see / for the routes"})
 	})
-	a.engine = r
-	routes, err := describeRoutes(r)
-	if err != nil {
-		logger.Warn("cannot list the routes for the page", "err", err)
-	}
-	a.routes = routes
+	a.engine, a.router = r, rt
+	a.routes = describeRoutes(rt)
 	return a
 }
 
 // me answers who the caller is.
 func (a *app) me(c *gin.Context) {
 	p, ok := ginauth.PrincipalFrom(c)
-	if !ok { // unreachable behind auth.Required; fail closed all the same
-		a.logger.Error("no principal behind auth.Required", "path", c.FullPath())
+	if !ok { // unreachable behind ginauth.SignedIn; fail closed all the same
+		a.logger.Error("no principal behind ginauth.SignedIn", "path", c.FullPath())
 		internalError(c)
 		return
 	}

@@ -28,18 +28,15 @@ type pageData struct {
 	Routes                     []pageRoute
 }
 
-// describeRoutes lists the engine's routes for the page, as ginauth.Routes
-// sees their annotations.
-func describeRoutes(e *gin.Engine) ([]pageRoute, error) {
-	routes, err := ginauth.Routes(e)
-	if err != nil {
-		return nil, err
-	}
+// describeRoutes lists the engine's routes for the page, with the rules
+// the router recorded.
+func describeRoutes(rt *ginauth.Router) []pageRoute {
+	routes := rt.Routes()
 	out := make([]pageRoute, 0, len(routes))
 	for _, r := range routes {
 		out = append(out, pageRoute{Method: r.Method, Path: r.Path, Who: who(r)})
 	}
-	return out, nil
+	return out
 }
 
 func who(r ginauth.Route) string {

@@ -22,7 +22,7 @@ import (
 var ErrConfig = errors.New("ginauth: invalid config")
 
 // Auth is the authentication kit for one Gin application: middleware,
-// route annotations and handlers. It is safe for concurrent use.
+// route rules and handlers. It is safe for concurrent use.
 type Auth struct {
 	cfg        Config
 	schemes    []string

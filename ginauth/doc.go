@@ -1,12 +1,15 @@
 // Package ginauth is authkit's Gin middleware: it authenticates requests
 // (Bearer access tokens, HTTP Basic, a browser session cookie), enforces
-// role annotations on routes, and serves login, refresh and logout.
+// the rule each route is registered with, and serves login, refresh and
+// logout.
 //
-// Checking and enforcing are separate: [Auth.Required] authenticates and
-// records the [Principal] (read it with [PrincipalFrom]); annotations such
-// as [Auth.RequireRoles] enforce. Every route is meant to carry an
-// annotation — [Public] for open routes — so that [Routes] can list what
-// each route requires and [CheckRoutes] can catch a forgotten one.
+// Checking and enforcing are separate: [Auth.Authenticate] checks a
+// credential and records the [Principal] (read it with [PrincipalFrom]);
+// [Auth.Required] and [Auth.RequireRoles] enforce. Routes are registered
+// through [Auth.Router] with a [Rule] — [Open], [SignedIn], [AnyRole] or
+// [AllRoles] — which the router enforces and records, so that
+// [Router.Routes] lists what each route requires and [Router.Check]
+// catches a route registered on gin directly.
 //
 // # The status contract
 //

@@ -3,6 +3,7 @@ package ginauth_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -34,13 +35,14 @@ func Example() {
 	_ = auth.Accounts().CreateUser(context.Background(), "bob", "correct horse battery", []string{"user"})
 
 	r := gin.New()
-	r.POST("/auth/login", auth.LoginHandler())
-	api := r.Group("/api", auth.Required())
-	api.GET("/me", func(c *gin.Context) {
+	rt := auth.Router(r)
+	rt.POST("/auth/login", ginauth.Open(), auth.LoginHandler())
+	api := rt.Group("/api", ginauth.SignedIn())
+	api.GET("/me", ginauth.SignedIn(), func(c *gin.Context) {
 		p, _ := ginauth.PrincipalFrom(c)
 		c.JSON(http.StatusOK, gin.H{"username": p.Username})
 	})
-	api.GET("/admin", auth.RequireRoles("admin"), func(c *gin.Context) { c.Status(http.StatusOK) })
+	api.GET("/admin", ginauth.AnyRole("admin"), func(c *gin.Context) { c.Status(http.StatusOK) })
 
 	send := func(method, path, body, token string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest(method, path, strings.NewReader(body))
@@ -73,9 +75,11 @@ func Example() {
 	// 403 {"error":"forbidden","message":"Access denied – contact your administrator"}
 }
 
-// ExampleRoutes lists the routes of an engine with what they require, for
-// reviews and docs.
-func ExampleRoutes() {
+// ExampleAuth_Router registers routes with the rule each one needs: the
+// router enforces the rule, and lists every route of the engine with it,
+// for reviews and docs. A route registered on gin directly is listed as
+// unannotated, and Check fails on it.
+func ExampleAuth_Router() {
 	key, _ := tokens.NewHMACKey("k", []byte("an example secret of at least 32 bytes!"))
 	opts := []tokens.Option{tokens.WithIssuer("example"), tokens.WithAudience("example-api")}
 	issuer, _ := tokens.NewIssuer(key, opts...)
@@ -84,22 +88,28 @@ func ExampleRoutes() {
 		Issuer: issuer, Verifier: verifier, BcryptCost: bcrypt.MinCost, AllowTestCosts: true})
 
 	r := gin.New()
-	r.GET("/healthz", ginauth.Public(), func(*gin.Context) {})
-	api := r.Group("/api", auth.Required())
-	api.GET("/me", func(*gin.Context) {})
-	api.GET("/reports", auth.RequireRoles("admin", "analyst"), func(*gin.Context) {})
-	api.DELETE("/users/:name", auth.RequireAllRoles("admin", "security"), func(*gin.Context) {})
-	r.GET("/oops", func(*gin.Context) {})
+	rt := auth.Router(r)
+	rt.GET("/healthz", ginauth.Open(), auth.HealthHandler())
+	rt.POST("/auth/login", ginauth.Open(), auth.LoginHandler())
+	// Checked once, never answered: open pages can tell who is signed in.
+	site := rt.Group("", ginauth.Open(), auth.Authenticate())
+	site.GET("/", ginauth.Open(), func(*gin.Context) {})
+	api := site.Group("/api", ginauth.SignedIn())
+	api.GET("/me", ginauth.SignedIn(), func(*gin.Context) {})
+	api.GET("/reports", ginauth.AnyRole("admin", "analyst"), func(*gin.Context) {})
+	api.DELETE("/users/:name", ginauth.AllRoles("admin", "security"), func(*gin.Context) {})
+	r.GET("/oops", func(*gin.Context) {}) // on gin directly: no rule
 
-	routes, _ := ginauth.Routes(r)
-	for _, rt := range routes {
-		fmt.Println(rt)
+	for _, route := range rt.Routes() {
+		fmt.Println(route)
 	}
-	fmt.Println(ginauth.CheckRoutes(r) != nil)
+	fmt.Println(errors.Is(rt.Check(), ginauth.ErrUnannotatedRoute))
 	// Output:
+	// GET /  public
 	// GET /api/me  authenticated
 	// GET /api/reports  roles: admin|analyst
 	// DELETE /api/users/:name  roles: admin & security
+	// POST /auth/login  public
 	// GET /healthz  public
 	// GET /oops  UNANNOTATED
 	// true

@@ -70,7 +70,7 @@ type refreshRequest struct {
 // only in case ("Username"), is 400 invalid_request; other members are
 // ignored, so clients may send extras such as "grant_type".
 func (a *Auth) LoginHandler() gin.HandlerFunc {
-	return annotate(Requirement{Public: true, Endpoint: true}, func(c *gin.Context) {
+	return func(c *gin.Context) {
 		var req loginRequest
 		if err := decodeBody(c, &req); err != nil {
 			a.fail(c, err)
@@ -93,7 +93,7 @@ func (a *Auth) LoginHandler() gin.HandlerFunc {
 			return
 		}
 		a.sendTokens(c, g, a.fail)
-	})
+	}
 }
 
 // grant is what a successful password or refresh grant hands out.
@@ -227,7 +227,7 @@ func (a *Auth) createSession(c *gin.Context, u store.User, sid store.Digest, ref
 // as [Auth.LoginHandler]'s: "refresh_token" exactly and once, others
 // ignored.
 func (a *Auth) RefreshHandler() gin.HandlerFunc {
-	return annotate(Requirement{Public: true, Endpoint: true}, func(c *gin.Context) {
+	return func(c *gin.Context) {
 		var req refreshRequest
 		if err := decodeBody(c, &req); err != nil {
 			a.fail(c, err)
@@ -244,7 +244,7 @@ func (a *Auth) RefreshHandler() gin.HandlerFunc {
 		}
 		noStore(c)
 		a.sendTokens(c, g, a.fail)
-	})
+	}
 }
 
 // sendTokens answers a grant with a new access token and its refresh
@@ -270,7 +270,7 @@ func (a *Auth) sendTokens(c *gin.Context, g grant, fail func(*gin.Context, error
 // only its session and refresh token die. HTTP Basic has no session: the
 // answer is 204 and nothing changes.
 func (a *Auth) LogoutHandler() gin.HandlerFunc {
-	return annotate(Requirement{Authenticated: true, Endpoint: true}, func(c *gin.Context) {
+	return func(c *gin.Context) {
 		username, sid, scheme, err := a.logoutTarget(c)
 		if err != nil {
 			a.fail(c, err)
@@ -287,11 +287,11 @@ func (a *Auth) LogoutHandler() gin.HandlerFunc {
 		}
 		a.auditRequest(c, Event{Kind: EventLogout, Status: http.StatusNoContent, Username: username, Session: sessionPrefixOrEmpty(sid)})
 		a.loggedOut(c, scheme)
-	})
+	}
 }
 
 // logoutTarget finds the session a logout ends: the principal's when an
-// earlier annotation authenticated the request, or else the one its
+// earlier check authenticated the request, or else the one its
 // credential names, live or not. A Basic credential names none and is not
 // checked: logging out of it changes nothing.
 func (a *Auth) logoutTarget(c *gin.Context) (username string, sid store.Digest, scheme string, err error) {
@@ -334,7 +334,7 @@ func sessionPrefixOrEmpty(id store.Digest) string {
 // LogoutAllHandler revokes every session and every device credential of
 // the caller ("log out everywhere") and answers 204.
 func (a *Auth) LogoutAllHandler() gin.HandlerFunc {
-	return annotate(Requirement{Authenticated: true, Endpoint: true}, func(c *gin.Context) {
+	return func(c *gin.Context) {
 		p, ok := a.principal(c)
 		if !ok {
 			return
@@ -349,14 +349,14 @@ func (a *Auth) LogoutAllHandler() gin.HandlerFunc {
 		a.auditRequest(c, Event{Kind: EventLogoutAll, Status: http.StatusNoContent})
 		a.revokeDevices(c, p.Username, "logout_all")
 		a.loggedOut(c, p.Scheme)
-	})
+	}
 }
 
 // HealthHandler answers 200 {"status":"ok"} when the stores answer within
 // StoreTimeout (Store and Users, those that implement store.Pinger), and
 // 503 with Retry-After otherwise.
 func (a *Auth) HealthHandler() gin.HandlerFunc {
-	return annotate(Requirement{Public: true, Endpoint: true}, func(c *gin.Context) {
+	return func(c *gin.Context) {
 		ctx, cancel := a.storeCtx(c)
 		err := ping(ctx, a.cfg.Store)
 		if err == nil && a.external {
@@ -369,7 +369,7 @@ func (a *Auth) HealthHandler() gin.HandlerFunc {
 		}
 		noStore(c)
 		c.JSON(http.StatusOK, gin.H{"status": "ok"})
-	})
+	}
 }
 
 // ping pings s when it is a store.Pinger; any other store counts as up.
@@ -381,7 +381,7 @@ func ping(ctx context.Context, s any) error {
 }
 
 // principal returns the principal [Auth.Authenticate] or an earlier
-// annotation recorded, answering its failure when it recorded one, or
+// check recorded, answering its failure when it recorded one, or
 // authenticates the request now.
 func (a *Auth) principal(c *gin.Context) (*Principal, bool) {
 	pc := resultOf(c)

@@ -64,6 +64,7 @@ type kit struct {
 	clock  *clock
 	auth   *ginauth.Auth
 	engine *gin.Engine
+	router *ginauth.Router // the engine's routes, with their rules
 	rdb    redis.UniversalClient
 	trips  *counter
 	prefix string
@@ -179,39 +180,42 @@ func newKitWith(t testing.TB, st store.SessionBackend, users store.UserStore, cl
 	if err := k.auth.Accounts().CreateUser(ctx, "bob", bobPW, []string{"user"}); err != nil {
 		t.Fatal(err)
 	}
-	k.engine = demoEngine(k.auth)
+	k.engine, k.router = demoEngine(k.auth)
 	return k
 }
 
-// demoEngine mounts the routes the demo serves.
-func demoEngine(auth *ginauth.Auth) *gin.Engine {
+// demoEngine mounts the routes the demo serves, through the router.
+func demoEngine(auth *ginauth.Auth) (*gin.Engine, *ginauth.Router) {
 	r := gin.New()
-	r.GET("/healthz", auth.HealthHandler())
-	a := r.Group("/auth")
-	a.POST("/login", auth.LoginHandler())
-	a.POST("/refresh", auth.RefreshHandler())
-	a.POST("/logout", auth.LogoutHandler())
-	a.POST("/logout-all", auth.Required(), auth.LogoutAllHandler())
-	r.POST("/oauth/token", auth.TokenHandler())
-	r.POST("/oauth/revoke", auth.RevokeHandler())
-	// A public page that knows who is logged in.
-	r.GET("/whoami", auth.Authenticate(), ginauth.Public(), func(c *gin.Context) {
+	rt := auth.Router(r)
+	rt.GET("/healthz", ginauth.Open(), auth.HealthHandler())
+	a := rt.Group("/auth", ginauth.Open())
+	a.POST("/login", ginauth.Open(), auth.LoginHandler())
+	a.POST("/refresh", ginauth.Open(), auth.RefreshHandler())
+	a.POST("/logout", ginauth.Open(), auth.LogoutHandler()) // authenticates by itself
+	a.POST("/logout-all", ginauth.SignedIn(), auth.LogoutAllHandler())
+	rt.POST("/oauth/token", ginauth.Open(), auth.TokenHandler())
+	rt.POST("/oauth/revoke", ginauth.Open(), auth.RevokeHandler())
+	// Checked once, never answered: a public page that knows who is
+	// logged in, and an API whose rules read what it found.
+	known := rt.Group("", ginauth.Open(), auth.Authenticate())
+	known.GET("/whoami", ginauth.Open(), func(c *gin.Context) {
 		if p, ok := ginauth.PrincipalFrom(c); ok {
 			c.JSON(200, gin.H{"username": p.Username})
 			return
 		}
 		c.JSON(200, gin.H{"username": nil})
 	})
-	api := r.Group("/api", auth.Authenticate(), auth.Required())
-	api.GET("/me", func(c *gin.Context) {
+	api := known.Group("/api", ginauth.SignedIn())
+	api.GET("/me", ginauth.SignedIn(), func(c *gin.Context) {
 		p, _ := ginauth.PrincipalFrom(c)
 		c.JSON(200, gin.H{"username": p.Username, "roles": p.Roles})
 	})
-	api.POST("/me", func(c *gin.Context) { c.Status(204) })
-	api.GET("/admin/stats", auth.RequireRoles("admin"), func(c *gin.Context) { c.JSON(200, gin.H{"ok": true}) })
-	api.GET("/reports", auth.RequireRoles("admin", "analyst"), func(c *gin.Context) { c.JSON(200, gin.H{"ok": true}) })
-	api.GET("/both", auth.RequireAllRoles("admin", "user"), func(c *gin.Context) { c.JSON(200, gin.H{"ok": true}) })
-	return r
+	api.POST("/me", ginauth.SignedIn(), func(c *gin.Context) { c.Status(204) })
+	api.GET("/admin/stats", ginauth.AnyRole("admin"), func(c *gin.Context) { c.JSON(200, gin.H{"ok": true}) })
+	api.GET("/reports", ginauth.AnyRole("admin", "analyst"), func(c *gin.Context) { c.JSON(200, gin.H{"ok": true}) })
+	api.GET("/both", ginauth.AllRoles("admin", "user"), func(c *gin.Context) { c.JSON(200, gin.H{"ok": true}) })
+	return r, rt
 }
 
 type resp struct {

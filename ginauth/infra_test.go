@@ -190,7 +190,8 @@ func newKitOnStore(t testing.TB, k *kit, rdb redis.UniversalClient, prefix strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &kit{t: t, clock: k.clock, auth: a, engine: demoEngine(a), rdb: rdb, trips: &counter{}, prefix: prefix}
+	e, rt := demoEngine(a)
+	return &kit{t: t, clock: k.clock, auth: a, engine: e, router: rt, rdb: rdb, trips: &counter{}, prefix: prefix}
 }
 
 // TestStoreRecovers stops a private Redis under load, expects 503 (never

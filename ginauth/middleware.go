@@ -15,66 +15,57 @@ import (
 
 // Required authenticates the request and rejects it when that fails (401,
 // 400, 403 for CSRF, 503 when the store cannot answer). On success the
-// principal is available through [PrincipalFrom]. Use it on route groups.
+// principal is available through [PrincipalFrom]. A [Router] puts it in
+// front of [SignedIn] routes; on plain gin groups it works the same.
 func (a *Auth) Required() gin.HandlerFunc {
-	return annotate(Requirement{Authenticated: true}, func(c *gin.Context) {
+	return func(c *gin.Context) {
 		if _, ok := a.principal(c); ok {
 			c.Next()
 		}
-	})
+	}
 }
 
 // RequireRoles lets the request through when the principal has at least
 // one of roles, and answers 403 otherwise. It authenticates first when no
 // earlier middleware did. With no roles it denies everything (fail
-// closed) and [Routes] reports the route as misconfigured.
+// closed). A [Router] puts it in front of [AnyRole] routes.
 func (a *Auth) RequireRoles(roles ...string) gin.HandlerFunc {
-	return a.requireRoles(Requirement{Authenticated: true, AllOf: [][]string{slices.Clone(roles)}})
+	return a.requireClauses(AnyRole(roles...).allOf)
 }
 
 // RequireAllRoles lets the request through only when the principal has
-// every one of roles.
+// every one of roles; with no roles it denies everything. A [Router] puts
+// it in front of [AllRoles] routes.
 func (a *Auth) RequireAllRoles(roles ...string) gin.HandlerFunc {
-	req := Requirement{Authenticated: true}
-	for _, r := range roles {
-		req.AllOf = append(req.AllOf, []string{r})
-	}
-	if len(roles) == 0 {
-		req.AllOf = [][]string{{}}
-	}
-	return a.requireRoles(req)
+	return a.requireClauses(AllRoles(roles...).allOf)
 }
 
-func (a *Auth) requireRoles(req Requirement) gin.HandlerFunc {
-	return annotate(req, func(c *gin.Context) {
+// requireClauses lets the request through when every clause holds: the
+// principal has at least one of its roles (never, for an empty clause).
+func (a *Auth) requireClauses(allOf [][]string) gin.HandlerFunc {
+	return func(c *gin.Context) {
 		p, ok := a.principal(c)
 		if !ok {
 			return
 		}
-		for _, clause := range req.AllOf {
+		for _, clause := range allOf {
 			if !slices.ContainsFunc(clause, p.HasRole) {
 				a.fail(c, ErrForbidden)
 				return
 			}
 		}
 		c.Next()
-	})
-}
-
-// Public marks a route as deliberately open to anyone. It does nothing at
-// request time; it exists so [Routes] and ginauthtest can tell a public
-// route from one that was forgotten.
-func Public() gin.HandlerFunc {
-	return annotate(Requirement{Public: true}, func(c *gin.Context) { c.Next() })
+	}
 }
 
 // Authenticate establishes the principal when the request carries a valid
 // credential, and always continues: an invalid or missing credential is
 // remembered, not answered. A public page behind it can tell who is
 // logged in ([PrincipalFrom] is false for anonymous callers), and the
-// annotations after it ([Auth.Required], [Auth.RequireRoles], …) only read
-// what it found and answer 401, 403, 429 or 503 from that. It is not an
-// annotation itself: routes behind it still need [Public] or one of those.
+// checks after it ([Auth.Required], [Auth.RequireRoles], …) only read
+// what it found and answer 401, 403, 429 or 503 from that. It enforces
+// nothing: routes behind it still need a [Rule], such as
+// rt.Group("", ginauth.Open(), auth.Authenticate()).
 func (a *Auth) Authenticate() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if resultOf(c) == nil {
@@ -97,7 +88,7 @@ func (a *Auth) authenticate(c *gin.Context) (*Principal, bool) {
 }
 
 // record checks the request's credential once and keeps the outcome in
-// the request context, for the annotations and [PrincipalFrom].
+// the request context, for the checks and [PrincipalFrom].
 func (a *Auth) record(c *gin.Context) *principalContext {
 	p, err := a.check(c)
 	pc := &principalContext{Context: c.Request.Context(), p: p, err: err}

@@ -97,7 +97,7 @@ func (t clientTable) authenticate(r *http.Request, form url.Values) error {
 // detection and audit are those of [Auth.LoginHandler] and
 // [Auth.RefreshHandler]: one implementation serves both.
 func (a *Auth) TokenHandler() gin.HandlerFunc {
-	return annotate(Requirement{Public: true, Endpoint: true}, func(c *gin.Context) {
+	return func(c *gin.Context) {
 		form, err := a.oauthForm(c)
 		if err != nil {
 			a.failOAuth(c, err)
@@ -130,7 +130,7 @@ func (a *Auth) TokenHandler() gin.HandlerFunc {
 		}
 		noStore(c)
 		a.sendTokens(c, g, a.failOAuth)
-	})
+	}
 }
 
 // RevokeHandler serves OAuth 2.0 token revocation (RFC 7009): POST
@@ -143,7 +143,7 @@ func (a *Auth) TokenHandler() gin.HandlerFunc {
 // [Auth.LogoutHandler] either. Client authentication and errors are those
 // of [Auth.TokenHandler].
 func (a *Auth) RevokeHandler() gin.HandlerFunc {
-	return annotate(Requirement{Public: true, Endpoint: true}, func(c *gin.Context) {
+	return func(c *gin.Context) {
 		form, err := a.oauthForm(c)
 		if err != nil {
 			a.failOAuth(c, err)
@@ -166,7 +166,7 @@ func (a *Auth) RevokeHandler() gin.HandlerFunc {
 		}
 		noStore(c)
 		c.Status(http.StatusOK)
-	})
+	}
 }
 
 // sessionOfToken names the session of a refresh token (its tag checked)
@@ -242,12 +242,12 @@ const JWKSMaxAge = 5 * time.Minute
 // rotation procedure.
 func (a *Auth) JWKSHandler() gin.HandlerFunc {
 	body, err := a.cfg.Verifier.JWKS()
-	return annotate(Requirement{Public: true, Endpoint: true}, func(c *gin.Context) {
+	return func(c *gin.Context) {
 		if err != nil {
 			a.fail(c, err)
 			return
 		}
 		c.Header("Cache-Control", "public, max-age="+strconv.Itoa(int(JWKSMaxAge.Seconds())))
 		c.Data(http.StatusOK, "application/jwk-set+json", body)
-	})
+	}
 }

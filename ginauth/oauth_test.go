@@ -147,7 +147,7 @@ func TestRevokeEndpoint(t *testing.T) {
 }
 
 // TestAuthenticateThenEnforce: Authenticate never answers; a public page
-// sees who is logged in, and the annotations after it answer from what it
+// sees who is logged in, and the checks after it answer from what it
 // found, without checking the credential twice.
 func TestAuthenticateThenEnforce(t *testing.T) {
 	k := newKit(t)

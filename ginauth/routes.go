@@ -3,41 +3,119 @@ package ginauth
 import (
 	"errors"
 	"fmt"
+	"net/http"
+	"path"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
-	"unsafe"
 
 	"github.com/gin-gonic/gin"
 )
 
-// Requirement is what the annotations on a route demand.
-type Requirement struct {
-	// Public marks a route as deliberately open ([Public], login, refresh).
-	Public bool
-	// Authenticated routes need a principal.
-	Authenticated bool
-	// AllOf lists role clauses, all of which must hold; a clause holds when
-	// the principal has at least one of its roles. RequireRoles("a","b")
-	// adds the clause [a b]; RequireAllRoles("a","b") adds [a] and [b].
-	AllOf [][]string
-	// Endpoint marks handlers that answer the request themselves (login,
-	// refresh, logout, health), as opposed to middleware annotations, which
-	// must come before the handler they protect.
-	Endpoint bool
+// Rule says who may call a route: [Open], [SignedIn], [AnyRole] or
+// [AllRoles]. A [Router] takes it with the route, enforces it and lists
+// it. The zero Rule is a mistake: a route registered with it denies
+// everyone and is reported by [Router.Check].
+type Rule struct {
+	set  bool // false for the zero Rule
+	open bool
+	// allOf lists role clauses, all of which must hold; a clause holds
+	// when the principal has at least one of its roles.
+	allOf   [][]string
+	problem string
 }
 
-// Route is one route of an engine with the requirement its annotations
-// add up to.
+// Open is the rule of a route open to anyone, on purpose: login, health,
+// a public page. Routes behind [Auth.Authenticate] can still tell who is
+// signed in.
+func Open() Rule { return Rule{set: true, open: true} }
+
+// SignedIn is the rule of a route for any authenticated caller.
+func SignedIn() Rule { return Rule{set: true} }
+
+// AnyRole is the rule of a route for callers with at least one of roles.
+// With no roles it denies everyone (fail closed) and the route is
+// reported as misconfigured.
+func AnyRole(roles ...string) Rule {
+	r := Rule{set: true, allOf: [][]string{slices.Clone(roles)}}
+	if len(roles) == 0 {
+		r.problem = "role rule without roles (denies everyone)"
+	}
+	return r
+}
+
+// AllRoles is the rule of a route for callers with every one of roles.
+// With no roles it denies everyone, as [AnyRole] does.
+func AllRoles(roles ...string) Rule {
+	if len(roles) == 0 {
+		return AnyRole()
+	}
+	r := Rule{set: true}
+	for _, role := range roles {
+		r.allOf = append(r.allOf, []string{role})
+	}
+	return r
+}
+
+// valid returns r, or for the zero Rule a rule that denies everyone.
+func (r Rule) valid() Rule {
+	if r.set {
+		return r
+	}
+	return Rule{set: true, allOf: [][]string{{}}, problem: "no rule (the zero Rule denies everyone)"}
+}
+
+// within returns the rule a route with rule r has inside a group with
+// rule g: the group's enforcement runs first, so role clauses add up, and
+// an open route inside a group that requires sign-in is not open.
+func (r Rule) within(g Rule) Rule {
+	switch {
+	case g.open:
+		return r
+	case r.open:
+		g.problem = joinProblems(g.problem, "open route inside a group that requires sign-in (it is not open)")
+		return g
+	}
+	out := Rule{set: true, allOf: slices.Clone(g.allOf), problem: g.problem}
+	for _, c := range r.allOf {
+		if !slices.ContainsFunc(out.allOf, func(have []string) bool { return slices.Equal(have, c) }) {
+			out.allOf = append(out.allOf, c)
+		}
+	}
+	out.problem = joinProblems(out.problem, r.problem)
+	return out
+}
+
+// joinProblems adds problem q to p, once.
+func joinProblems(p, q string) string {
+	switch {
+	case q == "" || strings.Contains(p, q):
+		return p
+	case p == "":
+		return q
+	}
+	return p + "; " + q
+}
+
+// Route is one route of an engine with the rule it was registered with.
 type Route struct {
 	Method string
 	Path   string
-	Requirement
-	// Annotated is false when no authkit annotation is on the route: it is
-	// open, but nobody said it should be.
+	// Annotated is false for a route registered directly on the engine,
+	// not through the [Router]: gin serves it with no rule at all.
 	Annotated bool
-	// Problem describes a contradictory or empty annotation (Public next to
-	// Required, a role list with no roles); empty when all is well.
+	// Public is set for an [Open] route; other annotated routes need an
+	// authenticated caller.
+	Public bool
+	// AllOf lists the role clauses of [AnyRole] and [AllRoles], all of
+	// which must hold; a clause holds when the principal has at least one
+	// of its roles. AnyRole("a","b") is the clause [a b]; AllRoles("a","b")
+	// is [a] and [b].
+	AllOf [][]string
+	// Problem describes a rule that cannot mean what it says (an empty
+	// role list, an open route inside a group that requires sign-in);
+	// empty when all is well.
 	Problem string
 }
 
@@ -64,83 +142,168 @@ func (r Route) String() string {
 	return fmt.Sprintf("%s %s  %s", r.Method, r.Path, who)
 }
 
-// annotations records the requirement of every annotation when it is
-// made, keyed by the identity of its handler func, so that [Routes] can
-// read a route's requirements while the handler runs at no extra cost:
-// an annotation is the plain handler, with no wrapper and no check per
-// request. Annotations are made while routes are set up, so the table
-// holds one entry per annotation in the program.
-//
-// Each entry holds its handler: a closure's address is its key, and a
-// closure that the garbage collector freed would leave its address to
-// the next closure allocated there, which would then read as annotated
-// (TestRoutes caught an Authenticate closure listed as public that way).
-// Holding the handler keeps every key's closure alive, so no address is
-// ever reused while its entry exists; the price is that annotations are
-// never freed, which is what a program that sets up its routes once
-// expects anyway.
-var annotations sync.Map // funcKey → annotation
+// ErrUnannotatedRoute reports routes registered without a rule, or with
+// one that cannot mean what it says.
+var ErrUnannotatedRoute = errors.New("ginauth: routes without a valid authkit rule")
 
-// annotation is one entry of annotations.
-type annotation struct {
-	req Requirement
-	h   gin.HandlerFunc // pins the closure whose address is the key
+// Router registers routes on a gin engine together with their [Rule]:
+// it puts the rule's enforcement in front of the handlers and records
+// the route, so that [Router.Routes] can list what every route requires
+// and [Router.Check] can catch a route registered directly on the
+// engine. Make one with [Auth.Router] for each engine, while setting up
+// routes; its groups share its table. Register routes from one goroutine,
+// as gin requires; Routes and Check may run while requests are served.
+type Router struct {
+	auth   *Auth
+	engine *gin.Engine
+	group  *gin.RouterGroup
+	rule   Rule
+	table  *routeTable
 }
 
-// annotate records req as the requirement of h and returns h itself.
-func annotate(req Requirement, h gin.HandlerFunc) gin.HandlerFunc {
-	annotations.Store(funcKey(h), annotation{req: req, h: h})
-	return h
+// routeTable is what a root Router and its groups have registered.
+type routeTable struct {
+	mu     sync.Mutex
+	routes map[routeKey]Route
 }
 
-// funcKey identifies a func value: the address of its closure, unique for
-// every closure made at run time (a func literal without captured
-// variables has one shared address, which suits Public: its requirement
-// is always the same).
-func funcKey(h gin.HandlerFunc) uintptr { return *(*uintptr)(unsafe.Pointer(&h)) }
+type routeKey struct{ method, path string }
 
-// requirementOf returns the requirement of h when h is an annotation.
-func requirementOf(h gin.HandlerFunc) (Requirement, bool) {
-	if h == nil {
-		return Requirement{}, false
+// Router returns the root router of e: its routes are e's own, open
+// unless their rule says otherwise. Call it once per engine; a second
+// root router would keep a table of its own and report the first one's
+// routes as unannotated.
+func (a *Auth) Router(e *gin.Engine) *Router {
+	return &Router{auth: a, engine: e, group: &e.RouterGroup, rule: Open(),
+		table: &routeTable{routes: map[routeKey]Route{}}}
+}
+
+// Group returns a router for the routes under relativePath, which all
+// need rule (on top of this router's own) before mw and their handlers
+// run. Routes of the group combine their rules with it: role clauses add
+// up, and an [Open] route inside a group that requires sign-in is
+// reported at registration (and stays behind the group's rule).
+func (rt *Router) Group(relativePath string, rule Rule, mw ...gin.HandlerFunc) *Router {
+	eff := rule.valid().within(rt.rule)
+	if eff.problem != "" && eff.problem != rt.rule.problem {
+		rt.warn("group", "", joinPaths(rt.group.BasePath(), relativePath), eff.problem)
 	}
-	v, ok := annotations.Load(funcKey(h))
-	a, _ := v.(annotation)
-	return a.req, ok
+	g := rt.group.Group(relativePath, append(rt.enforce(eff), mw...)...)
+	return &Router{auth: rt.auth, engine: rt.engine, group: g, rule: eff, table: rt.table}
 }
 
-// ErrRoutesUnreadable reports that the engine's routes could not be
-// inspected (an unsupported Gin version).
-var ErrRoutesUnreadable = errors.New("ginauth: cannot read gin routes")
+// Handle registers handlers for method and relativePath behind rule, as
+// gin's Handle does, and records the route.
+func (rt *Router) Handle(method, relativePath string, rule Rule, handlers ...gin.HandlerFunc) {
+	eff := rule.valid().within(rt.rule)
+	full := joinPaths(rt.group.BasePath(), relativePath)
+	if eff.problem != "" && eff.problem != rt.rule.problem {
+		rt.warn("route", method, full, eff.problem)
+	}
+	rt.group.Handle(method, relativePath, append(rt.enforce(eff), handlers...)...)
+	rt.table.mu.Lock()
+	defer rt.table.mu.Unlock()
+	rt.table.routes[routeKey{method, full}] = Route{Method: method, Path: full, Annotated: true,
+		Public: eff.open, AllOf: eff.allOf, Problem: eff.problem}
+}
 
-func (r *Route) merge(q Requirement) {
-	r.Annotated = true
-	r.Public = r.Public || q.Public
-	r.Authenticated = r.Authenticated || q.Authenticated
-	r.Endpoint = r.Endpoint || q.Endpoint
-	for _, c := range q.AllOf {
-		if len(c) == 0 {
-			r.Problem = "role annotation without roles (denies everyone)"
+// GET registers a GET route; see [Router.Handle].
+func (rt *Router) GET(relativePath string, rule Rule, handlers ...gin.HandlerFunc) {
+	rt.Handle(http.MethodGet, relativePath, rule, handlers...)
+}
+
+// POST registers a POST route; see [Router.Handle].
+func (rt *Router) POST(relativePath string, rule Rule, handlers ...gin.HandlerFunc) {
+	rt.Handle(http.MethodPost, relativePath, rule, handlers...)
+}
+
+// PUT registers a PUT route; see [Router.Handle].
+func (rt *Router) PUT(relativePath string, rule Rule, handlers ...gin.HandlerFunc) {
+	rt.Handle(http.MethodPut, relativePath, rule, handlers...)
+}
+
+// PATCH registers a PATCH route; see [Router.Handle].
+func (rt *Router) PATCH(relativePath string, rule Rule, handlers ...gin.HandlerFunc) {
+	rt.Handle(http.MethodPatch, relativePath, rule, handlers...)
+}
+
+// DELETE registers a DELETE route; see [Router.Handle].
+func (rt *Router) DELETE(relativePath string, rule Rule, handlers ...gin.HandlerFunc) {
+	rt.Handle(http.MethodDelete, relativePath, rule, handlers...)
+}
+
+// HEAD registers a HEAD route; see [Router.Handle].
+func (rt *Router) HEAD(relativePath string, rule Rule, handlers ...gin.HandlerFunc) {
+	rt.Handle(http.MethodHead, relativePath, rule, handlers...)
+}
+
+// OPTIONS registers an OPTIONS route; see [Router.Handle].
+func (rt *Router) OPTIONS(relativePath string, rule Rule, handlers ...gin.HandlerFunc) {
+	rt.Handle(http.MethodOptions, relativePath, rule, handlers...)
+}
+
+// enforce returns the middleware that adds eff to what this router's
+// rule already enforces: nothing for an open route or one that adds no
+// role, [Auth.Required] for sign-in, a role check for new clauses.
+func (rt *Router) enforce(eff Rule) []gin.HandlerFunc {
+	if eff.open {
+		return nil
+	}
+	var added [][]string
+	for _, c := range eff.allOf {
+		if !slices.ContainsFunc(rt.rule.allOf, func(have []string) bool { return slices.Equal(have, c) }) {
+			added = append(added, c)
 		}
-		if !slices.ContainsFunc(r.AllOf, func(have []string) bool { return slices.Equal(have, c) }) {
-			r.AllOf = append(r.AllOf, c)
-		}
 	}
-	if r.Public && r.Authenticated {
-		r.Problem = "marked both public and authenticated"
+	switch {
+	case len(added) > 0:
+		return []gin.HandlerFunc{rt.auth.requireClauses(added)}
+	case rt.rule.open:
+		return []gin.HandlerFunc{rt.auth.Required()}
 	}
+	return nil
 }
 
-// CheckRoutes returns an error naming every route of e that carries no
-// authkit annotation or a contradictory one. Call it at start-up or in a
-// test (see package ginauthtest) so that no route is open by accident.
-func CheckRoutes(e *gin.Engine) error {
-	routes, err := Routes(e)
-	if err != nil {
-		return err
+// warn logs a rule that cannot mean what it says, when it is registered.
+func (rt *Router) warn(kind, method, fullPath, problem string) {
+	rt.auth.cfg.Logger.Warn("ginauth: misconfigured "+kind, "method", method, "path", fullPath, "problem", problem)
+}
+
+// Routes lists every route of the engine, sorted by path then method:
+// those registered through this router (or its root and groups) with
+// their rule, and those registered directly on the engine as
+// unannotated.
+func (rt *Router) Routes() []Route {
+	rt.table.mu.Lock()
+	out := make([]Route, 0, len(rt.table.routes))
+	seen := make(map[routeKey]bool, len(rt.table.routes))
+	for k, r := range rt.table.routes {
+		r.AllOf = cloneClauses(r.AllOf)
+		out = append(out, r)
+		seen[k] = true
 	}
+	rt.table.mu.Unlock()
+	for _, ri := range rt.engine.Routes() {
+		if !seen[routeKey{ri.Method, ri.Path}] {
+			out = append(out, Route{Method: ri.Method, Path: ri.Path})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Path != out[j].Path {
+			return out[i].Path < out[j].Path
+		}
+		return out[i].Method < out[j].Method
+	})
+	return out
+}
+
+// Check returns an error wrapping [ErrUnannotatedRoute] that names every
+// route of the engine registered without the router or with a rule that
+// cannot mean what it says. Call it at start-up or in a test (see
+// package ginauthtest) so that no route is open by accident.
+func (rt *Router) Check() error {
 	var bad []string
-	for _, r := range routes {
+	for _, r := range rt.Routes() {
 		if !r.Annotated || r.Problem != "" {
 			bad = append(bad, r.String())
 		}
@@ -151,5 +314,27 @@ func CheckRoutes(e *gin.Engine) error {
 	return nil
 }
 
-// ErrUnannotatedRoute reports routes without an authkit annotation.
-var ErrUnannotatedRoute = errors.New("ginauth: routes without a valid authkit annotation")
+func cloneClauses(cs [][]string) [][]string {
+	if cs == nil {
+		return nil
+	}
+	out := make([][]string, len(cs))
+	for i, c := range cs {
+		out[i] = slices.Clone(c)
+	}
+	return out
+}
+
+// joinPaths joins a group's base path and a route's relative path as gin
+// does, keeping a trailing slash, so that the table's paths are those of
+// Engine.Routes.
+func joinPaths(base, relative string) string {
+	if relative == "" {
+		return base
+	}
+	p := path.Join(base, relative)
+	if strings.HasSuffix(relative, "/") && !strings.HasSuffix(p, "/") {
+		return p + "/"
+	}
+	return p
+}

@@ -7,18 +7,17 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/gin-gonic/gin"
-
 	"github.com/gin-authkit/authkit/ginauth"
 	"github.com/gin-authkit/authkit/ginauth/internal/principalhook"
 )
 
-// AssertRoutesAnnotated fails the test when a route of e carries no
-// authkit annotation (open routes must say ginauth.Public()) or a
-// contradictory one, so that no route is unprotected by accident.
-func AssertRoutesAnnotated(t testing.TB, e *gin.Engine) {
+// AssertRoutesAnnotated fails the test when a route of rt's engine was
+// registered without the router (directly on gin) or with a rule that
+// cannot mean what it says (see ginauth.Router.Check), so that no route
+// is unprotected by accident.
+func AssertRoutesAnnotated(t testing.TB, rt *ginauth.Router) {
 	t.Helper()
-	if err := ginauth.CheckRoutes(e); err != nil {
+	if err := rt.Check(); err != nil {
 		t.Error(err)
 	}
 }

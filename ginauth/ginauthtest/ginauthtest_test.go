@@ -6,9 +6,12 @@ import (
 	"testing"
 
 	"github.com/gin-gonic/gin"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/gin-authkit/authkit/ginauth"
 	"github.com/gin-authkit/authkit/ginauth/ginauthtest"
+	"github.com/gin-authkit/authkit/store/memstore"
+	"github.com/gin-authkit/authkit/tokens"
 )
 
 // recorder is a testing.TB that records failures instead of ending the
@@ -74,14 +77,27 @@ func TestAssertError(t *testing.T) {
 }
 
 func TestAssertRoutesAnnotated(t *testing.T) {
-	good := gin.New()
-	good.GET("/open", ginauth.Public(), func(*gin.Context) {})
-	if failed := run(t, func(tb testing.TB) { ginauthtest.AssertRoutesAnnotated(tb, good) }); len(failed) != 0 {
+	key, err := tokens.NewHMACKey("k", []byte("a test secret of at least thirty-two bytes"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := []tokens.Option{tokens.WithIssuer("test"), tokens.WithAudience("test-api")}
+	issuer, _ := tokens.NewIssuer(key, opts...)
+	verifier, _ := tokens.NewVerifier([]*tokens.Key{key}, opts...)
+	auth, err := ginauth.New(ginauth.Config{Store: memstore.New(memstore.Options{}), Issuer: issuer, Verifier: verifier,
+		BcryptCost: bcrypt.MinCost, AllowTestCosts: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := gin.New()
+	rt := auth.Router(e)
+	rt.GET("/open", ginauth.Open(), func(*gin.Context) {})
+	rt.GET("/me", ginauth.SignedIn(), func(*gin.Context) {})
+	if failed := run(t, func(tb testing.TB) { ginauthtest.AssertRoutesAnnotated(tb, rt) }); len(failed) != 0 {
 		t.Errorf("annotated engine failed: %q", failed)
 	}
-	bad := gin.New()
-	bad.GET("/forgot", func(*gin.Context) {})
-	if failed := run(t, func(tb testing.TB) { ginauthtest.AssertRoutesAnnotated(tb, bad) }); len(failed) != 1 {
+	e.GET("/forgot", func(*gin.Context) {})
+	if failed := run(t, func(tb testing.TB) { ginauthtest.AssertRoutesAnnotated(tb, rt) }); len(failed) != 1 {
 		t.Errorf("unannotated route not reported: %q", failed)
 	}
 }
