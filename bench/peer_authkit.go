@@ -14,6 +14,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/gin-authkit/authkit/accounts"
 	"github.com/gin-authkit/authkit/ginauth"
 	"github.com/gin-authkit/authkit/store"
 	"github.com/gin-authkit/authkit/store/redisstore"
@@ -92,11 +93,14 @@ func authkitTarget(e *Env, mode Mode, st store.Store) (*Target, error) {
 	if err != nil {
 		return nil, err
 	}
+	users, err := accounts.New(accounts.Config{Users: st, Hasher: accounts.Bcrypt{Cost: BcryptCost}, AllowTestCosts: true})
+	if err != nil {
+		return nil, err
+	}
 	auth, err := ginauth.New(ginauth.Config{
-		Store: st, Issuer: issuer, Verifier: verifier, Realm: "bench",
-		Stateless:  mode == Stateless,
-		BcryptCost: BcryptCost, AllowTestCosts: true,
-		Logger: slog.New(slog.DiscardHandler),
+		Store: st, Accounts: users, Issuer: issuer, Verifier: verifier, Realm: "bench",
+		Stateless: mode == Stateless,
+		Logger:    slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		return nil, err

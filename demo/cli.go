@@ -15,7 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/gin-authkit/authkit/ginauth"
+	"github.com/gin-authkit/authkit/accounts"
 	"github.com/gin-authkit/authkit/store"
 	"github.com/gin-authkit/authkit/store/redisstore"
 )
@@ -90,7 +90,7 @@ func (e *cliEnv) connect(ctx context.Context) error {
 
 // accounts builds the account service for the commands that set
 // passwords or disable users. It needs no Auth: the CLI issues no tokens.
-func (e *cliEnv) accounts() (*ginauth.Accounts, error) {
+func (e *cliEnv) accounts() (*accounts.Manager, error) {
 	return newAccounts(e.cfg, e.store, e.logger)
 }
 
@@ -171,7 +171,7 @@ func readPassword(ctx context.Context, stdin io.Reader) (string, error) {
 		return "", fmt.Errorf("reading the password from standard input: %w", r.err)
 	}
 	if len(r.line) > maxPasswordInput {
-		return "", withKind(errRejected, "password rejected: standard input holds more than %d bytes, and bcrypt uses at most %d", maxPasswordInput, ginauth.MaxPasswordBytes)
+		return "", withKind(errRejected, "password rejected: standard input holds more than %d bytes, and bcrypt uses at most %d", maxPasswordInput, accounts.MaxPasswordBytes)
 	}
 	s := strings.TrimSuffix(r.line, "\n")
 	s = strings.TrimSuffix(s, "\r")
@@ -183,18 +183,18 @@ func readPassword(ctx context.Context, stdin io.Reader) (string, error) {
 
 // checkPassword applies the kit's password policy with messages for
 // people.
-func checkPassword(accounts *ginauth.Accounts, pw string) error {
-	err := accounts.ValidatePassword(pw)
+func checkPassword(m *accounts.Manager, pw string) error {
+	err := m.ValidatePassword(pw)
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, ginauth.ErrPasswordEmpty):
+	case errors.Is(err, accounts.ErrPasswordEmpty):
 		return withKind(errRejected, "password rejected: standard input was empty; pipe the password in, e.g. printf '%%s' \"$PASSWORD\" | demo ...")
-	case errors.Is(err, ginauth.ErrPasswordTooLong):
-		return withKind(errRejected, "password rejected: it is %d bytes long, but bcrypt uses at most %d bytes and would silently ignore the rest; choose a shorter one", len(pw), ginauth.MaxPasswordBytes)
-	case errors.Is(err, ginauth.ErrPasswordTooShort):
-		return withKind(errRejected, "password rejected: too weak: %d characters, at least %d required", utf8.RuneCountInString(pw), accounts.Config().MinPasswordLength)
-	case errors.Is(err, ginauth.ErrPasswordEncoding):
+	case errors.Is(err, accounts.ErrPasswordTooLong):
+		return withKind(errRejected, "password rejected: it is %d bytes long, but bcrypt uses at most %d bytes and would silently ignore the rest; choose a shorter one", len(pw), accounts.MaxPasswordBytes)
+	case errors.Is(err, accounts.ErrPasswordTooShort):
+		return withKind(errRejected, "password rejected: too weak: %d characters, at least %d required", utf8.RuneCountInString(pw), m.Config().MinPasswordLength)
+	case errors.Is(err, accounts.ErrPasswordEncoding):
 		return withKind(errRejected, "password rejected: it is not valid UTF-8")
 	default:
 		return &kindError{kind: errRejected, err: fmt.Errorf("password rejected: %w", err)}
@@ -249,7 +249,7 @@ func requireStdin(cmd string, set bool) error {
 // newPassword reads a password from stdin, checks it against the policy,
 // and connects to Redis, in that order: bad input fails before any
 // network traffic.
-func (env *cliEnv) newPassword(ctx context.Context, stdin io.Reader) (*ginauth.Accounts, string, error) {
+func (env *cliEnv) newPassword(ctx context.Context, stdin io.Reader) (*accounts.Manager, string, error) {
 	accounts, err := env.accounts()
 	if err != nil {
 		return nil, "", err

@@ -46,7 +46,7 @@ const (
 	// maxBcryptCost keeps a typo from hanging every login: each step
 	// doubles the work, and cost 16 already takes seconds per hash.
 	maxBcryptCost = 16
-	// minBcryptCost is for tests: costs below ginauth.MinBcryptCost (10)
+	// minBcryptCost is for tests: costs below accounts.MinBcryptCost (10)
 	// are allowed with a warning.
 	minBcryptCost = 4
 	// maxRefreshTTL bounds a session's absolute lifetime.

@@ -9,6 +9,8 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/gin-authkit/authkit/accounts"
+	"github.com/gin-authkit/authkit/audit"
 	"github.com/gin-authkit/authkit/ginauth"
 	"github.com/gin-authkit/authkit/store"
 	"github.com/gin-authkit/authkit/store/memstore"
@@ -41,25 +43,25 @@ func openRedis(cfg config, logger *slog.Logger) (*redis.Client, *redisstore.Stor
 func openMemory() store.Store { return memstore.New(memstore.Options{}) }
 
 // testCost reports whether the configured bcrypt cost is one that only
-// tests should use: ginauth refuses it unless AllowTestCosts says so, and
+// tests should use: accounts refuses it unless AllowTestCosts says so, and
 // serve logs a warning.
-func (c config) testCost() bool { return c.BcryptCost < ginauth.MinBcryptCost }
+func (c config) testCost() bool { return c.BcryptCost < accounts.MinBcryptCost }
 
 // newAccounts builds the account service alone, for the CLI: no tokens,
 // no HTTP. Its audit events (password changed, user disabled or enabled)
 // go to logger, like the server's.
-func newAccounts(cfg config, users store.UserStore, logger *slog.Logger) (*ginauth.Accounts, error) {
-	accounts, err := ginauth.NewAccounts(ginauth.AccountsConfig{
+func newAccounts(cfg config, users store.UserStore, logger *slog.Logger) (*accounts.Manager, error) {
+	m, err := accounts.New(accounts.Config{
 		Users:          users,
-		Hasher:         ginauth.Bcrypt{Cost: cfg.BcryptCost},
+		Hasher:         accounts.Bcrypt{Cost: cfg.BcryptCost},
 		AllowTestCosts: cfg.testCost(),
-		Audit:          ginauth.LogAudit(logger),
+		Audit:          audit.Log(logger),
 		Logger:         logger,
 	})
 	if err != nil {
 		return nil, withKind(errConfig, "%v", err)
 	}
-	return accounts, nil
+	return m, nil
 }
 
 // newAuth builds the kit on st for serve. A nil cfg.secret gets a random
@@ -87,21 +89,23 @@ func newAuth(cfg config, st store.Store, logger *slog.Logger) (*ginauth.Auth, er
 	if err != nil {
 		return nil, withKind(errConfig, "token verifier: %v", err)
 	}
+	users, err := newAccounts(cfg, st, logger)
+	if err != nil {
+		return nil, err
+	}
 	auth, err := ginauth.New(ginauth.Config{
 		Store:    st,
+		Accounts: users,
 		Issuer:   issuer,
 		Verifier: verifier,
 		Realm:    cfg.Realm,
 		// Bearer for API clients, Basic for curl and scripts, and the
 		// browser session cookie (with CSRF protection) for the page.
-		Extractors:         []ginauth.Extractor{ginauth.Bearer(), ginauth.Basic()},
-		Cookie:             &ginauth.CookieConfig{AlwaysSecure: cfg.CookieSecure},
-		SessionLifetime:    cfg.RefreshTTL,
-		SessionIdleTimeout: cfg.IdleTimeout(),
-		BcryptCost:         cfg.BcryptCost,
-		AllowTestCosts:     cfg.testCost(),
-		ErrorHandler:       quietBasicForScripts,
-		Logger:             logger,
+		Extractors:   []ginauth.Extractor{ginauth.Bearer(), ginauth.Basic()},
+		Cookie:       &ginauth.CookieConfig{AlwaysSecure: cfg.CookieSecure},
+		Sessions:     ginauth.SessionConfig{Lifetime: cfg.RefreshTTL, IdleTimeout: cfg.IdleTimeout()},
+		ErrorHandler: quietBasicForScripts,
+		Logger:       logger,
 	})
 	if err != nil {
 		return nil, withKind(errConfig, "%v", err)

@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/gin-authkit/authkit/accounts"
 	"github.com/gin-authkit/authkit/ginauth"
 	"github.com/gin-authkit/authkit/internal/testredis"
 	"github.com/gin-authkit/authkit/store"
@@ -28,8 +29,8 @@ func (k *kit) loginFrom(ip, user, pw string) resp {
 // pair lock, its growing back-off, the same answer for unknown accounts,
 // other addresses unaffected, a success clearing the pair, and Basic.
 func TestThrottle(t *testing.T) {
-	h := &countingHasher{Hasher: ginauth.Bcrypt{Cost: bcrypt.MinCost}}
-	k := newKit(t, func(c *ginauth.Config) { c.Hasher = h })
+	h := &countingHasher{Hasher: accounts.Bcrypt{Cost: bcrypt.MinCost}}
+	k := newKit(t, func(c *kitConfig) { c.hasher = h })
 	const a, b, c = "198.51.100.1", "198.51.100.2", "198.51.100.3"
 	var bobLocked resp
 
@@ -118,7 +119,7 @@ func TestThrottleLimits(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			k := newKit(t, func(c *ginauth.Config) { c.Throttle = tt.throttle })
+			k := newKit(t, func(c *kitConfig) { c.Throttle = tt.throttle })
 			for _, f := range tt.fail {
 				expect(t, k.loginFrom(f[0], f[1], "wrong-password"), 401, "invalid_credentials")
 			}
@@ -134,12 +135,12 @@ func TestThrottleLimits(t *testing.T) {
 // limit they would read at the same time: exactly PairLimit are judged,
 // the rest get 429; on both backends.
 func TestThrottleParallelGuesses(t *testing.T) {
-	for name, newK := range map[string]func(testing.TB, ...func(*ginauth.Config)) *kit{"redis": newKit, "memory": newMemKit} {
+	for name, newK := range map[string]kitMaker{"redis": newKit, "memory": newMemKit} {
 		t.Run(name, func(t *testing.T) {
-			k := newK(t, func(c *ginauth.Config) {
-				c.PasswordConcurrency, c.Throttle.AddressConcurrency = 16, 100
+			k := newK(t, func(c *kitConfig) {
+				c.Throttle.PasswordConcurrency, c.Throttle.AddressConcurrency = 16, 100
 				// A busy machine must not turn a slow check into a 503.
-				c.PasswordWait = time.Minute
+				c.Throttle.PasswordWait = time.Minute
 			})
 			statuses := make([]int, 60)
 			var wg sync.WaitGroup
@@ -173,9 +174,9 @@ func TestThrottleParallelGuesses(t *testing.T) {
 // TestThrottledNeverWaitsForSlot: with every hashing slot held, a
 // throttled login answers 429 at once, not 503 after PasswordWait.
 func TestThrottledNeverWaitsForSlot(t *testing.T) {
-	h := &countingHasher{Hasher: ginauth.Bcrypt{Cost: bcrypt.MinCost}}
-	k := newKit(t, func(c *ginauth.Config) {
-		c.Hasher, c.PasswordConcurrency, c.PasswordWait = h, 1, time.Minute
+	h := &countingHasher{Hasher: accounts.Bcrypt{Cost: bcrypt.MinCost}}
+	k := newKit(t, func(c *kitConfig) {
+		c.hasher, c.Throttle.PasswordConcurrency, c.Throttle.PasswordWait = h, 1, time.Minute
 	})
 	for range ginauth.DefaultPairLimit {
 		expect(t, k.loginFrom("198.51.100.9", "bob", "wrong-password"), 401, "invalid_credentials")
@@ -197,12 +198,12 @@ func TestThrottledNeverWaitsForSlot(t *testing.T) {
 // the password changes: every session they obtained must be dead
 // afterwards, on both backends, however the steps interleaved.
 func TestLoginRaceWithPasswordChange(t *testing.T) {
-	for name, newK := range map[string]func(testing.TB, ...func(*ginauth.Config)) *kit{"redis": newKit, "memory": newMemKit} {
+	for name, newK := range map[string]kitMaker{"redis": newKit, "memory": newMemKit} {
 		t.Run(name, func(t *testing.T) {
-			k := newK(t, func(c *ginauth.Config) {
+			k := newK(t, func(c *kitConfig) {
 				// Generous waits: on a loaded machine a 503 here would be
 				// noise, and the point is which logins get a session.
-				c.Throttle.Disabled, c.PasswordWait, c.StoreTimeout = true, time.Minute, 10*time.Second
+				c.Throttle.Disabled, c.Throttle.PasswordWait, c.StoreTimeout = true, time.Minute, 10*time.Second
 			})
 			var (
 				mu     sync.Mutex
@@ -258,8 +259,8 @@ func TestExpiredTokenReadOnly(t *testing.T) {
 	for _, stateless := range []bool{false, true} {
 		name := map[bool]string{false: "session", true: "stateless"}[stateless]
 		t.Run(name, func(t *testing.T) {
-			k := newKit(t, func(c *ginauth.Config) {
-				c.Stateless, c.SessionIdleTimeout = stateless, 40*time.Minute
+			k := newKit(t, func(c *kitConfig) {
+				c.Stateless, c.Sessions.IdleTimeout = stateless, 40*time.Minute
 			})
 			tok := k.login("bob", bobPW)
 			claims, _ := k.auth.Config().Verifier.Verify(tok.AccessToken)
@@ -267,7 +268,7 @@ func TestExpiredTokenReadOnly(t *testing.T) {
 			var sid store.Digest
 			copy(sid[:], raw)
 			seen := func() time.Time {
-				s, err := k.auth.Store().PeekSession(context.Background(), "bob", sid)
+				s, err := k.auth.Config().Store.PeekSession(context.Background(), "bob", sid)
 				if err != nil {
 					t.Fatalf("PeekSession: %v", err)
 				}
@@ -284,7 +285,7 @@ func TestExpiredTokenReadOnly(t *testing.T) {
 		})
 	}
 	t.Run("does not keep the session alive", func(t *testing.T) {
-		k := newKit(t, func(c *ginauth.Config) { c.SessionIdleTimeout = 20 * time.Minute })
+		k := newKit(t, func(c *kitConfig) { c.Sessions.IdleTimeout = 20 * time.Minute })
 		tok := k.login("bob", bobPW)
 		k.clock.Advance(16 * time.Minute)
 		expect(t, k.do("GET", "/api/me", nil, bearer(tok.AccessToken)...), 401, "token_expired")
@@ -296,7 +297,7 @@ func TestExpiredTokenReadOnly(t *testing.T) {
 
 // TestSessionsPerUserBounded: a login past the cap ends the oldest session.
 func TestSessionsPerUserBounded(t *testing.T) {
-	k := newKit(t, func(c *ginauth.Config) { c.MaxSessionsPerUser = 2 })
+	k := newKit(t, func(c *kitConfig) { c.Sessions.MaxPerUser = 2 })
 	var toks []ginauth.TokenResponse
 	for range 3 {
 		toks = append(toks, k.login("bob", bobPW))
@@ -307,7 +308,7 @@ func TestSessionsPerUserBounded(t *testing.T) {
 	for _, tok := range toks[1:] {
 		expect(t, k.do("GET", "/api/me", nil, bearer(tok.AccessToken)...), 200, "")
 	}
-	list, err := k.auth.Store().(store.SessionLister).Sessions(context.Background(), "bob")
+	list, err := k.auth.Config().Store.(store.SessionLister).Sessions(context.Background(), "bob")
 	if err != nil || len(list) != 2 {
 		t.Errorf("Sessions = %d, %v; want 2", len(list), err)
 	}
@@ -394,7 +395,7 @@ func TestAuthorizationHeaderCap(t *testing.T) {
 
 // TestCookiePersistOption: Persist makes the cookies outlive the browser.
 func TestCookiePersistOption(t *testing.T) {
-	k := newKit(t, func(c *ginauth.Config) {
+	k := newKit(t, func(c *kitConfig) {
 		c.Extractors, c.Cookie = []ginauth.Extractor{ginauth.Bearer()}, &ginauth.CookieConfig{Persist: true, NoHostPrefix: true}
 	})
 	r := k.do("POST", "/auth/login", map[string]any{"username": "bob", "password": bobPW, "cookie": true})
@@ -423,7 +424,7 @@ func TestRefreshRetryAfterStall(t *testing.T) {
 	srv := testredis.StartServer(t)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, ContextTimeoutEnabled: true, MaxRetries: -1})
 	t.Cleanup(func() { rdb.Close() })
-	k := newKitOn(t, rdb, "stall:", func(c *ginauth.Config) { c.StoreTimeout = 100 * time.Millisecond })
+	k := newKitOn(t, rdb, "stall:", func(c *kitConfig) { c.StoreTimeout = 100 * time.Millisecond })
 	tok := k.login("bob", bobPW)
 
 	admin := redis.NewClient(&redis.Options{Addr: srv.Addr})

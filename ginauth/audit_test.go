@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/gin-authkit/authkit/audit"
 	"github.com/gin-authkit/authkit/ginauth"
 )
 
@@ -18,18 +19,18 @@ import (
 // TestMain can check that no event carries one.
 type auditLog struct {
 	mu      sync.Mutex
-	events  []ginauth.Event
+	events  []audit.Event
 	text    bytes.Buffer // the same events through the default slog hook
 	secrets map[string]bool
 }
 
 var audited = &auditLog{secrets: map[string]bool{testSecret: true, alicePW: true, bobPW: true}}
 
-func (l *auditLog) record(ctx context.Context, e ginauth.Event) {
+func (l *auditLog) record(ctx context.Context, e audit.Event) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.events = append(l.events, e)
-	ginauth.LogAudit(slog.New(slog.NewTextHandler(&l.text, nil)))(ctx, e)
+	audit.Log(slog.New(slog.NewTextHandler(&l.text, nil)))(ctx, e)
 }
 
 // secretsOf remembers the credentials in a request and its response.

@@ -10,11 +10,12 @@ import (
 	"math"
 	"net/http"
 	"reflect"
-	"runtime"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/gin-authkit/authkit/accounts"
+	"github.com/gin-authkit/authkit/audit"
 	"github.com/gin-authkit/authkit/store"
 )
 
@@ -28,9 +29,10 @@ type Auth struct {
 	schemes    []string
 	cookie     *cookieExtractor
 	retryAfter int
-	accounts   *Accounts
-	// users is Config.Users; external is set when it is not the Store,
-	// whose sessions then hold no roles and must be checked against it.
+	accounts   *accounts.Manager
+	// users is the Manager's source of users; external is set when it is
+	// not the Store, whose sessions then hold no roles and must be checked
+	// against it.
 	users      store.UserSource
 	external   bool
 	refreshKey []byte
@@ -50,21 +52,15 @@ func New(cfg Config) (*Auth, error) {
 	if cfg.Store == nil || cfg.Issuer == nil || cfg.Verifier == nil {
 		return nil, fmt.Errorf("%w: Store, Issuer and Verifier are required", ErrConfig)
 	}
-	setDefault(&cfg.Realm, DefaultRealm)
-	setDefault(&cfg.StoreTimeout, DefaultStoreTimeout)
-	setDefault(&cfg.RetryAfter, DefaultRetryAfter)
-	setDefault(&cfg.SessionLifetime, DefaultSessionLifetime)
-	setDefault(&cfg.SessionIdleTimeout, min(DefaultSessionIdleTimeout, cfg.SessionLifetime))
-	setDefault(&cfg.BcryptCost, DefaultBcryptCost)
-	setDefault(&cfg.MinPasswordLength, DefaultMinPasswordLength)
-	setDefault(&cfg.PasswordConcurrency, runtime.GOMAXPROCS(0))
-	setDefault(&cfg.PasswordWait, DefaultPasswordWait)
-	setDefault(&cfg.MaxSessionsPerUser, DefaultMaxSessionsPerUser)
-	setDefault(&cfg.ExpiredTokenWindow, DefaultExpiredTokenWindow)
-	setDefault(&cfg.RefreshGrace, DefaultRefreshGrace)
-	if cfg.Hasher == nil {
-		cfg.Hasher = Bcrypt{Cost: cfg.BcryptCost}
-	}
+	setDefault(&cfg.Realm, defaultRealm)
+	setDefault(&cfg.StoreTimeout, defaultStoreTimeout)
+	setDefault(&cfg.RetryAfter, defaultRetryAfter)
+	ss := &cfg.Sessions
+	setDefault(&ss.Lifetime, defaultSessionLifetime)
+	setDefault(&ss.IdleTimeout, min(defaultSessionIdleTimeout, ss.Lifetime))
+	setDefault(&ss.MaxPerUser, defaultMaxSessionsPerUser)
+	setDefault(&cfg.ExpiredTokenWindow, defaultExpiredTokenWindow)
+	setDefault(&cfg.Refresh.Grace, defaultRefreshGrace)
 	if err := cfg.Throttle.init(); err != nil {
 		return nil, err
 	}
@@ -72,7 +68,7 @@ func New(cfg Config) (*Auth, error) {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.Audit == nil {
-		cfg.Audit = LogAudit(cfg.Logger)
+		cfg.Audit = audit.Log(cfg.Logger)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -81,35 +77,41 @@ func New(cfg Config) (*Auth, error) {
 		cfg.Extractors = []Extractor{Bearer()}
 	}
 	switch {
-	case cfg.StoreTimeout < 0 || cfg.RetryAfter < 0 || cfg.SessionIdleTimeout < 0 || cfg.SessionLifetime < 0 ||
-		cfg.PasswordWait < 0:
+	case cfg.StoreTimeout < 0 || cfg.RetryAfter < 0 || ss.IdleTimeout < 0 || ss.Lifetime < 0:
 		return nil, fmt.Errorf("%w: durations must not be negative", ErrConfig)
-	case cfg.RefreshKey != nil && len(cfg.RefreshKey) < 32:
-		return nil, fmt.Errorf("%w: RefreshKey must be at least 32 bytes", ErrConfig)
-	case cfg.PasswordConcurrency < 0:
-		return nil, fmt.Errorf("%w: PasswordConcurrency must not be negative", ErrConfig)
+	case cfg.Refresh.Key != nil && len(cfg.Refresh.Key) < 32:
+		return nil, fmt.Errorf("%w: Refresh.Key must be at least 32 bytes", ErrConfig)
 	case cfg.Throttle.MaxDevices == 0 || cfg.Throttle.DeviceLifetime < time.Minute:
 		return nil, fmt.Errorf("%w: Throttle.MaxDevices must be positive and DeviceLifetime at least a minute", ErrConfig)
-	case cfg.SessionIdleTimeout > cfg.SessionLifetime:
-		return nil, fmt.Errorf("%w: SessionIdleTimeout exceeds SessionLifetime", ErrConfig)
-	case cfg.Issuer.TTL() > cfg.SessionLifetime:
-		return nil, fmt.Errorf("%w: access token lifetime exceeds SessionLifetime", ErrConfig)
+	case ss.IdleTimeout > ss.Lifetime:
+		return nil, fmt.Errorf("%w: Sessions.IdleTimeout exceeds Sessions.Lifetime", ErrConfig)
+	case cfg.Issuer.TTL() > ss.Lifetime:
+		return nil, fmt.Errorf("%w: access token lifetime exceeds Sessions.Lifetime", ErrConfig)
 	case containsQuoteOrControl(cfg.Realm):
 		return nil, fmt.Errorf("%w: Realm must be printable and without quotes", ErrConfig)
 	}
-	users, external, err := userSource(cfg)
-	if err != nil {
-		return nil, err
+	if cfg.Accounts == nil {
+		users, keeps := cfg.Store.(store.UserSource)
+		if !keeps {
+			return nil, fmt.Errorf("%w: Accounts is required when Store keeps no users", ErrConfig)
+		}
+		m, err := accounts.New(accounts.Config{Users: users, StoreTimeout: cfg.StoreTimeout, Audit: cfg.Audit, Logger: cfg.Logger})
+		if err != nil {
+			return nil, err
+		}
+		cfg.Accounts = m
 	}
-	accounts, err := NewAccounts(AccountsConfig{
-		Users: users, Sessions: sessionsIf(external, cfg.Store), Hasher: cfg.Hasher, MinPasswordLength: cfg.MinPasswordLength,
-		AllowTestCosts: cfg.AllowTestCosts, StoreTimeout: cfg.StoreTimeout, Audit: cfg.Audit, Logger: cfg.Logger,
-	})
-	if err != nil {
-		return nil, err
+	a := &Auth{cfg: cfg, retryAfter: int(math.Ceil(cfg.RetryAfter.Seconds())), accounts: cfg.Accounts,
+		refreshKey: cfg.Refresh.Key, slots: newHashSlots(cfg.Throttle.PasswordConcurrency)}
+	a.users = cfg.Accounts.Users()
+	own, keeps := cfg.Store.(store.UserSource)
+	a.external = !keeps || !samePointer(a.users, own)
+	if a.external && cfg.Accounts.Config().Sessions == nil {
+		// Its password changes and disables must end the sessions and
+		// device credentials that Store keeps.
+		return nil, fmt.Errorf("%w: with users apart from Store, Accounts needs Store as its Sessions", ErrConfig)
 	}
-	a := &Auth{cfg: cfg, retryAfter: int(math.Ceil(cfg.RetryAfter.Seconds())), accounts: accounts,
-		users: users, external: external, refreshKey: cfg.RefreshKey, slots: newHashSlots(cfg.PasswordConcurrency)}
+	var err error
 	if a.clients, err = newClientTable(cfg.Clients); err != nil {
 		return nil, err
 	}
@@ -139,27 +141,6 @@ func New(cfg Config) (*Auth, error) {
 	return a, nil
 }
 
-// userSource returns the source of users: Config.Users, or the Store when
-// it keeps users. external reports a source other than the Store.
-func userSource(cfg Config) (users store.UserSource, external bool, err error) {
-	own, keeps := cfg.Store.(store.UserSource)
-	switch {
-	case cfg.Users == nil && keeps:
-		return own, false, nil
-	case cfg.Users == nil:
-		return nil, false, fmt.Errorf("%w: Users is required when Store keeps no users", ErrConfig)
-	}
-	return cfg.Users, !keeps || !samePointer(cfg.Users, own), nil
-}
-
-// sessionsIf returns s when users live apart from it, else nil.
-func sessionsIf(external bool, s store.SessionStore) store.SessionStore {
-	if external {
-		return s
-	}
-	return nil
-}
-
 // samePointer reports whether a and b are the same pointer, which
 // compares any two stores without the panic that == risks on values of
 // uncomparable types.
@@ -184,14 +165,8 @@ func containsQuoteOrControl(s string) bool {
 	return false
 }
 
-// Store returns the configured session store.
-func (a *Auth) Store() store.SessionBackend { return a.cfg.Store }
-
-// Users returns the source of users in force: Config.Users, or the Store.
-func (a *Auth) Users() store.UserSource { return a.users }
-
 // Accounts returns the account service logins are checked with.
-func (a *Auth) Accounts() *Accounts { return a.accounts }
+func (a *Auth) Accounts() *accounts.Manager { return a.accounts }
 
 // storeCtx bounds a store call by the request's context and StoreTimeout.
 func (a *Auth) storeCtx(c *gin.Context) (context.Context, context.CancelFunc) {

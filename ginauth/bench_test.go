@@ -12,7 +12,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/gin-authkit/authkit/ginauth"
+	"github.com/gin-authkit/authkit/accounts"
 	"github.com/gin-authkit/authkit/store"
 )
 
@@ -25,7 +25,7 @@ func BenchmarkAuthenticatedRequest(b *testing.B) {
 		stateless bool
 	}{{"session", false}, {"stateless", true}} {
 		b.Run(mode.name, func(b *testing.B) {
-			k := newKit(b, func(c *ginauth.Config) { c.Stateless = mode.stateless })
+			k := newKit(b, func(c *kitConfig) { c.Stateless = mode.stateless })
 			tok := k.login("alice", alicePW)
 			req := httptest.NewRequest("GET", "/api/me", nil)
 			req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
@@ -47,8 +47,8 @@ func BenchmarkAuthenticatedRequest(b *testing.B) {
 // reports its median, which must be the same for all (no enumeration by
 // timing). Run with -benchtime 20x; each login takes a bcrypt at cost 12.
 func BenchmarkLoginTiming(b *testing.B) {
-	k := newKit(b, func(c *ginauth.Config) {
-		c.Hasher, c.Throttle.Disabled = ginauth.Bcrypt{Cost: ginauth.DefaultBcryptCost}, true
+	k := newKit(b, func(c *kitConfig) {
+		c.hasher, c.Throttle.Disabled = accounts.Bcrypt{Cost: accounts.DefaultBcryptCost}, true
 	})
 	ctx := context.Background()
 	if err := k.auth.Accounts().CreateUser(ctx, "dora", "dora-password", nil); err != nil {
@@ -103,7 +103,7 @@ func BenchmarkRequestDuringLoginFlood(b *testing.B) {
 }
 
 func benchFlood(b *testing.B, addresses int) {
-	k := newKit(b, func(c *ginauth.Config) { c.Hasher = ginauth.Bcrypt{Cost: ginauth.DefaultBcryptCost} })
+	k := newKit(b, func(c *kitConfig) { c.hasher = accounts.Bcrypt{Cost: accounts.DefaultBcryptCost} })
 	tok := k.login("alice", alicePW)
 	var (
 		mu       sync.Mutex

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/gin-authkit/authkit/accounts"
 	"github.com/gin-authkit/authkit/ginauth"
 	"github.com/gin-authkit/authkit/store"
 	"github.com/gin-authkit/authkit/tokens"
@@ -121,7 +122,7 @@ func testExpiredAccessToken(t *testing.T, newK kitMaker) {
 	expect(t, k.do("GET", "/api/me", nil, bearer(next.str("access_token"))...), 200, "")
 
 	// Expired token whose session is gone: log in again, not refresh.
-	if err := k.auth.Store().RevokeAll(context.Background(), "bob"); err != nil {
+	if err := k.auth.Config().Store.RevokeAll(context.Background(), "bob"); err != nil {
 		t.Fatal(err)
 	}
 	expect(t, k.do("GET", "/api/me", nil, bearer(tok.AccessToken)...), 401, "invalid_token")
@@ -248,10 +249,10 @@ func TestPasswordPolicy(t *testing.T) {
 		pw   string
 		want error
 	}{
-		{"empty", "", ginauth.ErrPasswordEmpty},
-		{"short", "short", ginauth.ErrPasswordTooShort},
-		{"73 bytes", strings.Repeat("a", 73), ginauth.ErrPasswordTooLong},
-		{"bad utf-8", "abcdefgh\xff", ginauth.ErrPasswordEncoding},
+		{"empty", "", accounts.ErrPasswordEmpty},
+		{"short", "short", accounts.ErrPasswordTooShort},
+		{"73 bytes", strings.Repeat("a", 73), accounts.ErrPasswordTooLong},
+		{"bad utf-8", "abcdefgh\xff", accounts.ErrPasswordEncoding},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -324,7 +325,7 @@ func TestConcurrentRefresh(t *testing.T) {
 		// Fifty scripts queued at once on a busy machine with the race
 		// detector can outlast the default StoreTimeout: this test is
 		// about the verdicts, not the speed.
-		k := newKit(t, func(c *ginauth.Config) { c.StoreTimeout = 10 * time.Second })
+		k := newKit(t, func(c *kitConfig) { c.StoreTimeout = 10 * time.Second })
 		tok := k.login("bob", bobPW)
 		results := refreshAll(k, tok.RefreshToken, 50)
 		for _, r := range results {
@@ -355,7 +356,7 @@ func refreshAll(k *kit, token string, n int) []resp {
 }
 
 func testConcurrentRefreshNoGrace(t *testing.T) {
-	k := newKit(t, func(c *ginauth.Config) { c.RefreshGrace, c.StoreTimeout = -1, 10*time.Second })
+	k := newKit(t, func(c *kitConfig) { c.Refresh.Grace, c.StoreTimeout = -1, 10*time.Second })
 	tok := k.login("bob", bobPW)
 	results := refreshAll(k, tok.RefreshToken, 50)
 	var winner string
@@ -421,7 +422,7 @@ func TestCookieSessionAndCSRF(t *testing.T) {
 }
 
 func TestErrorHandlerHook(t *testing.T) {
-	k := newKit(t, func(c *ginauth.Config) {
+	k := newKit(t, func(c *kitConfig) {
 		c.ErrorHandler = func(_ *gin.Context, e *ginauth.Error) { e.Message = "custom: " + e.Code }
 	})
 	r := k.do("GET", "/api/me", nil)

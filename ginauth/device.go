@@ -11,6 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/gin-authkit/authkit/audit"
 	"github.com/gin-authkit/authkit/store"
 )
 
@@ -149,7 +150,7 @@ func (a *Auth) issueDevice(c *gin.Context, username string) string {
 		MaxAge: int(a.cfg.Throttle.DeviceLifetime.Seconds()), HttpOnly: true,
 		Secure: a.secureCookies(c.Request), SameSite: http.SameSiteStrictMode,
 	})
-	a.auditRequest(c, Event{Kind: EventDeviceIssued, Username: username, Device: deviceRef(d.ID)})
+	a.auditRequest(c, audit.Event{Kind: audit.DeviceIssued, Username: username, Device: deviceRef(d.ID)})
 	return raw
 }
 
@@ -184,5 +185,5 @@ func (a *Auth) revokeDevices(c *gin.Context, username, reason string) {
 		a.cfg.Logger.WarnContext(c.Request.Context(), "authkit: revoking device credentials failed", "user", username, "err", err)
 		return
 	}
-	a.auditRequest(c, Event{Kind: EventDeviceRevoked, Username: username, Reason: reason})
+	a.auditRequest(c, audit.Event{Kind: audit.DeviceRevoked, Username: username, Reason: reason})
 }

@@ -40,17 +40,18 @@
 //     token.
 //   - 503 unavailable, with Retry-After: the store did not answer within
 //     Config.StoreTimeout, or every password-check slot stayed busy with
-//     other clients for Config.PasswordWait (the attempt is not counted).
+//     other clients for Config.Throttle.PasswordWait (the attempt is not counted).
 //     Never 200, never 401.
 //
 // Bodies are always {"error": code, "message": friendly text}.
 //
 // # Passwords and accounts
 //
-// [Accounts] creates users, sets and verifies passwords through a
-// [Hasher] ([Bcrypt] by default, [Argon2id] as an option), and needs no
-// HTTP machinery; [Auth.Accounts] is the one logins use. Every decision is
-// also an audit [Event] (Config.Audit).
+// Users, passwords and their policy belong to package accounts, which
+// needs no HTTP machinery: Config.Accounts is the accounts.Manager logins
+// are checked with ([Auth.Accounts] returns it), by default one on the
+// Store at bcrypt cost 12. Every decision is also an audit.Event
+// (Config.Audit).
 //
 // # Sessions are authoritative
 //

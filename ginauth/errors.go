@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/gin-authkit/authkit/accounts"
 	"github.com/gin-authkit/authkit/store"
 	"github.com/gin-authkit/authkit/tokens"
 )
@@ -26,8 +27,10 @@ var (
 	// ErrTokenExpired: the access token expired but its session is alive;
 	// the client should refresh.
 	ErrTokenExpired = errors.New("ginauth: token expired")
-	// ErrBadCredentials: wrong username or password (never says which).
-	ErrBadCredentials = errors.New("ginauth: bad credentials")
+	// ErrBadCredentials: wrong username or password (never says which);
+	// the same value as accounts.ErrBadCredentials, which the password
+	// check returns.
+	ErrBadCredentials = accounts.ErrBadCredentials
 	// ErrInvalidGrant: the refresh token is unknown, expired or reused.
 	ErrInvalidGrant = errors.New("ginauth: invalid grant")
 	// ErrForbidden: authenticated, but a required role is missing.

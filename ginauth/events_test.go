@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gin-authkit/authkit/audit"
 	"github.com/gin-authkit/authkit/ginauth"
 )
 
@@ -16,10 +17,10 @@ import (
 // package's log, which checks every event for secrets.
 type eventLog struct {
 	mu     sync.Mutex
-	events []ginauth.Event
+	events []audit.Event
 }
 
-func (l *eventLog) record(ctx context.Context, e ginauth.Event) {
+func (l *eventLog) record(ctx context.Context, e audit.Event) {
 	l.mu.Lock()
 	l.events = append(l.events, e)
 	l.mu.Unlock()
@@ -27,10 +28,10 @@ func (l *eventLog) record(ctx context.Context, e ginauth.Event) {
 }
 
 // of returns the events of kind recorded so far, in order.
-func (l *eventLog) of(kind ginauth.EventKind) []ginauth.Event {
+func (l *eventLog) of(kind audit.Kind) []audit.Event {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var list []ginauth.Event
+	var list []audit.Event
 	for _, e := range l.events {
 		if e.Kind == kind {
 			list = append(list, e)
@@ -45,8 +46,8 @@ func TestSessionEvictedEvent(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, newK kitMaker) {
 		const maxSessions = 3
 		events := &eventLog{}
-		k := newK(t, func(c *ginauth.Config) {
-			c.MaxSessionsPerUser = maxSessions
+		k := newK(t, func(c *kitConfig) {
+			c.Sessions.MaxPerUser = maxSessions
 			c.Audit = events.record
 		})
 		var toks []ginauth.TokenResponse
@@ -54,11 +55,11 @@ func TestSessionEvictedEvent(t *testing.T) {
 			toks = append(toks, k.login("bob", bobPW))
 			k.clock.Advance(time.Second) // the first expires first
 		}
-		logins := events.of(ginauth.EventLoginSucceeded)
+		logins := events.of(audit.LoginSucceeded)
 		if len(logins) != maxSessions+1 {
 			t.Fatalf("%d login_succeeded events, want %d", len(logins), maxSessions+1)
 		}
-		evicted := events.of(ginauth.EventSessionEvicted)
+		evicted := events.of(audit.SessionEvicted)
 		if len(evicted) != 1 {
 			t.Fatalf("session_evicted events = %+v, want exactly one", evicted)
 		}
@@ -99,9 +100,9 @@ func (k *kit) untrusting() *kit {
 func TestRefreshRetriedEvent(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, newK kitMaker) {
 		events := &eventLog{}
-		k := newK(t, func(c *ginauth.Config) { c.Audit = events.record }).untrusting()
+		k := newK(t, func(c *kitConfig) { c.Audit = events.record }).untrusting()
 		tok := k.login("bob", bobPW)
-		session := events.of(ginauth.EventLoginSucceeded)[0].Session
+		session := events.of(audit.LoginSucceeded)[0].Session
 
 		first := k.refreshFrom("198.51.100.1", tok.RefreshToken)
 		expect(t, first, 200, "")
@@ -112,11 +113,11 @@ func TestRefreshRetriedEvent(t *testing.T) {
 			t.Fatal("the grace replay got another successor")
 		}
 
-		refreshed := events.of(ginauth.EventRefreshed)
+		refreshed := events.of(audit.Refreshed)
 		if len(refreshed) != 1 || refreshed[0].ClientIP != "198.51.100.1" {
 			t.Errorf("refreshed events = %+v, want one, from 198.51.100.1", refreshed)
 		}
-		retried := events.of(ginauth.EventRefreshRetried)
+		retried := events.of(audit.RefreshRetried)
 		if len(retried) != 1 {
 			t.Fatalf("refresh_retried events = %+v, want one", retried)
 		}
@@ -126,7 +127,7 @@ func TestRefreshRetriedEvent(t *testing.T) {
 			t.Errorf("refresh_retried = %+v, want reason grace_replay, status 200, user bob, session %s, ip 203.0.113.7, prior 198.51.100.1", e, session)
 		}
 		var buf bytes.Buffer
-		ginauth.LogAudit(slog.New(slog.NewTextHandler(&buf, nil)))(context.Background(), e)
+		audit.Log(slog.New(slog.NewTextHandler(&buf, nil)))(context.Background(), e)
 		if line := buf.String(); !strings.Contains(line, "event=refresh_retried") || !strings.Contains(line, "prior_ip=198.51.100.1") ||
 			!strings.Contains(line, "ip=203.0.113.7") || !strings.Contains(line, "level=INFO") {
 			t.Errorf("LogAudit wrote %q, want event, ip and prior_ip at level INFO", line)
@@ -135,7 +136,7 @@ func TestRefreshRetriedEvent(t *testing.T) {
 		tok2 := k.login("alice", alicePW)
 		expect(t, k.do("POST", "/auth/refresh", map[string]string{"refresh_token": tok2.RefreshToken},
 			append(from("198.51.100.9"), "X-Forwarded-For", "192.0.2.200")...), 200, "")
-		if got := events.of(ginauth.EventRefreshed); len(got) != 2 || got[1].ClientIP != "198.51.100.9" {
+		if got := events.of(audit.Refreshed); len(got) != 2 || got[1].ClientIP != "198.51.100.9" {
 			t.Errorf("refreshed events = %+v, want the second from the peer 198.51.100.9", got)
 		}
 	})
@@ -147,17 +148,17 @@ func TestRefreshRetriedEvent(t *testing.T) {
 func TestRefreshGraceSameClient(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, newK kitMaker) {
 		events := &eventLog{}
-		k := newK(t, func(c *ginauth.Config) {
+		k := newK(t, func(c *kitConfig) {
 			c.Audit = events.record
-			c.RefreshGraceSameClient = true
+			c.Refresh.SameClient = true
 		}).untrusting()
 		tok := k.login("bob", bobPW)
-		session := events.of(ginauth.EventLoginSucceeded)[0].Session
+		session := events.of(audit.LoginSucceeded)[0].Session
 		first := k.refreshFrom("198.51.100.1", tok.RefreshToken)
 		expect(t, first, 200, "")
 
 		expect(t, k.refreshFrom("203.0.113.7", tok.RefreshToken), 401, "invalid_grant")
-		retried := events.of(ginauth.EventRefreshRetried)
+		retried := events.of(audit.RefreshRetried)
 		if len(retried) != 1 {
 			t.Fatalf("refresh_retried events = %+v, want one", retried)
 		}
@@ -172,7 +173,7 @@ func TestRefreshGraceSameClient(t *testing.T) {
 		if same.str("refresh_token") != first.str("refresh_token") {
 			t.Fatal("the grace replay from the same address got another successor")
 		}
-		if retried = events.of(ginauth.EventRefreshRetried); len(retried) != 2 || retried[1].Reason != "grace_replay" {
+		if retried = events.of(audit.RefreshRetried); len(retried) != 2 || retried[1].Reason != "grace_replay" {
 			t.Errorf("refresh_retried events = %+v, want a second, grace_replay", retried)
 		}
 

@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/gin-authkit/authkit/accounts"
 	"github.com/gin-authkit/authkit/ginauth"
 	"github.com/gin-authkit/authkit/store/memstore"
 	"github.com/gin-authkit/authkit/tokens"
@@ -24,10 +25,15 @@ func Example() {
 	opts := []tokens.Option{tokens.WithIssuer("example"), tokens.WithAudience("example-api")}
 	issuer, _ := tokens.NewIssuer(key, opts...)
 	verifier, _ := tokens.NewVerifier([]*tokens.Key{key}, opts...)
-	auth, err := ginauth.New(ginauth.Config{
-		Store: memstore.New(memstore.Options{}), Issuer: issuer, Verifier: verifier,
-		BcryptCost: bcrypt.MinCost, AllowTestCosts: true, // only to keep the example fast; keep the default (12)
-	})
+	st := memstore.New(memstore.Options{})
+	// The default policy (bcrypt cost 12) needs no Accounts; a cheap cost
+	// keeps the example fast and must never reach production.
+	users, err := accounts.New(accounts.Config{Users: st, Hasher: accounts.Bcrypt{Cost: bcrypt.MinCost}, AllowTestCosts: true})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	auth, err := ginauth.New(ginauth.Config{Store: st, Accounts: users, Issuer: issuer, Verifier: verifier})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -84,8 +90,9 @@ func ExampleAuth_Router() {
 	opts := []tokens.Option{tokens.WithIssuer("example"), tokens.WithAudience("example-api")}
 	issuer, _ := tokens.NewIssuer(key, opts...)
 	verifier, _ := tokens.NewVerifier([]*tokens.Key{key}, opts...)
-	auth, _ := ginauth.New(ginauth.Config{Store: memstore.New(memstore.Options{}),
-		Issuer: issuer, Verifier: verifier, BcryptCost: bcrypt.MinCost, AllowTestCosts: true})
+	st := memstore.New(memstore.Options{})
+	users, _ := accounts.New(accounts.Config{Users: st, Hasher: accounts.Bcrypt{Cost: bcrypt.MinCost}, AllowTestCosts: true})
+	auth, _ := ginauth.New(ginauth.Config{Store: st, Accounts: users, Issuer: issuer, Verifier: verifier})
 
 	r := gin.New()
 	rt := auth.Router(r)
@@ -115,35 +122,6 @@ func ExampleAuth_Router() {
 	// true
 }
 
-// ExampleNewAccounts manages users without any HTTP machinery, as a CLI
-// does: names are canonical, passwords checked against the policy, and a
-// password change ends every session and every login in flight.
-func ExampleNewAccounts() {
-	st := memstore.New(memstore.Options{})
-	accounts, err := ginauth.NewAccounts(ginauth.AccountsConfig{
-		Users:  st,
-		Hasher: ginauth.Bcrypt{Cost: bcrypt.MinCost}, AllowTestCosts: true, // keep the default (12) outside examples
-	})
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	ctx := context.Background()
-	fmt.Println(accounts.CreateUser(ctx, "Alice", "short", nil))
-	fmt.Println(accounts.CreateUser(ctx, "Alice", "correct horse battery", []string{"admin"}))
-	u, err := accounts.Verify(ctx, "ALICE", "correct horse battery")
-	fmt.Println(u.Username, u.Roles, err)
-	_, err = accounts.Verify(ctx, "alice", "wrong")
-	fmt.Println(err)
-	fmt.Println(accounts.SetPassword(ctx, "alice", "another good password"))
-	// Output:
-	// ginauth: password is too short: 5 characters, at least 8 required
-	// <nil>
-	// alice [admin] <nil>
-	// ginauth: bad credentials
-	// <nil>
-}
-
 // ExampleThrottle shows known clients: after a stranger's failures lock
 // an account, a new client with the right password gets 429, while the
 // client that logged in before, sending back its device credential, gets
@@ -153,9 +131,10 @@ func ExampleThrottle() {
 	opts := []tokens.Option{tokens.WithIssuer("example"), tokens.WithAudience("example-api")}
 	issuer, _ := tokens.NewIssuer(key, opts...)
 	verifier, _ := tokens.NewVerifier([]*tokens.Key{key}, opts...)
+	st := memstore.New(memstore.Options{})
+	users, _ := accounts.New(accounts.Config{Users: st, Hasher: accounts.Bcrypt{Cost: bcrypt.MinCost}, AllowTestCosts: true})
 	auth, err := ginauth.New(ginauth.Config{
-		Store: memstore.New(memstore.Options{}), Issuer: issuer, Verifier: verifier,
-		BcryptCost: bcrypt.MinCost, AllowTestCosts: true, // only to keep the example fast
+		Store: st, Accounts: users, Issuer: issuer, Verifier: verifier,
 		Throttle: ginauth.Throttle{AccountLimit: 6}, // small, for the example
 	})
 	if err != nil {

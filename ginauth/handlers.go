@@ -15,6 +15,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/gin-authkit/authkit/audit"
 	"github.com/gin-authkit/authkit/store"
 	"github.com/gin-authkit/authkit/tokens"
 )
@@ -87,7 +88,7 @@ func (a *Auth) LoginHandler() gin.HandlerFunc {
 		}
 		noStore(c)
 		if req.Cookie && a.cookie != nil {
-			maxAge := int(a.cfg.SessionLifetime.Seconds())
+			maxAge := int(a.cfg.Sessions.Lifetime.Seconds())
 			a.cookie.set(c.Writer, c.Request, g.username, g.secret, maxAge)
 			c.JSON(http.StatusOK, CookieLoginResponse{CSRFToken: csrfToken(g.secret), ExpiresIn: maxAge})
 			return
@@ -127,9 +128,9 @@ func (a *Auth) passwordGrant(c *gin.Context, username, password string) (grant, 
 		return grant{}, err
 	}
 	for _, id := range evicted {
-		a.auditRequest(c, Event{Kind: EventSessionEvicted, Status: http.StatusOK, Reason: "session_cap", Username: u.Username, Session: sessionPrefix(id)})
+		a.auditRequest(c, audit.Event{Kind: audit.SessionEvicted, Status: http.StatusOK, Reason: "session_cap", Username: u.Username, Session: sessionPrefix(id)})
 	}
-	a.auditRequest(c, Event{Kind: EventLoginSucceeded, Status: http.StatusOK, Username: u.Username, Session: sessionPrefix(sid)})
+	a.auditRequest(c, audit.Event{Kind: audit.LoginSucceeded, Status: http.StatusOK, Username: u.Username, Session: sessionPrefix(sid)})
 	g := grant{username: u.Username, sid: sid, roles: u.Roles, refresh: refresh.raw, secret: secret}
 	if !known {
 		g.device = a.issueDevice(c, u.Username)
@@ -141,7 +142,7 @@ func (a *Auth) passwordGrant(c *gin.Context, username, password string) (grant, 
 // refresh and token endpoints. It passes the client's address to the
 // store, which reports a grace replay with the address of the rotation
 // replayed: audited as refresh_retried, and refused when
-// RefreshGraceSameClient is set and the addresses differ.
+// Refresh.SameClient is set and the addresses differ.
 func (a *Auth) refreshGrant(c *gin.Context, token string) (grant, error) {
 	old, err := a.parseRefreshToken(token)
 	if err != nil {
@@ -152,7 +153,7 @@ func (a *Auth) refreshGrant(c *gin.Context, token string) (grant, error) {
 	ctx, cancel := a.storeCtx(c)
 	s, err := a.cfg.Store.RotateRefresh(ctx, old.username, old.sid, store.Rotation{
 		Old: store.HashSecret([]byte(old.raw)), Seq: old.seq,
-		Next: store.HashSecret([]byte(next.raw)), Grace: max(0, a.cfg.RefreshGrace),
+		Next: store.HashSecret([]byte(next.raw)), Grace: max(0, a.cfg.Refresh.Grace),
 		Client: addr,
 	})
 	err = classifyStore(err, ErrInvalidGrant)
@@ -161,7 +162,7 @@ func (a *Auth) refreshGrant(c *gin.Context, token string) (grant, error) {
 		s, err = owned(s, u, uerr, ErrInvalidGrant)
 	}
 	cancel()
-	if err == nil && s.Retried && a.cfg.RefreshGraceSameClient && s.RotatedBy != addr {
+	if err == nil && s.Retried && a.cfg.Refresh.SameClient && s.RotatedBy != addr {
 		// The session lives on: the holder of its current token may well
 		// be the rightful one, and only this answer is withheld.
 		err = errors.Join(ErrInvalidGrant, &otherClientError{session: sessionPrefix(s.ID), prior: s.RotatedBy})
@@ -170,9 +171,9 @@ func (a *Auth) refreshGrant(c *gin.Context, token string) (grant, error) {
 		withAttempt(c, old.username)
 		return grant{}, err
 	}
-	ev := Event{Kind: EventRefreshed, Status: http.StatusOK, Username: s.Username, Session: sessionPrefix(s.ID)}
+	ev := audit.Event{Kind: audit.Refreshed, Status: http.StatusOK, Username: s.Username, Session: sessionPrefix(s.ID)}
 	if s.Retried {
-		ev.Kind, ev.Reason, ev.PriorClientIP = EventRefreshRetried, "grace_replay", s.RotatedBy
+		ev.Kind, ev.Reason, ev.PriorClientIP = audit.RefreshRetried, "grace_replay", s.RotatedBy
 	}
 	a.auditRequest(c, ev)
 	return grant{username: s.Username, sid: s.ID, roles: s.Roles, refresh: next.raw}, nil
@@ -183,12 +184,12 @@ func (a *Auth) refreshGrant(c *gin.Context, token string) (grant, error) {
 // tries once more only if the password hash is the one verified and the
 // user is enabled (the move was a logout-all, say); a password change or a
 // disable ends the login as invalid_credentials. It returns the IDs of the
-// sessions MaxSessionsPerUser ended to make room, oldest first.
+// sessions Sessions.MaxPerUser ended to make room, oldest first.
 func (a *Auth) createSession(c *gin.Context, u store.User, sid store.Digest, refresh refreshToken) (evicted []store.Digest, err error) {
 	spec := store.SessionSpec{
 		ID: sid, Username: u.Username, Refresh: store.HashSecret([]byte(refresh.raw)),
-		IdleTimeout: a.cfg.SessionIdleTimeout, ExpiresAt: a.cfg.Now().Add(a.cfg.SessionLifetime),
-		Generation: u.Generation, MaxSessions: max(0, a.cfg.MaxSessionsPerUser),
+		IdleTimeout: a.cfg.Sessions.IdleTimeout, ExpiresAt: a.cfg.Now().Add(a.cfg.Sessions.Lifetime),
+		Generation: u.Generation, MaxSessions: max(0, a.cfg.Sessions.MaxPerUser),
 	}
 	for try := 0; ; try++ {
 		ctx, cancel := a.storeCtx(c)
@@ -197,7 +198,7 @@ func (a *Auth) createSession(c *gin.Context, u store.User, sid store.Digest, ref
 		if a.external && errors.Is(err, store.ErrNotFound) {
 			// A store for external users never answers this: it expects
 			// users of its own. The password was right, so not a 401.
-			a.cfg.Logger.ErrorContext(c, "authkit: the session store refused a session of a user that Config.Users holds: "+
+			a.cfg.Logger.ErrorContext(c, "authkit: the session store refused a session of a user that Config.Accounts holds: "+
 				"configure it for external users (redisstore.Options.ExternalUsers)", "user", u.Username, "err", err)
 			return nil, errors.Join(ErrUnavailable, err)
 		}
@@ -219,7 +220,7 @@ func (a *Auth) createSession(c *gin.Context, u store.User, sid store.Digest, ref
 
 // RefreshHandler handles POST {"refresh_token"}. It rotates the refresh
 // token atomically and answers 200 with a new [TokenResponse]. Within
-// RefreshGrace of a rotation, the previous token is answered again with
+// Refresh.Grace of a rotation, the previous token is answered again with
 // the same successor, so retries and concurrent refreshes converge. An
 // unknown or expired refresh token gets 401 invalid_grant; any other reuse
 // of a rotated one also revokes its whole session, since only a copy of
@@ -285,7 +286,7 @@ func (a *Auth) LogoutHandler() gin.HandlerFunc {
 				return
 			}
 		}
-		a.auditRequest(c, Event{Kind: EventLogout, Status: http.StatusNoContent, Username: username, Session: sessionPrefixOrEmpty(sid)})
+		a.auditRequest(c, audit.Event{Kind: audit.Logout, Status: http.StatusNoContent, Username: username, Session: sessionPrefixOrEmpty(sid)})
 		a.loggedOut(c, scheme)
 	}
 }
@@ -346,7 +347,7 @@ func (a *Auth) LogoutAllHandler() gin.HandlerFunc {
 			a.fail(c, classifyStore(err, ErrTokenInvalid))
 			return
 		}
-		a.auditRequest(c, Event{Kind: EventLogoutAll, Status: http.StatusNoContent})
+		a.auditRequest(c, audit.Event{Kind: audit.LogoutAll, Status: http.StatusNoContent})
 		a.revokeDevices(c, p.Username, "logout_all")
 		a.loggedOut(c, p.Scheme)
 	}

@@ -73,9 +73,9 @@ func TestMalformedAuthorization(t *testing.T) {
 // TestAbsoluteLifetime: an access token stops working when its session
 // reaches its absolute lifetime, even while it is used all the time.
 func TestAbsoluteLifetime(t *testing.T) {
-	k := newKit(t, func(c *ginauth.Config) {
-		c.SessionLifetime = 2 * time.Hour
-		c.SessionIdleTimeout = time.Hour
+	k := newKit(t, func(c *kitConfig) {
+		c.Sessions.Lifetime = 2 * time.Hour
+		c.Sessions.IdleTimeout = time.Hour
 	})
 	tok := k.login("bob", bobPW)
 	for range 7 { // 7 × 14 min < 2 h: each refresh keeps both token and session fresh
@@ -153,7 +153,7 @@ func TestEmptyPasswordNeverMatches(t *testing.T) {
 }
 
 func TestStatelessLogoutKillsRefresh(t *testing.T) {
-	k := newKit(t, func(c *ginauth.Config) { c.Stateless = true })
+	k := newKit(t, func(c *kitConfig) { c.Stateless = true })
 	tok := k.login("bob", bobPW)
 	expect(t, k.do("POST", "/auth/logout", nil, bearer(tok.AccessToken)...), 204, "")
 	expect(t, k.do("POST", "/auth/refresh", map[string]string{"refresh_token": tok.RefreshToken}), 401, "invalid_grant")

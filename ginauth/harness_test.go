@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/gin-authkit/authkit/accounts"
 	"github.com/gin-authkit/authkit/ginauth"
 	"github.com/gin-authkit/authkit/ginauth/ginauthtest"
 	"github.com/gin-authkit/authkit/internal/testredis"
@@ -73,8 +74,18 @@ type kit struct {
 	users store.UserStore
 }
 
+// kitConfig is what a kit option may change: the Auth's config, and the
+// hasher of the accounts.Manager the kit builds unless Accounts is set.
+type kitConfig struct {
+	*ginauth.Config
+	hasher accounts.Hasher
+	// users is the Manager's source of users: the store, or with
+	// newSplitKit a store of its own (which k.users keeps).
+	users store.UserSource
+}
+
 // kitMaker builds a kit; the tests of the status contract run on each.
-type kitMaker = func(testing.TB, ...func(*ginauth.Config)) *kit
+type kitMaker = func(testing.TB, ...func(*kitConfig)) *kit
 
 // forEachKit runs test on the Redis kit and on the split kit, whose
 // users live apart from the sessions.
@@ -90,13 +101,13 @@ func forEachKit(t *testing.T, test func(t *testing.T, newK kitMaker)) {
 // newKit builds an Auth on the test Redis with alice (admin, user) and bob
 // (user), and an engine with the routes of the demo. Options may change
 // the config before New.
-func newKit(t testing.TB, opts ...func(*ginauth.Config)) *kit {
+func newKit(t testing.TB, opts ...func(*kitConfig)) *kit {
 	t.Helper()
 	rdb, prefix := testredis.New(t)
 	return newKitOn(t, rdb, prefix, opts...)
 }
 
-func newKitOn(t testing.TB, rdb redis.UniversalClient, prefix string, opts ...func(*ginauth.Config)) *kit {
+func newKitOn(t testing.TB, rdb redis.UniversalClient, prefix string, opts ...func(*kitConfig)) *kit {
 	t.Helper()
 	clk := &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	trips := &counter{}
@@ -113,7 +124,7 @@ func newKitOn(t testing.TB, rdb redis.UniversalClient, prefix string, opts ...fu
 // newSplitKit is newKit with the users in a memstore of their own (a
 // stand-in for an application's user table) and the sessions in the
 // test Redis, configured for external users.
-func newSplitKit(t testing.TB, opts ...func(*ginauth.Config)) *kit {
+func newSplitKit(t testing.TB, opts ...func(*kitConfig)) *kit {
 	t.Helper()
 	clk := &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	rdb, prefix := testredis.New(t)
@@ -129,7 +140,7 @@ func newSplitKit(t testing.TB, opts ...func(*ginauth.Config)) *kit {
 }
 
 // newMemKit is newKit on the in-memory store.
-func newMemKit(t testing.TB, opts ...func(*ginauth.Config)) *kit {
+func newMemKit(t testing.TB, opts ...func(*kitConfig)) *kit {
 	t.Helper()
 	clk := &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	return newKitWith(t, memstore.New(memstore.Options{Now: clk.Now}), nil, clk, opts...)
@@ -137,7 +148,7 @@ func newMemKit(t testing.TB, opts ...func(*ginauth.Config)) *kit {
 
 // newKitWith builds the kit's Auth on st, with the users in users (nil:
 // in st), creates alice and bob, and mounts the demo's routes.
-func newKitWith(t testing.TB, st store.SessionBackend, users store.UserStore, clk *clock, opts ...func(*ginauth.Config)) *kit {
+func newKitWith(t testing.TB, st store.SessionBackend, users store.UserStore, clk *clock, opts ...func(*kitConfig)) *kit {
 	t.Helper()
 	k := &kit{t: t, clock: clk, users: users}
 	key, err := tokens.NewHMACKey("k1", []byte(testSecret))
@@ -153,23 +164,30 @@ func newKitWith(t testing.TB, st store.SessionBackend, users store.UserStore, cl
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := ginauth.Config{
-		Store: st, Issuer: iss, Verifier: ver, Realm: testRealm,
-		BcryptCost: bcrypt.MinCost, AllowTestCosts: true, Now: k.clock.Now,
+	cfg := kitConfig{Config: &ginauth.Config{
+		Store: st, Issuer: iss, Verifier: ver, Realm: testRealm, Now: k.clock.Now,
 		Logger:     slog.New(slog.DiscardHandler),
 		Audit:      audited.record,
 		Extractors: []ginauth.Extractor{ginauth.Bearer(), ginauth.Basic()},
 		Cookie:     &ginauth.CookieConfig{},
-	}
+	}, hasher: accounts.Bcrypt{Cost: bcrypt.MinCost}}
+	acfg := accounts.Config{AllowTestCosts: true, Logger: slog.New(slog.DiscardHandler)}
 	if users != nil {
-		cfg.Users = users
+		cfg.users, acfg.Sessions = users, st
 	} else {
 		k.users = st.(store.UserStore)
+		cfg.users = k.users
 	}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	k.auth, err = ginauth.New(cfg)
+	if cfg.Accounts == nil {
+		acfg.Users, acfg.Hasher, acfg.Audit = cfg.users, cfg.hasher, cfg.Audit
+		if cfg.Accounts, err = accounts.New(acfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	k.auth, err = ginauth.New(*cfg.Config)
 	if err != nil {
 		t.Fatal(err)
 	}

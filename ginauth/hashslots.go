@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// errPasswordBusy: every password-check slot stayed taken for PasswordWait.
+// errPasswordBusy: every password-check slot stayed taken for Throttle.PasswordWait.
 var errPasswordBusy = errors.New("ginauth: too many password checks at once")
 
 // hashSlots bounds the password comparisons running at once and favours

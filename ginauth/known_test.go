@@ -12,6 +12,8 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/gin-authkit/authkit/accounts"
+	"github.com/gin-authkit/authkit/audit"
 	"github.com/gin-authkit/authkit/ginauth"
 	"github.com/gin-authkit/authkit/store"
 	"github.com/gin-authkit/authkit/store/memstore"
@@ -21,12 +23,12 @@ import (
 // that checks them for secrets.
 type events struct {
 	mu   sync.Mutex
-	list []ginauth.Event
+	list []audit.Event
 }
 
 // hook is a kit option that sends the kit's events to e too.
-func (e *events) hook(c *ginauth.Config) {
-	c.Audit = func(ctx context.Context, ev ginauth.Event) {
+func (e *events) hook(c *kitConfig) {
+	c.Audit = func(ctx context.Context, ev audit.Event) {
 		audited.record(ctx, ev)
 		e.mu.Lock()
 		e.list = append(e.list, ev)
@@ -35,10 +37,10 @@ func (e *events) hook(c *ginauth.Config) {
 }
 
 // of returns the events of kind so far and forgets every event.
-func (e *events) of(kind ginauth.EventKind) []ginauth.Event {
+func (e *events) of(kind audit.Kind) []audit.Event {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	var out []ginauth.Event
+	var out []audit.Event
 	for _, ev := range e.list {
 		if ev.Kind == kind {
 			out = append(out, ev)
@@ -73,7 +75,7 @@ func strangerLockout(t *testing.T, k *kit) {
 // success never re-arms the lock: once it has ended, new clients get in
 // one after another.
 func TestKnownClientSurvivesLockout(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, newK func(testing.TB, ...func(*ginauth.Config)) *kit) {
+	forEachBackend(t, func(t *testing.T, newK kitMaker) {
 		ev := &events{}
 		k := newK(t, ev.hook)
 		first := k.loginFrom("198.51.100.5", "bob", bobPW)
@@ -88,12 +90,12 @@ func TestKnownClientSurvivesLockout(t *testing.T) {
 				cookie = c.Name + "=" + c.Value
 			}
 		}
-		if len(ev.of(ginauth.EventDeviceIssued)) != 1 {
+		if len(ev.of(audit.DeviceIssued)) != 1 {
 			t.Errorf("want one device_issued event")
 		}
 
 		strangerLockout(t, k)
-		if locks := ev.of(ginauth.EventLocked); len(locks) == 0 || locks[len(locks)-1].Reason != "account" {
+		if locks := ev.of(audit.Locked); len(locks) == 0 || locks[len(locks)-1].Reason != "account" {
 			t.Errorf("locked events %+v, want the account's last", locks)
 		}
 		expect(t, k.loginFrom("198.51.100.200", "bob", bobPW), 429, "too_many_attempts")
@@ -104,7 +106,7 @@ func TestKnownClientSurvivesLockout(t *testing.T) {
 				t.Errorf("a known client got a new device credential")
 			}
 		}
-		if used := ev.of(ginauth.EventDeviceUsed); len(used) != 5 {
+		if used := ev.of(audit.DeviceUsed); len(used) != 5 {
 			t.Errorf("%d device_used events, want 5", len(used))
 		}
 		expect(t, k.do("POST", "/auth/login", map[string]string{"username": "bob", "password": bobPW},
@@ -138,14 +140,14 @@ func TestKnownClientSurvivesLockout(t *testing.T) {
 // TestDeviceBudget: a known client that fails DeviceLimit times loses its
 // credential; from then on it is a stranger like any other.
 func TestDeviceBudget(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, newK func(testing.TB, ...func(*ginauth.Config)) *kit) {
+	forEachBackend(t, func(t *testing.T, newK kitMaker) {
 		ev := &events{}
-		k := newK(t, ev.hook, func(c *ginauth.Config) { c.Throttle.DeviceLimit = 3 })
+		k := newK(t, ev.hook, func(c *kitConfig) { c.Throttle.DeviceLimit = 3 })
 		dev := k.loginFrom("198.51.100.5", "bob", bobPW).str("device_token")
 		for range 3 {
 			expect(t, k.loginKnown("198.51.100.5", "bob", "wrong-password", dev), 401, "invalid_credentials")
 		}
-		revoked := ev.of(ginauth.EventDeviceRevoked)
+		revoked := ev.of(audit.DeviceRevoked)
 		if len(revoked) != 1 || revoked[0].Reason != "failures" || revoked[0].Device == "" {
 			t.Errorf("device_revoked events %+v, want one for failures", revoked)
 		}
@@ -162,7 +164,7 @@ func TestDeviceBudget(t *testing.T) {
 // TestDeviceSuccessClearsItsFailures: a known client's earlier failures
 // are forgotten when it succeeds, as a pair's are.
 func TestDeviceSuccessClearsItsFailures(t *testing.T) {
-	k := newMemKit(t, func(c *ginauth.Config) { c.Throttle.DeviceLimit = 3 })
+	k := newMemKit(t, func(c *kitConfig) { c.Throttle.DeviceLimit = 3 })
 	dev := k.loginFrom("198.51.100.5", "bob", bobPW).str("device_token")
 	for range 5 {
 		expect(t, k.loginKnown("198.51.100.5", "bob", "wrong-password", dev), 401, "invalid_credentials")
@@ -174,7 +176,7 @@ func TestDeviceSuccessClearsItsFailures(t *testing.T) {
 // TestDevicesEndWithTheAccount: log out everywhere, a password change and
 // disabling the user end every device credential of the user.
 func TestDevicesEndWithTheAccount(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, newK func(testing.TB, ...func(*ginauth.Config)) *kit) {
+	forEachBackend(t, func(t *testing.T, newK kitMaker) {
 		k := newK(t)
 		ctx := context.Background()
 		for _, tc := range []struct {
@@ -217,9 +219,9 @@ func TestDevicesEndWithTheAccount(t *testing.T) {
 // up to the limits and 429 after, never 503: at most AddressConcurrency
 // of them wait for the slot.
 func TestOneAddressBurst(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, newK func(testing.TB, ...func(*ginauth.Config)) *kit) {
-		slow := &slowHasher{Hasher: ginauth.Bcrypt{Cost: bcrypt.MinCost}, delay: 20 * time.Millisecond}
-		k := newK(t, func(c *ginauth.Config) { c.Hasher, c.PasswordConcurrency = slow, 1 })
+	forEachBackend(t, func(t *testing.T, newK kitMaker) {
+		slow := &slowHasher{Hasher: accounts.Bcrypt{Cost: bcrypt.MinCost}, delay: 20 * time.Millisecond}
+		k := newK(t, func(c *kitConfig) { c.hasher, c.Throttle.PasswordConcurrency = slow, 1 })
 		statuses := make([]int, 120)
 		var wg sync.WaitGroup
 		start := make(chan struct{})
@@ -247,7 +249,7 @@ func TestOneAddressBurst(t *testing.T) {
 
 // slowHasher takes at least delay per comparison, as a real cost does.
 type slowHasher struct {
-	ginauth.Hasher
+	accounts.Hasher
 	delay time.Duration
 }
 
@@ -259,9 +261,9 @@ func (h *slowHasher) Compare(ctx context.Context, hash, pw []byte) error {
 // TestUnjudgedAttemptLeavesNoTrace: a login that found no hashing slot in
 // time (503) is not counted: its address still has its whole pair budget.
 func TestUnjudgedAttemptLeavesNoTrace(t *testing.T) {
-	h := &countingHasher{Hasher: ginauth.Bcrypt{Cost: bcrypt.MinCost}}
-	k := newKit(t, func(c *ginauth.Config) {
-		c.Hasher, c.PasswordConcurrency, c.PasswordWait = h, 1, 50*time.Millisecond
+	h := &countingHasher{Hasher: accounts.Bcrypt{Cost: bcrypt.MinCost}}
+	k := newKit(t, func(c *kitConfig) {
+		c.hasher, c.Throttle.PasswordConcurrency, c.Throttle.PasswordWait = h, 1, 50*time.Millisecond
 	})
 	h.entered, h.gate = make(chan struct{}), make(chan struct{})
 	held := make(chan resp)
@@ -294,13 +296,13 @@ func TestClientAddressIsThePeer(t *testing.T) {
 	r := k.do("POST", "/auth/login", map[string]string{"username": "bob", "password": bobPW},
 		append(from("198.51.100.9"), "X-Forwarded-For", "192.0.2.99")...)
 	expect(t, r, 429, "too_many_attempts")
-	for _, e := range ev.of(ginauth.EventLoginFailed) {
+	for _, e := range ev.of(audit.LoginFailed) {
 		if e.ClientIP != "198.51.100.9" {
 			t.Errorf("audit ClientIP = %q, want the peer", e.ClientIP)
 		}
 	}
 
-	proxied := newKit(t, func(c *ginauth.Config) { c.ClientAddress = ginauth.GinClientIP })
+	proxied := newKit(t, func(c *kitConfig) { c.ClientAddress = ginauth.GinClientIP })
 	if err := proxied.engine.SetTrustedProxies([]string{"198.51.100.9"}); err != nil {
 		t.Fatal(err)
 	}

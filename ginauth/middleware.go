@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/gin-authkit/authkit/audit"
 	"github.com/gin-authkit/authkit/store"
 	"github.com/gin-authkit/authkit/tokens"
 )
@@ -295,7 +296,7 @@ func (a *Auth) verifyPassword(c *gin.Context, username, password string) (u stor
 	if err != nil {
 		return store.User{}, known, err
 	}
-	release, err := a.slots.acquire(c.Request.Context(), known, a.cfg.PasswordWait)
+	release, err := a.slots.acquire(c.Request.Context(), known, a.cfg.Throttle.PasswordWait)
 	if err != nil {
 		// Not judged: the attempt leaves no trace.
 		_ = a.throttleEnd(c, at, ErrUnavailable)
@@ -307,7 +308,7 @@ func (a *Auth) verifyPassword(c *gin.Context, username, password string) (u stor
 		return store.User{}, known, err
 	}
 	if known {
-		a.auditRequest(c, Event{Kind: EventDeviceUsed, Status: statusOf(verr), Username: name, Device: deviceRef(dev.id)})
+		a.auditRequest(c, audit.Event{Kind: audit.DeviceUsed, Status: statusOf(verr), Username: name, Device: deviceRef(dev.id)})
 	}
 	return u, known, verr
 }

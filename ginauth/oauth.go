@@ -15,6 +15,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/gin-authkit/authkit/audit"
 	"github.com/gin-authkit/authkit/store"
 	"github.com/gin-authkit/authkit/tokens"
 )
@@ -162,7 +163,7 @@ func (a *Auth) RevokeHandler() gin.HandlerFunc {
 				a.failOAuth(c, classifyStore(err, ErrInvalidGrant))
 				return
 			}
-			a.auditRequest(c, Event{Kind: EventLogout, Status: http.StatusOK, Username: username, Session: sessionPrefix(sid)})
+			a.auditRequest(c, audit.Event{Kind: audit.Logout, Status: http.StatusOK, Username: username, Session: sessionPrefix(sid)})
 		}
 		noStore(c)
 		c.Status(http.StatusOK)

@@ -90,7 +90,7 @@ func TestTokenEndpoint(t *testing.T) {
 }
 
 func TestTokenEndpointClients(t *testing.T) {
-	k := newKit(t, func(c *ginauth.Config) {
+	k := newKit(t, func(c *kitConfig) {
 		c.Clients = []ginauth.Client{{ID: "cli", Secret: "s3cret:+/"}, {ID: "spa"}}
 	})
 	grant := url.Values{"grant_type": {"password"}, "username": {"bob"}, "password": {bobPW}}

@@ -75,7 +75,7 @@ func TestRouteOnEngineIsUnannotated(t *testing.T) {
 // the group's rule.
 func TestOpenRouteInSignedInGroup(t *testing.T) {
 	var logs bytes.Buffer
-	k := newMemKit(t, func(cfg *ginauth.Config) { cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
+	k := newMemKit(t, func(cfg *kitConfig) { cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
 	g := k.router.Group("/g", ginauth.SignedIn())
 	g.GET("/x", ginauth.Open(), ok)
 	if line := logs.String(); !strings.Contains(line, "level=WARN") || !strings.Contains(line, "path=/g/x") ||

@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/gin-authkit/authkit/accounts"
 	"github.com/gin-authkit/authkit/ginauth"
 	"github.com/gin-authkit/authkit/internal/testredis"
 	"github.com/gin-authkit/authkit/store"
@@ -97,9 +100,9 @@ func (f *failingUsers) Ping(context.Context) error {
 // request with a live session 503, never 401.
 func TestSplitSourceDownIs503(t *testing.T) {
 	users := &failingUsers{}
-	k := newSplitKit(t, func(c *ginauth.Config) {
-		users.UserStore = c.Users.(store.UserStore)
-		c.Users = users
+	k := newSplitKit(t, func(c *kitConfig) {
+		users.UserStore = c.users.(store.UserStore)
+		c.users = users
 	})
 	tok := k.login("bob", bobPW)
 	users.down = true
@@ -115,23 +118,35 @@ func TestSplitSourceDownIs503(t *testing.T) {
 func TestSplitConfig(t *testing.T) {
 	k := newKit(t)
 	base := k.auth.Config()
-	t.Run("UsersRequired", func(t *testing.T) {
+	t.Run("AccountsRequired", func(t *testing.T) {
 		cfg := base
 		cfg.Store = sessionsOnly{memstore.New(memstore.Options{ExternalUsers: true})}
-		cfg.Users = nil
+		cfg.Accounts = nil
 		if _, err := ginauth.New(cfg); !errors.Is(err, ginauth.ErrConfig) {
-			t.Errorf("New without Users on a store without users = %v, want ErrConfig", err)
+			t.Errorf("New without Accounts on a store without users = %v, want ErrConfig", err)
 		}
 	})
-	t.Run("SameStoreIsNotSplit", func(t *testing.T) {
+	t.Run("SessionsRequiredWhenApart", func(t *testing.T) {
 		cfg := base
-		cfg.Users = cfg.Store.(store.UserSource)
+		sessions := memstore.New(memstore.Options{ExternalUsers: true})
+		m, err := accounts.New(accounts.Config{Users: memstore.New(memstore.Options{}), Hasher: accounts.Bcrypt{Cost: bcrypt.MinCost}, AllowTestCosts: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Store, cfg.Accounts = sessions, m
+		if _, err := ginauth.New(cfg); !errors.Is(err, ginauth.ErrConfig) {
+			t.Errorf("New with users apart and no Sessions in Accounts = %v, want ErrConfig", err)
+		}
+	})
+	t.Run("DefaultAccountsOnStore", func(t *testing.T) {
+		cfg := base
+		cfg.Accounts = nil
 		a, err := ginauth.New(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if a.Users() != cfg.Users {
-			t.Error("Users() is not the configured source")
+		if a.Accounts().Users() != cfg.Store.(store.UserSource) {
+			t.Error("the default Manager does not keep its users in Store")
 		}
 	})
 }
@@ -151,7 +166,7 @@ func TestSplitMisconfiguredStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := newKitWith(t, st, memstore.New(memstore.Options{Now: clk.Now}), clk, func(c *ginauth.Config) {
+	k := newKitWith(t, st, memstore.New(memstore.Options{Now: clk.Now}), clk, func(c *kitConfig) {
 		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	})
 	expect(t, k.do("POST", "/auth/login", map[string]string{"username": "bob", "password": bobPW}), 503, "unavailable")

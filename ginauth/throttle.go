@@ -7,11 +7,13 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/gin-authkit/authkit/audit"
 	"github.com/gin-authkit/authkit/store"
 )
 
@@ -92,33 +94,47 @@ type Throttle struct {
 	// NoDevices turns device credentials off: every client is a stranger.
 	// Default false (on when the Store implements store.DeviceStore).
 	NoDevices bool
+
+	// PasswordConcurrency caps the password comparisons running at once
+	// (login and HTTP Basic). Each takes about 250 ms of CPU at bcrypt
+	// cost 12, so without a cap a flood of made-up logins starves every
+	// other request. When it is two or more, one slot is kept for known
+	// clients. Default GOMAXPROCS. It applies even when Disabled.
+	PasswordConcurrency int
+	// PasswordWait is how long a login or Basic request waits for a free
+	// comparison slot before it gets 503 with Retry-After (its attempt
+	// not counted). Default 2s.
+	PasswordWait time.Duration
 }
 
 // Defaults of [Throttle].
 const (
-	DefaultPairLimit          = 5
-	DefaultAddressLimit       = 50
-	DefaultAccountLimit       = 100
-	DefaultAddressConcurrency = 2
-	DefaultThrottleWindow     = 15 * time.Minute
-	DefaultBaseLock           = 30 * time.Second
-	DefaultDeviceLimit        = 5
-	DefaultDeviceLifetime     = 90 * 24 * time.Hour
-	DefaultMaxDevices         = 20
+	defaultPairLimit          = 5
+	defaultAddressLimit       = 50
+	defaultAccountLimit       = 100
+	defaultAddressConcurrency = 2
+	defaultThrottleWindow     = 15 * time.Minute
+	defaultBaseLock           = 30 * time.Second
+	defaultDeviceLimit        = 5
+	defaultDeviceLifetime     = 90 * 24 * time.Hour
+	defaultMaxDevices         = 20
 )
 
 func (t *Throttle) init() error {
-	setDefault(&t.PairLimit, DefaultPairLimit)
-	setDefault(&t.AddressLimit, DefaultAddressLimit)
-	setDefault(&t.AccountLimit, DefaultAccountLimit)
-	setDefault(&t.AddressConcurrency, DefaultAddressConcurrency)
-	setDefault(&t.Window, DefaultThrottleWindow)
-	setDefault(&t.BaseLock, DefaultBaseLock)
-	setDefault(&t.DeviceLimit, DefaultDeviceLimit)
-	setDefault(&t.DeviceLifetime, DefaultDeviceLifetime)
-	setDefault(&t.MaxDevices, DefaultMaxDevices)
+	setDefault(&t.PairLimit, defaultPairLimit)
+	setDefault(&t.AddressLimit, defaultAddressLimit)
+	setDefault(&t.AccountLimit, defaultAccountLimit)
+	setDefault(&t.AddressConcurrency, defaultAddressConcurrency)
+	setDefault(&t.Window, defaultThrottleWindow)
+	setDefault(&t.BaseLock, defaultBaseLock)
+	setDefault(&t.DeviceLimit, defaultDeviceLimit)
+	setDefault(&t.DeviceLifetime, defaultDeviceLifetime)
+	setDefault(&t.MaxDevices, defaultMaxDevices)
+	setDefault(&t.PasswordConcurrency, runtime.GOMAXPROCS(0))
+	setDefault(&t.PasswordWait, defaultPasswordWait)
 	if t.PairLimit < 0 || t.AddressLimit < 0 || t.AccountLimit < 0 || t.AddressConcurrency < 0 || t.Window < 0 ||
-		t.BaseLock < 0 || t.DeviceLimit < 0 || t.DeviceLifetime < 0 || t.MaxDevices < 0 {
+		t.BaseLock < 0 || t.DeviceLimit < 0 || t.DeviceLifetime < 0 || t.MaxDevices < 0 ||
+		t.PasswordConcurrency < 0 || t.PasswordWait < 0 {
 		return fmt.Errorf("%w: Throttle values must not be negative", ErrConfig)
 	}
 	if t.BaseLock > t.Window {
@@ -243,7 +259,7 @@ func (a *Auth) throttleBegin(c *gin.Context, counters []counter, known *device) 
 	defer cancel()
 	now := a.cfg.Now()
 	// A process that dies mid-attempt leaves it pending until then.
-	deadline := now.Add(a.cfg.PasswordWait + 10*time.Second)
+	deadline := now.Add(a.cfg.Throttle.PasswordWait + 10*time.Second)
 	at.before, err = a.cfg.Store.BeginAttempt(ctx, at.id, deadline, at.keys()...)
 	if err == nil && len(at.before) != len(counters) {
 		err = fmt.Errorf("ginauth: store returned %d counters for %d keys", len(at.before), len(counters))
@@ -330,13 +346,13 @@ func (a *Auth) throttleEnd(c *gin.Context, at *attempt, verdict error) error {
 	for i, ct := range at.counters {
 		switch {
 		case failed && after[i].Failures >= ct.limit: // a lock, or a longer one
-			a.auditRequest(c, Event{Kind: EventLocked, Status: http.StatusUnauthorized, Reason: ct.kind})
+			a.auditRequest(c, audit.Event{Kind: audit.Locked, Status: http.StatusUnauthorized, Reason: ct.kind})
 			if ct.kind == counterDevice {
 				a.revokeDevice(c, ctx, at)
 			}
 		case verdict == nil && at.before[i].Failures > 0 && (ct.kind == counterPair || ct.kind == counterDevice):
 			err = a.cfg.Store.ResetAttempts(ctx, ct.key)
-			a.auditRequest(c, Event{Kind: EventUnlocked, Status: http.StatusOK, Reason: ct.kind + "_success"})
+			a.auditRequest(c, audit.Event{Kind: audit.Unlocked, Status: http.StatusOK, Reason: ct.kind + "_success"})
 		}
 	}
 	if err != nil && verdict == nil {
@@ -356,7 +372,7 @@ func (a *Auth) revokeDevice(c *gin.Context, ctx context.Context, at *attempt) {
 		a.cfg.Logger.WarnContext(ctx, "authkit: revoking a device credential failed", "user", d.username, "err", err)
 		return
 	}
-	a.auditRequest(c, Event{Kind: EventDeviceRevoked, Username: d.username, Device: deviceRef(d.id), Reason: "failures"})
+	a.auditRequest(c, audit.Event{Kind: audit.DeviceRevoked, Username: d.username, Device: deviceRef(d.id), Reason: "failures"})
 }
 
 // throttleName is the name counted for a login attempt: canonical when

@@ -34,6 +34,8 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 	"github.com/redis/go-redis/v9"
 
+	"github.com/gin-authkit/authkit/accounts"
+	"github.com/gin-authkit/authkit/audit"
 	"github.com/gin-authkit/authkit/ginauth"
 	"github.com/gin-authkit/authkit/store/redisstore"
 	"github.com/gin-authkit/authkit/store/sqlstore"
@@ -95,7 +97,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 // app is the application: its engine, its accounts and its connections.
 type app struct {
 	engine   *gin.Engine
-	accounts *ginauth.Accounts
+	accounts *accounts.Manager
 	close    func()
 }
 
@@ -129,9 +131,9 @@ func open(ctx context.Context, getenv func(string) string) (*app, error) {
 }
 
 // newApp wires authkit with users in db and sessions in rdb, and mounts
-// the routes; the Redis keys start with prefix. tune, if any, changes the ginauth configuration (tests
-// lower the bcrypt cost).
-func newApp(ctx context.Context, db *sql.DB, rdb redis.UniversalClient, prefix string, secret []byte, logger *slog.Logger, tune ...func(*ginauth.Config)) (*app, error) {
+// the routes; the Redis keys start with prefix. tune, if any, changes the
+// accounts configuration (tests lower the bcrypt cost).
+func newApp(ctx context.Context, db *sql.DB, rdb redis.UniversalClient, prefix string, secret []byte, logger *slog.Logger, tune ...func(*accounts.Config)) (*app, error) {
 	if err := sqlstore.Migrate(ctx, db); err != nil {
 		return nil, err
 	}
@@ -163,11 +165,19 @@ func newApp(ctx context.Context, db *sql.DB, rdb redis.UniversalClient, prefix s
 	if err != nil {
 		return nil, err
 	}
-	cfg := ginauth.Config{Store: sessions, Users: users, Issuer: iss, Verifier: ver, Logger: logger}
+	// Accounts write to PostgreSQL; with Sessions set, a password change
+	// or a disable made through them also frees the Redis sessions and
+	// ends the user's device credentials at once.
+	acfg := accounts.Config{Users: users, Sessions: sessions, Audit: audit.Log(logger), Logger: logger}
 	for _, f := range tune {
-		f(&cfg)
+		f(&acfg)
 	}
-	auth, err := ginauth.New(cfg)
+	m, err := accounts.New(acfg)
+	if err != nil {
+		users.Close()
+		return nil, err
+	}
+	auth, err := ginauth.New(ginauth.Config{Store: sessions, Accounts: m, Issuer: iss, Verifier: ver, Logger: logger})
 	if err != nil {
 		users.Close()
 		return nil, err

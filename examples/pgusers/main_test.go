@@ -11,7 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/gin-authkit/authkit/ginauth"
+	"github.com/gin-authkit/authkit/accounts"
 	"github.com/gin-authkit/authkit/internal/testpg"
 	"github.com/gin-authkit/authkit/internal/testredis"
 )
@@ -25,7 +25,7 @@ func TestUsersInPostgres(t *testing.T) {
 	db := testpg.New(t)
 	rdb, prefix := testredis.New(t)
 	a, err := newApp(t.Context(), db, rdb, prefix, []byte(strings.Repeat("s", 32)), slog.New(slog.DiscardHandler),
-		func(c *ginauth.Config) { c.Hasher, c.AllowTestCosts = ginauth.Bcrypt{Cost: 4}, true })
+		func(c *accounts.Config) { c.Hasher, c.AllowTestCosts = accounts.Bcrypt{Cost: 4}, true })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,6 +88,18 @@ func TestUsersInPostgres(t *testing.T) {
 			sql(st.sql)
 		}
 		eventually(st.name, st.path, tok, st.status)
+	}
+	// The old session stays dead as soon as the commit lands, before the
+	// re-enable's notification reaches the cache: wait for the cache to
+	// see it, or the login below races it.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		u, err := a.accounts.Users().User(t.Context(), "alice")
+		if err == nil && !u.Disabled {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the cache never saw alice re-enabled: %+v, %v", u, err)
+		}
 	}
 	// Logging in again works; a password hash replaced in SQL ends that
 	// session too.

@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/gin-authkit/authkit/accounts"
 	"github.com/gin-authkit/authkit/ginauth"
 	"github.com/gin-authkit/authkit/ginauth/ginauthtest"
 	"github.com/gin-authkit/authkit/store/memstore"
@@ -84,8 +85,12 @@ func TestAssertRoutesAnnotated(t *testing.T) {
 	opts := []tokens.Option{tokens.WithIssuer("test"), tokens.WithAudience("test-api")}
 	issuer, _ := tokens.NewIssuer(key, opts...)
 	verifier, _ := tokens.NewVerifier([]*tokens.Key{key}, opts...)
-	auth, err := ginauth.New(ginauth.Config{Store: memstore.New(memstore.Options{}), Issuer: issuer, Verifier: verifier,
-		BcryptCost: bcrypt.MinCost, AllowTestCosts: true})
+	st := memstore.New(memstore.Options{})
+	users, err := accounts.New(accounts.Config{Users: st, Hasher: accounts.Bcrypt{Cost: bcrypt.MinCost}, AllowTestCosts: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth, err := ginauth.New(ginauth.Config{Store: st, Accounts: users, Issuer: issuer, Verifier: verifier})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/gin-authkit/authkit/accounts"
+	"github.com/gin-authkit/authkit/audit"
 	"github.com/gin-authkit/authkit/ginauth"
 	"github.com/gin-authkit/authkit/internal/testredis"
 	"github.com/gin-authkit/authkit/store/redisstore"
@@ -26,19 +28,24 @@ func BenchmarkRequest(b *testing.B) {
 	for _, users := range []string{"redis", "postgres", "postgres+cache"} {
 		b.Run("users="+users, func(b *testing.B) {
 			rdb, prefix := testredis.New(b)
-			cfg := ginauth.Config{BcryptCost: 4, AllowTestCosts: true, Logger: slog.New(slog.DiscardHandler),
-				Audit: func(_ context.Context, _ ginauth.Event) {}}
-			switch users {
-			case "postgres":
-				cfg.Users, _ = newStore(b, nil)
-			case "postgres+cache":
-				cfg.Users, _ = newCache(b, nil)
-			}
+			cfg := ginauth.Config{Logger: slog.New(slog.DiscardHandler), Audit: func(_ context.Context, _ audit.Event) {}}
 			st, err := redisstore.New(rdb, redisstore.Options{Prefix: prefix, ExternalUsers: users != "redis"})
 			if err != nil {
 				b.Fatal(err)
 			}
 			cfg.Store = st
+			acfg := accounts.Config{Users: st, Hasher: accounts.Bcrypt{Cost: 4}, AllowTestCosts: true}
+			switch users {
+			case "postgres":
+				acfg.Users, _ = newStore(b, nil)
+				acfg.Sessions = st
+			case "postgres+cache":
+				acfg.Users, _ = newCache(b, nil)
+				acfg.Sessions = st
+			}
+			if cfg.Accounts, err = accounts.New(acfg); err != nil {
+				b.Fatal(err)
+			}
 			key, _ := tokens.NewHMACKey("k", []byte(strings.Repeat("k", 32)))
 			opts := []tokens.Option{tokens.WithIssuer("bench"), tokens.WithAudience("bench")}
 			cfg.Issuer, _ = tokens.NewIssuer(key, opts...)

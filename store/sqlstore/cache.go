@@ -56,7 +56,7 @@ type CacheOptions struct {
 
 // Cache is a [Store] whose User answers from memory for users it read
 // recently, so that the per-request owner check of a split configuration
-// (ginauth.Config.Users) costs no query. It holds one connection of the
+// (the Manager in ginauth.Config.Accounts) costs no query. It holds one connection of the
 // pool, on which it LISTENs to the channel authkit_users; the schema's
 // trigger announces every committed change there, including changes made
 // by hand in SQL, and the cache drops that user.

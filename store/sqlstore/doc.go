@@ -2,10 +2,10 @@
 // database/sql and the pgx driver, for applications whose users live in
 // their own database while sessions live in Redis.
 //
-// It is a store.UserStore: pass it as ginauth.Config.Users, with a
-// session store configured for external users
-// (redisstore.Options.ExternalUsers), and to ginauth.AccountsConfig.Users
-// to create users and set passwords.
+// It is a store.UserStore: pass it as accounts.Config.Users, with the
+// session store (configured for external users,
+// redisstore.Options.ExternalUsers) as accounts.Config.Sessions and as
+// ginauth.Config.Store, and the Manager as ginauth.Config.Accounts.
 //
 // The table, authkit_users, is created by [Migrate] (or by the
 // migration file [Schema] run with the application's own tool). A

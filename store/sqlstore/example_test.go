@@ -8,6 +8,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 	"github.com/redis/go-redis/v9"
 
+	"github.com/gin-authkit/authkit/accounts"
 	"github.com/gin-authkit/authkit/ginauth"
 	"github.com/gin-authkit/authkit/store/redisstore"
 	"github.com/gin-authkit/authkit/store/sqlstore"
@@ -50,7 +51,13 @@ func Example() {
 	iss, _ := tokens.NewIssuer(key, opts...)
 	ver, _ := tokens.NewVerifier([]*tokens.Key{key}, opts...)
 
-	auth, err := ginauth.New(ginauth.Config{Store: sessions, Users: users, Issuer: iss, Verifier: ver})
+	// Accounts write to PostgreSQL; Sessions lets a password change or a
+	// disable made through them free the Redis sessions at once.
+	m, err := accounts.New(accounts.Config{Users: users, Sessions: sessions})
+	if err != nil {
+		log.Fatal(err)
+	}
+	auth, err := ginauth.New(ginauth.Config{Store: sessions, Accounts: m, Issuer: iss, Verifier: ver})
 	if err != nil {
 		log.Fatal(err)
 	}

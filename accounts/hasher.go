@@ -1,4 +1,4 @@
-package ginauth
+package accounts
 
 import (
 	"bytes"
@@ -16,7 +16,7 @@ import (
 )
 
 // Hasher turns passwords into stored hashes and checks them, in one
-// encoding. [Accounts] owns one for new hashes and may accept others for
+// encoding. [Manager] owns one for new hashes and may accept others for
 // hashes written before a change of configuration.
 type Hasher interface {
 	// Hash returns the encoded hash of password.
@@ -34,9 +34,9 @@ type Hasher interface {
 
 // Errors of a [Hasher].
 var (
-	ErrPasswordMismatch = errors.New("ginauth: password does not match")
-	ErrHashUnsupported  = errors.New("ginauth: unsupported hash encoding")
-	ErrHashTooCostly    = errors.New("ginauth: stored hash exceeds the cost ceiling")
+	ErrPasswordMismatch = errors.New("accounts: password does not match")
+	ErrHashUnsupported  = errors.New("accounts: unsupported hash encoding")
+	ErrHashTooCostly    = errors.New("accounts: stored hash exceeds the cost ceiling")
 )
 
 // MinBcryptCost is the lowest bcrypt cost [Bcrypt] accepts outside tests:
@@ -74,7 +74,7 @@ func (b Bcrypt) maxCost() int {
 func (b Bcrypt) Hash(_ context.Context, password []byte) ([]byte, error) {
 	h, err := bcrypt.GenerateFromPassword(password, b.cost())
 	if err != nil {
-		return nil, fmt.Errorf("ginauth: bcrypt: %w", err)
+		return nil, fmt.Errorf("accounts: bcrypt: %w", err)
 	}
 	return h, nil
 }
@@ -151,7 +151,7 @@ func (a Argon2id) Hash(_ context.Context, password []byte) ([]byte, error) {
 	t, m, p := a.params()
 	salt := make([]byte, argonSaltLen)
 	if _, err := rand.Read(salt); err != nil {
-		return nil, fmt.Errorf("ginauth: argon2id salt: %w", err)
+		return nil, fmt.Errorf("accounts: argon2id salt: %w", err)
 	}
 	key := argon2.IDKey(password, salt, t, m, p, argonKeyLen)
 	enc := base64.RawStdEncoding

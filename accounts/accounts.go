@@ -1,4 +1,4 @@
-package ginauth
+package accounts
 
 import (
 	"context"
@@ -13,7 +13,23 @@ import (
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/text/unicode/norm"
 
+	"github.com/gin-authkit/authkit/audit"
 	"github.com/gin-authkit/authkit/store"
+)
+
+// Defaults of [Config] and [Bcrypt].
+const (
+	DefaultBcryptCost        = 12
+	DefaultMinPasswordLength = 8
+)
+
+// Errors of [Manager].
+var (
+	// ErrConfig reports an invalid [Config].
+	ErrConfig = errors.New("accounts: invalid config")
+	// ErrBadCredentials: [Manager.Verify] refused the username and
+	// password; it never says which was wrong.
+	ErrBadCredentials = errors.New("accounts: bad credentials")
 )
 
 // MaxPasswordBytes is bcrypt's limit: it silently ignores every byte past
@@ -23,15 +39,15 @@ const MaxPasswordBytes = 72
 
 // Password policy errors, returned when a password is set.
 var (
-	ErrPasswordEmpty    = errors.New("ginauth: password is empty")
-	ErrPasswordTooLong  = fmt.Errorf("ginauth: password is longer than %d bytes", MaxPasswordBytes)
-	ErrPasswordTooShort = errors.New("ginauth: password is too short")
-	ErrPasswordEncoding = errors.New("ginauth: password is not valid UTF-8")
+	ErrPasswordEmpty    = errors.New("accounts: password is empty")
+	ErrPasswordTooLong  = fmt.Errorf("accounts: password is longer than %d bytes", MaxPasswordBytes)
+	ErrPasswordTooShort = errors.New("accounts: password is too short")
+	ErrPasswordEncoding = errors.New("accounts: password is not valid UTF-8")
 )
 
-// AccountsConfig configures [Accounts]. Zero values mean the defaults
+// Config configures [Manager]. Zero values mean the defaults
 // stated per field.
-type AccountsConfig struct {
+type Config struct {
 	// Users is where accounts live. Required. Logins need only a
 	// store.UserSource; creating users and changing them need a
 	// store.UserStore, and fail with an error wrapping
@@ -41,8 +57,12 @@ type AccountsConfig struct {
 	// Sessions, when set, has a user's sessions deleted at once when the
 	// password changes or the user is disabled. The user's new generation
 	// already ends them; this frees their memory before they expire. Set
-	// it when sessions live apart from Users; a store that keeps both
-	// deletes them in the same step. Default nil.
+	// it when sessions live apart from Users (ginauth requires it then);
+	// a store that keeps both deletes them in the same step. Default nil.
+	//
+	// The same change ends the user's device credentials (known clients,
+	// see ginauth.Throttle) in whichever of Sessions and Users implements
+	// store.DeviceStore.
 	Sessions store.SessionStore
 	// Hasher writes new password hashes. Default [Bcrypt] at
 	// [DefaultBcryptCost].
@@ -61,19 +81,19 @@ type AccountsConfig struct {
 	// StoreTimeout bounds each store call. Default: none beyond the
 	// caller's context.
 	StoreTimeout time.Duration
-	// Audit receives account events (password changed, user disabled).
-	// Default: none.
-	Audit func(context.Context, Event)
+	// Audit receives account events (password changed, user disabled,
+	// device credentials ended). Default: none.
+	Audit audit.Hook
 	// Logger receives one warning per user whose stored hash exceeds the
 	// Hasher's ceiling. Default slog.Default().
 	Logger *slog.Logger
 }
 
-// Accounts creates users, sets and checks passwords, and owns the password
+// Manager creates users, sets and checks passwords, and owns the password
 // policy. It needs no HTTP machinery: the demo's CLI uses it on its own,
-// and [Auth] uses one for logins. It is safe for concurrent use.
-type Accounts struct {
-	cfg AccountsConfig
+// and ginauth.Auth checks logins with one. It is safe for concurrent use.
+type Manager struct {
+	cfg Config
 	// dummy is compared against when there is no usable hash, so that an
 	// unknown user costs the same as a wrong password.
 	dummy []byte
@@ -81,11 +101,11 @@ type Accounts struct {
 	warned sync.Map
 }
 
-// NewAccounts validates cfg and returns an Accounts. It computes one hash
+// New validates cfg and returns a Manager. It computes one hash
 // (the stand-in for unknown users), so it takes as long as one login.
-func NewAccounts(cfg AccountsConfig) (*Accounts, error) {
+func New(cfg Config) (*Manager, error) {
 	if cfg.Users == nil {
-		return nil, fmt.Errorf("%w: AccountsConfig.Users is required", ErrConfig)
+		return nil, fmt.Errorf("%w: Config.Users is required", ErrConfig)
 	}
 	if cfg.Hasher == nil {
 		cfg.Hasher = Bcrypt{}
@@ -118,10 +138,10 @@ func NewAccounts(cfg AccountsConfig) (*Accounts, error) {
 	if cfg.StoreTimeout < 0 {
 		return nil, fmt.Errorf("%w: StoreTimeout must not be negative", ErrConfig)
 	}
-	a := &Accounts{cfg: cfg}
+	a := &Manager{cfg: cfg}
 	h, err := cfg.Hasher.Hash(context.Background(), []byte("authkit dummy password"))
 	if err != nil {
-		return nil, fmt.Errorf("ginauth: dummy hash: %w", err)
+		return nil, fmt.Errorf("accounts: dummy hash: %w", err)
 	}
 	a.dummy = h
 	return a, nil
@@ -146,7 +166,7 @@ func checkPasswordBytes(pw string) error {
 
 // ValidatePassword checks a new password against the policy: valid UTF-8,
 // at least MinPasswordLength characters, at most 72 bytes once normalised.
-func (a *Accounts) ValidatePassword(pw string) error {
+func (a *Manager) ValidatePassword(pw string) error {
 	if err := checkPasswordBytes(pw); err != nil {
 		return err
 	}
@@ -157,7 +177,7 @@ func (a *Accounts) ValidatePassword(pw string) error {
 }
 
 // HashPassword validates pw and returns its hash.
-func (a *Accounts) HashPassword(ctx context.Context, pw string) ([]byte, error) {
+func (a *Manager) HashPassword(ctx context.Context, pw string) ([]byte, error) {
 	if err := a.ValidatePassword(pw); err != nil {
 		return nil, err
 	}
@@ -165,7 +185,7 @@ func (a *Accounts) HashPassword(ctx context.Context, pw string) ([]byte, error) 
 }
 
 // storeCtx bounds one store call.
-func (a *Accounts) storeCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+func (a *Manager) storeCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 	if a.cfg.StoreTimeout > 0 {
 		return context.WithTimeout(ctx, a.cfg.StoreTimeout)
 	}
@@ -174,10 +194,10 @@ func (a *Accounts) storeCtx(ctx context.Context) (context.Context, context.Cance
 
 // writer returns the user store that op needs, or an error wrapping
 // errors.ErrUnsupported when Users only finds users.
-func (a *Accounts) writer(op string) (store.UserStore, error) {
+func (a *Manager) writer(op string) (store.UserStore, error) {
 	w, ok := a.cfg.Users.(store.UserStore)
 	if !ok {
-		return nil, fmt.Errorf("ginauth: %s: %T cannot change users: %w", op, a.cfg.Users, errors.ErrUnsupported)
+		return nil, fmt.Errorf("accounts: %s: %T cannot change users: %w", op, a.cfg.Users, errors.ErrUnsupported)
 	}
 	return w, nil
 }
@@ -186,7 +206,7 @@ func (a *Accounts) writer(op string) (store.UserStore, error) {
 // store.CanonicalUsername: "Alice" is stored as "alice"). It fails with an
 // error wrapping store.ErrExists for a taken name, store.ErrInvalid for a
 // bad name or roles, or a password policy error.
-func (a *Accounts) CreateUser(ctx context.Context, username, password string, roles []string) error {
+func (a *Manager) CreateUser(ctx context.Context, username, password string, roles []string) error {
 	w, err := a.writer("create user")
 	if err != nil {
 		return err
@@ -210,14 +230,14 @@ func (a *Accounts) CreateUser(ctx context.Context, username, password string, ro
 // SetPassword replaces a user's password. The store moves the user to a
 // new generation in the same step, which ends every session and every
 // login in flight, so a stolen session does not survive a password change.
-func (a *Accounts) SetPassword(ctx context.Context, username, password string) error {
+func (a *Manager) SetPassword(ctx context.Context, username, password string) error {
 	w, err := a.writer("set password")
 	if err != nil {
 		return err
 	}
 	name, err := store.CanonicalUsername(username)
 	if err != nil {
-		return fmt.Errorf("ginauth: set password: %w", store.ErrNotFound)
+		return fmt.Errorf("accounts: set password: %w", store.ErrNotFound)
 	}
 	h, err := a.HashPassword(ctx, password)
 	if err != nil {
@@ -228,7 +248,7 @@ func (a *Accounts) SetPassword(ctx context.Context, username, password string) e
 	if err := w.SetPasswordHash(sctx, name, h); err != nil {
 		return err
 	}
-	a.audit(ctx, Event{Kind: EventPasswordChanged, Username: name})
+	a.audit(ctx, audit.Event{Kind: audit.PasswordChanged, Username: name})
 	a.freeSessions(sctx, name, "password changed")
 	return nil
 }
@@ -242,7 +262,7 @@ func (a *Accounts) SetPassword(ctx context.Context, username, password string) e
 // store of Sessions or else of Users, whichever keeps them: a client known
 // under the old password is a stranger under the new one. A failure there
 // is logged too.
-func (a *Accounts) freeSessions(ctx context.Context, name, why string) {
+func (a *Manager) freeSessions(ctx context.Context, name, why string) {
 	if a.cfg.Sessions != nil {
 		if err := a.cfg.Sessions.RevokeAll(ctx, name); err != nil {
 			a.cfg.Logger.WarnContext(ctx, "authkit: "+why+"; freeing the old sessions failed", "user", name, "err", err)
@@ -259,49 +279,52 @@ func (a *Accounts) freeSessions(ctx context.Context, name, why string) {
 		a.cfg.Logger.WarnContext(ctx, "authkit: "+why+"; ending the device credentials failed", "user", name, "err", err)
 		return
 	}
-	a.audit(ctx, Event{Kind: EventDeviceRevoked, Username: name, Reason: strings.ReplaceAll(why, " ", "_")})
+	a.audit(ctx, audit.Event{Kind: audit.DeviceRevoked, Username: name, Reason: strings.ReplaceAll(why, " ", "_")})
 }
 
 // Config returns a copy of the configuration in force, defaults filled in.
-func (a *Accounts) Config() AccountsConfig { return a.cfg }
+func (a *Manager) Config() Config { return a.cfg }
 
 // SetDisabled disables or re-enables a user. Disabling ends every session
 // of the user at once; re-enabling does not bring them back.
-func (a *Accounts) SetDisabled(ctx context.Context, username string, disabled bool) error {
+func (a *Manager) SetDisabled(ctx context.Context, username string, disabled bool) error {
 	w, err := a.writer("set disabled")
 	if err != nil {
 		return err
 	}
 	name, err := store.CanonicalUsername(username)
 	if err != nil {
-		return fmt.Errorf("ginauth: set disabled: %w", store.ErrNotFound)
+		return fmt.Errorf("accounts: set disabled: %w", store.ErrNotFound)
 	}
 	sctx, cancel := a.storeCtx(ctx)
 	defer cancel()
 	if err := w.SetDisabled(sctx, name, disabled); err != nil {
 		return err
 	}
-	kind := EventUserEnabled
+	kind := audit.UserEnabled
 	if disabled {
-		kind = EventUserDisabled
+		kind = audit.UserDisabled
 		a.freeSessions(sctx, name, "user disabled")
 	}
-	a.audit(ctx, Event{Kind: kind, Username: name})
+	a.audit(ctx, audit.Event{Kind: kind, Username: name})
 	return nil
 }
 
-func (a *Accounts) audit(ctx context.Context, e Event) {
+func (a *Manager) audit(ctx context.Context, e audit.Event) {
 	if a.cfg.Audit != nil {
-		a.cfg.Audit(ctx, e.stamp())
+		if e.Time.IsZero() {
+			e.Time = time.Now()
+		}
+		a.cfg.Audit(ctx, e)
 	}
 }
 
 // Verify checks a username and password. Unknown users, disabled users,
 // malformed names, wrong and unacceptable passwords all fail with
-// [ErrBadCredentials] after the same hashing work; a store failure wraps
-// [ErrUnavailable]. On success a hash in another encoding or cost than
+// [ErrBadCredentials] after the same hashing work; any other error means
+// the users' store failed and nothing was judged. On success a hash in another encoding or cost than
 // the configured one is re-hashed and stored (one extra write, only then).
-func (a *Accounts) Verify(ctx context.Context, username, password string) (store.User, error) {
+func (a *Manager) Verify(ctx context.Context, username, password string) (store.User, error) {
 	var u store.User
 	name, err := store.CanonicalUsername(username)
 	if err == nil {
@@ -309,7 +332,7 @@ func (a *Accounts) Verify(ctx context.Context, username, password string) (store
 		u, err = a.cfg.Users.User(sctx, name)
 		cancel()
 		if err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrInvalid) {
-			return store.User{}, errors.Join(ErrUnavailable, err)
+			return store.User{}, fmt.Errorf("accounts: verify: %w", err)
 		}
 	}
 	// The NFC form is what hashes hold; a password that is not in NFC is
@@ -349,7 +372,7 @@ func (a *Accounts) Verify(ctx context.Context, username, password string) (store
 }
 
 // warnCostly logs, once per user, a stored hash over the ceiling.
-func (a *Accounts) warnCostly(ctx context.Context, name string, err error) {
+func (a *Manager) warnCostly(ctx context.Context, name string, err error) {
 	if _, seen := a.warned.LoadOrStore(name, true); !seen {
 		a.cfg.Logger.WarnContext(ctx, "authkit: stored password hash exceeds the cost ceiling; login refused",
 			"user", name, "err", err)
@@ -359,7 +382,7 @@ func (a *Accounts) warnCostly(ctx context.Context, name string, err error) {
 // compare checks pw against hash with the Hasher of its encoding: used is
 // 0 for the configured Hasher, i+1 for Accept[i], and -1 when no Hasher
 // computed anything (unknown encoding, or over the ceiling).
-func (a *Accounts) compare(ctx context.Context, hash, pw []byte) (used int, err error) {
+func (a *Manager) compare(ctx context.Context, hash, pw []byte) (used int, err error) {
 	for i, h := range append([]Hasher{a.cfg.Hasher}, a.cfg.Accept...) {
 		err = h.Compare(ctx, hash, pw)
 		switch {
@@ -375,7 +398,7 @@ func (a *Accounts) compare(ctx context.Context, hash, pw []byte) (used int, err 
 
 // rehash stores a new hash of pw for u, unless the user changed since it
 // was read. A failure is logged, not returned: the login itself was good.
-func (a *Accounts) rehash(ctx context.Context, u *store.User, pw []byte) {
+func (a *Manager) rehash(ctx context.Context, u *store.User, pw []byte) {
 	r, can := a.cfg.Users.(store.PasswordRehasher)
 	if !can {
 		return
@@ -392,5 +415,15 @@ func (a *Accounts) rehash(ctx context.Context, u *store.User, pw []byte) {
 	}
 	if err != nil {
 		a.cfg.Logger.WarnContext(ctx, "authkit: re-hashing a password failed", "user", u.Username, "err", err)
+	}
+}
+
+// Users returns the source of users the Manager checks passwords against.
+func (a *Manager) Users() store.UserSource { return a.cfg.Users }
+
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
 	}
 }

@@ -1,29 +1,25 @@
-package ginauth_test
+package accounts_test
 
 import (
 	"bytes"
 	"context"
 	"errors"
 	"log/slog"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
-	"github.com/gin-gonic/gin"
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/gin-authkit/authkit/ginauth"
+	"github.com/gin-authkit/authkit/accounts"
 	"github.com/gin-authkit/authkit/store"
 	"github.com/gin-authkit/authkit/store/memstore"
-	"github.com/gin-authkit/authkit/tokens"
 )
 
 // countingHasher wraps a Hasher and records every hash it compares
 // against; gate, when set, holds each comparison until it is closed.
 type countingHasher struct {
-	ginauth.Hasher
+	accounts.Hasher
 	mu       sync.Mutex
 	compared [][]byte
 	entered  chan struct{}
@@ -38,7 +34,7 @@ func (h *countingHasher) Compare(ctx context.Context, hash, pw []byte) error {
 		<-h.gate
 	}
 	err := h.Hasher.Compare(ctx, hash, pw)
-	if !errors.Is(err, ginauth.ErrHashUnsupported) && !errors.Is(err, ginauth.ErrHashTooCostly) {
+	if !errors.Is(err, accounts.ErrHashUnsupported) && !errors.Is(err, accounts.ErrHashTooCostly) {
 		h.mu.Lock()
 		h.compared = append(h.compared, bytes.Clone(hash))
 		h.mu.Unlock()
@@ -54,12 +50,12 @@ func (h *countingHasher) take() [][]byte {
 	return c
 }
 
-func newAccounts(t *testing.T, st store.UserStore, h ginauth.Hasher, logger *slog.Logger) *ginauth.Accounts {
+func newAccounts(t *testing.T, st store.UserStore, h accounts.Hasher, logger *slog.Logger) *accounts.Manager {
 	t.Helper()
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	a, err := ginauth.NewAccounts(ginauth.AccountsConfig{Users: st, Hasher: h, AllowTestCosts: true, Logger: logger})
+	a, err := accounts.New(accounts.Config{Users: st, Hasher: h, AllowTestCosts: true, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +69,7 @@ func newAccounts(t *testing.T, st store.UserStore, h ginauth.Hasher, logger *slo
 func TestEveryLoginPaysOneComparison(t *testing.T) {
 	ctx := context.Background()
 	st := memstore.New(memstore.Options{})
-	h := &countingHasher{Hasher: ginauth.Bcrypt{Cost: bcrypt.MinCost}}
+	h := &countingHasher{Hasher: accounts.Bcrypt{Cost: bcrypt.MinCost}}
 	a := newAccounts(t, st, h, nil)
 	for _, name := range []string{"bob", "dora"} {
 		if err := a.CreateUser(ctx, name, name+"-password", []string{"user"}); err != nil {
@@ -101,7 +97,7 @@ func TestEveryLoginPaysOneComparison(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			h.take()
 			_, err := a.Verify(ctx, tt.user, tt.pw)
-			if (err == nil) != tt.wantOK || (err != nil && !errors.Is(err, ginauth.ErrBadCredentials)) {
+			if (err == nil) != tt.wantOK || (err != nil && !errors.Is(err, accounts.ErrBadCredentials)) {
 				t.Fatalf("Verify = %v, want ok=%v or ErrBadCredentials", err, tt.wantOK)
 			}
 			got := h.take()
@@ -125,14 +121,14 @@ func TestOverCostlyHashNeverCompared(t *testing.T) {
 	ctx := context.Background()
 	st := memstore.New(memstore.Options{})
 	var logs bytes.Buffer
-	h := &countingHasher{Hasher: ginauth.Bcrypt{Cost: bcrypt.MinCost, MaxCost: bcrypt.MinCost + 1}}
+	h := &countingHasher{Hasher: accounts.Bcrypt{Cost: bcrypt.MinCost, MaxCost: bcrypt.MinCost + 1}}
 	a := newAccounts(t, st, h, slog.New(slog.NewTextHandler(&logs, nil)))
 	costly, _ := bcrypt.GenerateFromPassword([]byte("right-password"), bcrypt.MinCost+2)
 	if err := st.CreateUser(ctx, store.User{Username: "eve", PasswordHash: costly}); err != nil {
 		t.Fatal(err)
 	}
 	for range 3 {
-		if _, err := a.Verify(ctx, "eve", "right-password"); !errors.Is(err, ginauth.ErrBadCredentials) {
+		if _, err := a.Verify(ctx, "eve", "right-password"); !errors.Is(err, accounts.ErrBadCredentials) {
 			t.Fatalf("Verify = %v, want ErrBadCredentials", err)
 		}
 		got := h.take()
@@ -150,18 +146,18 @@ func TestOverCostlyHashNeverCompared(t *testing.T) {
 // would end the user's sessions).
 func TestRehashOnLogin(t *testing.T) {
 	ctx := context.Background()
-	bcrypt5, _ := ginauth.Bcrypt{Cost: 5}.Hash(ctx, []byte("right-password"))
-	argon, _ := ginauth.Argon2id{Time: 1, Memory: 64}.Hash(ctx, []byte("right-password"))
+	bcrypt5, _ := accounts.Bcrypt{Cost: 5}.Hash(ctx, []byte("right-password"))
+	argon, _ := accounts.Argon2id{Time: 1, Memory: 64}.Hash(ctx, []byte("right-password"))
 	tests := []struct {
 		name   string
-		hasher ginauth.Hasher
+		hasher accounts.Hasher
 		stored []byte
 		want   string // prefix of the hash after login
 	}{
-		{"bcrypt cost 5 to 4", ginauth.Bcrypt{Cost: bcrypt.MinCost}, bcrypt5, "$2a$04$"},
-		{"argon2id to bcrypt", ginauth.Bcrypt{Cost: bcrypt.MinCost}, argon, "$2a$04$"},
-		{"bcrypt to argon2id", ginauth.Argon2id{Time: 1, Memory: 32}, bcrypt5, "$argon2id$v=19$m=32,t=1,p=2$"},
-		{"current hash kept", ginauth.Bcrypt{Cost: 5}, bcrypt5, string(bcrypt5)},
+		{"bcrypt cost 5 to 4", accounts.Bcrypt{Cost: bcrypt.MinCost}, bcrypt5, "$2a$04$"},
+		{"argon2id to bcrypt", accounts.Bcrypt{Cost: bcrypt.MinCost}, argon, "$2a$04$"},
+		{"bcrypt to argon2id", accounts.Argon2id{Time: 1, Memory: 32}, bcrypt5, "$argon2id$v=19$m=32,t=1,p=2$"},
+		{"current hash kept", accounts.Bcrypt{Cost: 5}, bcrypt5, string(bcrypt5)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -184,7 +180,7 @@ func TestRehashOnLogin(t *testing.T) {
 			if _, err := a.Verify(ctx, "fay", "right-password"); err != nil {
 				t.Errorf("Verify with the new hash: %v", err)
 			}
-			if _, err := a.Verify(ctx, "fay", "wrong-password"); !errors.Is(err, ginauth.ErrBadCredentials) {
+			if _, err := a.Verify(ctx, "fay", "wrong-password"); !errors.Is(err, accounts.ErrBadCredentials) {
 				t.Errorf("Verify with a wrong password: %v", err)
 			}
 		})
@@ -196,7 +192,7 @@ func TestRehashOnLogin(t *testing.T) {
 func TestPasswordsNormalised(t *testing.T) {
 	ctx := context.Background()
 	st := memstore.New(memstore.Options{})
-	a := newAccounts(t, st, ginauth.Bcrypt{Cost: bcrypt.MinCost}, nil)
+	a := newAccounts(t, st, accounts.Bcrypt{Cost: bcrypt.MinCost}, nil)
 	composed, decomposed := "caf\u00e9-cr\u00e8me", "cafe\u0301-cre\u0300me"
 	if err := a.CreateUser(ctx, "Ｇｕｓ", composed, nil); err != nil {
 		t.Fatal(err)
@@ -221,7 +217,7 @@ func TestPasswordsNormalised(t *testing.T) {
 func TestLegacyUnnormalisedHash(t *testing.T) {
 	ctx := context.Background()
 	st := memstore.New(memstore.Options{})
-	h := &countingHasher{Hasher: ginauth.Bcrypt{Cost: bcrypt.MinCost}}
+	h := &countingHasher{Hasher: accounts.Bcrypt{Cost: bcrypt.MinCost}}
 	a := newAccounts(t, st, h, nil)
 	decomposed := "cafe\u0301-cre\u0300me"
 	old, _ := bcrypt.GenerateFromPassword([]byte(decomposed), bcrypt.MinCost)
@@ -253,47 +249,9 @@ func TestLowBcryptCostRefused(t *testing.T) {
 		allow bool
 		ok    bool
 	}{{9, false, false}, {4, false, false}, {4, true, true}, {10, false, true}, {3, true, false}} {
-		_, err := ginauth.NewAccounts(ginauth.AccountsConfig{Users: st, Hasher: ginauth.Bcrypt{Cost: tc.cost}, AllowTestCosts: tc.allow})
-		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ginauth.ErrConfig)) {
+		_, err := accounts.New(accounts.Config{Users: st, Hasher: accounts.Bcrypt{Cost: tc.cost}, AllowTestCosts: tc.allow})
+		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, accounts.ErrConfig)) {
 			t.Errorf("cost %d allow %v: err = %v, want ok=%v", tc.cost, tc.allow, err, tc.ok)
 		}
-	}
-}
-
-// TestPasswordConcurrencyBounded: with every comparison slot taken, a
-// login waits PasswordWait and then gets 503 — never 401, never an
-// unbounded queue.
-func TestPasswordConcurrencyBounded(t *testing.T) {
-	key, _ := tokens.NewHMACKey("k", bytes.Repeat([]byte("s"), 32))
-	opts := []tokens.Option{tokens.WithIssuer("i"), tokens.WithAudience("a")}
-	iss, _ := tokens.NewIssuer(key, opts...)
-	ver, _ := tokens.NewVerifier([]*tokens.Key{key}, opts...)
-	h := &countingHasher{Hasher: ginauth.Bcrypt{Cost: bcrypt.MinCost}, entered: make(chan struct{}), gate: make(chan struct{})}
-	a, err := ginauth.New(ginauth.Config{Store: memstore.New(memstore.Options{}), Issuer: iss, Verifier: ver,
-		Hasher: h, AllowTestCosts: true, PasswordConcurrency: 1, PasswordWait: 50 * time.Millisecond,
-		Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := gin.New()
-	r.POST("/login", a.LoginHandler())
-	login := func() *httptest.ResponseRecorder {
-		req := httptest.NewRequest("POST", "/login", strings.NewReader(`{"username":"x","password":"y"}`))
-		req.Header.Set("Content-Type", "application/json")
-		w := httptest.NewRecorder()
-		r.ServeHTTP(w, req)
-		return w
-	}
-	first := make(chan *httptest.ResponseRecorder)
-	go func() { first <- login() }()
-	<-h.entered // the only slot is now taken
-
-	w := login()
-	if w.Code != 503 || w.Header().Get("Retry-After") == "" {
-		t.Errorf("busy login: %d %s, want 503 with Retry-After", w.Code, w.Body)
-	}
-	close(h.gate)
-	if w := <-first; w.Code != 401 {
-		t.Errorf("first login: %d, want 401", w.Code)
 	}
 }
