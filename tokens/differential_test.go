@@ -20,7 +20,8 @@ import (
 // cache) to VerifyReference (golang-jwt's parser and signature check): for
 // every token both must return errors that match the same sentinels below,
 // and equal claims. Both apply the one set of rules of validate.go, so a
-// difference is one of parsing or of signature checking.
+// difference is one of parsing or of signature checking; the claim rules are
+// held to golang-jwt's Validator by TestClaimRulesMatchValidator.
 
 // verdictErrors are the sentinels whose matches make up a verdict: the
 // category, and golang-jwt's own cause.
