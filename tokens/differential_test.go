@@ -16,10 +16,12 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// The differential tests hold Verify (the lean verifier, with and without
-// its cache) to the golang-jwt verifier that it replaced, kept as
-// VerifyReference: for every token both must return errors that match the
-// same sentinels below, and equal claims.
+// The differential tests hold Verify (the lean parser, with and without the
+// cache) to VerifyReference (golang-jwt's parser and signature check): for
+// every token both must return errors that match the same sentinels below,
+// and equal claims. Both apply the one set of rules of validate.go, so a
+// difference is one of parsing or of signature checking; the claim rules are
+// held to golang-jwt's Validator by TestClaimRulesMatchValidator.
 
 // verdictErrors are the sentinels whose matches make up a verdict: the
 // category, and golang-jwt's own cause.
@@ -44,8 +46,8 @@ func verdict(err error) string {
 	return b.String()
 }
 
-// diffConfig is one Verifier configuration, as a lean verifier without
-// cache and one with.
+// diffConfig is one Verifier configuration, as a Verifier without cache
+// and one with.
 type diffConfig struct {
 	name         string
 	lean, cached *tokens.Verifier
@@ -342,7 +344,7 @@ func differentialTokens(t testing.TB, k *testKeys) []string {
 	return toks
 }
 
-// TestVerifyDifferential checks that the lean verifier, with and without
+// TestVerifyDifferential checks that the lean parser, with and without
 // cache, and golang-jwt agree on a few thousand tokens at several clocks.
 func TestVerifyDifferential(t *testing.T) {
 	k := newTestKeys(t)
@@ -361,7 +363,7 @@ func TestVerifyDifferential(t *testing.T) {
 // stand (with HS256, or with EdDSA when mode is odd), so that the fuzzer
 // reaches the claim rules past a valid signature; mode also picks the
 // verifier's clock, and with bit 3 set the Issuer's exact header replaces
-// the header text (the lean verifier's shortcut).
+// the header text (the lean parser's shortcut).
 //
 // Besides the seeds added here, testdata/fuzz/FuzzVerifyDifferential holds
 // a committed corpus of such inputs (whose keys are fixed in newTestKeys).

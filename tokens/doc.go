@@ -23,11 +23,19 @@
 // Verification is also fast. Verify does not use golang-jwt's reflective
 // decoding: it reads the fixed header and claims of authkit tokens directly,
 // skips the header when it is byte for byte the one the Issuer writes, and
-// reuses HMAC states. Its verdicts are exactly those of golang-jwt with the
-// rules above, which a differential test and fuzz target check; the odd claim
-// set that names a claim twice is left to golang-jwt itself. A Verifier also
-// remembers the tokens that passed ([WithCacheSize]) and checks only their
-// times again when they come back.
+// reuses HMAC states. A Verifier also remembers the tokens that passed
+// ([WithCacheSize]) and checks only their times again when they come back.
+//
+// The code keeps parsing apart from rules, as golang-jwt keeps parser.go
+// apart from validator.go. parse.go and parse_claims.go take a token apart
+// (segments, base64url, the header and the claims, with the JSON scanner of
+// jsonscan.go, which mirrors encoding/json) and decide nothing; validate.go
+// holds every rule above, and the error each refusal wraps, once. The rules
+// judge tokens from either of two parsers: the lean one that Verify runs, or
+// golang-jwt's own, which decides for the odd claim set that names a claim
+// twice and is the reference. A differential test and fuzz target hold the
+// lean parser to golang-jwt's, and a test holds the claim rules to
+// golang-jwt's Validator.
 //
 // Every verification error wraps [ErrInvalidToken] and one specific cause
 // ([ErrMalformed], [ErrSignature], [ErrExpired] or [ErrClaims]), matched with

@@ -1,10 +1,10 @@
 package tokens
 
 // Hooks for the external tests (package tokens_test), which hold the lean
-// verifier to golang-jwt.
+// parser to golang-jwt's.
 
-// VerifyReference verifies token with golang-jwt, as Verify did before the
-// lean verifier; see verifyReference.
+// VerifyReference verifies token as Verify does, but parsed and its
+// signature checked by golang-jwt; see verifyReference.
 func (v *Verifier) VerifyReference(token string) (*Claims, error) { return v.verifyReference(token) }
 
 // CachedTokens returns the number of tokens in v's cache.

@@ -11,7 +11,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// This file holds the JSON reading of the lean verifier (verify_lean.go). It
+// This file holds the JSON scanning of the lean parser (parse.go). It
 // reads only what a token's header and claims need, but accepts and refuses
 // exactly what encoding/json (v1, which golang-jwt uses) accepts and refuses
 // for them: the same grammar and whitespace, the same string unescaping

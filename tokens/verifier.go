@@ -1,18 +1,9 @@
 package tokens
 
 import (
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/hmac"
-	"crypto/sha256"
-	"errors"
 	"fmt"
 	"slices"
-	"strings"
-	"sync"
 	"time"
-
-	"github.com/golang-jwt/jwt/v5"
 )
 
 // MaxTokenSize is the longest token [Verifier.Verify] will parse, in bytes.
@@ -35,59 +26,6 @@ type Verifier struct {
 	now         func() time.Time
 	maxLifetime time.Duration // longest exp - iat accepted: TTL plus leeway
 	cache       *tokenCache   // nil when disabled
-
-	// golang-jwt, for the rare tokens that the lean verifier hands over
-	// (see rawClaims.parse), and the reference that the differential tests
-	// hold the lean verifier to.
-	parser    *jwt.Parser
-	claimOpts []jwt.ParserOption // claim checks without the clock, for re-validation
-}
-
-// keyKind is the algorithm family of a verifyKey.
-type keyKind int
-
-const (
-	kindHMAC keyKind = iota + 1
-	kindEd25519
-	kindECDSA
-)
-
-// verifyKey is a Key prepared for verification.
-type verifyKey struct {
-	key  *Key
-	alg  string
-	kind keyKind
-	// headerSeg is the header segment that an Issuer writes for the key,
-	// and header what it says: a token carrying exactly that segment needs
-	// no header decoding.
-	headerSeg string
-	header    rawHeader
-	macs      *sync.Pool // of *macState, for HS256
-	ed        ed25519.PublicKey
-	ec        *ecdsa.PublicKey
-}
-
-func newVerifyKey(k *Key) (*verifyKey, error) {
-	seg, err := k.headerSegment()
-	if err != nil {
-		return nil, err
-	}
-	vk := &verifyKey{key: k, alg: k.Algorithm(), headerSeg: seg, header: rawHeader{
-		alg: k.Algorithm(), typ: accessTokenType, kid: k.id,
-		algIsString: true, typIsString: true, kidIsString: true,
-	}}
-	switch m := k.material.verify.(type) {
-	case []byte:
-		vk.kind = kindHMAC
-		vk.macs = &sync.Pool{New: func() any { return &macState{mac: hmac.New(sha256.New, m)} }}
-	case ed25519.PublicKey:
-		vk.kind, vk.ed = kindEd25519, m
-	case *ecdsa.PublicKey:
-		vk.kind, vk.ec = kindECDSA, m
-	default:
-		return nil, fmt.Errorf("%w: key %q has unsupported material", ErrConfig, k.id)
-	}
-	return vk, nil
 }
 
 // NewVerifier returns a Verifier that accepts tokens signed by any of keys,
@@ -130,18 +68,6 @@ func NewVerifier(keys []*Key, opts ...Option) (*Verifier, error) {
 	if c.cacheSize > 0 {
 		v.cache = newTokenCache(c.cacheSize)
 	}
-	v.claimOpts = []jwt.ParserOption{
-		jwt.WithExpirationRequired(),
-		jwt.WithIssuedAt(),
-		jwt.WithIssuer(c.issuer),
-		jwt.WithAudience(c.audience),
-		jwt.WithLeeway(c.leeway),
-	}
-	v.parser = jwt.NewParser(append(slices.Clone(v.claimOpts),
-		jwt.WithValidMethods(v.algs),
-		jwt.WithStrictDecoding(),
-		jwt.WithTimeFunc(c.now),
-	)...)
 	return v, nil
 }
 
@@ -175,10 +101,18 @@ func (v *Verifier) Verify(token string) (*Claims, error) {
 			return claims, nil
 		}
 	}
-	box, delegate, err := v.verifyLean(token, now)
+	var p parsedToken
+	if err := p.parse(token, v.keyList); err != nil {
+		return nil, refuseParse(err)
+	}
+	if p.handOver {
+		p = parsedToken{}
+		if err := p.parseWithJWT(token); err != nil {
+			return nil, refuseParse(err)
+		}
+	}
+	box, err := v.validate(&p, now)
 	switch {
-	case delegate:
-		return v.verifyReference(token)
 	case err != nil && box != nil: // expired, and only that
 		return &box.c, err
 	case err != nil:
@@ -190,171 +124,21 @@ func (v *Verifier) Verify(token string) (*Claims, error) {
 	return &box.c, nil
 }
 
-func errOversized(token string) error {
-	return fmt.Errorf("%w: %w: token is %d bytes, limit is %d",
-		ErrInvalidToken, ErrMalformed, len(token), MaxTokenSize)
-}
-
-// verifyReference verifies token with golang-jwt, as Verify did before the
-// lean verifier: it is the definition of the verdicts that verifyLean
-// reproduces, and decides for the tokens that verifyLean hands over.
+// verifyReference verifies token as Verify does without its cache, but
+// parsed by golang-jwt (parseWithJWT) and with golang-jwt's signature
+// check: the reference that the differential tests hold the lean parser
+// and signature check to, under the same rules (validate).
 func (v *Verifier) verifyReference(token string) (*Claims, error) {
 	if len(token) > MaxTokenSize {
 		return nil, errOversized(token)
 	}
-	claims := new(Claims)
-	t, err := v.parser.ParseWithClaims(token, claims, v.keyFor)
-	switch {
-	case err == nil && t != nil && t.Valid:
-		if err := v.checkLifetime(claims); err != nil {
-			return nil, fmt.Errorf("%w: %w: %w: %w", ErrInvalidToken, ErrClaims, jwt.ErrTokenInvalidClaims, err)
-		}
-		return claims, nil
-	case err == nil:
-		// Unreachable with golang-jwt v5; fail closed all the same.
-		return nil, fmt.Errorf("%w: %w: token not marked valid", ErrInvalidToken, ErrSignature)
-	case errors.Is(err, jwt.ErrTokenMalformed):
-		return nil, fmt.Errorf("%w: %w: %w", ErrInvalidToken, ErrMalformed, err)
-	case errors.Is(err, jwt.ErrTokenSignatureInvalid), errors.Is(err, jwt.ErrTokenUnverifiable):
-		return nil, fmt.Errorf("%w: %w: %w", ErrInvalidToken, ErrSignature, err)
-	case errors.Is(err, jwt.ErrTokenInvalidClaims):
-		// The signature is valid: golang-jwt checks claims last.
-		if !errors.Is(err, jwt.ErrTokenExpired) {
-			return nil, fmt.Errorf("%w: %w: %w", ErrInvalidToken, ErrClaims, err)
-		}
-		before := v.validBeforeExpiry(claims)
-		if before == nil {
-			return claims, fmt.Errorf("%w: %w: %w", ErrInvalidToken, ErrExpired, err)
-		}
-		// Report the faults it had before expiry; the jwt error is not
-		// wrapped, so that nothing matches jwt.ErrTokenExpired here.
-		return nil, fmt.Errorf("%w: %w: %w: %w; also expired", ErrInvalidToken, ErrClaims, jwt.ErrTokenInvalidClaims, before)
-	default:
-		return nil, fmt.Errorf("%w: %w: %w", ErrInvalidToken, ErrMalformed, err)
+	var p parsedToken
+	if err := p.parseWithJWT(token); err != nil {
+		return nil, refuseParse(err)
 	}
-}
-
-// validBeforeExpiry checks claims as they stood at the last instant before
-// they expired, with every claim rule that Verify applies. A nil result means
-// expiry is their only fault.
-func (v *Verifier) validBeforeExpiry(claims *Claims) error {
-	if claims.ExpiresAt == nil {
-		return errors.New("no exp claim")
-	}
-	justBefore := claims.ExpiresAt.Add(-time.Nanosecond)
-	opts := append(slices.Clone(v.claimOpts), jwt.WithTimeFunc(func() time.Time { return justBefore }))
-	if err := jwt.NewValidator(opts...).Validate(claims); err != nil {
-		return err
-	}
-	return v.checkLifetime(claims)
-}
-
-// checkLifetime refuses claims whose exp - iat exceeds the Verifier's
-// maximum. golang-jwt has no option for this rule and Claims.Validate does
-// not know the maximum, so Verify applies it after the other claim checks.
-func (v *Verifier) checkLifetime(claims *Claims) error {
-	if claims.ExpiresAt == nil || claims.IssuedAt == nil {
-		return errors.New("exp and iat claims are required")
-	}
-	if life := claims.ExpiresAt.Sub(claims.IssuedAt.Time); life > v.maxLifetime {
-		return fmt.Errorf("lifetime (exp - iat) is %v, longer than the %v allowed", life, v.maxLifetime)
-	}
-	return nil
-}
-
-// errUnknownKey and errHeader are the refusals of pickKey and
-// checkHeaderRules; they end up wrapped in ErrSignature.
-var (
-	errUnknownKey = errors.New("no usable key")
-	errHeader     = errors.New("header refused")
-)
-
-// keyFor is golang-jwt's Keyfunc in verifyReference. It runs before the
-// signature is checked: it applies checkHeaderRules and pickKey.
-func (v *Verifier) keyFor(t *jwt.Token) (any, error) {
-	_, crit := t.Header["crit"]
-	typ, typIsString := t.Header["typ"].(string)
-	if err := checkHeaderRules(crit, typ, typIsString); err != nil {
+	box, err := v.validate(&p, v.now())
+	if box == nil {
 		return nil, err
 	}
-	kid, kidIsString := t.Header["kid"].(string)
-	var alg string
-	if t.Method != nil {
-		alg = t.Method.Alg()
-	}
-	k, err := v.pickKey(kid, kidIsString, alg)
-	if err != nil {
-		return nil, err
-	}
-	return k.key.material.verify, nil
-}
-
-// pickKey returns the key named by the "kid" header, and insists that its
-// algorithm is the token's, so that, for example, an HS256 token can never
-// be checked against the bytes of a public key.
-func (v *Verifier) pickKey(kid string, kidIsString bool, alg string) (*verifyKey, error) {
-	if !kidIsString || kid == "" {
-		return nil, fmt.Errorf("%w: missing kid header", errUnknownKey)
-	}
-	k, ok := v.keys[kid]
-	if !ok {
-		return nil, fmt.Errorf("%w: unknown kid %q", errUnknownKey, truncate(kid, 64))
-	}
-	if alg != k.alg {
-		return nil, fmt.Errorf("%w: key %q is for %s, token says %q", errUnknownKey, kid, k.alg, truncate(alg, 64))
-	}
-	return k, nil
-}
-
-// keyByHeader returns the key whose Issuer writes exactly the header
-// segment seg, or nil.
-func (v *Verifier) keyByHeader(seg string) *verifyKey {
-	for _, k := range v.keyList {
-		if seg == k.headerSeg {
-			return k
-		}
-	}
-	return nil
-}
-
-// allowsAlg reports whether alg is the algorithm of one of the keys.
-func (v *Verifier) allowsAlg(alg string) bool {
-	for _, a := range v.algs {
-		if a == alg {
-			return true
-		}
-	}
-	return false
-}
-
-// checkHeaderRules enforces the header rules that golang-jwt does not know:
-//
-//   - "typ" must be "at+jwt" (RFC 9068 section 2.1). RFC 7515 section 4.1.9
-//     makes the "application/" prefix optional and media types are
-//     case-insensitive, so "application/at+jwt" and "AT+JWT" pass too; a
-//     missing typ, or "JWT", does not.
-//   - "crit" must be absent. It lists extensions the recipient must
-//     understand or else reject the token (RFC 7515 section 4.1.11), and
-//     authkit understands none; even an empty or null crit is refused, as
-//     the RFC forbids those.
-func checkHeaderRules(crit bool, typ string, typIsString bool) error {
-	if crit {
-		return fmt.Errorf("%w: crit header present, and no extension is supported", errHeader)
-	}
-	if !typIsString {
-		return fmt.Errorf("%w: typ header missing or not a string, want %q", errHeader, accessTokenType)
-	}
-	if !strings.EqualFold(typ, accessTokenType) && !strings.EqualFold(typ, "application/"+accessTokenType) {
-		return fmt.Errorf("%w: typ %q, want %q", errHeader, truncate(typ, 64), accessTokenType)
-	}
-	return nil
-}
-
-// truncate shortens s, which comes from an untrusted token, before it goes
-// into an error message.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
+	return &box.c, err
 }

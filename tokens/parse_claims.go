@@ -1,0 +1,312 @@
+package tokens
+
+import "time"
+
+// This file reads a token's claims JSON text into a rawClaims, the lean
+// parser's half of what golang-jwt's json.Unmarshal into a Claims does (see
+// parse.go); jsonscan.go provides the scanning. Nothing here judges a
+// claim: the rules are in validate.go.
+
+// Fields of Claims, in the order of rawClaims.seen's bits.
+const (
+	fieldIss = iota
+	fieldSub
+	fieldAud
+	fieldExp
+	fieldNbf
+	fieldIat
+	fieldJti
+	fieldSid
+	fieldRoles
+	fieldNone
+)
+
+// claimNames are the JSON names of the fields, indexed as above.
+var claimNames = [...]string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid", "roles"}
+
+// claimField returns the field that encoding/json decodes the member key
+// into: an exact match, or else a case-insensitive one (see foldEqual).
+func claimField(key string) int {
+	switch key {
+	case "iss":
+		return fieldIss
+	case "sub":
+		return fieldSub
+	case "aud":
+		return fieldAud
+	case "exp":
+		return fieldExp
+	case "nbf":
+		return fieldNbf
+	case "iat":
+		return fieldIat
+	case "jti":
+		return fieldJti
+	case "sid":
+		return fieldSid
+	case "roles":
+		return fieldRoles
+	}
+	for f, name := range claimNames {
+		if foldEqual(key, name) {
+			return f
+		}
+	}
+	return fieldNone
+}
+
+type parseResult int
+
+const (
+	parseOK parseResult = iota
+	parseMalformed
+	parseDuplicate
+)
+
+// rawClaims is a claim set as the lean parser reads it: the values of the
+// Claims fields, with Audience and Roles still as JSON text, so that nothing
+// is allocated before the signature has been checked.
+type rawClaims struct {
+	iss, sub, jti, sid string
+	aud                string // a string or an array of nAud (> 0) strings; "" for none
+	roles              string // an array of nRoles strings and nulls; "" when absent
+	nAud, nRoles       int
+	hasRoles           bool
+	exp, nbf, iat      time.Time
+	hasExp             bool
+	hasNbf             bool
+	hasIat             bool
+	seen               uint16 // fields met so far
+}
+
+// parse reads the claims JSON text s as encoding/json decodes it into a
+// Claims: members are matched to fields case-insensitively; unknown members
+// need only be valid JSON; null leaves a string field empty and a pointer or
+// slice nil; a value of the wrong type fails. A field named twice is not
+// read: encoding/json then decodes into the field as the first member left
+// it (for Roles, an element given as null keeps the earlier array's element
+// at that index), and rather than copy that, parse reports parseDuplicate
+// and the token is parsed by golang-jwt instead (parsedToken.handOver).
+// Tokens of ours never name a field twice.
+func (c *rawClaims) parse(s string) parseResult {
+	i := skipSpace(s, 0)
+	if end, ok := scanLiteral(s, i, "null"); ok {
+		// golang-jwt then validates an empty Claims.
+		if skipSpace(s, end) == len(s) {
+			return parseOK
+		}
+		return parseMalformed
+	}
+	if i >= len(s) || s[i] != '{' {
+		return parseMalformed
+	}
+	if j := skipSpace(s, i+1); j < len(s) && s[j] == '}' {
+		return c.end(s, j+1)
+	}
+	for i++; ; {
+		key, j, ok := scanKey(s, i)
+		if !ok {
+			return parseMalformed
+		}
+		f := claimField(key)
+		if f != fieldNone {
+			if c.seen&(1<<f) != 0 {
+				return parseDuplicate
+			}
+			c.seen |= 1 << f
+		}
+		if j, ok = c.readField(f, s, j); !ok {
+			return parseMalformed
+		}
+		switch i = skipSpace(s, j); {
+		case i < len(s) && s[i] == ',':
+			i++
+		case i < len(s) && s[i] == '}':
+			return c.end(s, i+1)
+		default:
+			return parseMalformed
+		}
+	}
+}
+
+// end checks that only whitespace follows the object.
+func (c *rawClaims) end(s string, i int) parseResult {
+	if skipSpace(s, i) != len(s) {
+		return parseMalformed
+	}
+	return parseOK
+}
+
+// readField reads the value at s[i] into field f.
+func (c *rawClaims) readField(f int, s string, i int) (int, bool) {
+	if i >= len(s) {
+		return 0, false
+	}
+	if s[i] == 'n' {
+		// null: a string stays "", a time, Audience and Roles stay nil.
+		return scanLiteral(s, i, "null")
+	}
+	switch f {
+	case fieldIss:
+		return readString(s, i, &c.iss)
+	case fieldSub:
+		return readString(s, i, &c.sub)
+	case fieldJti:
+		return readString(s, i, &c.jti)
+	case fieldSid:
+		return readString(s, i, &c.sid)
+	case fieldExp:
+		return readDate(s, i, &c.exp, &c.hasExp)
+	case fieldNbf:
+		return readDate(s, i, &c.nbf, &c.hasNbf)
+	case fieldIat:
+		return readDate(s, i, &c.iat, &c.hasIat)
+	case fieldAud:
+		// jwt.ClaimStrings: a string, or an array of strings only; an
+		// empty array leaves it nil.
+		if s[i] == '"' {
+			end, _, ok := scanString(s, i)
+			if ok {
+				c.aud, c.nAud = s[i:end], 1
+			}
+			return end, ok
+		}
+		end, n, ok := scanStrings(s, i, false)
+		if ok && n > 0 {
+			c.aud, c.nAud = s[i:end], n
+		}
+		return end, ok
+	case fieldRoles:
+		// []string: an array of strings, where null leaves an element "".
+		end, n, ok := scanStrings(s, i, true)
+		if ok {
+			c.roles, c.nRoles, c.hasRoles = s[i:end], n, true
+		}
+		return end, ok
+	default:
+		return skipValue(s, i, false)
+	}
+}
+
+// readString reads a string value; another type fails.
+func readString(s string, i int, dst *string) (int, bool) {
+	if s[i] != '"' {
+		return 0, false
+	}
+	end, plain, ok := scanString(s, i)
+	if ok {
+		*dst = stringValue(s, i, end, plain)
+	}
+	return end, ok
+}
+
+// readDate reads a jwt.NumericDate, which json.Number decodes from a number
+// or from a string that holds exactly one.
+func readDate(s string, i int, dst *time.Time, has *bool) (int, bool) {
+	var num string
+	end, ok := 0, false
+	if s[i] == '"' {
+		var plain bool
+		if end, plain, ok = scanString(s, i); ok {
+			num = stringValue(s, i, end, plain)
+			ok = isNumber(num)
+		}
+	} else if end, ok = scanNumber(s, i); ok {
+		num = s[i:end]
+	}
+	if !ok {
+		return 0, false
+	}
+	*dst, ok = numericDate(num)
+	*has = ok
+	return end, ok
+}
+
+// scanStrings reads an array at s[i] whose elements are all strings (or
+// null, with nulls set), and counts them.
+func scanStrings(s string, i int, nulls bool) (end, n int, ok bool) {
+	if s[i] != '[' {
+		return 0, 0, false
+	}
+	i = skipSpace(s, i+1)
+	if i < len(s) && s[i] == ']' {
+		return i + 1, 0, true
+	}
+	for {
+		switch {
+		case i < len(s) && s[i] == '"':
+			i, _, ok = scanString(s, i)
+		case nulls && i < len(s) && s[i] == 'n':
+			i, ok = scanLiteral(s, i, "null")
+		default:
+			ok = false
+		}
+		if !ok {
+			return 0, 0, false
+		}
+		n++
+		switch i = skipSpace(s, i); {
+		case i < len(s) && s[i] == ',':
+			i = skipSpace(s, i+1)
+		case i < len(s) && s[i] == ']':
+			return i + 1, n, true
+		default:
+			return 0, 0, false
+		}
+	}
+}
+
+// fillStrings stores the values of the strings (or nulls) in text, a
+// string or an array checked by scanStrings, in dst.
+func fillStrings(dst []string, text string) {
+	if text[0] == '"' {
+		end, plain, _ := scanString(text, 0)
+		dst[0] = stringValue(text, 0, end, plain)
+		return
+	}
+	k := 0
+	for i := 1; k < len(dst); i++ {
+		i = skipSpace(text, i)
+		if text[i] == 'n' {
+			dst[k] = ""
+			i += len("null")
+		} else {
+			end, plain, _ := scanString(text, i)
+			dst[k] = stringValue(text, i, end, plain)
+			i = end
+		}
+		k++
+		i = skipSpace(text, i) // now at ',' or ']'
+	}
+}
+
+// build returns the claims in one box.
+func (c *rawClaims) build() *claimsBox {
+	b := new(claimsBox)
+	b.c.Issuer, b.c.Subject, b.c.ID, b.c.SessionID = c.iss, c.sub, c.jti, c.sid
+	if c.hasExp {
+		b.exp.Time, b.c.ExpiresAt = c.exp, &b.exp
+	}
+	if c.hasNbf {
+		b.nbf.Time, b.c.NotBefore = c.nbf, &b.nbf
+	}
+	if c.hasIat {
+		b.iat.Time, b.c.IssuedAt = c.iat, &b.iat
+	}
+	n := c.nAud + c.nRoles
+	var strs []string
+	if n <= len(b.inline) {
+		strs = b.inline[:n:n]
+	} else {
+		strs = make([]string, n)
+	}
+	if c.nAud > 0 {
+		fillStrings(strs[:c.nAud], c.aud)
+		b.c.Audience = strs[:c.nAud:c.nAud]
+	}
+	if c.hasRoles {
+		fillStrings(strs[c.nAud:], c.roles)
+		b.c.Roles = strs[c.nAud:n:n]
+	}
+	return b
+}
