@@ -9,7 +9,9 @@
 // through [Auth.Router] with a [Rule] — [Open], [SignedIn], [AnyRole] or
 // [AllRoles] — which the router enforces and records, so that
 // [Router.Routes] lists what each route requires and [Router.Check]
-// catches a route registered on gin directly.
+// catches a route registered on gin directly. Below the HTTP layer the
+// principal is [PrincipalFromContext]; there are no string keys and no
+// MustGet. Treat the principal, its roles included, as read-only.
 //
 // # The status contract
 //
