@@ -20,7 +20,7 @@
 // Redis only. serve listens on 127.0.0.1:8080 unless AUTHKIT_ADDR says
 // otherwise (:8080 for every interface, as the container sets it).
 //
-// Configuration comes from the environment (see config.go and the README):
+// Configuration comes from the environment (see config.go and demo/README.md):
 // REDIS_URL, AUTHKIT_ADDR, AUTHKIT_SECRET or AUTHKIT_SECRET_FILE,
 // AUTHKIT_ACCESS_TTL, AUTHKIT_REFRESH_TTL, AUTHKIT_REALM,
 // AUTHKIT_BCRYPT_COST, AUTHKIT_REDIS_PREFIX, AUTHKIT_LOG_FORMAT and

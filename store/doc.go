@@ -8,6 +8,35 @@
 // tests and single-process demos. Both pass the same contract suite,
 // [github.com/gin-authkit/authkit/store/storetest].
 //
+// # Interfaces and optional capabilities
+//
+// One small interface per concern; a backend implements what it can, and
+// authkit finds the optional parts by type assertion (as scs does with
+// IterableStore):
+//
+//   - [UserSource] (User): where users are found; accounts.Config.Users
+//     (logins, Basic, the per-request owner check).
+//   - [PasswordRehasher] (RehashPassword), optional: weaker hashes are
+//     replaced at login only if the user source has it.
+//   - [UserStore] (UserSource, PasswordRehasher, CreateUser,
+//     SetPasswordHash, SetRoles, SetDisabled), optional: creating and
+//     changing users (accounts.Manager) needs it (else an error wrapping
+//     [errors.ErrUnsupported]).
+//   - [SessionStore], [RefreshStore] and [AttemptStore], together
+//     [SessionBackend]: sessions, refresh rotation and throttle counters;
+//     ginauth.Config.Store.
+//   - [SessionLister] (Sessions), optional: listing a user's sessions (the
+//     demo's CLI).
+//   - [Pinger] (Ping), optional: ginauth's HealthHandler pings Store and
+//     Users when they have it.
+//   - [DeviceStore], optional: the device credentials of known clients.
+//   - [Store]: all of the above, what redisstore and memstore are.
+//
+// The contract suites of storetest: Run (a whole Store), RunUsers (a
+// UserStore that keeps no sessions, such as store/sqlstore) and
+// RunExternalUsers (a session backend configured for external users:
+// redisstore and memstore with ExternalUsers).
+//
 // # The lookup rule
 //
 // A record that is absent, expired or revoked is reported as an error that

@@ -61,7 +61,10 @@
 // Redis must not evict authkit's keys: an evicted sessions hash logs its
 // user out everywhere at once, and an evicted user hash locks the user
 // out while its sessions live on until they expire. Run the server with
-// maxmemory-policy noeviction; [Store.CheckEviction] checks it.
+// maxmemory-policy noeviction: any other policy, volatile-* included
+// (every sessions hash has a TTL), can drop them silently, while with
+// noeviction a full Redis refuses writes, which authkit reports as 503.
+// [Store.CheckEviction] checks it; call it at startup.
 //
 // # Time
 //
@@ -80,8 +83,14 @@
 // store does not respond. go-redis honours context deadlines on the socket
 // only when the client's ContextTimeoutEnabled option is set; without it, a
 // server that accepts connections but never replies holds each call for the
-// full ReadTimeout (5 s by default) whatever the context says. [New]
-// therefore refuses such clients with [ErrNoContextTimeout].
+// full ReadTimeout (5 s by default) whatever the context says (measured:
+// 5.0 s instead of 301 ms). [New] therefore refuses such clients with
+// [ErrNoContextTimeout]. Past the deadline, or on any store error but
+// "not found", ginauth answers 503 with Retry-After, and requests succeed
+// again as soon as Redis answers, without a restart. The tests check the
+// 503 against a listener that accepts and never answers (within the
+// deadline plus 100 ms) and against a private redis-server that is killed
+// and restarted.
 //
 // # Key layout
 //
@@ -103,6 +112,13 @@
 //	                   bytes (IPv4) or byte 2 and its 16 (IPv6), any other
 //	                   text as it is (after a 0 byte if it starts with a
 //	                   byte below 3)
+//	P{u:<name>}:d      hash: the user's device credentials, one field per
+//	                   credential digest (see store.DeviceStore)
+//	P{a:<digest>}      hash: one failed-password counter, named by the
+//	                   base64url SHA-256 of the counter's name, which is
+//	                   also its hash tag (the counters of one login spread
+//	                   over a cluster); it expires by itself
+//	P{a:<digest>}:p    sorted set: that counter's pending attempts
 //	P inv              channel (PUBLISH) of invalidations, single server
 //	P{<slot tag>}:inv  channel (SPUBLISH) of the invalidations of one
 //	                   slot, on Cluster

@@ -15,6 +15,57 @@
 // on each request of a session (one primary-key SELECT) and compares its
 // generation with the session's.
 //
+// # The schema
+//
+// [Schema] is migrations/001_users.sql, for an application's own
+// migration tool; [Migrate] runs it in one transaction under an advisory
+// lock, so replicas starting together are safe. The table authkit_users:
+//
+//   - username text, primary key: the canonical form
+//     (store.CanonicalUsername: NFKC, lower case); a row with another
+//     form never logs in.
+//   - password_hash bytea: bcrypt, or argon2id in PHC form.
+//   - roles text[]: role names (store.ValidateRoles: no commas, spaces or
+//     duplicates); a row that breaks this reads as an error (503), never
+//     as part of its roles.
+//   - disabled boolean.
+//   - created_at timestamptz.
+//   - generation bigint: moves on when the password hash changes or the
+//     user is disabled.
+//
+// A BEFORE UPDATE trigger moves generation for changes made by hand too
+// (UPDATE authkit_users SET disabled = true, a new password_hash), never
+// lets it go back, and leaves it alone for roles, re-enabling and the
+// re-hash a login does (which says so with the transaction-local setting
+// authkit.rehash). To use a users table of your own instead, implement
+// store.UserSource (one SELECT) with a generation column bumped the same
+// way.
+//
+// # How changes reach sessions
+//
+// With ExternalUsers, redisstore keeps in each user's sessions hash only
+// the generation the sessions were created in (a login with an older
+// generation is refused as stale, one with a newer generation ends the
+// older sessions) and no roles. So on every request of a session, ginauth
+// reads the owner from Config.Users concurrently with the session's one
+// Redis round trip, answers 401 invalid_token when the owner is gone,
+// disabled or in another generation, and takes the roles from it: a role
+// change, disable or password change made in SQL takes effect on the
+// next request, refresh included. A user source that fails or times out
+// (Config.StoreTimeout) is a 503 with Retry-After, never a 401; so is a
+// login whose session store was not configured for external users (it
+// logs what to fix). Stateless mode reads neither.
+//
+// Limits of the split, by design: "log out everywhere" deletes the
+// sessions but cannot move the generation of a user it does not hold, so
+// a login whose password check was already running when it happened
+// still gets its session; and changes made in SQL leave the ended
+// sessions in Redis until a login in a newer generation or their expiry
+// removes them (they no longer authenticate). SetPassword and SetDisabled
+// through Accounts delete them at once.
+//
+// # The cache
+//
 // [Cache] takes that query off the request path: it answers users read
 // recently from memory, and LISTENs on one pooled connection for the
 // notifications the schema's trigger sends for every committed change.
@@ -25,7 +76,11 @@
 // answer within as long: within about two intervals the cache stops
 // answering from memory. Every read then goes to the database, which on
 // such a link fails or times out (a 503, never a stale user), until the
-// cache listens again on a new connection.
+// cache listens again on a new connection. A change takes effect once
+// its notification arrives (a fraction of a millisecond after the commit
+// on a local network) rather than strictly on the next request; changes
+// made through the same process's Accounts take effect at once. Unknown
+// users are never cached. bench/README.md has the cost of each choice.
 //
 // The column disabled is boolean NOT NULL (default false), so every row
 // reads as exactly enabled or disabled: unlike a flag kept as text (see
