@@ -6,49 +6,15 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/gin-authkit/authkit/accounts"
+	"github.com/gin-authkit/authkit/internal/testhash"
 	"github.com/gin-authkit/authkit/store"
 	"github.com/gin-authkit/authkit/store/memstore"
 )
-
-// countingHasher wraps a Hasher and records every hash it compares
-// against; gate, when set, holds each comparison until it is closed.
-type countingHasher struct {
-	accounts.Hasher
-	mu       sync.Mutex
-	compared [][]byte
-	entered  chan struct{}
-	gate     chan struct{}
-}
-
-// Compare counts the comparisons the wrapped Hasher computes: a hash it
-// refuses unread (another encoding, over the ceiling) is not counted.
-func (h *countingHasher) Compare(ctx context.Context, hash, pw []byte) error {
-	if h.gate != nil {
-		h.entered <- struct{}{}
-		<-h.gate
-	}
-	err := h.Hasher.Compare(ctx, hash, pw)
-	if !errors.Is(err, accounts.ErrHashUnsupported) && !errors.Is(err, accounts.ErrHashTooCostly) {
-		h.mu.Lock()
-		h.compared = append(h.compared, bytes.Clone(hash))
-		h.mu.Unlock()
-	}
-	return err
-}
-
-func (h *countingHasher) take() [][]byte {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	c := h.compared
-	h.compared = nil
-	return c
-}
 
 func newAccounts(t *testing.T, st store.UserStore, h accounts.Hasher, logger *slog.Logger) *accounts.Manager {
 	t.Helper()
@@ -69,7 +35,7 @@ func newAccounts(t *testing.T, st store.UserStore, h accounts.Hasher, logger *sl
 func TestEveryLoginPaysOneComparison(t *testing.T) {
 	ctx := context.Background()
 	st := memstore.New(memstore.Options{})
-	h := &countingHasher{Hasher: accounts.Bcrypt{Cost: bcrypt.MinCost}}
+	h := &testhash.Counting{Hasher: accounts.Bcrypt{Cost: bcrypt.MinCost}}
 	a := newAccounts(t, st, h, nil)
 	for _, name := range []string{"bob", "dora"} {
 		if err := a.CreateUser(ctx, name, name+"-password", []string{"user"}); err != nil {
@@ -95,12 +61,12 @@ func TestEveryLoginPaysOneComparison(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h.take()
+			h.Take()
 			_, err := a.Verify(ctx, tt.user, tt.pw)
 			if (err == nil) != tt.wantOK || (err != nil && !errors.Is(err, accounts.ErrBadCredentials)) {
 				t.Fatalf("Verify = %v, want ok=%v or ErrBadCredentials", err, tt.wantOK)
 			}
-			got := h.take()
+			got := h.Take()
 			if len(got) != 1 {
 				t.Fatalf("%d comparisons, want 1", len(got))
 			}
@@ -121,7 +87,7 @@ func TestOverCostlyHashNeverCompared(t *testing.T) {
 	ctx := context.Background()
 	st := memstore.New(memstore.Options{})
 	var logs bytes.Buffer
-	h := &countingHasher{Hasher: accounts.Bcrypt{Cost: bcrypt.MinCost, MaxCost: bcrypt.MinCost + 1}}
+	h := &testhash.Counting{Hasher: accounts.Bcrypt{Cost: bcrypt.MinCost, MaxCost: bcrypt.MinCost + 1}}
 	a := newAccounts(t, st, h, slog.New(slog.NewTextHandler(&logs, nil)))
 	costly, _ := bcrypt.GenerateFromPassword([]byte("right-password"), bcrypt.MinCost+2)
 	if err := st.CreateUser(ctx, store.User{Username: "eve", PasswordHash: costly}); err != nil {
@@ -131,7 +97,7 @@ func TestOverCostlyHashNeverCompared(t *testing.T) {
 		if _, err := a.Verify(ctx, "eve", "right-password"); !errors.Is(err, accounts.ErrBadCredentials) {
 			t.Fatalf("Verify = %v, want ErrBadCredentials", err)
 		}
-		got := h.take()
+		got := h.Take()
 		if len(got) != 1 || bytes.Equal(got[0], costly) {
 			t.Fatalf("compared %d hashes (the costly one: %v), want one stand-in", len(got), len(got) > 0 && bytes.Equal(got[0], costly))
 		}
@@ -217,7 +183,7 @@ func TestPasswordsNormalised(t *testing.T) {
 func TestLegacyUnnormalisedHash(t *testing.T) {
 	ctx := context.Background()
 	st := memstore.New(memstore.Options{})
-	h := &countingHasher{Hasher: accounts.Bcrypt{Cost: bcrypt.MinCost}}
+	h := &testhash.Counting{Hasher: accounts.Bcrypt{Cost: bcrypt.MinCost}}
 	a := newAccounts(t, st, h, nil)
 	decomposed := "cafe\u0301-cre\u0300me"
 	old, _ := bcrypt.GenerateFromPassword([]byte(decomposed), bcrypt.MinCost)
@@ -228,9 +194,9 @@ func TestLegacyUnnormalisedHash(t *testing.T) {
 		user, pw string
 		want     int
 	}{{"hal", "wrong\u0301", 2}, {"nobody", "wrong\u0301", 2}, {"hal", "wrong", 1}, {"nobody", "wrong", 1}} {
-		h.take()
+		h.Take()
 		_, _ = a.Verify(ctx, tc.user, tc.pw)
-		if n := len(h.take()); n != tc.want {
+		if n := len(h.Take()); n != tc.want {
 			t.Errorf("Verify(%q, %q): %d comparisons, want %d", tc.user, tc.pw, n, tc.want)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gin-authkit/authkit/accounts"
 	"github.com/gin-authkit/authkit/ginauth"
+	"github.com/gin-authkit/authkit/internal/testhash"
 	"github.com/gin-authkit/authkit/internal/testredis"
 	"github.com/gin-authkit/authkit/store"
 )
@@ -29,7 +30,7 @@ func (k *kit) loginFrom(ip, user, pw string) resp {
 // pair lock, its growing back-off, the same answer for unknown accounts,
 // other addresses unaffected, a success clearing the pair, and Basic.
 func TestThrottle(t *testing.T) {
-	h := &countingHasher{Hasher: accounts.Bcrypt{Cost: bcrypt.MinCost}}
+	h := &testhash.Counting{Hasher: accounts.Bcrypt{Cost: bcrypt.MinCost}}
 	k := newKit(t, func(c *kitConfig) { c.hasher = h })
 	const a, b, c = "198.51.100.1", "198.51.100.2", "198.51.100.3"
 	var bobLocked resp
@@ -38,14 +39,14 @@ func TestThrottle(t *testing.T) {
 		for range ginauth.DefaultPairLimit {
 			expect(t, k.loginFrom(a, "bob", "wrong-password"), 401, "invalid_credentials")
 		}
-		h.take()
+		h.Take()
 		// Locked now, even with the right password, and before any hashing.
 		bobLocked = k.loginFrom(a, "bob", bobPW)
 		expect(t, bobLocked, 429, "too_many_attempts")
 		if got := bobLocked.Header().Get("Retry-After"); got != "30" {
 			t.Errorf("Retry-After = %q, want 30 (the first lock)", got)
 		}
-		if n := len(h.take()); n != 0 {
+		if n := len(h.Take()); n != 0 {
 			t.Errorf("a throttled login ran %d comparisons, want 0", n)
 		}
 	})
@@ -174,23 +175,23 @@ func TestThrottleParallelGuesses(t *testing.T) {
 // TestThrottledNeverWaitsForSlot: with every hashing slot held, a
 // throttled login answers 429 at once, not 503 after PasswordWait.
 func TestThrottledNeverWaitsForSlot(t *testing.T) {
-	h := &countingHasher{Hasher: accounts.Bcrypt{Cost: bcrypt.MinCost}}
+	h := &testhash.Counting{Hasher: accounts.Bcrypt{Cost: bcrypt.MinCost}}
 	k := newKit(t, func(c *kitConfig) {
 		c.hasher, c.Throttle.PasswordConcurrency, c.Throttle.PasswordWait = h, 1, time.Minute
 	})
 	for range ginauth.DefaultPairLimit {
 		expect(t, k.loginFrom("198.51.100.9", "bob", "wrong-password"), 401, "invalid_credentials")
 	}
-	h.entered, h.gate = make(chan struct{}), make(chan struct{})
+	h.Entered, h.Gate = make(chan struct{}), make(chan struct{})
 	held := make(chan resp)
 	go func() { held <- k.loginFrom("198.51.100.10", "alice", alicePW) }()
-	<-h.entered
+	<-h.Entered
 	start := time.Now()
 	expect(t, k.loginFrom("198.51.100.9", "bob", bobPW), 429, "too_many_attempts")
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("throttled login took %v", took)
 	}
-	close(h.gate)
+	close(h.Gate)
 	expect(t, <-held, 200, "")
 }
 

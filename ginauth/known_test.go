@@ -15,6 +15,7 @@ import (
 	"github.com/gin-authkit/authkit/accounts"
 	"github.com/gin-authkit/authkit/audit"
 	"github.com/gin-authkit/authkit/ginauth"
+	"github.com/gin-authkit/authkit/internal/testhash"
 	"github.com/gin-authkit/authkit/store"
 	"github.com/gin-authkit/authkit/store/memstore"
 )
@@ -261,20 +262,20 @@ func (h *slowHasher) Compare(ctx context.Context, hash, pw []byte) error {
 // TestUnjudgedAttemptLeavesNoTrace: a login that found no hashing slot in
 // time (503) is not counted: its address still has its whole pair budget.
 func TestUnjudgedAttemptLeavesNoTrace(t *testing.T) {
-	h := &countingHasher{Hasher: accounts.Bcrypt{Cost: bcrypt.MinCost}}
+	h := &testhash.Counting{Hasher: accounts.Bcrypt{Cost: bcrypt.MinCost}}
 	k := newKit(t, func(c *kitConfig) {
 		c.hasher, c.Throttle.PasswordConcurrency, c.Throttle.PasswordWait = h, 1, 50*time.Millisecond
 	})
-	h.entered, h.gate = make(chan struct{}), make(chan struct{})
+	h.Entered, h.Gate = make(chan struct{}), make(chan struct{})
 	held := make(chan resp)
 	go func() { held <- k.loginFrom("198.51.100.10", "alice", alicePW) }()
-	<-h.entered
+	<-h.Entered
 	for range 3 {
 		expect(t, k.loginFrom("198.51.100.9", "bob", "wrong-password"), 503, "unavailable")
 	}
-	close(h.gate)
+	close(h.Gate)
 	expect(t, <-held, 200, "")
-	h.entered, h.gate = nil, nil
+	h.Entered, h.Gate = nil, nil
 	for range ginauth.DefaultPairLimit {
 		expect(t, k.loginFrom("198.51.100.9", "bob", "wrong-password"), 401, "invalid_credentials")
 	}

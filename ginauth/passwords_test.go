@@ -2,12 +2,9 @@ package ginauth_test
 
 import (
 	"bytes"
-	"context"
-	"errors"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,43 +13,10 @@ import (
 
 	"github.com/gin-authkit/authkit/accounts"
 	"github.com/gin-authkit/authkit/ginauth"
+	"github.com/gin-authkit/authkit/internal/testhash"
 	"github.com/gin-authkit/authkit/store/memstore"
 	"github.com/gin-authkit/authkit/tokens"
 )
-
-// countingHasher wraps a Hasher and records every hash it compares
-// against; gate, when set, holds each comparison until it is closed.
-type countingHasher struct {
-	accounts.Hasher
-	mu       sync.Mutex
-	compared [][]byte
-	entered  chan struct{}
-	gate     chan struct{}
-}
-
-// Compare counts the comparisons the wrapped Hasher computes: a hash it
-// refuses unread (another encoding, over the ceiling) is not counted.
-func (h *countingHasher) Compare(ctx context.Context, hash, pw []byte) error {
-	if h.gate != nil {
-		h.entered <- struct{}{}
-		<-h.gate
-	}
-	err := h.Hasher.Compare(ctx, hash, pw)
-	if !errors.Is(err, accounts.ErrHashUnsupported) && !errors.Is(err, accounts.ErrHashTooCostly) {
-		h.mu.Lock()
-		h.compared = append(h.compared, bytes.Clone(hash))
-		h.mu.Unlock()
-	}
-	return err
-}
-
-func (h *countingHasher) take() [][]byte {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	c := h.compared
-	h.compared = nil
-	return c
-}
 
 // TestPasswordConcurrencyBounded: with every comparison slot taken, a
 // login waits Throttle.PasswordWait and then gets 503 — never 401, never an
@@ -62,7 +26,7 @@ func TestPasswordConcurrencyBounded(t *testing.T) {
 	opts := []tokens.Option{tokens.WithIssuer("i"), tokens.WithAudience("a")}
 	iss, _ := tokens.NewIssuer(key, opts...)
 	ver, _ := tokens.NewVerifier([]*tokens.Key{key}, opts...)
-	h := &countingHasher{Hasher: accounts.Bcrypt{Cost: bcrypt.MinCost}, entered: make(chan struct{}), gate: make(chan struct{})}
+	h := &testhash.Counting{Hasher: accounts.Bcrypt{Cost: bcrypt.MinCost}, Entered: make(chan struct{}), Gate: make(chan struct{})}
 	st := memstore.New(memstore.Options{})
 	m, err := accounts.New(accounts.Config{Users: st, Hasher: h, AllowTestCosts: true})
 	if err != nil {
@@ -85,13 +49,13 @@ func TestPasswordConcurrencyBounded(t *testing.T) {
 	}
 	first := make(chan *httptest.ResponseRecorder)
 	go func() { first <- login() }()
-	<-h.entered // the only slot is now taken
+	<-h.Entered // the only slot is now taken
 
 	w := login()
 	if w.Code != 503 || w.Header().Get("Retry-After") == "" {
 		t.Errorf("busy login: %d %s, want 503 with Retry-After", w.Code, w.Body)
 	}
-	close(h.gate)
+	close(h.Gate)
 	if w := <-first; w.Code != 401 {
 		t.Errorf("first login: %d, want 401", w.Code)
 	}

@@ -87,40 +87,15 @@ func (s *Store) Attempts(ctx context.Context, keys ...string) ([]store.Attempt, 
 
 // BeginAttempt implements [store.AttemptStore].
 func (s *Store) BeginAttempt(ctx context.Context, id string, deadline time.Time, keys ...string) ([]store.Attempt, error) {
-	if err := store.ValidateAttemptID(id); err != nil {
-		return nil, fmt.Errorf("memstore: begin attempt: %w", err)
-	}
-	if err := store.ValidateAttemptKeys(keys); err != nil {
-		return nil, fmt.Errorf("memstore: begin attempt: %w", err)
-	}
-	if len(keys) == 0 {
-		return nil, nil
-	}
-	if err := ctxErr(ctx, "begin attempt"); err != nil {
-		return nil, err
-	}
-	now := s.now()
-	a := &s.attempts
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.sweep(now, max(sweepBatch, 2*len(keys)))
-	out := make([]store.Attempt, len(keys))
-	for i, k := range keys {
-		c := a.byKey[k]
-		if c == nil {
-			c = a.add(k)
-		}
-		c.prune(now)
-		out[i] = c.state(now)
+	return s.update(ctx, "begin attempt", id, keys, true, func(c *counter, now time.Time) store.Attempt {
+		before := c.state(now)
 		if c.pending == nil {
 			c.pending = make(map[string]time.Time)
 		}
 		c.pending[id] = deadline
-		if c.dead() { // a deadline already past
-			a.remove(c)
-		}
-	}
-	return out, nil
+		c.prune(now) // a deadline already past registers nothing
+		return before
+	})
 }
 
 // EndAttempt implements [store.AttemptStore].
@@ -128,16 +103,32 @@ func (s *Store) EndAttempt(ctx context.Context, id string, failed bool, ttl time
 	if failed && ttl <= 0 {
 		return nil, fmt.Errorf("memstore: end attempt: %w: ttl %v is not positive", store.ErrInvalid, ttl)
 	}
+	return s.update(ctx, "end attempt", id, keys, failed, func(c *counter, now time.Time) store.Attempt {
+		delete(c.pending, id)
+		if failed {
+			c.failures++
+			c.last, c.exp = now, now.Add(ttl)
+		}
+		return c.state(now)
+	})
+}
+
+// update validates a call on the counters of keys for the attempt id and
+// applies f to each counter in turn, under the table's lock, after a
+// sweep; an absent counter is created only when create is set, and reads
+// as the zero Attempt otherwise. A counter left with nothing is removed.
+func (s *Store) update(ctx context.Context, op, id string, keys []string, create bool,
+	f func(c *counter, now time.Time) store.Attempt) ([]store.Attempt, error) {
 	if err := store.ValidateAttemptID(id); err != nil {
-		return nil, fmt.Errorf("memstore: end attempt: %w", err)
+		return nil, fmt.Errorf("memstore: %s: %w", op, err)
 	}
 	if err := store.ValidateAttemptKeys(keys); err != nil {
-		return nil, fmt.Errorf("memstore: end attempt: %w", err)
+		return nil, fmt.Errorf("memstore: %s: %w", op, err)
 	}
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	if err := ctxErr(ctx, "end attempt"); err != nil {
+	if err := ctxErr(ctx, op); err != nil {
 		return nil, err
 	}
 	now := s.now()
@@ -148,19 +139,14 @@ func (s *Store) EndAttempt(ctx context.Context, id string, failed bool, ttl time
 	out := make([]store.Attempt, len(keys))
 	for i, k := range keys {
 		c := a.byKey[k]
-		if c == nil && !failed {
+		if c == nil && !create {
 			continue
 		}
 		if c == nil {
 			c = a.add(k)
 		}
 		c.prune(now)
-		delete(c.pending, id)
-		if failed {
-			c.failures++
-			c.last, c.exp = now, now.Add(ttl)
-		}
-		out[i] = c.state(now)
+		out[i] = f(c, now)
 		if c.dead() {
 			a.remove(c)
 		}
