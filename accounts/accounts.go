@@ -110,6 +110,11 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Hasher == nil {
 		cfg.Hasher = Bcrypt{}
 	}
+	if b, ok := cfg.Hasher.(Bcrypt); ok {
+		// Config reports the cost in force, not zero.
+		b.Cost, b.MaxCost = b.cost(), b.maxCost()
+		cfg.Hasher = b
+	}
 	if cfg.Accept == nil {
 		if _, ok := cfg.Hasher.(Argon2id); ok {
 			cfg.Accept = []Hasher{Bcrypt{}}

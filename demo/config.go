@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -38,10 +39,10 @@ const (
 	// every interface, as the container sets it).
 	defaultAddr        = "127.0.0.1:8080"
 	defaultRedisPrefix = "authkit:"
-	defaultAccessTTL   = 15 * time.Minute
-	defaultRefreshTTL  = 720 * time.Hour
 	defaultRealm       = "authkit-demo"
-	defaultBcryptCost  = 12
+	// The access-token lifetime, the session lifetime and idle timeout
+	// and the bcrypt cost are left zero when unset, meaning the library's
+	// defaults; serve logs the values in force.
 
 	// maxBcryptCost keeps a typo from hanging every login: each step
 	// doubles the work, and cost 16 already takes seconds per hash.
@@ -51,9 +52,6 @@ const (
 	minBcryptCost = 4
 	// maxRefreshTTL bounds a session's absolute lifetime.
 	maxRefreshTTL = 365 * 24 * time.Hour
-	// sessionIdleTimeout ends sessions unused for a day (or sooner, when
-	// the refresh TTL is shorter).
-	sessionIdleTimeout = 24 * time.Hour
 	// maxSecretFileSize bounds what AUTHKIT_SECRET_FILE reads, so that a
 	// path such as /dev/zero fails at once instead of filling memory.
 	maxSecretFileSize = 4096
@@ -74,6 +72,8 @@ type config struct {
 	// AUTHKIT_SIGNING_KEY_FILE, the alternative to secret whose public
 	// half other services fetch from /.well-known/jwks.json.
 	signingKey *tokens.Key
+	// AccessTTL, RefreshTTL and BcryptCost are zero when unset: the
+	// library's defaults.
 	AccessTTL  time.Duration
 	RefreshTTL time.Duration
 	Realm      string
@@ -84,10 +84,6 @@ type config struct {
 	// ginauth.CookieConfig.AlwaysSecure.
 	CookieSecure bool
 }
-
-// IdleTimeout is the session idle timeout: a day, or the refresh TTL when
-// that is shorter.
-func (c config) IdleTimeout() time.Duration { return min(sessionIdleTimeout, c.RefreshTTL) }
 
 // loadConfig reads and checks every variable, and reports all bad ones at
 // once, each message naming its variable. Values of AUTHKIT_SECRET (or of
@@ -136,9 +132,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 	}
 
-	c.AccessTTL = parseDuration(getenv, envAccessTTL, defaultAccessTTL, time.Second, 24*time.Hour, bad)
-	c.RefreshTTL = parseDuration(getenv, envRefreshTTL, defaultRefreshTTL, time.Second, maxRefreshTTL, bad)
-	if c.AccessTTL > c.RefreshTTL && c.RefreshTTL > 0 {
+	c.AccessTTL = parseDuration(getenv, envAccessTTL, 0, time.Second, 24*time.Hour, bad)
+	c.RefreshTTL = parseDuration(getenv, envRefreshTTL, 0, time.Second, maxRefreshTTL, bad)
+	if access := cmp.Or(c.AccessTTL, tokens.DefaultTTL); access > c.RefreshTTL && c.RefreshTTL > 0 {
 		bad(envAccessTTL, "%v is longer than %s (%v): access tokens must not outlive their session", c.AccessTTL, envRefreshTTL, c.RefreshTTL)
 	}
 
@@ -146,7 +142,6 @@ func loadConfig(getenv func(string) string) (config, error) {
 		bad(envRealm, "must be at most 64 printable characters without quotes or backslashes")
 	}
 
-	c.BcryptCost = defaultBcryptCost
 	if s := getenv(envBcryptCost); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < minBcryptCost || n > maxBcryptCost {

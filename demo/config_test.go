@@ -5,22 +5,39 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gin-authkit/authkit/accounts"
 )
 
+// TestLoadConfigDefaults: unset values stay zero, which the library reads
+// as its own defaults (the demo does not restate them); the kit built from
+// them has those defaults in force.
 func TestLoadConfigDefaults(t *testing.T) {
 	c, err := loadConfig(envOf(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Addr != "127.0.0.1:8080" || c.redis != nil || c.RedisPrefix != "authkit:" || c.secret != nil ||
-		c.AccessTTL != 15*time.Minute || c.RefreshTTL != 720*time.Hour || c.Realm != "authkit-demo" ||
-		c.BcryptCost != 12 || c.LogFormat != "text" || c.IdleTimeout() != 24*time.Hour || c.CookieSecure {
+		c.AccessTTL != 0 || c.RefreshTTL != 0 || c.Realm != "authkit-demo" ||
+		c.BcryptCost != 0 || c.LogFormat != "text" || c.CookieSecure {
 		t.Fatalf("defaults = %+v", c)
+	}
+	auth, err := newAuth(c, openMemory(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ec := auth.Config()
+	if ec.Issuer.TTL() != 15*time.Minute || ec.Sessions.Lifetime != 720*time.Hour || ec.Sessions.IdleTimeout != 24*time.Hour {
+		t.Errorf("in force: access %v, lifetime %v, idle %v", ec.Issuer.TTL(), ec.Sessions.Lifetime, ec.Sessions.IdleTimeout)
+	}
+	if h, ok := auth.Accounts().Config().Hasher.(accounts.Bcrypt); !ok || h.Cost != 12 {
+		t.Errorf("hasher in force = %+v, want bcrypt at cost 12", auth.Accounts().Config().Hasher)
 	}
 }
 
@@ -36,7 +53,7 @@ func TestLoadConfigValues(t *testing.T) {
 	if c.redis == nil || c.redis.Addr != "127.0.0.1:6380" || c.redis.DB != 3 || !c.redis.ContextTimeoutEnabled {
 		t.Fatalf("redis options = %+v", c.redis)
 	}
-	if c.AccessTTL != 2*time.Minute || c.RefreshTTL != time.Hour || c.IdleTimeout() != time.Hour ||
+	if c.AccessTTL != 2*time.Minute || c.RefreshTTL != time.Hour ||
 		c.BcryptCost != 4 || string(c.secret) != testSecret || c.LogFormat != "json" {
 		t.Fatalf("config = %+v", c)
 	}

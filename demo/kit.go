@@ -45,7 +45,7 @@ func openMemory() store.Store { return memstore.New(memstore.Options{}) }
 // testCost reports whether the configured bcrypt cost is one that only
 // tests should use: accounts refuses it unless AllowTestCosts says so, and
 // serve logs a warning.
-func (c config) testCost() bool { return c.BcryptCost < accounts.MinBcryptCost }
+func (c config) testCost() bool { return c.BcryptCost != 0 && c.BcryptCost < accounts.MinBcryptCost }
 
 // newAccounts builds the account service alone, for the CLI: no tokens,
 // no HTTP. Its audit events (password changed, user disabled or enabled)
@@ -80,7 +80,10 @@ func newAuth(cfg config, st store.Store, logger *slog.Logger) (*ginauth.Auth, er
 			return nil, withKind(errConfig, "%s: %v", envSecret, err)
 		}
 	}
-	opts := []tokens.Option{tokens.WithIssuer(tokenIssuer), tokens.WithAudience(tokenAudience), tokens.WithTTL(cfg.AccessTTL)}
+	opts := []tokens.Option{tokens.WithIssuer(tokenIssuer), tokens.WithAudience(tokenAudience)}
+	if cfg.AccessTTL != 0 {
+		opts = append(opts, tokens.WithTTL(cfg.AccessTTL))
+	}
 	issuer, err := tokens.NewIssuer(key, opts...)
 	if err != nil {
 		return nil, withKind(errConfig, "%s: %v", envAccessTTL, err)
@@ -103,7 +106,7 @@ func newAuth(cfg config, st store.Store, logger *slog.Logger) (*ginauth.Auth, er
 		// browser session cookie (with CSRF protection) for the page.
 		Extractors:   []ginauth.Extractor{ginauth.Bearer(), ginauth.Basic()},
 		Cookie:       &ginauth.CookieConfig{AlwaysSecure: cfg.CookieSecure},
-		Sessions:     ginauth.SessionConfig{Lifetime: cfg.RefreshTTL, IdleTimeout: cfg.IdleTimeout()},
+		Sessions:     ginauth.SessionConfig{Lifetime: cfg.RefreshTTL},
 		ErrorHandler: quietBasicForScripts,
 		Logger:       logger,
 	})

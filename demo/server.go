@@ -108,8 +108,14 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	url := "http://" + displayAddr(ln.Addr())
-	logger.Info("listening", "addr", ln.Addr().String(), "store", mode, "realm", cfg.Realm,
-		"access_ttl", cfg.AccessTTL.String(), "refresh_ttl", cfg.RefreshTTL.String())
+	// The configuration in force, defaults filled in by the library.
+	ec := auth.Config()
+	hasher := fmt.Sprintf("%+v", auth.Accounts().Config().Hasher)
+	logger.Info("listening", "addr", ln.Addr().String(), "store", mode, "realm", ec.Realm,
+		"access_ttl", ec.Issuer.TTL().String(), "refresh_ttl", ec.Sessions.Lifetime.String(),
+		"idle_timeout", ec.Sessions.IdleTimeout.String(), "max_sessions", ec.Sessions.MaxPerUser,
+		"store_timeout", ec.StoreTimeout.String(), "password_slots", ec.Throttle.PasswordConcurrency,
+		"hasher", hasher)
 	fmt.Fprintf(stdout, "authkit demo listening on %s/ (store: %s)\n", url, mode)
 
 	errc := make(chan error, 1)
