@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -126,21 +127,12 @@ func (s *Store) cas(ctx context.Context, username string, id store.Digest, st st
 // replies with the IDs of the sessions the cap evicted.
 func (s *Store) CreateSession(ctx context.Context, ns store.SessionSpec) ([]store.Digest, error) {
 	const op = "create session"
-	if err := store.ValidateUsername(ns.Username); err != nil {
-		return nil, fmt.Errorf("redisstore: %s: %w", op, err)
-	}
-	if ns.ID.IsZero() || ns.Refresh.IsZero() {
-		return nil, fmt.Errorf("redisstore: %s: %w: zero ID or refresh digest", op, store.ErrInvalid)
-	}
-	if ns.IdleTimeout <= 0 {
-		return nil, fmt.Errorf("redisstore: %s: %w: idle timeout %v is not positive", op, store.ErrInvalid, ns.IdleTimeout)
-	}
-	if ns.MaxSessions < 0 {
-		return nil, fmt.Errorf("redisstore: %s: %w: MaxSessions %d is negative", op, store.ErrInvalid, ns.MaxSessions)
-	}
+	// Expiry is kept in whole milliseconds, so it is checked as stored.
 	now, exp := s.nowMillis(), ns.ExpiresAt.UnixMilli()
-	if ns.ExpiresAt.IsZero() || exp <= now {
-		return nil, fmt.Errorf("redisstore: %s: %w: expiry %v is not in the future", op, store.ErrInvalid, ns.ExpiresAt)
+	kept := ns
+	kept.ExpiresAt = time.UnixMilli(exp)
+	if err := kept.Validate(time.UnixMilli(now)); err != nil {
+		return nil, fmt.Errorf("redisstore: %s: %w", op, err)
 	}
 	rec := record{ref: refKeyOf(ns.Refresh), created: now, seen: now, idle: ceilMillis(ns.IdleTimeout), exp: exp}
 	for range maxAttempts {
