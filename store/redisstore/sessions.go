@@ -55,9 +55,9 @@ func newVersion() string { return strconv.FormatUint(rand.Uint64(), 36) }
 // none here, the generation (field g); withAddr adds the session's
 // address field. ok is false when there is no such record.
 func (s *Store) read(ctx context.Context, username string, id store.Digest, withAddr bool) (st stored, o owner, ok bool, err error) {
-	field := "o"
+	field := sessFieldRoles
 	if s.external {
-		field = "g"
+		field = sessFieldGen
 	}
 	var cmd *redis.SliceCmd
 	if withAddr {
@@ -224,7 +224,7 @@ func (s *Store) createSession(ctx context.Context, ns store.SessionSpec, rec rec
 	}
 	value, _ := rec.encode()
 	args := make([]any, 0, 13+len(evict)+len(dead))
-	args = append(args, strconv.FormatUint(ns.Generation, 10), fields["v"], newVersion(),
+	args = append(args, strconv.FormatUint(ns.Generation, 10), fields[sessFieldVersion], newVersion(),
 		field, current, value, rec.ttl(now), boolFlag(capped))
 	args = append(args, pub...)
 	args = append(args, boolFlag(s.external), len(evict)/2)
@@ -270,7 +270,9 @@ func parseCreateReply(reply []any) (int, []store.Digest, error) {
 // isMeta reports the fields of a sessions hash that hold no session:
 // o, the roles; v, the set version; g, the generation; and the address
 // fields of rotated sessions.
-func isMeta(f string) bool { return f == "o" || f == "v" || f == "g" || isAddrField(f) }
+func isMeta(f string) bool {
+	return f == sessFieldRoles || f == sessFieldVersion || f == sessFieldGen || isAddrField(f)
+}
 
 // nilIfEmpty returns nil for an absent field of an HGETALL, as HMGET
 // would.
@@ -357,7 +359,7 @@ func (s *Store) Sessions(ctx context.Context, username string) ([]store.Session,
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: %s: %w", op, err)
 	}
-	o, err := parseOwner(fields["o"], nilIfEmpty(fields["g"]))
+	o, err := parseOwner(fields[sessFieldRoles], nilIfEmpty(fields[sessFieldGen]))
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: %s: %w", op, err)
 	}
