@@ -176,7 +176,7 @@ func TestTrailingSlash(t *testing.T) {
 				t.Fatalf("%d, Location %q: want 404 and no redirect", w.Code, w.Header().Get("Location"))
 			}
 			if tt.method != "HEAD" {
-				ginauthtest.AssertError(t, w.Code, w.Body.Bytes(), http.StatusNotFound, "not_found")
+				ginauthtest.AssertError(t, ginauthtest.Recorded(w), ginauthtest.WantError{Status: http.StatusNotFound, Code: "not_found"})
 			}
 			if w.Header().Get("X-Content-Type-Options") != "nosniff" {
 				t.Fatalf("no security headers: %v", w.Header())
@@ -270,7 +270,7 @@ func TestMethodNotAllowed(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := serveTest(a, tt.method, tt.target)
-			ginauthtest.AssertError(t, w.Code, w.Body.Bytes(), http.StatusMethodNotAllowed, "method_not_allowed")
+			ginauthtest.AssertError(t, ginauthtest.Recorded(w), ginauthtest.WantError{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed"})
 			if got := w.Header().Get("Allow"); got != tt.allow {
 				t.Fatalf("Allow = %q, want %q", got, tt.allow)
 			}
