@@ -88,6 +88,17 @@ func TestPage(t *testing.T) {
 			t.Errorf("page lacks %s", id)
 		}
 	}
+	// Every input has a label, and results are announced as they come.
+	for _, in := range regexp.MustCompile(`<input id="([^"]+)"`).FindAllStringSubmatch(body, -1) {
+		if !strings.Contains(body, `<label for="`+in[1]+`">`) {
+			t.Errorf("input %s has no label", in[1])
+		}
+	}
+	for _, live := range []string{`<tbody aria-live="polite">`, `id="login-result" class="muted" aria-live="polite"`, `id="logout-result" class="muted" aria-live="polite"`} {
+		if !strings.Contains(body, live) {
+			t.Errorf("page lacks the live region %s", live)
+		}
+	}
 	if w2 := serveTest(a, "GET", "/"); strings.Contains(w2.Header().Get("Content-Security-Policy"), m[1]) {
 		t.Fatal("nonce reused across responses")
 	}
