@@ -105,5 +105,5 @@ func bearer(tok string) []string { return []string{"Authorization", "Bearer " + 
 // shape: exactly {error, message}.
 func expectStatus(t *testing.T, r reply, status int, code string) {
 	t.Helper()
-	ginauthtest.AssertError(t, r.status, []byte(r.raw), status, code)
+	ginauthtest.AssertError(t, ginauthtest.Response{Status: r.status, Body: []byte(r.raw)}, ginauthtest.WantError{Status: status, Code: code})
 }

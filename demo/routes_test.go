@@ -88,6 +88,17 @@ func TestPage(t *testing.T) {
 			t.Errorf("page lacks %s", id)
 		}
 	}
+	// Every input has a label, and results are announced as they come.
+	for _, in := range regexp.MustCompile(`<input id="([^"]+)"`).FindAllStringSubmatch(body, -1) {
+		if !strings.Contains(body, `<label for="`+in[1]+`">`) {
+			t.Errorf("input %s has no label", in[1])
+		}
+	}
+	for _, live := range []string{`<tbody aria-live="polite">`, `id="login-result" class="muted" aria-live="polite"`, `id="logout-result" class="muted" aria-live="polite"`} {
+		if !strings.Contains(body, live) {
+			t.Errorf("page lacks the live region %s", live)
+		}
+	}
 	if w2 := serveTest(a, "GET", "/"); strings.Contains(w2.Header().Get("Content-Security-Policy"), m[1]) {
 		t.Fatal("nonce reused across responses")
 	}
@@ -176,7 +187,7 @@ func TestTrailingSlash(t *testing.T) {
 				t.Fatalf("%d, Location %q: want 404 and no redirect", w.Code, w.Header().Get("Location"))
 			}
 			if tt.method != "HEAD" {
-				ginauthtest.AssertError(t, w.Code, w.Body.Bytes(), http.StatusNotFound, "not_found")
+				ginauthtest.AssertError(t, ginauthtest.Recorded(w), ginauthtest.WantError{Status: http.StatusNotFound, Code: "not_found"})
 			}
 			if w.Header().Get("X-Content-Type-Options") != "nosniff" {
 				t.Fatalf("no security headers: %v", w.Header())
@@ -270,7 +281,7 @@ func TestMethodNotAllowed(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := serveTest(a, tt.method, tt.target)
-			ginauthtest.AssertError(t, w.Code, w.Body.Bytes(), http.StatusMethodNotAllowed, "method_not_allowed")
+			ginauthtest.AssertError(t, ginauthtest.Recorded(w), ginauthtest.WantError{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed"})
 			if got := w.Header().Get("Allow"); got != tt.allow {
 				t.Fatalf("Allow = %q, want %q", got, tt.allow)
 			}

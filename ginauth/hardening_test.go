@@ -117,7 +117,7 @@ func TestHandlerBodies(t *testing.T) {
 			req.Header.Set("Content-Type", "application/json")
 			w := httptest.NewRecorder()
 			k.engine.ServeHTTP(w, req)
-			ginauthtest.AssertError(t, w.Code, w.Body.Bytes(), 413, "invalid_request")
+			ginauthtest.AssertError(t, ginauthtest.Recorded(w), ginauthtest.WantError{Status: 413, Code: "invalid_request"})
 		})
 	}
 }

@@ -315,7 +315,7 @@ func bearer(tok string) []string { return []string{"Authorization", "Bearer " + 
 // expect checks status, error code and, for errors, the body's shape.
 func expect(t testing.TB, r resp, status int, code string) {
 	t.Helper()
-	ginauthtest.AssertError(t, r.Code, r.Body.Bytes(), status, code)
+	ginauthtest.AssertError(t, ginauthtest.Recorded(r.ResponseRecorder), ginauthtest.WantError{Status: status, Code: code})
 }
 
 func newRedisStore(rdb redis.UniversalClient, prefix string, now func() time.Time) (*redisstore.Store, error) {

@@ -3,6 +3,7 @@ package store
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"golang.org/x/text/unicode/norm"
 )
@@ -124,6 +125,27 @@ func ValidateDevice(d Device, max int) error {
 		return fmt.Errorf("%w: device expires at %v, not after its creation at %v", ErrInvalid, d.ExpiresAt, d.CreatedAt)
 	case max < 1:
 		return fmt.Errorf("%w: at most %d devices per user", ErrInvalid, max)
+	}
+	return nil
+}
+
+// Validate reports whether s can be given to [SessionStore.CreateSession]
+// at time now, the store's clock: a valid username, a non-zero ID and
+// refresh digest, a positive idle timeout, an expiry after now and a
+// MaxSessions that is not negative. The error wraps [ErrInvalid].
+func (s SessionSpec) Validate(now time.Time) error {
+	if err := ValidateUsername(s.Username); err != nil {
+		return err
+	}
+	switch {
+	case s.ID.IsZero() || s.Refresh.IsZero():
+		return fmt.Errorf("%w: zero session ID or refresh digest", ErrInvalid)
+	case s.IdleTimeout <= 0:
+		return fmt.Errorf("%w: idle timeout %v is not positive", ErrInvalid, s.IdleTimeout)
+	case !s.ExpiresAt.After(now):
+		return fmt.Errorf("%w: expiry %v is not after %v", ErrInvalid, s.ExpiresAt, now)
+	case s.MaxSessions < 0:
+		return fmt.Errorf("%w: MaxSessions %d is negative", ErrInvalid, s.MaxSessions)
 	}
 	return nil
 }

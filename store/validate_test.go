@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gin-authkit/authkit/store"
 )
@@ -59,5 +60,44 @@ func TestValidateUsernameRejectsUpperCase(t *testing.T) {
 		if err := store.ValidateUsername(name); !errors.Is(err, store.ErrInvalid) {
 			t.Errorf("ValidateUsername(%q) = %v, want ErrInvalid", name, err)
 		}
+	}
+}
+
+func TestSessionSpecValidate(t *testing.T) {
+	now := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	valid := store.SessionSpec{
+		ID:          store.Digest{1},
+		Username:    "alice",
+		Refresh:     store.Digest{2},
+		IdleTimeout: time.Minute,
+		ExpiresAt:   now.Add(time.Hour),
+	}
+	tests := []struct {
+		name    string
+		change  func(s *store.SessionSpec)
+		wantErr error
+	}{
+		{"Valid", func(s *store.SessionSpec) {}, nil},
+		{"ExpiresJustAfterNow", func(s *store.SessionSpec) { s.ExpiresAt = now.Add(time.Nanosecond) }, nil},
+		{"MaxSessions", func(s *store.SessionSpec) { s.MaxSessions = 3 }, nil},
+		{"InvalidUsername", func(s *store.SessionSpec) { s.Username = "bad name" }, store.ErrInvalid},
+		{"UpperCaseUsername", func(s *store.SessionSpec) { s.Username = "Alice" }, store.ErrInvalid},
+		{"ZeroID", func(s *store.SessionSpec) { s.ID = store.Digest{} }, store.ErrInvalid},
+		{"ZeroRefresh", func(s *store.SessionSpec) { s.Refresh = store.Digest{} }, store.ErrInvalid},
+		{"ZeroIdle", func(s *store.SessionSpec) { s.IdleTimeout = 0 }, store.ErrInvalid},
+		{"NegativeIdle", func(s *store.SessionSpec) { s.IdleTimeout = -time.Minute }, store.ErrInvalid},
+		{"ExpiresNow", func(s *store.SessionSpec) { s.ExpiresAt = now }, store.ErrInvalid},
+		{"ExpiredAlready", func(s *store.SessionSpec) { s.ExpiresAt = now.Add(-time.Hour) }, store.ErrInvalid},
+		{"ZeroExpiry", func(s *store.SessionSpec) { s.ExpiresAt = time.Time{} }, store.ErrInvalid},
+		{"NegativeMaxSessions", func(s *store.SessionSpec) { s.MaxSessions = -1 }, store.ErrInvalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := valid
+			tt.change(&s)
+			if err := s.Validate(now); !errors.Is(err, tt.wantErr) || (err == nil) != (tt.wantErr == nil) {
+				t.Errorf("Validate = %v, want %v", err, tt.wantErr)
+			}
+		})
 	}
 }

@@ -8,27 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gin-authkit/authkit/internal/testclock"
 	"github.com/gin-authkit/authkit/tokens"
 	"github.com/golang-jwt/jwt/v5"
 )
-
-// movableClock is a clock that tests set; safe for concurrent use.
-type movableClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *movableClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *movableClock) set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
 
 // TestCacheHitIsACopy checks that a caller changing the claims it got
 // changes nothing for the next caller of the same token.
@@ -76,8 +59,8 @@ func TestCacheHitIsACopy(t *testing.T) {
 // clock, with the leeway, so the cache never changes a verdict.
 func TestCacheTimes(t *testing.T) {
 	k := newTestKeys(t)
-	clock := &movableClock{t: testNow}
-	v := mustVerifier(t, k.all(), tokens.WithClock(clock.now))
+	clock := testclock.New(testNow)
+	v := mustVerifier(t, k.all(), tokens.WithClock(clock.Now))
 	valid := claimsAt(testNow)
 	tok := forge(t, jwt.SigningMethodHS256, k.hmacSecret, map[string]any{"kid": "hs-1"},
 		with(valid, "nbf", testNow.Add(time.Minute).Unix()))
@@ -98,7 +81,7 @@ func TestCacheTimes(t *testing.T) {
 		{name: "clock back", at: testNow.Add(5 * time.Minute), cached: 1},
 	}
 	for _, s := range steps {
-		clock.set(s.at)
+		clock.Set(s.at)
 		claims, err := v.Verify(tok)
 		if !errors.Is(err, s.want) || (s.want == nil) != (err == nil) {
 			t.Fatalf("%s: Verify error %v, want %v", s.name, err, s.want)
@@ -185,8 +168,8 @@ func TestCacheSize(t *testing.T) {
 // expiry.
 func TestCacheConcurrent(t *testing.T) {
 	k := newTestKeys(t)
-	clock := &movableClock{t: testNow}
-	v := mustVerifier(t, k.all(), tokens.WithClock(clock.now), tokens.WithCacheSize(2))
+	clock := testclock.New(testNow)
+	v := mustVerifier(t, k.all(), tokens.WithClock(clock.Now), tokens.WithCacheSize(2))
 	var toks []string
 	for _, key := range k.all() {
 		toks = append(toks, mustIssue(t, mustIssuer(t, key)))
@@ -208,7 +191,7 @@ func TestCacheConcurrent(t *testing.T) {
 	}
 	wg.Go(func() {
 		for i := range 2000 {
-			clock.set(testNow.Add(time.Duration(i%40) * time.Minute / 2))
+			clock.Set(testNow.Add(time.Duration(i%40) * time.Minute / 2))
 		}
 	})
 	wg.Wait()

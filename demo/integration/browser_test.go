@@ -371,9 +371,15 @@ func browsePage(t *testing.T, chrome, bin, cookieSecure, csrfCookie string) {
 	p.call("call-me", "result-me", "401 Unauthorized", "(authentication_required)")
 	p.call("call-stats", "result-stats", "401 Unauthorized", "(authentication_required)")
 
-	// Log in as alice: admin stats now answer 200.
+	// Log in as alice: admin stats now answer 200. Nothing from before
+	// her login is left on the page: neither the anonymous calls' 401s
+	// nor the line of bob's logout.
 	p.login("alice", pw["alice"])
 	p.whoami("in", "Logged in as alice")
+	p.resultsCleared("after alice logged in")
+	if got := p.text("logout-result"); got != "" {
+		t.Fatalf("#logout-result = %q after alice logged in, want it empty", got)
+	}
 	p.call("call-stats", "result-stats", "200 OK", "Admin stats:")
 	p.fits("admin stats shown")
 

@@ -5,6 +5,7 @@ package ginauthtest
 import (
 	"context"
 	"encoding/json"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/gin-authkit/authkit/ginauth"
@@ -22,26 +23,45 @@ func AssertRoutesAnnotated(t testing.TB, rt *ginauth.Router) {
 	}
 }
 
-// AssertError fails the test unless status is wantStatus and, when
-// wantCode is not empty, body is exactly an authkit error body:
-// {"error": wantCode, "message": "<non-empty>"} and nothing else.
-func AssertError(t testing.TB, status int, body []byte, wantStatus int, wantCode string) {
+// Response is what [AssertError] checks of an HTTP response: its status
+// code and its body.
+type Response struct {
+	Status int
+	Body   []byte
+}
+
+// Recorded returns the response w recorded.
+func Recorded(w *httptest.ResponseRecorder) Response {
+	return Response{Status: w.Code, Body: w.Body.Bytes()}
+}
+
+// WantError is the answer a test expects: the status code and, unless
+// Code is empty, an authkit error body whose error is Code.
+type WantError struct {
+	Status int
+	Code   string
+}
+
+// AssertError fails the test unless got has want's status and, when
+// want.Code is not empty, got's body is exactly an authkit error body:
+// {"error": want.Code, "message": "<non-empty>"} and nothing else.
+func AssertError(t testing.TB, got Response, want WantError) {
 	t.Helper()
-	if status != wantStatus {
-		t.Fatalf("status = %d, want %d; body %s", status, wantStatus, body)
+	if got.Status != want.Status {
+		t.Fatalf("status = %d, want %d; body %s", got.Status, want.Status, got.Body)
 	}
-	if wantCode == "" {
+	if want.Code == "" {
 		return
 	}
-	var got map[string]any
-	if err := json.Unmarshal(body, &got); err != nil {
-		t.Fatalf("error body is not JSON: %v: %s", err, body)
+	var body map[string]any
+	if err := json.Unmarshal(got.Body, &body); err != nil {
+		t.Fatalf("error body is not JSON: %v: %s", err, got.Body)
 	}
-	if got["error"] != wantCode {
-		t.Fatalf("error = %v, want %q; body %s", got["error"], wantCode, body)
+	if body["error"] != want.Code {
+		t.Fatalf("error = %v, want %q; body %s", body["error"], want.Code, got.Body)
 	}
-	if msg, _ := got["message"].(string); len(got) != 2 || msg == "" {
-		t.Fatalf("error body must be exactly {error, message}: %s", body)
+	if msg, _ := body["message"].(string); len(body) != 2 || msg == "" {
+		t.Fatalf("error body must be exactly {error, message}: %s", got.Body)
 	}
 }
 

@@ -3,6 +3,7 @@ package ginauthtest_test
 import (
 	"context"
 	"fmt"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/gin-gonic/gin"
@@ -50,25 +51,27 @@ func run(t *testing.T, f func(tb testing.TB)) []string {
 func TestAssertError(t *testing.T) {
 	ok := `{"error":"forbidden","message":"Access denied"}`
 	tests := []struct {
-		name       string
-		status     int
-		body       string
-		wantStatus int
-		wantCode   string
-		fails      bool
+		name   string
+		status int
+		body   string
+		want   ginauthtest.WantError
+		fails  bool
 	}{
-		{"match", 403, ok, 403, "forbidden", false},
-		{"status only", 200, `{"anything":1}`, 200, "", false},
-		{"wrong status", 401, ok, 403, "forbidden", true},
-		{"wrong code", 403, ok, 403, "invalid_token", true},
-		{"extra member", 403, `{"error":"forbidden","message":"x","detail":"leak"}`, 403, "forbidden", true},
-		{"empty message", 403, `{"error":"forbidden","message":""}`, 403, "forbidden", true},
-		{"not JSON", 403, `forbidden`, 403, "forbidden", true},
+		{"match", 403, ok, ginauthtest.WantError{Status: 403, Code: "forbidden"}, false},
+		{"status only", 200, `{"anything":1}`, ginauthtest.WantError{Status: 200}, false},
+		{"wrong status", 401, ok, ginauthtest.WantError{Status: 403, Code: "forbidden"}, true},
+		{"wrong code", 403, ok, ginauthtest.WantError{Status: 403, Code: "invalid_token"}, true},
+		{"extra member", 403, `{"error":"forbidden","message":"x","detail":"leak"}`, ginauthtest.WantError{Status: 403, Code: "forbidden"}, true},
+		{"empty message", 403, `{"error":"forbidden","message":""}`, ginauthtest.WantError{Status: 403, Code: "forbidden"}, true},
+		{"not JSON", 403, `forbidden`, ginauthtest.WantError{Status: 403, Code: "forbidden"}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			w.WriteHeader(tt.status)
+			w.WriteString(tt.body)
 			failed := run(t, func(tb testing.TB) {
-				ginauthtest.AssertError(tb, tt.status, []byte(tt.body), tt.wantStatus, tt.wantCode)
+				ginauthtest.AssertError(tb, ginauthtest.Recorded(w), tt.want)
 			})
 			if (len(failed) > 0) != tt.fails {
 				t.Errorf("failures %q, want failing = %v", failed, tt.fails)

@@ -227,21 +227,9 @@ func (s *Store) CreateSession(ctx context.Context, ns store.SessionSpec) ([]stor
 	if err := ctxErr(ctx, "create session"); err != nil {
 		return nil, err
 	}
-	if err := store.ValidateUsername(ns.Username); err != nil {
-		return nil, fmt.Errorf("memstore: create session: %w", err)
-	}
-	if ns.ID.IsZero() || ns.Refresh.IsZero() {
-		return nil, fmt.Errorf("memstore: create session: %w: zero ID or refresh digest", store.ErrInvalid)
-	}
-	if ns.IdleTimeout <= 0 {
-		return nil, fmt.Errorf("memstore: create session: %w: idle timeout %v is not positive", store.ErrInvalid, ns.IdleTimeout)
-	}
-	if ns.MaxSessions < 0 {
-		return nil, fmt.Errorf("memstore: create session: %w: MaxSessions %d is negative", store.ErrInvalid, ns.MaxSessions)
-	}
 	now := s.now()
-	if !ns.ExpiresAt.After(now) {
-		return nil, fmt.Errorf("memstore: create session: %w: expiry %v is not in the future", store.ErrInvalid, ns.ExpiresAt)
+	if err := ns.Validate(now); err != nil {
+		return nil, fmt.Errorf("memstore: create session: %w", err)
 	}
 
 	s.mu.Lock()

@@ -123,6 +123,13 @@
 //	P{<slot tag>}:inv  channel (SPUBLISH) of the invalidations of one
 //	                   slot, on Cluster
 //
+// The field names are Go constants in keys.go (userFieldHash …
+// userFieldGen for the user hash; sessFieldRoles, sessFieldVersion,
+// sessFieldGen and addrFieldPrefix for the sessions hash), and the Lua
+// scripts receive them from there as locals of the same names, so the
+// names above are spelled once in the code; they are the stored format
+// and must not change.
+//
 // The field disabled of a user hash holds "0" for an enabled user and
 // "1" for a disabled one; every version of the store has written one of
 // them when creating the user. Only "0" reads as enabled. Any other

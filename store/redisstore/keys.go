@@ -11,13 +11,34 @@ import (
 // Key names. Everything of one user shares the hash tag {u:<username>}.
 // Callers validate the username first, so it cannot contain braces.
 
+// Fields of a user hash ([Store.userKey]). They are the stored format:
+// renaming one loses every user already stored.
+const (
+	userFieldHash     = "hash"     // the password hash
+	userFieldRoles    = "roles"    // the roles, see encodeRoles
+	userFieldDisabled = "disabled" // see enabledValue
+	userFieldCreated  = "created"  // creation time, Unix milliseconds
+	userFieldGen      = "gen"      // the generation, in decimal
+)
+
+// Fields of a sessions hash ([Store.sessionsKey]) that hold no session
+// (see isMeta). Like the user fields, they are the stored format.
+const (
+	sessFieldRoles   = "o" // the user's roles, copied from the user hash
+	sessFieldVersion = "v" // the set version, see newVersion
+	sessFieldGen     = "g" // the generation of the sessions
+	// addrFieldPrefix starts the name of a session's address field
+	// (see addrField).
+	addrFieldPrefix = "a"
+)
+
 func (s *Store) userKey(username string) string {
 	return s.prefix + "{u:" + username + "}:user"
 }
 
 // sessionsKey names the hash that holds all of a user's sessions, one
-// field per session, with the user's roles in field o and the set
-// version in field v.
+// field per session, with the user's roles in field o (sessFieldRoles)
+// and the set version in field v (sessFieldVersion).
 func (s *Store) sessionsKey(username string) string {
 	return s.prefix + "{u:" + username + "}:s"
 }

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-authkit/authkit/store"
@@ -208,14 +209,17 @@ func idField(id store.Digest) string { return base64.RawURLEncoding.EncodeToStri
 const addrIDChars = 16
 
 // addrField is the name of the field, in the sessions hash, that holds
-// the client address recorded by the session's last rotation: "a" and
+// the client address recorded by the session's last rotation: "a"
+// (addrFieldPrefix) and
 // the first addrIDChars characters of the session's field. luaAddr
 // builds the same name in the scripts.
-func addrField(id store.Digest) string { return "a" + idField(id)[:addrIDChars] }
+func addrField(id store.Digest) string { return addrFieldPrefix + idField(id)[:addrIDChars] }
 
 // isAddrField reports whether f is an address field. A session's own
 // field is 43 characters long, so the two never meet.
-func isAddrField(f string) bool { return len(f) == 1+addrIDChars && f[0] == 'a' }
+func isAddrField(f string) bool {
+	return len(f) == len(addrFieldPrefix)+addrIDChars && strings.HasPrefix(f, addrFieldPrefix)
+}
 
 // encodeAddr returns what an address field holds for client, the
 // [store.Rotation].Client of a rotation: an IP address in its canonical
@@ -290,7 +294,7 @@ func parseOwner(o, g any) (owner, error) {
 	var gen uint64
 	if gs, ok := g.(string); ok {
 		if gen, err = strconv.ParseUint(gs, 10, 64); err != nil {
-			return owner{}, fmt.Errorf("field g: %v", err)
+			return owner{}, fmt.Errorf("field %s: %v", sessFieldGen, err)
 		}
 	}
 	return owner{roles: roles, gen: gen}, nil

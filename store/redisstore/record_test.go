@@ -178,3 +178,26 @@ func TestTouchDoesNotResurrect(t *testing.T) {
 		t.Errorf("after the touch, the revoked session reads back (%v, %v)", ok, err)
 	}
 }
+
+// TestFieldNames pins the field names to the stored format the package
+// documentation describes, and checks that each is a plain lower-case
+// word, which luaLocals quotes as it is. (Two constants of one name would
+// not compile: the map's keys are constants.)
+func TestFieldNames(t *testing.T) {
+	documented := map[string]string{
+		userFieldHash: "hash", userFieldRoles: "roles", userFieldDisabled: "disabled",
+		userFieldCreated: "created", userFieldGen: "gen",
+		sessFieldRoles: "o", sessFieldVersion: "v", sessFieldGen: "g", addrFieldPrefix: "a",
+	}
+	for got, want := range documented {
+		if got != want {
+			t.Errorf("field %q, documented as %q", got, want)
+		}
+		if strings.Trim(got, "abcdefghijklmnopqrstuvwxyz") != "" {
+			t.Errorf("field %q is not a plain lower-case word", got)
+		}
+		if !strings.Contains(luaFields, " = '"+got+"'\n") {
+			t.Errorf("luaFields does not define field %q", got)
+		}
+	}
+}

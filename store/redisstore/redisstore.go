@@ -200,7 +200,7 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 
 // userFields are the fields of a user hash, in the order parseUser reads
 // them.
-var userFields = []string{"hash", "roles", "disabled", "created", "gen"}
+var userFields = []string{userFieldHash, userFieldRoles, userFieldDisabled, userFieldCreated, userFieldGen}
 
 // User implements [store.UserStore].
 func (s *Store) User(ctx context.Context, username string) (store.User, error) {
@@ -226,7 +226,7 @@ func (s *Store) User(ctx context.Context, username string) (store.User, error) {
 // writes the hash moves the user to a new generation and deletes its
 // sessions.
 func (s *Store) SetPasswordHash(ctx context.Context, username string, hash []byte) error {
-	return s.updateUser(ctx, "set password hash", username, "hash", hash, true)
+	return s.updateUser(ctx, "set password hash", username, userFieldHash, hash, true)
 }
 
 // RehashPassword implements [store.UserStore] as one script that
@@ -258,14 +258,14 @@ func (s *Store) SetRoles(ctx context.Context, username string, roles []string) e
 	if err := store.ValidateRoles(roles); err != nil {
 		return fmt.Errorf("redisstore: set roles: %w", err)
 	}
-	return s.updateUser(ctx, "set roles", username, "roles", encodeRoles(roles), false)
+	return s.updateUser(ctx, "set roles", username, userFieldRoles, encodeRoles(roles), false)
 }
 
 // SetDisabled implements [store.UserStore]. Disabling also moves the user
 // to a new generation and deletes every session: re-enabling the account
 // does not bring them back.
 func (s *Store) SetDisabled(ctx context.Context, username string, disabled bool) error {
-	return s.updateUser(ctx, "set disabled", username, "disabled", boolFlag(disabled), disabled)
+	return s.updateUser(ctx, "set disabled", username, userFieldDisabled, boolFlag(disabled), disabled)
 }
 
 // updateUser sets field of an existing user to value; bump also moves it
@@ -276,7 +276,7 @@ func (s *Store) updateUser(ctx context.Context, op, username, field string, valu
 		return notFound(op)
 	}
 	pub := noPublish
-	if bump || field == "roles" {
+	if bump || field == userFieldRoles {
 		pub = s.pub.args(username)
 	}
 	keys := []string{s.userKey(username), s.sessionsKey(username)}
@@ -305,11 +305,11 @@ func parseUser(vals []any) (store.User, error) {
 	str := func(i int) string { v, _ := vals[i].(string); return v }
 	created, err := strconv.ParseInt(str(3), 10, 64)
 	if err != nil {
-		return store.User{}, fmt.Errorf("field created: %v", err)
+		return store.User{}, fmt.Errorf("field %s: %v", userFieldCreated, err)
 	}
 	gen, err := strconv.ParseUint(str(4), 10, 64)
 	if err != nil {
-		return store.User{}, fmt.Errorf("field gen: %v", err)
+		return store.User{}, fmt.Errorf("field %s: %v", userFieldGen, err)
 	}
 	roles, err := decodeRoles(str(1))
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/gin-authkit/authkit/internal/testclock"
 	"github.com/gin-authkit/authkit/internal/testredis"
 	"github.com/gin-authkit/authkit/store"
 	"github.com/gin-authkit/authkit/store/redisstore"
@@ -56,30 +57,9 @@ func TestContractExternalUsers(t *testing.T) {
 type fixture struct {
 	rdb    redis.UniversalClient
 	prefix string
-	clock  *fakeClock
+	clock  *testclock.Clock
 	s      *redisstore.Store
 	ctx    context.Context
-}
-
-// fakeClock is a clock the test moves by hand; it starts at the real time
-// so that Redis TTLs computed from it make sense.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{t: time.Now().Truncate(time.Millisecond)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -92,7 +72,9 @@ func newFixture(t *testing.T) *fixture {
 // and Now it sets).
 func newFixtureOn(t testing.TB, rdb redis.UniversalClient, prefix string, opts redisstore.Options) *fixture {
 	t.Helper()
-	clk := newFakeClock()
+	// The clock starts at the real time, on a whole millisecond, so that
+	// Redis TTLs computed from it make sense.
+	clk := testclock.New(time.Now().Truncate(time.Millisecond))
 	opts.Prefix, opts.Now = prefix, clk.Now
 	s, err := redisstore.New(rdb, opts)
 	if err != nil {

@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -30,6 +31,33 @@ import (
 // without the command (SPUBLISH before Redis 7) from failing the write;
 // there no cache can subscribe either, so none is ever used.
 
+// luaFields defines the names of the hashes' fields as Lua locals named
+// and valued like the Go constants (userFieldHash, sessFieldRoles, …),
+// so that the scripts and Go spell each name once, in keys.go. Every
+// script that names a field starts with it.
+var luaFields = luaLocals(
+	"userFieldHash", userFieldHash,
+	"userFieldRoles", userFieldRoles,
+	"userFieldDisabled", userFieldDisabled,
+	"userFieldCreated", userFieldCreated,
+	"userFieldGen", userFieldGen,
+	"sessFieldRoles", sessFieldRoles,
+	"sessFieldVersion", sessFieldVersion,
+	"sessFieldGen", sessFieldGen,
+	"addrFieldPrefix", addrFieldPrefix,
+)
+
+// luaLocals returns Lua that defines a local string for each pair of
+// name and value. The values are field names of plain ASCII letters,
+// which a Lua string in single quotes holds as they are.
+func luaLocals(pairs ...string) string {
+	var b strings.Builder
+	for i := 0; i < len(pairs); i += 2 {
+		b.WriteString("local " + pairs[i] + " = '" + pairs[i+1] + "'\n")
+	}
+	return b.String()
+}
+
 // luaExtend defines extend, which makes the sessions hash KEYS[2] live
 // at least ttl more milliseconds: it holds several sessions, so a use of
 // one never shortens the others' TTL.
@@ -51,13 +79,13 @@ end
 
 // luaMeta defines sessionsLeft, the number of sessions in the sessions
 // hash KEYS[1]: its fields but o (roles), v (set version) and g
-// (generation). It counts address fields too, but only to tell whether
+// (generation), as in isMeta. It counts address fields too, but only to tell whether
 // any session is left: an address field lives only with its session
 // (see luaAddr), so the count is 0 exactly when no session is.
 const luaMeta = `
 local function sessionsLeft(key)
   local n = redis.call('HLEN', key)
-  for _, f in ipairs({'o', 'v', 'g'}) do n = n - redis.call('HEXISTS', key, f) end
+  for _, f in ipairs({sessFieldRoles, sessFieldVersion, sessFieldGen}) do n = n - redis.call('HEXISTS', key, f) end
   return n
 end
 `
@@ -67,7 +95,7 @@ end
 // a session deletes its address field with it, so an address field
 // never outlives its session and sessionsLeft need not count them.
 var luaAddr = `
-local function addrOf(f) return 'a' .. string.sub(f, 1, ` + strconv.Itoa(addrIDChars) + `) end
+local function addrOf(f) return addrFieldPrefix .. string.sub(f, 1, ` + strconv.Itoa(addrIDChars) + `) end
 `
 
 // luaGenLess defines genLess(a, b), which compares two generations
@@ -102,10 +130,10 @@ const (
 // so that a new account never inherits sessions.
 //
 // KEYS: user, sessions. ARGV: hash, roles, disabled, created, gen.
-var createUserScript = redis.NewScript(`
+var createUserScript = redis.NewScript(luaFields + `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'hash', ARGV[1], 'roles', ARGV[2],
-  'disabled', ARGV[3], 'created', ARGV[4], 'gen', ARGV[5])
+redis.call('HSET', KEYS[1], userFieldHash, ARGV[1], userFieldRoles, ARGV[2],
+  userFieldDisabled, ARGV[3], userFieldCreated, ARGV[4], userFieldGen, ARGV[5])
 redis.call('DEL', KEYS[2])
 return 1
 `)
@@ -118,14 +146,14 @@ return 1
 //
 // KEYS: user, sessions. ARGV: field, value, bump ("1" or "0"), then the
 // invalidation to publish.
-var updateUserScript = redis.NewScript(luaPublish + `
+var updateUserScript = redis.NewScript(luaFields + luaPublish + `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 if ARGV[3] == '1' then
-  redis.call('HINCRBY', KEYS[1], 'gen', 1)
+  redis.call('HINCRBY', KEYS[1], userFieldGen, 1)
   redis.call('DEL', KEYS[2])
-elseif ARGV[1] == 'roles' and redis.call('EXISTS', KEYS[2]) == 1 then
-  redis.call('HSET', KEYS[2], 'o', ARGV[2])
+elseif ARGV[1] == userFieldRoles and redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('HSET', KEYS[2], sessFieldRoles, ARGV[2])
 end
 publish(4)
 return 1
@@ -136,11 +164,11 @@ return 1
 //
 // KEYS: user. ARGV: gen, old hash, new hash.
 // Reply: 0 no such user, 1 replaced, 4 hash or generation changed.
-var rehashScript = redis.NewScript(`
-local u = redis.call('HMGET', KEYS[1], 'gen', 'hash')
+var rehashScript = redis.NewScript(luaFields + `
+local u = redis.call('HMGET', KEYS[1], userFieldGen, userFieldHash)
 if not u[1] then return 0 end
 if u[1] ~= ARGV[1] or u[2] ~= ARGV[2] then return 4 end
-redis.call('HSET', KEYS[1], 'hash', ARGV[3])
+redis.call('HSET', KEYS[1], userFieldHash, ARGV[3])
 return 1
 `)
 
@@ -178,27 +206,27 @@ return 1
 // Reply: an array whose first element is 0 no such user or disabled,
 // 1 created, 4 stale generation, or 5 changed since read; after a 1, the
 // ids of the evicted sessions, oldest first.
-var createSessionScript = redis.NewScript(luaExtend + luaPublish + luaGenLess + luaDisabled + luaAddr + `
+var createSessionScript = redis.NewScript(luaFields + luaExtend + luaPublish + luaGenLess + luaDisabled + luaAddr + `
 local s = KEYS[2]
 local roles = nil
 local fresh = false
 local reply = {1}
 if ARGV[12] == '1' then
-  local g = redis.call('HGET', s, 'g')
+  local g = redis.call('HGET', s, sessFieldGen)
   if g and genLess(ARGV[1], g) then return {4} end
   if g ~= ARGV[1] then
     redis.call('DEL', s)
     fresh = true
   end
 else
-  local u = redis.call('HMGET', KEYS[1], 'gen', 'disabled', 'roles')
+  local u = redis.call('HMGET', KEYS[1], userFieldGen, userFieldDisabled, userFieldRoles)
   if not u[1] or disabled(u[2]) then return {0} end
   if u[1] ~= ARGV[1] then return {4} end
   roles = u[3] or ''
 end
 if not fresh then
   local check = ARGV[8] == '1'
-  if check and (redis.call('HGET', s, 'v') or '') ~= ARGV[2] then return {5} end
+  if check and (redis.call('HGET', s, sessFieldVersion) or '') ~= ARGV[2] then return {5} end
   if (redis.call('HGET', s, ARGV[4]) or '') ~= ARGV[5] then return {5} end
   if ARGV[5] ~= '' then redis.call('HDEL', s, addrOf(ARGV[4])) end
   local evictedEnd = 14 + 2 * tonumber(ARGV[13])
@@ -209,8 +237,8 @@ if not fresh then
     end
   end
 end
-redis.call('HSET', s, ARGV[4], ARGV[6], 'v', ARGV[3], 'g', ARGV[1])
-if roles then redis.call('HSET', s, 'o', roles) end
+redis.call('HSET', s, ARGV[4], ARGV[6], sessFieldVersion, ARGV[3], sessFieldGen, ARGV[1])
+if roles then redis.call('HSET', s, sessFieldRoles, roles) end
 extend(s, ARGV[7])
 if ARGV[12] ~= '1' or fresh or #ARGV > 13 then publish(9) end
 return reply
@@ -236,7 +264,7 @@ return reply
 // ttl, new v, the invalidation to publish (3 values), record address
 // ("1" or "0"), address.
 // Reply: 1 done, 5 changed since read.
-var casScript = redis.NewScript(luaExtend + luaPublish + luaMeta + luaAddr + `
+var casScript = redis.NewScript(luaFields + luaExtend + luaPublish + luaMeta + luaAddr + `
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 local n = tonumber(ARGV[3])
 if not cur or string.sub(cur, 1, n) ~= string.sub(ARGV[2], 1, n) then return 5 end
@@ -256,7 +284,7 @@ redis.call('HDEL', KEYS[1], ARGV[1], addrOf(ARGV[1]))
 if sessionsLeft(KEYS[1]) == 0 then
   redis.call('DEL', KEYS[1])
 else
-  redis.call('HSET', KEYS[1], 'v', ARGV[6])
+  redis.call('HSET', KEYS[1], sessFieldVersion, ARGV[6])
 end
 publish(7)
 return 1
@@ -266,13 +294,13 @@ return 1
 // address field.
 //
 // KEYS: sessions. ARGV: id, new v, then the invalidation to publish.
-var revokeSessionScript = redis.NewScript(luaPublish + luaMeta + luaAddr + `
+var revokeSessionScript = redis.NewScript(luaFields + luaPublish + luaMeta + luaAddr + `
 if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 1 end
 redis.call('HDEL', KEYS[1], addrOf(ARGV[1]))
 if sessionsLeft(KEYS[1]) == 0 then
   redis.call('DEL', KEYS[1])
 else
-  redis.call('HSET', KEYS[1], 'v', ARGV[2])
+  redis.call('HSET', KEYS[1], sessFieldVersion, ARGV[2])
 end
 publish(3)
 return 1
@@ -284,9 +312,9 @@ return 1
 // the HINCRBY never creates a partial user.
 //
 // KEYS: user, sessions. ARGV: the invalidation to publish.
-var revokeAllScript = redis.NewScript(luaPublish + `
+var revokeAllScript = redis.NewScript(luaFields + luaPublish + `
 if redis.call('EXISTS', KEYS[1]) == 1 then
-  redis.call('HINCRBY', KEYS[1], 'gen', 1)
+  redis.call('HINCRBY', KEYS[1], userFieldGen, 1)
 end
 redis.call('DEL', KEYS[2])
 publish(1)

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -54,9 +55,9 @@ func newVersion() string { return strconv.FormatUint(rand.Uint64(), 36) }
 // none here, the generation (field g); withAddr adds the session's
 // address field. ok is false when there is no such record.
 func (s *Store) read(ctx context.Context, username string, id store.Digest, withAddr bool) (st stored, o owner, ok bool, err error) {
-	field := "o"
+	field := sessFieldRoles
 	if s.external {
-		field = "g"
+		field = sessFieldGen
 	}
 	var cmd *redis.SliceCmd
 	if withAddr {
@@ -126,21 +127,12 @@ func (s *Store) cas(ctx context.Context, username string, id store.Digest, st st
 // replies with the IDs of the sessions the cap evicted.
 func (s *Store) CreateSession(ctx context.Context, ns store.SessionSpec) ([]store.Digest, error) {
 	const op = "create session"
-	if err := store.ValidateUsername(ns.Username); err != nil {
-		return nil, fmt.Errorf("redisstore: %s: %w", op, err)
-	}
-	if ns.ID.IsZero() || ns.Refresh.IsZero() {
-		return nil, fmt.Errorf("redisstore: %s: %w: zero ID or refresh digest", op, store.ErrInvalid)
-	}
-	if ns.IdleTimeout <= 0 {
-		return nil, fmt.Errorf("redisstore: %s: %w: idle timeout %v is not positive", op, store.ErrInvalid, ns.IdleTimeout)
-	}
-	if ns.MaxSessions < 0 {
-		return nil, fmt.Errorf("redisstore: %s: %w: MaxSessions %d is negative", op, store.ErrInvalid, ns.MaxSessions)
-	}
+	// Expiry is kept in whole milliseconds, so it is checked as stored.
 	now, exp := s.nowMillis(), ns.ExpiresAt.UnixMilli()
-	if ns.ExpiresAt.IsZero() || exp <= now {
-		return nil, fmt.Errorf("redisstore: %s: %w: expiry %v is not in the future", op, store.ErrInvalid, ns.ExpiresAt)
+	kept := ns
+	kept.ExpiresAt = time.UnixMilli(exp)
+	if err := kept.Validate(time.UnixMilli(now)); err != nil {
+		return nil, fmt.Errorf("redisstore: %s: %w", op, err)
 	}
 	rec := record{ref: refKeyOf(ns.Refresh), created: now, seen: now, idle: ceilMillis(ns.IdleTimeout), exp: exp}
 	for range maxAttempts {
@@ -232,7 +224,7 @@ func (s *Store) createSession(ctx context.Context, ns store.SessionSpec, rec rec
 	}
 	value, _ := rec.encode()
 	args := make([]any, 0, 13+len(evict)+len(dead))
-	args = append(args, strconv.FormatUint(ns.Generation, 10), fields["v"], newVersion(),
+	args = append(args, strconv.FormatUint(ns.Generation, 10), fields[sessFieldVersion], newVersion(),
 		field, current, value, rec.ttl(now), boolFlag(capped))
 	args = append(args, pub...)
 	args = append(args, boolFlag(s.external), len(evict)/2)
@@ -278,7 +270,9 @@ func parseCreateReply(reply []any) (int, []store.Digest, error) {
 // isMeta reports the fields of a sessions hash that hold no session:
 // o, the roles; v, the set version; g, the generation; and the address
 // fields of rotated sessions.
-func isMeta(f string) bool { return f == "o" || f == "v" || f == "g" || isAddrField(f) }
+func isMeta(f string) bool {
+	return f == sessFieldRoles || f == sessFieldVersion || f == sessFieldGen || isAddrField(f)
+}
 
 // nilIfEmpty returns nil for an absent field of an HGETALL, as HMGET
 // would.
@@ -365,7 +359,7 @@ func (s *Store) Sessions(ctx context.Context, username string) ([]store.Session,
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: %s: %w", op, err)
 	}
-	o, err := parseOwner(fields["o"], nilIfEmpty(fields["g"]))
+	o, err := parseOwner(fields[sessFieldRoles], nilIfEmpty(fields[sessFieldGen]))
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: %s: %w", op, err)
 	}
