@@ -12,7 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gin-authkit/authkit/bench"
-	"github.com/gin-authkit/authkit/bench/internal/redisproc"
+	"github.com/gin-authkit/authkit/internal/redisproc"
 )
 
 // EnvVar names a Redis to benchmark against instead of a private

@@ -29,6 +29,8 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/gin-authkit/authkit/internal/redisproc"
 )
 
 // EnvVar names the Redis URL the tests use, e.g. redis://127.0.0.1:6379/0.
@@ -150,12 +152,9 @@ func Keys(ctx context.Context, c redis.UniversalClient, prefix string) ([]string
 // Server is a private redis-server process on a loopback port, for tests
 // that stop and restart Redis.
 type Server struct {
-	Addr    string
-	dir     string
-	busPort string // cluster bus port; "" for a standalone server
-	cmd     *exec.Cmd
-	exited  chan struct{} // closed once cmd has exited
-	t       testing.TB
+	Addr string
+	proc *redisproc.Server
+	t    testing.TB
 }
 
 // StartServer starts a private redis-server without persistence. Without a
@@ -170,7 +169,18 @@ func StartServer(t testing.TB) *Server {
 // and stops it at cleanup.
 func startServer(t testing.TB, addr, busPort string) *Server {
 	t.Helper()
-	s := &Server{Addr: addr, busPort: busPort, dir: t.TempDir(), t: t}
+	dir := t.TempDir()
+	var args []string
+	if busPort != "" {
+		_, port, _ := net.SplitHostPort(addr)
+		args = []string{"--cluster-enabled", "yes",
+			// Without an explicit bus port Redis uses port+10000 and
+			// refuses ports above 55535, a fifth of Linux's ephemeral range.
+			"--cluster-port", busPort,
+			"--cluster-config-file", filepath.Join(dir, "nodes-"+port+".conf"),
+			"--cluster-node-timeout", "2000"}
+	}
+	s := &Server{Addr: addr, proc: redisproc.New(addr, dir, args...), t: t}
 	t.Cleanup(s.Stop)
 	s.Start()
 	return s
@@ -190,103 +200,18 @@ func requireBinaries(t testing.TB, why string, names ...string) {
 	}
 }
 
-// Start (re)starts the server on its address and waits until it answers.
-// A cluster node keeps its cluster configuration across restarts.
+// Start (re)starts the server on its address and waits until it answers
+// as the process it started. A cluster node keeps its cluster
+// configuration across restarts.
 func (s *Server) Start() {
 	s.t.Helper()
-	_, port, _ := net.SplitHostPort(s.Addr)
-	args := []string{"--bind", "127.0.0.1", "--port", port,
-		"--save", "", "--appendonly", "no", "--dir", s.dir}
-	if s.busPort != "" {
-		args = append(args, "--cluster-enabled", "yes",
-			// Without an explicit bus port Redis uses port+10000 and
-			// refuses ports above 55535, a fifth of Linux's ephemeral range.
-			"--cluster-port", s.busPort,
-			"--cluster-config-file", filepath.Join(s.dir, "nodes-"+port+".conf"),
-			"--cluster-node-timeout", "2000")
-	}
-	logPath := filepath.Join(s.dir, "redis.log")
-	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
+	if err := s.proc.Start(); err != nil {
 		s.t.Fatalf("testredis: %v", err)
-	}
-	defer logFile.Close()
-	cmd := exec.Command("redis-server", args...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile // an *os.File: no copying goroutine
-	if err := cmd.Start(); err != nil {
-		s.t.Fatalf("start redis-server: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	s.cmd, s.exited = cmd, exited
-	if err := s.waitReady(10 * time.Second); err != nil {
-		s.Stop()
-		s.t.Fatalf("testredis: redis-server on %s: %v\n%s", s.Addr, err, tail(logPath, 20))
-	}
-}
-
-// waitReady waits until the server answers as the process s started: a
-// port freed by freeAddrs can be taken by another process in between, and
-// a server that failed to bind would otherwise look ready.
-func (s *Server) waitReady(limit time.Duration) error {
-	ctx, cancel := context.WithTimeout(context.Background(), limit)
-	defer cancel()
-	c := redis.NewClient(&redis.Options{
-		Addr: s.Addr, ContextTimeoutEnabled: true, MaxRetries: -1,
-		DialTimeout: 200 * time.Millisecond, PoolSize: 1,
-	})
-	defer c.Close()
-	want := "process_id:" + strconv.Itoa(s.cmd.Process.Pid) + "\r\n"
-	for {
-		select {
-		case <-s.exited:
-			return errors.New("exited before answering")
-		default:
-		}
-		// A short deadline per attempt, so that a silent listener on the
-		// port does not hide the server's exit.
-		attempt, cancelAttempt := context.WithTimeout(ctx, 500*time.Millisecond)
-		info, err := c.Info(attempt, "server").Result()
-		cancelAttempt()
-		if err == nil {
-			if !strings.Contains(info, want) {
-				return errors.New("another process answers on its port")
-			}
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("not answering after %v: %w", limit, err)
-		case <-s.exited:
-			return errors.New("exited before answering")
-		case <-time.After(20 * time.Millisecond):
-		}
 	}
 }
 
 // Stop kills the server and waits for it to exit.
-func (s *Server) Stop() {
-	if s.cmd == nil {
-		return
-	}
-	_ = s.cmd.Process.Kill()
-	<-s.exited
-	s.cmd = nil
-}
-
-// tail returns the last n lines of the file at path, for failure messages.
-func tail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	lines = lines[max(0, len(lines)-n):]
-	return strings.Join(lines, "\n")
-}
+func (s *Server) Stop() { s.proc.Stop() }
 
 // Cluster is a private Redis Cluster of masters without replicas, on
 // loopback ports, for tests that must see keys spread over several nodes.

@@ -14,7 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/gin-authkit/authkit/bench/internal/redisproc"
+	"github.com/gin-authkit/authkit/internal/redisproc"
 	"github.com/gin-authkit/authkit/store/redisstore"
 )
 

@@ -22,7 +22,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/gin-authkit/authkit/bench/internal/redisproc"
+	"github.com/gin-authkit/authkit/internal/redisproc"
 )
 
 // loadCost is the bcrypt cost of the load run: the load measures the

@@ -14,7 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gin-authkit/authkit/bench"
-	"github.com/gin-authkit/authkit/bench/internal/redisproc"
+	"github.com/gin-authkit/authkit/internal/redisproc"
 )
 
 // maxRatio is the goal of issue 7: authkit's Redis CPU per authenticated

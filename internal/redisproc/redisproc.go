@@ -20,6 +20,8 @@ import (
 type Server struct {
 	// Addr is the server's host:port on 127.0.0.1.
 	Addr string
+	// Args are added to redis-server's command line (cluster options, say).
+	Args []string
 
 	dir    string
 	ownDir bool // dir was created by Start and is removed by Close
@@ -38,18 +40,33 @@ func Start(dir string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Addr: addr, dir: dir}
-	if dir == "" {
-		if s.dir, err = os.MkdirTemp("", "redisproc-"); err != nil {
-			return nil, fmt.Errorf("redisproc: %w", err)
-		}
-		s.ownDir = true
+	return StartOn(addr, dir)
+}
+
+// StartOn is Start on addr, with the extra redis-server arguments args.
+func StartOn(addr, dir string, args ...string) (*Server, error) {
+	s := New(addr, dir, args...)
+	if s.dir == "" {
+		return nil, errors.New("redisproc: cannot create a temporary directory")
 	}
 	if err := s.Start(); err != nil {
 		s.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// New returns a stopped Server for addr with its files in dir (a new
+// temporary directory, removed by Close, when dir is empty); Start starts
+// it.
+func New(addr, dir string, args ...string) *Server {
+	s := &Server{Addr: addr, Args: args, dir: dir}
+	if dir == "" {
+		if d, err := os.MkdirTemp("", "redisproc-"); err == nil {
+			s.dir, s.ownDir = d, true
+		}
+	}
+	return s
 }
 
 // Start (re)starts the server on its address and waits until it answers,
@@ -64,8 +81,9 @@ func (s *Server) Start() error {
 		return fmt.Errorf("redisproc: %w", err)
 	}
 	defer log.Close()
-	cmd := exec.Command("redis-server", "--bind", "127.0.0.1", "--port", port,
-		"--save", "", "--appendonly", "no", "--dir", s.dir)
+	args := append([]string{"--bind", "127.0.0.1", "--port", port,
+		"--save", "", "--appendonly", "no", "--dir", s.dir}, s.Args...)
+	cmd := exec.Command("redis-server", args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("redisproc: start redis-server: %w", err)
