@@ -40,6 +40,19 @@ func (l *eventLog) of(kind audit.Kind) []audit.Event {
 	return list
 }
 
+// hook is a kit option that records the kit's events in l.
+func (l *eventLog) hook(c *kitConfig) { c.Audit = l.record }
+
+// take returns the events of kind recorded so far and forgets every
+// event, so that the next take sees only what came after.
+func (l *eventLog) take(kind audit.Kind) []audit.Event {
+	list := l.of(kind)
+	l.mu.Lock()
+	l.events = nil
+	l.mu.Unlock()
+	return list
+}
+
 // TestSessionEvictedEvent: a login past MaxSessionsPerUser reports the
 // session it ended, and only that one.
 func TestSessionEvictedEvent(t *testing.T) {

@@ -20,37 +20,6 @@ import (
 	"github.com/gin-authkit/authkit/store/memstore"
 )
 
-// events records the audit events of one kit, beside the package-wide log
-// that checks them for secrets.
-type events struct {
-	mu   sync.Mutex
-	list []audit.Event
-}
-
-// hook is a kit option that sends the kit's events to e too.
-func (e *events) hook(c *kitConfig) {
-	c.Audit = func(ctx context.Context, ev audit.Event) {
-		audited.record(ctx, ev)
-		e.mu.Lock()
-		e.list = append(e.list, ev)
-		e.mu.Unlock()
-	}
-}
-
-// of returns the events of kind so far and forgets every event.
-func (e *events) of(kind audit.Kind) []audit.Event {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	var out []audit.Event
-	for _, ev := range e.list {
-		if ev.Kind == kind {
-			out = append(out, ev)
-		}
-	}
-	e.list = nil
-	return out
-}
-
 // loginKnown logs in from ip presenting the device credential dev in
 // DeviceHeader.
 func (k *kit) loginKnown(ip, user, pw, dev string) resp {
@@ -77,7 +46,7 @@ func strangerLockout(t *testing.T, k *kit) {
 // one after another.
 func TestKnownClientSurvivesLockout(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, newK kitMaker) {
-		ev := &events{}
+		ev := &eventLog{}
 		k := newK(t, ev.hook)
 		first := k.loginFrom("198.51.100.5", "bob", bobPW)
 		expect(t, first, 200, "")
@@ -91,12 +60,12 @@ func TestKnownClientSurvivesLockout(t *testing.T) {
 				cookie = c.Name + "=" + c.Value
 			}
 		}
-		if len(ev.of(audit.DeviceIssued)) != 1 {
+		if len(ev.take(audit.DeviceIssued)) != 1 {
 			t.Errorf("want one device_issued event")
 		}
 
 		strangerLockout(t, k)
-		if locks := ev.of(audit.Locked); len(locks) == 0 || locks[len(locks)-1].Reason != "account" {
+		if locks := ev.take(audit.Locked); len(locks) == 0 || locks[len(locks)-1].Reason != "account" {
 			t.Errorf("locked events %+v, want the account's last", locks)
 		}
 		expect(t, k.loginFrom("198.51.100.200", "bob", bobPW), 429, "too_many_attempts")
@@ -107,7 +76,7 @@ func TestKnownClientSurvivesLockout(t *testing.T) {
 				t.Errorf("a known client got a new device credential")
 			}
 		}
-		if used := ev.of(audit.DeviceUsed); len(used) != 5 {
+		if used := ev.take(audit.DeviceUsed); len(used) != 5 {
 			t.Errorf("%d device_used events, want 5", len(used))
 		}
 		expect(t, k.do("POST", "/auth/login", map[string]string{"username": "bob", "password": bobPW},
@@ -142,13 +111,13 @@ func TestKnownClientSurvivesLockout(t *testing.T) {
 // credential; from then on it is a stranger like any other.
 func TestDeviceBudget(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, newK kitMaker) {
-		ev := &events{}
+		ev := &eventLog{}
 		k := newK(t, ev.hook, func(c *kitConfig) { c.Throttle.DeviceLimit = 3 })
 		dev := k.loginFrom("198.51.100.5", "bob", bobPW).str("device_token")
 		for range 3 {
 			expect(t, k.loginKnown("198.51.100.5", "bob", "wrong-password", dev), 401, "invalid_credentials")
 		}
-		revoked := ev.of(audit.DeviceRevoked)
+		revoked := ev.take(audit.DeviceRevoked)
 		if len(revoked) != 1 || revoked[0].Reason != "failures" || revoked[0].Device == "" {
 			t.Errorf("device_revoked events %+v, want one for failures", revoked)
 		}
@@ -287,7 +256,7 @@ func TestUnjudgedAttemptLeavesNoTrace(t *testing.T) {
 // that trusts every proxy (gin's default); with Config.ClientAddress set to
 // GinClientIP, the engine's trusted proxies decide.
 func TestClientAddressIsThePeer(t *testing.T) {
-	ev := &events{}
+	ev := &eventLog{}
 	k := newKit(t, ev.hook)
 	for i := range ginauth.DefaultPairLimit {
 		r := k.do("POST", "/auth/login", map[string]string{"username": "bob", "password": "wrong-password"},
@@ -297,7 +266,7 @@ func TestClientAddressIsThePeer(t *testing.T) {
 	r := k.do("POST", "/auth/login", map[string]string{"username": "bob", "password": bobPW},
 		append(from("198.51.100.9"), "X-Forwarded-For", "192.0.2.99")...)
 	expect(t, r, 429, "too_many_attempts")
-	for _, e := range ev.of(audit.LoginFailed) {
+	for _, e := range ev.take(audit.LoginFailed) {
 		if e.ClientIP != "198.51.100.9" {
 			t.Errorf("audit ClientIP = %q, want the peer", e.ClientIP)
 		}
