@@ -103,22 +103,25 @@ func (a *Auth) presentedDevice(c *gin.Context, username string) *device {
 	return &d
 }
 
-// knownDevice reports whether d is a live device of its user. A store
-// failure is an error: the caller cannot tell a stranger from the owner.
-func (a *Auth) knownDevice(ctx context.Context, d *device) (bool, error) {
+// knownDevice reports whether d is a live device of its user, and whether
+// it is past half its lifetime (a login then renews it, so that a client
+// in steady use stays known). A store failure is an error: the caller
+// cannot tell a stranger from the owner.
+func (a *Auth) knownDevice(ctx context.Context, d *device) (known, renew bool, err error) {
 	if d == nil {
-		return false, nil
+		return false, false, nil
 	}
 	sctx, cancel := context.WithTimeout(ctx, a.cfg.StoreTimeout)
-	_, err := a.devices.Device(sctx, d.username, d.id)
+	rec, err := a.devices.Device(sctx, d.username, d.id)
 	cancel()
 	switch {
 	case err == nil:
-		return true, nil
+		half := rec.CreatedAt.Add(rec.ExpiresAt.Sub(rec.CreatedAt) / 2)
+		return true, a.cfg.Now().After(half), nil
 	case errors.Is(err, store.ErrNotFound):
-		return false, nil
+		return false, false, nil
 	}
-	return false, errors.Join(ErrUnavailable, err)
+	return false, false, errors.Join(ErrUnavailable, err)
 }
 
 // issueDevice records a new device credential for username and hands it to
@@ -186,4 +189,17 @@ func (a *Auth) revokeDevices(c *gin.Context, username, reason string) {
 		return
 	}
 	a.auditRequest(c, audit.Event{Kind: audit.DeviceRevoked, Username: username, Reason: reason})
+}
+
+// retireDevice revokes a device credential that a login is about to
+// renew. A failure is logged: the credential then lasts its lifetime.
+func (a *Auth) retireDevice(c *gin.Context, d *device) {
+	ctx, cancel := a.storeCtx(c)
+	err := a.devices.RevokeDevice(ctx, d.username, d.id)
+	cancel()
+	if err != nil {
+		a.cfg.Logger.WarnContext(c.Request.Context(), "authkit: retiring a renewed device credential failed", "user", d.username, "err", err)
+		return
+	}
+	a.auditRequest(c, audit.Event{Kind: audit.DeviceRevoked, Username: d.username, Device: deviceRef(d.id), Reason: "renewed"})
 }

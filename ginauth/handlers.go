@@ -110,7 +110,7 @@ type grant struct {
 // passwordGrant checks a username and password (throttled) and creates a
 // session: the one implementation behind the login and token endpoints.
 func (a *Auth) passwordGrant(c *gin.Context, username, password string) (grant, error) {
-	u, known, err := a.verifyPassword(c, username, password)
+	u, dv, err := a.verifyPassword(c, username, password)
 	if err != nil {
 		return grant{}, err
 	}
@@ -132,7 +132,7 @@ func (a *Auth) passwordGrant(c *gin.Context, username, password string) (grant, 
 	}
 	a.auditRequest(c, audit.Event{Kind: audit.LoginSucceeded, Status: http.StatusOK, Username: u.Username, Session: sessionPrefix(sid)})
 	g := grant{username: u.Username, sid: sid, roles: u.Roles, refresh: refresh.raw, secret: secret}
-	if !known {
+	if !dv.known || dv.renew {
 		g.device = a.issueDevice(c, u.Username)
 	}
 	return g, nil

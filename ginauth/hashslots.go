@@ -19,7 +19,8 @@ var errPasswordBusy = errors.New("ginauth: too many password checks at once")
 type hashSlots struct {
 	mu       sync.Mutex
 	free     int
-	reserved int             // free slots only known clients may take
+	reserved int             // slots kept for known clients while none runs
+	running  int             // known clients holding a slot
 	known    []chan struct{} // waiting known clients, oldest first
 	other    []chan struct{} // everyone else
 }
@@ -32,13 +33,24 @@ func newHashSlots(n int) *hashSlots {
 	return h
 }
 
-// canTake reports whether a client of the lane may take a free slot now.
-// The caller holds h.mu.
+// canTake reports whether a client of the lane may take a free slot now:
+// a stranger leaves the kept slot free unless a known client already
+// holds one. The caller holds h.mu.
 func (h *hashSlots) canTake(known bool) bool {
 	if known {
 		return h.free > 0
 	}
-	return h.free > h.reserved
+	return h.free > max(0, h.reserved-h.running)
+}
+
+// take gives a free slot to a client of the lane and returns its
+// release. The caller holds h.mu.
+func (h *hashSlots) take(known bool) (release func()) {
+	h.free--
+	if known {
+		h.running++
+	}
+	return func() { h.release(known) }
 }
 
 // acquire takes a slot, waiting at most wait (or until ctx ends) in the
@@ -46,9 +58,9 @@ func (h *hashSlots) canTake(known bool) bool {
 func (h *hashSlots) acquire(ctx context.Context, known bool, wait time.Duration) (release func(), err error) {
 	h.mu.Lock()
 	if h.canTake(known) {
-		h.free--
+		release = h.take(known)
 		h.mu.Unlock()
-		return h.release, nil
+		return release, nil
 	}
 	ready := make(chan struct{})
 	lane := &h.other
@@ -62,7 +74,7 @@ func (h *hashSlots) acquire(ctx context.Context, known bool, wait time.Duration)
 	defer t.Stop()
 	select {
 	case <-ready:
-		return h.release, nil
+		return func() { h.release(known) }, nil
 	case <-t.C:
 		err = errPasswordBusy
 	case <-ctx.Done():
@@ -72,7 +84,7 @@ func (h *hashSlots) acquire(ctx context.Context, known bool, wait time.Duration)
 	defer h.mu.Unlock()
 	select {
 	case <-ready: // granted while giving up: keep it
-		return h.release, nil
+		return func() { h.release(known) }, nil
 	default:
 	}
 	for i, w := range *lane {
@@ -84,16 +96,19 @@ func (h *hashSlots) acquire(ctx context.Context, known bool, wait time.Duration)
 	return nil, err
 }
 
-// release hands the slot to the first known client waiting, else to the
-// first other client unless it is the slot kept for known clients, else
-// frees it.
-func (h *hashSlots) release() {
+// release gives back a slot held by a client of the lane known and hands
+// it to the first known client waiting, else to the first other client
+// unless it is the slot kept for known clients, else frees it.
+func (h *hashSlots) release(known bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.free++
+	if known {
+		h.running--
+	}
 	for _, lane := range []*[]chan struct{}{&h.known, &h.other} {
 		if len(*lane) > 0 && h.canTake(lane == &h.known) {
-			h.free--
+			h.take(lane == &h.known)
 			close((*lane)[0])
 			*lane = (*lane)[1:]
 			return

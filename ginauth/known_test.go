@@ -122,7 +122,10 @@ func TestDeviceBudget(t *testing.T) {
 			t.Errorf("device_revoked events %+v, want one for failures", revoked)
 		}
 		// The device's failures did not count for the pair: the stranger
-		// it has become has its whole pair budget, then is locked.
+		// it has become has its whole pair budget (3 + 4 would be over it).
+		for range ginauth.DefaultPairLimit - 1 {
+			expect(t, k.loginKnown("198.51.100.5", "bob", "wrong-password", dev), 401, "invalid_credentials")
+		}
 		r := k.loginKnown("198.51.100.5", "bob", bobPW, dev)
 		expect(t, r, 200, "")
 		if r.str("device_token") == "" {
@@ -357,4 +360,59 @@ func TestLostBeginIsTakenBack(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// TestAddressConcurrency: with two checks of one address running, a third
+// from the same address is refused at once (429, Retry-After 1), before
+// it waits; another address is not held back.
+func TestAddressConcurrency(t *testing.T) {
+	h := &testhash.Counting{Hasher: accounts.Bcrypt{Cost: bcrypt.MinCost}, Entered: make(chan struct{}), Gate: make(chan struct{})}
+	// Three slots: two for strangers, one kept for known clients.
+	k := newMemKit(t, func(c *kitConfig) { c.hasher, c.Throttle.PasswordConcurrency = h, 3 })
+	held := make(chan resp, 2)
+	for _, user := range []string{"alice", "bob"} {
+		go func() { held <- k.loginFrom("198.51.100.9", user, "wrong-password") }()
+		<-h.Entered
+	}
+	r := k.loginFrom("198.51.100.9", "bob", bobPW)
+	expect(t, r, 429, "too_many_attempts")
+	if got := r.Header().Get("Retry-After"); got != "1" {
+		t.Errorf("Retry-After = %q, want 1", got)
+	}
+	close(h.Gate)
+	for range 2 {
+		expect(t, <-held, 401, "invalid_credentials")
+	}
+	h.Entered, h.Gate = nil, nil
+	expect(t, k.loginFrom("198.51.100.9", "bob", bobPW), 200, "")
+}
+
+// TestDeviceRenewed: a known client past half its credential's lifetime
+// gets a new credential at its next login, and the old one ends, so a
+// client in steady use stays known.
+func TestDeviceRenewed(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, newK kitMaker) {
+		ev := &eventLog{}
+		k := newK(t, ev.hook)
+		old := k.loginFrom("198.51.100.5", "bob", bobPW).str("device_token")
+		k.clock.Advance(ginauth.DefaultDeviceLifetime/2 - time.Hour)
+		if r := k.loginKnown("198.51.100.5", "bob", bobPW, old); r.Code != 200 || r.str("device_token") != "" {
+			t.Fatalf("before half its lifetime: %d, device_token %q; want 200 and none", r.Code, r.str("device_token"))
+		}
+		k.clock.Advance(2 * time.Hour)
+		r := k.loginKnown("198.51.100.5", "bob", bobPW, old)
+		renewed := r.str("device_token")
+		if r.Code != 200 || renewed == "" || renewed == old {
+			t.Fatalf("past half its lifetime: %d, device_token %q; want 200 and a new one", r.Code, renewed)
+		}
+		if got := ev.take(audit.DeviceRevoked); len(got) != 1 || got[0].Reason != "renewed" {
+			t.Errorf("device_revoked events %+v, want one, renewed", got)
+		}
+		if r := k.loginKnown("198.51.100.5", "bob", bobPW, renewed); r.Code != 200 || r.str("device_token") != "" {
+			t.Errorf("the renewed credential: %d, device_token %q; want 200 and none", r.Code, r.str("device_token"))
+		}
+		if r := k.loginKnown("198.51.100.5", "bob", bobPW, old); r.str("device_token") == "" {
+			t.Errorf("the retired credential is still known")
+		}
+	})
 }

@@ -253,19 +253,31 @@ func owned(s store.Session, u store.User, uerr error, asNotFound error) (store.S
 }
 
 func (a *Auth) checkPassword(c *gin.Context, cred BasicCredentials) (Principal, error) {
-	u, known, err := a.verifyPassword(c, cred.Username, cred.Password)
+	u, dv, err := a.verifyPassword(c, cred.Username, cred.Password)
 	if err != nil {
 		return Principal{}, err
 	}
-	// A Basic client gets a device credential only when it asks: most
-	// send no cookies and would get a new one, pushing out the user's
-	// older ones, on every request.
-	if !known && c.GetHeader(DeviceHeader) == DeviceRequest {
+	// A Basic client gets a device credential only when it asks (or
+	// renews one it presented): most send no cookies and would get a new
+	// one, pushing out the user's older ones, on every request.
+	if (!dv.known && c.GetHeader(DeviceHeader) == DeviceRequest) || dv.renew {
 		if raw := a.issueDevice(c, u.Username); raw != "" {
 			c.Header(DeviceHeader, raw)
+			c.Header("Cache-Control", "no-store")
 		}
 	}
 	return Principal{Username: u.Username, Roles: u.Roles, Scheme: SchemeBasic}, nil
+}
+
+// deviceVerdict is what a password check found of the client's device
+// credential.
+type deviceVerdict struct {
+	// known: the client presented a live credential of the account and
+	// was judged as a known client.
+	known bool
+	// renew: that credential is past half its lifetime and was revoked;
+	// the caller hands out a new one.
+	renew bool
 }
 
 // verifyPassword checks a username and password for a login or a Basic
@@ -273,44 +285,56 @@ func (a *Auth) checkPassword(c *gin.Context, cred BasicCredentials) (Principal, 
 // (a locked key or a busy address answers 429 at once, without waiting
 // for a hashing slot); then it waits for a slot, in the known clients'
 // lane when it presents a device credential of the account, and is
-// settled after the comparison. known reports such a credential.
-func (a *Auth) verifyPassword(c *gin.Context, username, password string) (u store.User, known bool, err error) {
+// settled after the comparison. The verdict says what it found of the
+// client's device credential.
+func (a *Auth) verifyPassword(c *gin.Context, username, password string) (u store.User, dv deviceVerdict, err error) {
 	withAttempt(c, username)
 	name := throttleName(username)
 	dev := a.presentedDevice(c, name)
-	if known, err = a.knownDevice(c.Request.Context(), dev); err != nil {
-		return store.User{}, false, err
+	if dv.known, dv.renew, err = a.knownDevice(c.Request.Context(), dev); err != nil {
+		return store.User{}, dv, err
 	}
 	addr := a.clientAddr(c)
-	if !known {
+	// In this process, at most AddressConcurrency checks of one address
+	// (strangers), or of one account (its known clients, so that one
+	// account's devices cannot fill the known clients' lane), wait or run
+	// at once: more are refused before they cost a store round trip.
+	gateKey, reason := "addr|"+addressBucket(addr), "address_concurrency"
+	if dv.known {
+		gateKey, reason = "known|"+name, "account_concurrency"
+	} else {
 		dev = nil
-		if t := &a.cfg.Throttle; !t.Disabled {
-			leave, ok := a.gate.enter(addressBucket(addr), t.AddressConcurrency)
-			if !ok {
-				return store.User{}, false, &errThrottled{retryAfter: busyRetry, reason: "address_concurrency"}
-			}
-			defer leave()
+	}
+	if t := &a.cfg.Throttle; !t.Disabled {
+		leave, ok := a.gate.enter(gateKey, t.AddressConcurrency)
+		if !ok {
+			return store.User{}, dv, &errThrottled{retryAfter: busyRetry, reason: reason}
 		}
+		defer leave()
 	}
 	at, err := a.throttleBegin(c, a.counters(name, addr, dev), dev)
 	if err != nil {
-		return store.User{}, known, err
+		return store.User{}, dv, err
 	}
-	release, err := a.slots.acquire(c.Request.Context(), known, a.cfg.Throttle.PasswordWait)
+	release, err := a.slots.acquire(c.Request.Context(), dv.known, a.cfg.Throttle.PasswordWait)
 	if err != nil {
 		// Not judged: the attempt leaves no trace.
 		_ = a.throttleEnd(c, at, ErrUnavailable)
-		return store.User{}, known, errors.Join(ErrUnavailable, err)
+		return store.User{}, dv, errors.Join(ErrUnavailable, err)
 	}
 	u, verr := a.accounts.Verify(c.Request.Context(), username, password)
 	release()
 	if err := a.throttleEnd(c, at, verr); err != nil {
-		return store.User{}, known, err
+		return store.User{}, dv, err
 	}
-	if known {
+	if dv.known {
 		a.auditRequest(c, audit.Event{Kind: audit.DeviceUsed, Status: statusOf(verr), Username: name, Device: deviceRef(dev.id)})
+		if verr == nil && dv.renew {
+			a.retireDevice(c, dev)
+		}
 	}
-	return u, known, verr
+	dv.renew = dv.renew && verr == nil
+	return u, dv, verr
 }
 
 // statusOf is the status a password check's verdict is answered with,

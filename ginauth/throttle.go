@@ -44,7 +44,10 @@ import (
 // password gets 429 until the lock ends, while the owner's known clients
 // log in at once. Device credentials need a Store that implements
 // store.DeviceStore (redisstore and memstore do); log out everywhere,
-// a password change and disabling the user end them.
+// a password change and disabling the user end them, and a login with one
+// past half its lifetime renews it. One account's known clients may have
+// at most AddressConcurrency checks waiting or running per process, so
+// one account's devices cannot fill the known clients' lane.
 //
 // The lock-out trade-off that remains: PairLimit stops one address early;
 // AccountLimit is reached by AccountLimit/PairLimit addresses (20 with
@@ -338,10 +341,12 @@ func (a *Auth) throttleEnd(c *gin.Context, at *attempt, verdict error) error {
 		err = fmt.Errorf("ginauth: store returned %d counters for %d keys", len(after), len(at.counters))
 	}
 	if err != nil {
-		if verdict == nil {
-			return errors.Join(ErrUnavailable, err)
-		}
-		return nil
+		// A judged attempt whose end cannot be recorded is answered 503
+		// whatever its verdict: a 401 would be a free guess, and 401
+		// beside 503 would tell a wrong password from a right one. An
+		// attempt never judged (verdict ErrUnavailable already) is the
+		// caller's 503 anyway.
+		return errors.Join(ErrUnavailable, err)
 	}
 	for i, ct := range at.counters {
 		switch {
@@ -351,12 +356,14 @@ func (a *Auth) throttleEnd(c *gin.Context, at *attempt, verdict error) error {
 				a.revokeDevice(c, ctx, at)
 			}
 		case verdict == nil && at.before[i].Failures > 0 && (ct.kind == counterPair || ct.kind == counterDevice):
-			err = a.cfg.Store.ResetAttempts(ctx, ct.key)
+			// The login was right: a counter left behind only costs the
+			// client part of its budget, so a failure is logged.
+			if err := a.cfg.Store.ResetAttempts(ctx, ct.key); err != nil {
+				a.cfg.Logger.WarnContext(ctx, "authkit: clearing a throttle counter after a good login failed", "err", err)
+				continue
+			}
 			a.auditRequest(c, audit.Event{Kind: audit.Unlocked, Status: http.StatusOK, Reason: ct.kind + "_success"})
 		}
-	}
-	if err != nil && verdict == nil {
-		return errors.Join(ErrUnavailable, err)
 	}
 	return nil
 }
