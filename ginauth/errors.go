@@ -58,22 +58,23 @@ var (
 )
 
 // Machine-readable error codes sent in the "error" member of every error
-// body. They are stable: clients may switch on them.
+// body. They are stable: clients may switch on them; the package
+// documentation lists each with its status.
 const (
-	CodeAuthenticationRequired = "authentication_required"
-	CodeInvalidRequest         = "invalid_request"
-	CodeInvalidToken           = "invalid_token"
-	CodeTokenExpired           = "token_expired"
-	CodeInvalidCredentials     = "invalid_credentials"
-	CodeInvalidGrant           = "invalid_grant"
-	CodeForbidden              = "forbidden"
-	CodeCSRFFailed             = "csrf_failed"
-	CodeUnavailable            = "unavailable"
-	CodeTooManyAttempts        = "too_many_attempts"
+	codeAuthenticationRequired = "authentication_required"
+	codeInvalidRequest         = "invalid_request"
+	codeInvalidToken           = "invalid_token"
+	codeTokenExpired           = "token_expired"
+	codeInvalidCredentials     = "invalid_credentials"
+	codeInvalidGrant           = "invalid_grant"
+	codeForbidden              = "forbidden"
+	codeCSRFFailed             = "csrf_failed"
+	codeUnavailable            = "unavailable"
+	codeTooManyAttempts        = "too_many_attempts"
 	// RFC 6749 §5.2 codes, used by the token endpoint.
-	CodeInvalidClient          = "invalid_client"
-	CodeUnsupportedGrantType   = "unsupported_grant_type"
-	CodeTemporarilyUnavailable = "temporarily_unavailable"
+	codeInvalidClient          = "invalid_client"
+	codeUnsupportedGrantType   = "unsupported_grant_type"
+	codeTemporarilyUnavailable = "temporarily_unavailable"
 )
 
 // Error is an error response as it will be sent: status, headers and the
@@ -135,41 +136,41 @@ type response struct {
 // contract is the status contract, checked in order: the first row whose
 // sentinel err wraps wins.
 var contract = []response{
-	{err: ErrInvalidClient, status: http.StatusUnauthorized, code: CodeInvalidClient,
+	{err: ErrInvalidClient, status: http.StatusUnauthorized, code: codeInvalidClient,
 		message: "Client authentication failed", oauthStatus: http.StatusUnauthorized},
-	{err: ErrUnsupportedGrant, status: http.StatusBadRequest, code: CodeUnsupportedGrantType,
+	{err: ErrUnsupportedGrant, status: http.StatusBadRequest, code: codeUnsupportedGrantType,
 		message: "This grant type is not supported"},
-	{err: ErrCredentialsMalformed, status: http.StatusBadRequest, code: CodeInvalidRequest,
-		message: "The request is malformed – check how the credentials are sent", challenge: true, bearerErr: CodeInvalidRequest},
-	{err: ErrTooLarge, status: http.StatusRequestEntityTooLarge, code: CodeInvalidRequest,
+	{err: ErrCredentialsMalformed, status: http.StatusBadRequest, code: codeInvalidRequest,
+		message: "The request is malformed – check how the credentials are sent", challenge: true, bearerErr: codeInvalidRequest},
+	{err: ErrTooLarge, status: http.StatusRequestEntityTooLarge, code: codeInvalidRequest,
 		message: "The request is too large"},
-	{err: ErrBadRequest, status: http.StatusBadRequest, code: CodeInvalidRequest,
+	{err: ErrBadRequest, status: http.StatusBadRequest, code: codeInvalidRequest,
 		message: "The request is malformed – check the request body"},
-	{err: ErrThrottled, status: http.StatusTooManyRequests, code: CodeTooManyAttempts,
+	{err: ErrThrottled, status: http.StatusTooManyRequests, code: codeTooManyAttempts,
 		message: "Too many attempts – please wait a moment and try again", retry: true},
-	{err: ErrCredentialsMissing, status: http.StatusUnauthorized, code: CodeAuthenticationRequired,
+	{err: ErrCredentialsMissing, status: http.StatusUnauthorized, code: codeAuthenticationRequired,
 		message: "Authentication required – please log in", challenge: true},
-	{err: ErrTokenExpired, status: http.StatusUnauthorized, code: CodeTokenExpired,
-		message: "Your access token has expired – please refresh it", challenge: true, bearerErr: CodeInvalidToken},
-	{err: ErrTokenInvalid, status: http.StatusUnauthorized, code: CodeInvalidToken,
-		message: "Your session is no longer valid – please log in again", challenge: true, bearerErr: CodeInvalidToken},
-	{err: ErrBadCredentials, status: http.StatusUnauthorized, code: CodeInvalidCredentials,
+	{err: ErrTokenExpired, status: http.StatusUnauthorized, code: codeTokenExpired,
+		message: "Your access token has expired – please refresh it", challenge: true, bearerErr: codeInvalidToken},
+	{err: ErrTokenInvalid, status: http.StatusUnauthorized, code: codeInvalidToken,
+		message: "Your session is no longer valid – please log in again", challenge: true, bearerErr: codeInvalidToken},
+	{err: ErrBadCredentials, status: http.StatusUnauthorized, code: codeInvalidCredentials,
 		message: "Invalid username or password", challenge: true,
-		oauthStatus: http.StatusBadRequest, oauthCode: CodeInvalidGrant},
-	{err: ErrInvalidGrant, status: http.StatusUnauthorized, code: CodeInvalidGrant,
-		message: "Your session has ended – please log in again", challenge: true, bearerErr: CodeInvalidToken,
+		oauthStatus: http.StatusBadRequest, oauthCode: codeInvalidGrant},
+	{err: ErrInvalidGrant, status: http.StatusUnauthorized, code: codeInvalidGrant,
+		message: "Your session has ended – please log in again", challenge: true, bearerErr: codeInvalidToken,
 		oauthStatus: http.StatusBadRequest},
-	{err: ErrForbidden, status: http.StatusForbidden, code: CodeForbidden,
+	{err: ErrForbidden, status: http.StatusForbidden, code: codeForbidden,
 		message: "Access denied – contact your administrator", scope: true},
-	{err: ErrCSRF, status: http.StatusForbidden, code: CodeCSRFFailed,
+	{err: ErrCSRF, status: http.StatusForbidden, code: codeCSRFFailed,
 		message: "Request blocked – please reload the page and try again"},
 }
 
 // unavailable answers everything else: on the authentication path an
 // unexpected error is a failure to decide, and authkit fails closed.
-var unavailable = response{err: ErrUnavailable, status: http.StatusServiceUnavailable, code: CodeUnavailable,
+var unavailable = response{err: ErrUnavailable, status: http.StatusServiceUnavailable, code: codeUnavailable,
 	message: "Service temporarily unavailable – please try again shortly", retry: true,
-	oauthCode: CodeTemporarilyUnavailable}
+	oauthCode: codeTemporarilyUnavailable}
 
 // errorFor maps err to its response: the one place where errors become
 // status codes, from the contract table. oauth selects the answers of the

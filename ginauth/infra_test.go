@@ -195,6 +195,7 @@ func newKitOnStore(t testing.TB, k *kit, rdb redis.UniversalClient, prefix strin
 		t.Fatal(err)
 	}
 	cfg.Store, cfg.Accounts = st, m
+	cfg.StoreTimeout = 300 * time.Millisecond // the default, which this kit tests
 	a, err := ginauth.New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -229,14 +229,14 @@ func (a *Auth) oauthForm(c *gin.Context) (url.Values, error) {
 	return form, nil
 }
 
-// JWKSMaxAge is how long clients may cache the key set served by
+// jwksMaxAge is how long clients may cache the key set served by
 // [Auth.JWKSHandler]. A new signing key must be published at least this
 // long before the issuer signs with it.
-const JWKSMaxAge = 5 * time.Minute
+const jwksMaxAge = 5 * time.Minute
 
 // JWKSHandler serves the public keys of Config.Verifier (EdDSA and ES256)
 // as an RFC 7517 JSON Web Key Set, application/jwk-set+json, with
-// Cache-Control max-age [JWKSMaxAge], so that other services can verify
+// Cache-Control max-age 5 minutes, so that other services can verify
 // the kit's access tokens without holding a key that signs. HMAC secrets
 // are never served: a verifier with only HMAC keys serves an empty set.
 // Mount it at /.well-known/jwks.json. See [tokens.Verifier.JWKS] for the
@@ -248,7 +248,7 @@ func (a *Auth) JWKSHandler() gin.HandlerFunc {
 			a.fail(c, err)
 			return
 		}
-		c.Header("Cache-Control", "public, max-age="+strconv.Itoa(int(JWKSMaxAge.Seconds())))
+		c.Header("Cache-Control", "public, max-age="+strconv.Itoa(int(jwksMaxAge.Seconds())))
 		c.Data(http.StatusOK, "application/jwk-set+json", body)
 	}
 }
