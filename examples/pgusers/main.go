@@ -183,18 +183,23 @@ func newApp(ctx context.Context, db *sql.DB, rdb redis.UniversalClient, prefix s
 		return nil, err
 	}
 	r := gin.New()
-	r.GET("/healthz", auth.HealthHandler())
-	r.POST("/auth/login", auth.LoginHandler())
-	r.POST("/auth/refresh", auth.RefreshHandler())
-	r.POST("/auth/logout", auth.LogoutHandler())
-	api := r.Group("/api", auth.Authenticate(), auth.Required())
-	api.GET("/me", func(c *gin.Context) {
+	rt := auth.Router(r) // every route takes its rule
+	rt.GET("/healthz", ginauth.Open(), auth.HealthHandler())
+	rt.POST("/auth/login", ginauth.Open(), auth.LoginHandler())
+	rt.POST("/auth/refresh", ginauth.Open(), auth.RefreshHandler())
+	rt.POST("/auth/logout", ginauth.Open(), auth.LogoutHandler())
+	api := rt.Group("/api", ginauth.SignedIn())
+	api.GET("/me", ginauth.SignedIn(), func(c *gin.Context) {
 		p, _ := ginauth.PrincipalFrom(c)
 		c.JSON(http.StatusOK, gin.H{"username": p.Username, "roles": p.Roles})
 	})
-	api.GET("/admin", auth.RequireRoles("admin"), func(c *gin.Context) {
+	api.GET("/admin", ginauth.AnyRole("admin"), func(c *gin.Context) {
 		c.JSON(http.StatusOK, gin.H{"admin": true})
 	})
+	if err := rt.Check(); err != nil {
+		users.Close()
+		return nil, err
+	}
 	return &app{engine: r, accounts: auth.Accounts(), close: func() { users.Close() }}, nil
 }
 
