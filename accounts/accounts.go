@@ -21,6 +21,7 @@ import (
 const (
 	DefaultBcryptCost        = 12
 	DefaultMinPasswordLength = 8
+	DefaultStoreTimeout      = 300 * time.Millisecond
 )
 
 // Errors of [Manager].
@@ -78,11 +79,14 @@ type Config struct {
 	// AllowTestCosts allows a [Bcrypt] cost below [MinBcryptCost]. For
 	// tests only: such hashes are cheap to attack offline.
 	AllowTestCosts bool
-	// StoreTimeout bounds each store call. Default: none beyond the
-	// caller's context.
+	// StoreTimeout bounds each store call, the user read of every login
+	// included (it runs while the login holds a hashing slot, so a hung
+	// user store must not keep the slot). Default 300ms, as
+	// ginauth.Config.StoreTimeout.
 	StoreTimeout time.Duration
 	// Audit receives account events (password changed, user disabled,
-	// device credentials ended). Default: none.
+	// device credentials ended). Default: audit.Log on Logger. Give it
+	// the hook of ginauth.Config.Audit to keep one trail.
 	Audit audit.Hook
 	// Logger receives one warning per user whose stored hash exceeds the
 	// Hasher's ceiling. Default slog.Default().
@@ -123,8 +127,12 @@ func New(cfg Config) (*Manager, error) {
 		}
 	}
 	setDefault(&cfg.MinPasswordLength, DefaultMinPasswordLength)
+	setDefault(&cfg.StoreTimeout, DefaultStoreTimeout)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Audit == nil {
+		cfg.Audit = audit.Log(cfg.Logger)
 	}
 	if b, ok := cfg.Hasher.(Bcrypt); ok {
 		c := b.cost()

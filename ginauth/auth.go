@@ -90,7 +90,8 @@ func New(cfg Config) (*Auth, error) {
 	case containsQuoteOrControl(cfg.Realm):
 		return nil, fmt.Errorf("%w: Realm must be printable and without quotes", ErrConfig)
 	}
-	if cfg.Accounts == nil {
+	own := cfg.Accounts == nil
+	if own {
 		users, keeps := cfg.Store.(store.UserSource)
 		if !keeps {
 			return nil, fmt.Errorf("%w: Accounts is required when Store keeps no users", ErrConfig)
@@ -104,12 +105,9 @@ func New(cfg Config) (*Auth, error) {
 	a := &Auth{cfg: cfg, retryAfter: int(math.Ceil(cfg.RetryAfter.Seconds())), accounts: cfg.Accounts,
 		refreshKey: cfg.Refresh.Key, slots: newHashSlots(cfg.Throttle.PasswordConcurrency)}
 	a.users = cfg.Accounts.Users()
-	own, keeps := cfg.Store.(store.UserSource)
-	a.external = !keeps || !samePointer(a.users, own)
-	if a.external && cfg.Accounts.Config().Sessions == nil {
-		// Its password changes and disables must end the sessions and
-		// device credentials that Store keeps.
-		return nil, fmt.Errorf("%w: with users apart from Store, Accounts needs Store as its Sessions", ErrConfig)
+	if !own {
+		storeUsers, keeps := cfg.Store.(store.UserSource)
+		a.external = !keeps || !samePointer(a.users, storeUsers)
 	}
 	var err error
 	if a.clients, err = newClientTable(cfg.Clients); err != nil {
@@ -123,6 +121,9 @@ func New(cfg Config) (*Auth, error) {
 		m := hmac.New(sha256.New, a.refreshKey)
 		m.Write([]byte("authkit device credentials v1"))
 		a.deviceKey = m.Sum(nil)
+	}
+	if err := a.checkAccounts(); err != nil {
+		return nil, err
 	}
 	for _, x := range cfg.Extractors {
 		if x == nil {
@@ -139,6 +140,22 @@ func New(cfg Config) (*Auth, error) {
 		return nil, fmt.Errorf("%w: no extractor with a challenge scheme (add Bearer or Basic)", ErrConfig)
 	}
 	return a, nil
+}
+
+// checkAccounts refuses a Manager that would leave the Store's sessions
+// or device credentials alive after a password change or a disable.
+func (a *Auth) checkAccounts() error {
+	mc := a.accounts.Config()
+	if !a.external {
+		return nil
+	}
+	if mc.Sessions == nil {
+		return fmt.Errorf("%w: with users apart from Store, Accounts needs Store as its Sessions", ErrConfig)
+	}
+	if _, ok := mc.Sessions.(store.DeviceStore); a.devices != nil && !ok {
+		return fmt.Errorf("%w: Accounts' Sessions keeps no device credentials, so a password change would not end them: give it Store", ErrConfig)
+	}
+	return nil
 }
 
 // samePointer reports whether a and b are the same pointer, which

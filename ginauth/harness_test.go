@@ -174,7 +174,7 @@ func newKitWith(t testing.TB, st store.SessionBackend, users store.UserStore, cl
 		Extractors:   []ginauth.Extractor{ginauth.Bearer(), ginauth.Basic()},
 		Cookie:       &ginauth.CookieConfig{},
 	}, hasher: accounts.Bcrypt{Cost: bcrypt.MinCost}}
-	acfg := accounts.Config{AllowTestCosts: true, Logger: slog.New(slog.DiscardHandler)}
+	acfg := accounts.Config{AllowTestCosts: true, StoreTimeout: 2 * time.Second, Logger: slog.New(slog.DiscardHandler)}
 	if users != nil {
 		cfg.users, acfg.Sessions = users, st
 	} else {

@@ -152,7 +152,8 @@ var ErrUnannotatedRoute = errors.New("ginauth: routes without a valid authkit ru
 // and [Router.Check] can catch a route registered directly on the
 // engine. Make one with [Auth.Router] for each engine, while setting up
 // routes; its groups share its table. Register routes from one goroutine,
-// as gin requires; Routes and Check may run while requests are served.
+// as gin requires, and call Routes and Check before the engine serves or
+// from its handlers: gin rewrites its trees during the first request.
 type Router struct {
 	auth   *Auth
 	engine *gin.Engine
@@ -276,17 +277,24 @@ func (rt *Router) warn(kind, method, fullPath, problem string) {
 func (rt *Router) Routes() []Route {
 	rt.table.mu.Lock()
 	out := make([]Route, 0, len(rt.table.routes))
-	seen := make(map[routeKey]bool, len(rt.table.routes))
+	// Each recorded route stands for one route of the engine; any other
+	// engine route with the same method and path was registered directly.
+	// gin turns an escaped colon into a plain one in its trees on the
+	// first request, so paths are compared in that form.
+	recorded := make(map[routeKey]int, len(rt.table.routes))
 	for k, r := range rt.table.routes {
 		r.AllOf = cloneClauses(r.AllOf)
 		out = append(out, r)
-		seen[k] = true
+		recorded[routeKey{k.method, unescapeColons(k.path)}]++
 	}
 	rt.table.mu.Unlock()
 	for _, ri := range rt.engine.Routes() {
-		if !seen[routeKey{ri.Method, ri.Path}] {
-			out = append(out, Route{Method: ri.Method, Path: ri.Path})
+		k := routeKey{ri.Method, unescapeColons(ri.Path)}
+		if recorded[k] > 0 {
+			recorded[k]--
+			continue
 		}
+		out = append(out, Route{Method: ri.Method, Path: ri.Path})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Path != out[j].Path {
@@ -338,3 +346,7 @@ func joinPaths(base, relative string) string {
 	}
 	return p
 }
+
+// unescapeColons writes a path's escaped colons as gin's trees hold them
+// once the engine has served.
+func unescapeColons(path string) string { return strings.ReplaceAll(path, `\:`, ":") }

@@ -174,3 +174,54 @@ func TestSplitMisconfiguredStore(t *testing.T) {
 		t.Errorf("log = %q, want a hint at ExternalUsers", logs.String())
 	}
 }
+
+// valueStore is a store passed by value, not as a pointer.
+type valueStore struct{ *memstore.Store }
+
+// TestNewStoreByValue: a Store that is not a pointer, with the default
+// Manager built on it, keeps its users: nothing is apart.
+func TestNewStoreByValue(t *testing.T) {
+	cfg := newKit(t).auth.Config()
+	cfg.Store, cfg.Accounts = valueStore{memstore.New(memstore.Options{})}, nil
+	if _, err := ginauth.New(cfg); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestAccountsSessionsKeepDevices: with users apart, the Manager's
+// Sessions must be able to end device credentials, or a password change
+// would leave them alive.
+func TestAccountsSessionsKeepDevices(t *testing.T) {
+	cfg := newKit(t).auth.Config()
+	sessions := memstore.New(memstore.Options{ExternalUsers: true})
+	m, err := accounts.New(accounts.Config{Users: memstore.New(memstore.Options{}), Sessions: sessionsOnly{sessions},
+		Hasher: accounts.Bcrypt{Cost: bcrypt.MinCost}, AllowTestCosts: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Store, cfg.Accounts = sessions, m
+	if _, err := ginauth.New(cfg); !errors.Is(err, ginauth.ErrConfig) {
+		t.Errorf("New with Sessions that keep no devices = %v, want ErrConfig", err)
+	}
+}
+
+// stalledUsers is a user source whose reads hang until their context ends.
+type stalledUsers struct{ store.UserStore }
+
+func (s stalledUsers) User(ctx context.Context, name string) (store.User, error) {
+	select {
+	case <-ctx.Done():
+		return store.User{}, ctx.Err()
+	case <-time.After(10 * time.Second):
+		return s.UserStore.User(ctx, name)
+	}
+}
+
+// TestAppManagerStoreTimeout: a Manager the application built still bounds
+// the user read of a login (its own StoreTimeout, 300 ms by default), so a
+// hung user store answers 503 instead of holding a hashing slot.
+func TestAppManagerStoreTimeout(t *testing.T) {
+	k := newSplitKit(t, func(c *kitConfig) { c.users = stalledUsers{c.users.(store.UserStore)} })
+	r := k.do("POST", "/auth/login", map[string]string{"username": "bob", "password": bobPW})
+	expect(t, r, 503, "unavailable")
+}
