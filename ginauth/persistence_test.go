@@ -275,3 +275,44 @@ func checkChain(t *testing.T, k *kit, c *chain) {
 	expect(t, k.do("GET", "/api/me", nil, bearer(access)...), 401, "invalid_token")
 	expect(t, k.do("POST", "/auth/refresh", map[string]string{"refresh_token": refresh}), 401, "invalid_grant")
 }
+
+// TestLostRotation plays what a crash of the host does to a rotation
+// acknowledged in the last second before it, which the append-only file
+// had not yet fsynced (store/redisstore's "Recommended Redis settings"):
+// the sessions hash is put back as it was before the rotation. The new
+// refresh token is then unknown, 401 invalid_grant, without revoking the
+// session (no reuse is detected): its access token still works, and the
+// spent token rotates again, to the same successor.
+func TestLostRotation(t *testing.T) {
+	k := newKit(t)
+	ctx := t.Context()
+	tok := k.login("alice", alicePW)
+	key := k.prefix + "{u:alice}:s"
+	before, err := k.rdb.HGetAll(ctx, key).Result()
+	if err != nil || len(before) == 0 {
+		t.Fatalf("HGETALL %s = %v, %v; want the sessions hash", key, before, err)
+	}
+	r := k.do("POST", "/auth/refresh", map[string]string{"refresh_token": tok.RefreshToken})
+	expect(t, r, 200, "")
+	lost := r.str("refresh_token")
+
+	// The crash: the hash as the file last held it.
+	ttl := k.rdb.PTTL(ctx, key).Val()
+	if err := k.rdb.Del(ctx, key).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.rdb.HSet(ctx, key, before).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.rdb.PExpire(ctx, key, ttl).Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	expect(t, k.do("POST", "/auth/refresh", map[string]string{"refresh_token": lost}), 401, "invalid_grant")
+	expect(t, k.do("GET", "/api/me", nil, bearer(r.str("access_token"))...), 200, "")
+	again := k.do("POST", "/auth/refresh", map[string]string{"refresh_token": tok.RefreshToken})
+	expect(t, again, 200, "")
+	if again.str("refresh_token") != lost {
+		t.Errorf("the spent token rotated to another successor than before the crash")
+	}
+}
