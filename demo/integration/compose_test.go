@@ -90,8 +90,18 @@ func TestComposeFile(t *testing.T) {
 		if name != "redis" || !ok || tag == "" || tag == "latest" {
 			t.Errorf("image = %q, want the official redis:<tag> with a pinned tag", redis.Image)
 		}
-		if !containsSeq(redis.Command, "--appendonly", "yes") {
-			t.Errorf("command = %q, want --appendonly yes", redis.Command)
+		// The settings store/redisstore/doc.go recommends.
+		for _, want := range [][]string{
+			{"--appendonly", "yes"},
+			{"--appendfsync", "everysec"},
+			{"--maxmemory-policy", "noeviction"},
+		} {
+			if !containsSeq(redis.Command, want...) {
+				t.Errorf("command = %q, want %q", redis.Command, want)
+			}
+		}
+		if i := slices.Index(redis.Command, "--maxmemory"); i < 0 || i+1 == len(redis.Command) {
+			t.Errorf("command = %q, want a --maxmemory", redis.Command)
 		}
 		var data *types.ServiceVolumeConfig
 		for i, v := range redis.Volumes {

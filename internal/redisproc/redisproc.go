@@ -10,13 +10,16 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// Server is a redis-server process without persistence. Its data lives in
-// memory only, so a restart starts empty.
+// Server is a redis-server process, by default without persistence: its
+// data lives in memory only, so a restart starts empty. Args such as
+// "--appendonly", "yes" turn persistence on, in its directory, and a
+// restart then loads what was written.
 type Server struct {
 	// Addr is the server's host:port on 127.0.0.1.
 	Addr string
@@ -136,6 +139,25 @@ func (s *Server) Stop() {
 	_ = s.cmd.Process.Kill()
 	<-s.exited
 	s.cmd = nil
+}
+
+// Shutdown stops the server gracefully (SIGTERM, on which redis-server
+// writes and fsyncs what its persistence keeps, then exits) and waits for
+// it to exit, at most limit; past that it kills it and reports an error.
+// Shutting down a stopped server does nothing.
+func (s *Server) Shutdown(limit time.Duration) error {
+	if s.cmd == nil {
+		return nil
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+		s.cmd = nil
+		return nil
+	case <-time.After(limit):
+		s.Stop()
+		return fmt.Errorf("redisproc: redis-server on %s ignored SIGTERM for %v and was killed", s.Addr, limit)
+	}
 }
 
 // Close stops the server and removes the directory Start created.

@@ -165,20 +165,28 @@ func StartServer(t testing.TB) *Server {
 	return startServer(t, freeAddr(t), "")
 }
 
+// StartServerWith is [StartServer] with extra redis-server arguments, such
+// as "--appendonly", "yes" for a server whose data survives a restart (its
+// files live in a directory of the test's, kept across restarts).
+func StartServerWith(t testing.TB, args ...string) *Server {
+	t.Helper()
+	requireBinaries(t, "this test needs a private Redis it can stop", "redis-server")
+	return startServer(t, freeAddr(t), "", args...)
+}
+
 // startServer starts a server on addr, a cluster node when busPort is set,
-// and stops it at cleanup.
-func startServer(t testing.TB, addr, busPort string) *Server {
+// with the extra redis-server arguments args, and stops it at cleanup.
+func startServer(t testing.TB, addr, busPort string, args ...string) *Server {
 	t.Helper()
 	dir := t.TempDir()
-	var args []string
 	if busPort != "" {
 		_, port, _ := net.SplitHostPort(addr)
-		args = []string{"--cluster-enabled", "yes",
+		args = append(args, "--cluster-enabled", "yes",
 			// Without an explicit bus port Redis uses port+10000 and
 			// refuses ports above 55535, a fifth of Linux's ephemeral range.
 			"--cluster-port", busPort,
 			"--cluster-config-file", filepath.Join(dir, "nodes-"+port+".conf"),
-			"--cluster-node-timeout", "2000"}
+			"--cluster-node-timeout", "2000")
 	}
 	s := &Server{Addr: addr, proc: redisproc.New(addr, dir, args...), t: t}
 	t.Cleanup(s.Stop)
@@ -210,8 +218,19 @@ func (s *Server) Start() {
 	}
 }
 
-// Stop kills the server and waits for it to exit.
+// Stop kills the server (SIGKILL, as a crash would) and waits for it to
+// exit.
 func (s *Server) Stop() { s.proc.Stop() }
+
+// Shutdown stops the server gracefully (SIGTERM: a server with persistence
+// writes it out first) and waits for it to exit, at most 20 s; past that
+// it kills it and fails the test.
+func (s *Server) Shutdown() {
+	s.t.Helper()
+	if err := s.proc.Shutdown(20 * time.Second); err != nil {
+		s.t.Errorf("testredis: %v", err)
+	}
+}
 
 // Cluster is a private Redis Cluster of masters without replicas, on
 // loopback ports, for tests that must see keys spread over several nodes.

@@ -251,6 +251,33 @@ func TestStartServer(t *testing.T) {
 	}
 }
 
+// TestStartServerWith starts a server with AOF and checks that a key
+// written before a graceful shutdown and one written before a kill are
+// both there after a restart (a killed redis-server has handed its AOF
+// writes to the kernel before it replied).
+func TestStartServerWith(t *testing.T) {
+	srv := StartServerWith(t, "--appendonly", "yes", "--appendfsync", "everysec")
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr, ContextTimeoutEnabled: true, MaxRetries: -1})
+	defer c.Close()
+	ctx := t.Context()
+	for _, tc := range []struct {
+		name string
+		stop func()
+	}{{"Shutdown", srv.Shutdown}, {"Stop", srv.Stop}} {
+		if err := c.Set(ctx, tc.name, "v", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		tc.stop()
+		if err := c.Ping(ctx).Err(); err == nil {
+			t.Fatalf("PING after %s succeeded", tc.name)
+		}
+		srv.Start()
+		if n, err := c.Exists(ctx, tc.name).Result(); err != nil || n != 1 {
+			t.Errorf("after %s and a restart EXISTS %s = %d, %v; want 1", tc.name, tc.name, n, err)
+		}
+	}
+}
+
 // TestStartServerPortTaken checks that a server that cannot bind its port
 // fails the test with its log, instead of passing off whatever listens
 // there as ready.

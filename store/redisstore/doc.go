@@ -56,15 +56,68 @@
 // session may still authenticate requests served by the replica. Route
 // reads to masters where that matters.
 //
-// # Eviction
+// # Recommended Redis settings
 //
-// Redis must not evict authkit's keys: an evicted sessions hash logs its
-// user out everywhere at once, and an evicted user hash locks the user
-// out while its sessions live on until they expire. Run the server with
-// maxmemory-policy noeviction: any other policy, volatile-* included
-// (every sessions hash has a TTL), can drop them silently, while with
-// noeviction a full Redis refuses writes, which authkit reports as 503.
-// [Store.CheckEviction] checks it; call it at startup.
+// Sessions, refresh chains and the state that detects reuse live only in
+// Redis, so run it with
+//
+//	appendonly yes
+//	appendfsync everysec
+//	maxmemory-policy noeviction
+//	maxmemory <sized below>
+//
+// as the repository's docker-compose.yml does, with the data directory
+// on a volume.
+//
+// Persistence. Without it a restart logs every user out (each token then
+// answers 401), and RDB snapshots alone lose the minutes since the last
+// one. With the append-only file every acknowledged write survives a
+// restart, a graceful one (SIGTERM: Redis fsyncs the file and exits) or a
+// crash of the process (SIGKILL, the OOM killer): Redis hands a write to
+// the kernel before it replies (unless a disk so slow that the last fsync
+// is still running makes it postpone writes, for at most two seconds).
+// While Redis is down or loading the file,
+// authkit answers 503; afterwards sessions authenticate and refresh
+// chains rotate on without a new login (TestRestartWithPersistence in
+// ginauth checks both kinds of stop under load). With everysec the file
+// is fsynced once a second, so a crash of the host or a power cut loses
+// the writes of about the last second (up to two when the disk is slow).
+// What a client then sees follows from the rotation rule below:
+//   - a login of that second is gone: its tokens answer 401 and the user
+//     logs in again;
+//   - a rotation of that second is gone: the session holds the token the
+//     client spent, and the client's new token, with a higher sequence
+//     number and a digest the session never held, is neither current,
+//     previous nor older, so it answers 401 invalid_grant and the session
+//     is not revoked. This is not reuse detection: the access tokens of
+//     the session still work until they expire, and the next refresh
+//     ends in a new login. (The spent token would still rotate, to the
+//     same successor, since successors derive from the token they
+//     replace; clients do not keep it.)
+//   - a revocation of that second is undone: a logout, a logout of all
+//     devices, a password change, a disable or a revocation for reuse
+//     lets the session authenticate again until it ends otherwise. A lost
+//     increment of a failed-password counter allows a few more guesses.
+//
+// Where a revocation must survive a host crash, use appendfsync always,
+// at the cost of an fsync per write.
+//
+// Eviction. Redis must not evict authkit's keys: an evicted sessions hash
+// logs its user out everywhere at once, taking with it the rotation state
+// that detects reuse, and an evicted user hash locks the user out while
+// its sessions live on until they expire. Any policy but noeviction,
+// volatile-* included (every sessions hash has a TTL), can drop them
+// silently; with noeviction a full Redis refuses writes, which authkit
+// answers with 503: logins, refreshes, and requests whose session is due
+// a record of its last use (once a minute). [Store.CheckEviction] warns
+// when the policy is another; call it at startup.
+//
+// Memory. Size maxmemory from the sessions you expect: at most about
+// 320 B of used_memory a session (measured, see "Key layout"), plus the
+// users' hashes and a margin for fragmentation; 256mb holds about
+// 800,000 sessions. Without maxmemory Redis grows until the host runs out
+// of memory. Leave the host as much memory again as maxmemory: a rewrite of the
+// append-only file forks, and pages written meanwhile are copied.
 //
 // # Time
 //
