@@ -43,10 +43,13 @@ func StartSentinel(t testing.TB) *Sentinel {
 	start := time.Now()
 	addrs := freeAddrs(t, 5)
 	s := &Sentinel{Name: SentinelMaster, Addrs: addrs[2:], t: t}
-	master := startServer(t, addrs[0], "")
-	host, port, _ := strings.Cut(master.Addr, ":")
-	replica := startProc(t, addrs[1], t.TempDir(), "", "--replicaof", host, port,
-		"--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0")
+	// Each server sends a full sync at once, not after the 5 s a diskless
+	// sync waits by default for more replicas (after a failover the
+	// replica is the master).
+	fast := []string{"--repl-diskless-sync-delay", "0"}
+	master := startProc(t, addrs[0], t.TempDir(), "", fast...)
+	host, port, _ := net.SplitHostPort(master.Addr)
+	replica := startProc(t, addrs[1], t.TempDir(), "", append(fast, "--replicaof", host, port)...)
 	s.Servers = []*Server{master, replica}
 	conf := fmt.Sprintf("sentinel monitor %[1]s %[2]s %[3]s 2\n"+
 		"sentinel down-after-milliseconds %[1]s 1000\n"+
