@@ -4,6 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,15 +41,25 @@ func TestWaitReplicas(t *testing.T) {
 			replica := testredis.StartReplica(t, master)
 			rdb := redis.NewClient(&redis.Options{Addr: master.Addr, ContextTimeoutEnabled: true})
 			t.Cleanup(func() { rdb.Close() })
-			f := newFixtureOn(t, rdb, "wait:", redisstore.Options{WaitReplicas: tt.replicas, WaitTimeout: 200 * time.Millisecond})
+			f := newFixtureOn(t, rdb, "wait:", redisstore.Options{WaitReplicas: tt.replicas, WaitTimeout: time.Second})
 			ctx := context.Background()
 
 			id, ref := f.session(t)
+			rec := &hookRecorder{}
+			rdb.AddHook(rec)
 			next := store.HashSecret([]byte(rand.Text()))
 			if _, err := f.s.RotateRefresh(ctx, "alice", id, store.Rotation{Old: ref, Next: next, Grace: time.Minute}); err != nil {
 				t.Fatal(err)
 			}
 			if tt.replicas > 0 {
+				// WAIT counts what its own connection wrote: it must follow
+				// the script in the same pipeline (twice when the server
+				// did not know the script yet), never on its own.
+				process, pipelines, cmds := rec.take()
+				got := strings.Join(names(cmds), " ")
+				if process != 1 || pipelines < 1 || !slices.Contains([]string{"hmget evalsha wait", "hmget evalsha wait eval wait"}, got) {
+					t.Errorf("rotation sent %d commands and %d pipelines: %s; want hmget, then evalsha and wait in one pipeline", process, pipelines, got)
+				}
 				// Acknowledged means replicated: the replica has the record
 				// the master has, with no further wait.
 				rc := redis.NewClient(&redis.Options{Addr: replica.Addr, ContextTimeoutEnabled: true})
@@ -106,7 +119,7 @@ func TestWaitReplicas(t *testing.T) {
 					t.Errorf("%s with the link cut: %v, want ErrNotReplicated", name, err)
 				}
 			}
-			t.Logf("rotation refused after %v (WaitTimeout 200ms)", rotTook.Round(time.Millisecond))
+			t.Logf("rotation refused after %v (WaitTimeout 1s)", rotTook.Round(time.Millisecond))
 			// The client was told nothing and retries its rotation, now on
 			// the promoted replica.
 			if _, err := after.RotateRefresh(ctx, "alice", id, rot); err != nil {
@@ -129,5 +142,78 @@ func TestWaitReplicasNeedsOneConnection(t *testing.T) {
 	}
 	if _, err := redisstore.New(c, redisstore.Options{}); err != nil {
 		t.Errorf("New without WaitReplicas: %v", err)
+	}
+}
+
+// BenchmarkWaitReplicas measures what Options.WaitReplicas = 1 costs a
+// login (CreateSession) and a refresh (RotateRefresh) with a healthy
+// replica on loopback. Each iteration runs the operation once on a store
+// without it and once on a store with it, in alternating order, on the
+// same master and replica, so every pair sees the same machine; it
+// reports both means and the median of the paired differences. The wait
+// is bounded by 1 s, not the default 100 ms, so that a busy machine
+// slows the benchmark down instead of failing it:
+//
+//	go test -run '^$' -bench WaitReplicas -benchtime 2000x -count 3 ./store/redisstore
+func BenchmarkWaitReplicas(b *testing.B) {
+	master := testredis.StartServer(b)
+	testredis.StartReplica(b, master)
+	rdb := redis.NewClient(&redis.Options{Addr: master.Addr, ContextTimeoutEnabled: true})
+	b.Cleanup(func() { rdb.Close() })
+	for _, op := range []string{"create", "rotate"} {
+		b.Run(op, func(b *testing.B) {
+			var steps [2]func() error
+			for n := range steps {
+				f := newFixtureOn(b, rdb, fmt.Sprintf("bench%s%d:", op, n), redisstore.Options{WaitReplicas: n, WaitTimeout: time.Second})
+				b.Cleanup(func() { testredis.DeletePrefix(b, rdb, f.prefix) })
+				steps[n] = benchStep(b, f, op)
+			}
+			var sum [2]time.Duration
+			var diffs []time.Duration
+			for i := 0; b.Loop(); i++ {
+				var took [2]time.Duration
+				for k := range 2 {
+					n := (i + k) % 2 // alternate which setting goes first
+					start := time.Now()
+					if err := steps[n](); err != nil {
+						b.Fatal(err)
+					}
+					took[n] = time.Since(start)
+				}
+				sum[0], sum[1] = sum[0]+took[0], sum[1]+took[1]
+				diffs = append(diffs, took[1]-took[0])
+			}
+			slices.Sort(diffs)
+			b.ReportMetric(float64(sum[0].Nanoseconds())/float64(len(diffs)), "ns/off")
+			b.ReportMetric(float64(sum[1].Nanoseconds())/float64(len(diffs)), "ns/wait")
+			b.ReportMetric(float64(diffs[len(diffs)/2].Nanoseconds()), "ns/extra-median")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
+
+// benchStep returns one login (op "create") or one refresh ("rotate") of
+// alice on f's store.
+func benchStep(b *testing.B, f *fixture, op string) func() error {
+	u, err := f.s.User(f.ctx, "alice")
+	if err != nil {
+		b.Fatal(err)
+	}
+	id, ref := f.session(b)
+	seq := uint64(0)
+	if op == "create" {
+		return func() error {
+			_, err := f.s.CreateSession(f.ctx, store.SessionSpec{
+				ID: store.HashSecret([]byte(rand.Text())), Username: "alice", Refresh: ref, IdleTimeout: time.Hour,
+				ExpiresAt: f.clock.Now().Add(24 * time.Hour), Generation: u.Generation, MaxSessions: 8,
+			})
+			return err
+		}
+	}
+	return func() error {
+		next := store.HashSecret([]byte(rand.Text()))
+		_, err := f.s.RotateRefresh(f.ctx, "alice", id, store.Rotation{Old: ref, Seq: seq, Next: next})
+		ref, seq = next, seq+1
+		return err
 	}
 }
