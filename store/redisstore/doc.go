@@ -107,7 +107,7 @@
 //     as the replica was in sync when the master died; that is luck, not
 //     a guarantee.
 //   - SENTINEL FAILOVER with WaitReplicas 1: no acknowledged rotation
-//     lost; refreshes got 503 for about 10.5 s, until the old master had
+//     lost; refreshes got 503 for 10 to 11 s, until the old master had
 //     rejoined as a replica of the new one (reads were not affected).
 //
 // # Eviction
