@@ -25,6 +25,10 @@ type Server struct {
 	Addr string
 	// Args are added to redis-server's command line (cluster options, say).
 	Args []string
+	// Config, when set, is a configuration file passed to redis-server
+	// before the other arguments; a Sentinel (Args "--sentinel") needs
+	// one it can rewrite.
+	Config string
 
 	dir    string
 	ownDir bool // dir was created by Start and is removed by Close
@@ -84,8 +88,13 @@ func (s *Server) Start() error {
 		return fmt.Errorf("redisproc: %w", err)
 	}
 	defer log.Close()
-	args := append([]string{"--bind", "127.0.0.1", "--port", port,
-		"--save", "", "--appendonly", "no", "--dir", s.dir}, s.Args...)
+	var args []string
+	if s.Config != "" {
+		args = append(args, s.Config)
+	}
+	args = append(args, "--bind", "127.0.0.1", "--port", port,
+		"--save", "", "--appendonly", "no", "--dir", s.dir)
+	args = append(args, s.Args...)
 	cmd := exec.Command("redis-server", args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {

@@ -8,7 +8,8 @@
 //
 // Tests that need a server of their own start one: [StartServer] a single
 // redis-server they can stop and restart, [StartCluster] a Redis Cluster
-// of several masters. Both listen on loopback ports only.
+// of several masters, [StartSentinel] a master with a replica watched by
+// three Sentinels. All listen on loopback ports only.
 package testredis
 
 import (
@@ -188,7 +189,16 @@ func startServer(t testing.TB, addr, busPort string, args ...string) *Server {
 			"--cluster-config-file", filepath.Join(dir, "nodes-"+port+".conf"),
 			"--cluster-node-timeout", "2000")
 	}
+	return startProc(t, addr, dir, "", args...)
+}
+
+// startProc starts redis-server on addr with its files in dir, the
+// configuration file config (none when empty) and the arguments args,
+// and stops it at cleanup.
+func startProc(t testing.TB, addr, dir, config string, args ...string) *Server {
+	t.Helper()
 	s := &Server{Addr: addr, proc: redisproc.New(addr, dir, args...), t: t}
+	s.proc.Config = config
 	t.Cleanup(s.Stop)
 	s.Start()
 	return s

@@ -170,7 +170,7 @@ func TestTouchDoesNotResurrect(t *testing.T) {
 	}
 	next := st.record
 	next.seen += 60_000
-	done, err := s.cas(ctx, "alice", gone, st, &next, nil, now.UnixMilli(), noPublish)
+	done, err := s.cas(ctx, "alice", gone, st, &next, nil, now.UnixMilli(), noPublish, false)
 	if err != nil || done {
 		t.Errorf("touch of a revoked session = %v, %v; want false", done, err)
 	}

@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -72,7 +73,38 @@ type Options struct {
 	// no session consults them. Default false: sessions belong to the
 	// users this store keeps.
 	ExternalUsers bool
+	// WaitReplicas, when positive, makes the writes that create a session
+	// and rotate a refresh token (a retry within the grace period
+	// included) wait until that many replicas have acknowledged them, with
+	// WAIT on the connection that wrote. Should fewer acknowledge within
+	// WaitTimeout, the call fails with [ErrNotReplicated], which ginauth
+	// answers with 503: the write stays on the master, where a failover
+	// may lose it. A client retries; a retried refresh within the grace
+	// period converges on the same session, and its own WAIT covers the
+	// first write too. Without it (the default, zero) a session created
+	// or a rotation acknowledged just before a failover may be lost with
+	// Redis's asynchronous replication: the user must log in again. See
+	// "Sentinel and failover" in the package documentation for what it
+	// costs. It needs a *redis.Client (a single server, or Sentinel
+	// through redis.NewFailoverClient): [New] refuses it with a Cluster
+	// or Ring client, where WAIT would not reach the key's node.
+	WaitReplicas int
+	// WaitTimeout bounds the wait of WaitReplicas; keep it well within
+	// the store deadline of a request (ginauth's StoreTimeout, 300 ms by
+	// default). Default (zero): 100 ms. It is rounded up to whole
+	// milliseconds.
+	WaitTimeout time.Duration
 }
+
+// DefaultWaitTimeout is the wait of [Options.WaitReplicas] when
+// [Options.WaitTimeout] is zero.
+const DefaultWaitTimeout = 100 * time.Millisecond
+
+// ErrNotReplicated is returned, wrapped, by the writes of
+// [Options.WaitReplicas] when fewer replicas than asked for acknowledged
+// the write in time. The write happened on the master but may be lost in
+// a failover; the caller should answer 503 and the client retry.
+var ErrNotReplicated = errors.New("redisstore: the write was not acknowledged by enough replicas")
 
 // Store is a [store.Store] in Redis. It is safe for concurrent use;
 // create it with [New]. Without a local cache it holds no state besides
@@ -87,6 +119,9 @@ type Store struct {
 	external bool
 	pub      publisher
 	cache    *localCache // nil: no local cache
+	// replicas and replicaWait are Options.WaitReplicas and its timeout
+	// in milliseconds.
+	replicas, replicaWait int64
 }
 
 var _ store.Store = (*Store)(nil)
@@ -114,6 +149,9 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 	if known && !enabled {
 		return nil, fmt.Errorf("redisstore: new: %T: %w", client, ErrNoContextTimeout)
 	}
+	if _, single := client.(*redis.Client); opts.WaitReplicas > 0 && !single {
+		return nil, fmt.Errorf("redisstore: new: WaitReplicas needs a *redis.Client (single server or Sentinel), not %T", client)
+	}
 	now := opts.Now
 	if now == nil {
 		now = time.Now
@@ -121,6 +159,7 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 	s := &Store{
 		client: client, prefix: prefix, now: now, logger: opts.Logger,
 		touch: opts.TouchInterval, external: opts.ExternalUsers, pub: newPublisher(client, prefix),
+		replicas: int64(max(0, opts.WaitReplicas)), replicaWait: ceilMillis(cmp.Or(opts.WaitTimeout, DefaultWaitTimeout)),
 	}
 	if opts.LocalCache != nil {
 		c, err := newLocalCache(s, *opts.LocalCache)

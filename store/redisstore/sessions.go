@@ -96,8 +96,9 @@ func (s *Store) read(ctx context.Context, username string, id store.Digest, with
 // cas replaces the record st of session id with next, or deletes it when
 // next is nil (then publishing pub), provided its state is still st's.
 // With addr, a rotation, it also records *addr as the client address of
-// the session's last rotation. It reports whether it did.
-func (s *Store) cas(ctx context.Context, username string, id store.Digest, st stored, next *record, addr *string, now int64, pub []any) (bool, error) {
+// the session's last rotation. A durable change waits for the replicas
+// of [Options.WaitReplicas]. It reports whether it did.
+func (s *Store) cas(ctx context.Context, username string, id store.Digest, st stored, next *record, addr *string, now int64, pub []any, durable bool) (bool, error) {
 	value, ttl := "", int64(1)
 	if next != nil {
 		value, _ = next.encode()
@@ -111,7 +112,7 @@ func (s *Store) cas(ctx context.Context, username string, id store.Digest, st st
 	} else {
 		args = append(args, "0", "")
 	}
-	n, err := casScript.Run(ctx, s.client, []string{s.sessionsKey(username)}, args...).Int()
+	n, err := s.run(ctx, durable, casScript, []string{s.sessionsKey(username)}, args...).Int()
 	if err != nil {
 		return false, err
 	}
@@ -235,7 +236,7 @@ func (s *Store) createSession(ctx context.Context, ns store.SessionSpec, rec rec
 		args = append(args, d)
 	}
 	keys := []string{s.userKey(ns.Username), key}
-	reply, err := createSessionScript.Run(ctx, s.client, keys, args...).Slice()
+	reply, err := s.run(ctx, true, createSessionScript, keys, args...).Slice()
 	if len(evict) > 0 || s.external {
 		s.cache.invalidate(ns.Username)
 	}
@@ -319,7 +320,7 @@ func (s *Store) Session(ctx context.Context, username string, id store.Digest) (
 	if s.touchDue(st.record, now) {
 		next := st.record
 		next.seen = now
-		done, err := s.cas(ctx, username, id, st, &next, nil, now, noPublish)
+		done, err := s.cas(ctx, username, id, st, &next, nil, now, noPublish, false)
 		if err != nil {
 			return store.Session{}, fmt.Errorf("redisstore: %s: %w", op, err)
 		}
@@ -457,7 +458,7 @@ func (s *Store) RotateRefresh(ctx context.Context, username string, id store.Dig
 			// A retry within the grace period: only the use is recorded.
 		case r.Seq < st.seq:
 			// A replay: the session ends.
-			done, err := s.cas(ctx, username, id, st, nil, nil, now, s.pub.args(username, idField(id)))
+			done, err := s.cas(ctx, username, id, st, nil, nil, now, s.pub.args(username, idField(id)), false)
 			s.cache.invalidate(username, idField(id))
 			if err != nil {
 				return store.Session{}, fmt.Errorf("redisstore: %s: %w", op, err)
@@ -470,7 +471,7 @@ func (s *Store) RotateRefresh(ctx context.Context, username string, id store.Dig
 			return store.Session{}, notFound(op)
 		}
 		next.seen = now
-		done, err := s.cas(ctx, username, id, st, &next, addr, now, noPublish)
+		done, err := s.cas(ctx, username, id, st, &next, addr, now, noPublish, true)
 		if err != nil {
 			return store.Session{}, fmt.Errorf("redisstore: %s: %w", op, err)
 		}
