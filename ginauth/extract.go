@@ -103,7 +103,12 @@ func (basicExtractor) Extract(r *http.Request) (Credential, error) {
 	if !ok || err != nil {
 		return nil, err
 	}
-	raw, err := base64.StdEncoding.DecodeString(param)
+	// token68 first: Go's base64 decoder skips CR and LF, so without it
+	// a credential with line breaks inserted would decode to the same one.
+	if !isToken68(param) {
+		return nil, fmt.Errorf("%w: basic credentials are not token68", ErrCredentialsMalformed)
+	}
+	raw, err := base64.StdEncoding.Strict().DecodeString(param)
 	if err != nil || !utf8.Valid(raw) {
 		return nil, fmt.Errorf("%w: basic credentials are not base64 of UTF-8", ErrCredentialsMalformed)
 	}
