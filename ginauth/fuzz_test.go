@@ -32,7 +32,7 @@ func FuzzAuthorization(f *testing.F) {
 		{"Digest x", ""},
 		{strings.Repeat("B", 10000), ""},
 		// Go's base64 skips newlines: found by the fuzzer in CI.
-		{"Basic " + b64std("bob:"+bobPW)[:22] + "\n\n\n" + b64std("bob:"+bobPW)[22:], ""},
+		{"Basic " + b64std("bob:" + bobPW)[:22] + "\n\n\n" + b64std("bob:" + bobPW)[22:], ""},
 	} {
 		f.Add(seed[0], seed[1])
 	}
