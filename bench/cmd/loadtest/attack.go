@@ -66,32 +66,13 @@ type attack struct {
 
 // runAttack starts the demo at its default bcrypt cost on a private
 // redis-server and runs the three attack scenarios in order.
-func runAttack(ctx context.Context, c config) (err error) {
-	dir, err := os.MkdirTemp("", "authkit-attack-")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err == nil {
-			os.RemoveAll(dir)
-			return
-		}
-		fmt.Fprintf(os.Stderr, "loadtest: the demo's and Redis's logs are kept in %s\n", dir)
-	}()
-	bin, err := demoBinary(ctx, c.demoBin, dir)
-	if err != nil {
-		return err
-	}
-	srv, err := redisproc.Start(dir)
-	if err != nil {
-		return err
-	}
-	defer srv.Close()
-	addr, err := redisproc.FreeAddr()
-	if err != nil {
-		return err
-	}
-	d := newDemo(bin, dir, srv.Addr, addr, randomHex(32), 0)
+func runAttack(ctx context.Context, c config) error {
+	return withStack(ctx, c, "attack", func(s stack) error { return attackStack(ctx, c, s) })
+}
+
+func attackStack(ctx context.Context, c config, s stack) error {
+	srv, addr := s.srv, s.addr
+	d := newDemo(s.bin, s.dir, srv.Addr, addr, randomHex(32), 0)
 	if err := d.start(ctx); err != nil {
 		return err
 	}

@@ -127,8 +127,18 @@ func (lt *loadtest) countLost(s *session, end time.Time) {
 	}
 }
 
-func run(ctx context.Context, c config) (err error) {
-	dir, err := os.MkdirTemp("", "authkit-loadtest-")
+// stack is what both modes run on: the demo binary, a directory for its
+// and Redis's logs, a private redis-server and the demo's free address.
+type stack struct {
+	bin, dir, addr string
+	srv            *redisproc.Server
+}
+
+// withStack builds the demo, starts a private redis-server and picks the
+// demo's address, runs f on them, and cleans up; the logs are kept when f
+// fails.
+func withStack(ctx context.Context, c config, name string, f func(s stack) error) (err error) {
+	dir, err := os.MkdirTemp("", "authkit-"+name+"-")
 	if err != nil {
 		return err
 	}
@@ -139,7 +149,6 @@ func run(ctx context.Context, c config) (err error) {
 		}
 		fmt.Fprintf(os.Stderr, "loadtest: the demo's and Redis's logs are kept in %s\n", dir)
 	}()
-
 	bin, err := demoBinary(ctx, c.demoBin, dir)
 	if err != nil {
 		return err
@@ -153,6 +162,15 @@ func run(ctx context.Context, c config) (err error) {
 	if err != nil {
 		return err
 	}
+	return f(stack{bin: bin, dir: dir, addr: addr, srv: srv})
+}
+
+func run(ctx context.Context, c config) error {
+	return withStack(ctx, c, "loadtest", func(s stack) error { return runLoad(ctx, c, s) })
+}
+
+func runLoad(ctx context.Context, c config, s stack) error {
+	bin, dir, srv, addr := s.bin, s.dir, s.srv, s.addr
 	lt, mon := newLoadtest(c, bin, dir, srv, addr)
 	defer lt.ctl.Close()
 
