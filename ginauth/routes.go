@@ -36,11 +36,15 @@ func SignedIn() Rule { return Rule{set: true} }
 
 // AnyRole is the rule of a route for callers with at least one of roles.
 // With no roles it denies everyone (fail closed) and the route is
-// reported as misconfigured.
+// reported as misconfigured; so is an empty role name, which no
+// principal has.
 func AnyRole(roles ...string) Rule {
 	r := Rule{set: true, allOf: [][]string{slices.Clone(roles)}}
-	if len(roles) == 0 {
+	switch {
+	case len(roles) == 0:
 		r.problem = "role rule without roles (denies everyone)"
+	case slices.Contains(roles, ""):
+		r.problem = "empty role name (no principal has it)"
 	}
 	return r
 }
@@ -54,6 +58,9 @@ func AllRoles(roles ...string) Rule {
 	r := Rule{set: true}
 	for _, role := range roles {
 		r.allOf = append(r.allOf, []string{role})
+	}
+	if slices.Contains(roles, "") {
+		r.problem = "empty role name (no principal has it)"
 	}
 	return r
 }

@@ -112,6 +112,32 @@ func TestEmptyRoleListDenies(t *testing.T) {
 	}
 }
 
+// TestEmptyRoleNameIsReported: AnyRole("") and AllRoles("admin", "")
+// name a role no principal has (a typo from a config file, say), so the
+// routes deny everyone and Check says why.
+func TestEmptyRoleNameIsReported(t *testing.T) {
+	k := newMemKit(t)
+	k.router.GET("/any", ginauth.AnyRole(""), ok)
+	k.router.GET("/all", ginauth.AllRoles("admin", ""), ok)
+	k.router.GET("/fine", ginauth.AnyRole("admin", "user"), ok)
+	tok := k.login("alice", alicePW)
+	for _, path := range []string{"/any", "/all"} {
+		expect(t, k.do("GET", path, nil, bearer(tok.AccessToken)...), 403, "forbidden")
+	}
+	err := k.router.Check()
+	if err == nil {
+		t.Fatal("Check reports nothing for empty role names")
+	}
+	for _, path := range []string{"/any", "/all"} {
+		if !strings.Contains(err.Error(), "GET "+path+"  MISCONFIGURED") || !strings.Contains(err.Error(), "empty role name") {
+			t.Errorf("Check does not report %s's empty role name: %v", path, err)
+		}
+	}
+	if strings.Contains(err.Error(), "/fine") {
+		t.Errorf("Check reports a correct route: %v", err)
+	}
+}
+
 // TestGroupAndRouteRolesCombine: a group's role clause and its route's
 // add up, and both are enforced.
 func TestGroupAndRouteRolesCombine(t *testing.T) {
