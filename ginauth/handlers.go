@@ -380,7 +380,7 @@ func (a *Auth) HealthHandler() gin.HandlerFunc {
 		ctx, cancel := a.storeCtx(c)
 		err := ping(ctx, a.cfg.Store)
 		if err == nil && a.external {
-			err = ping(ctx, a.users)
+			err = ping(ctx, a.accounts.Users()) // not a.users: an Observer's wrapper hides Pinger
 		}
 		cancel()
 		if err != nil {
