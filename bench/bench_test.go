@@ -110,6 +110,7 @@ var getScenarios = []scenario{
 	{"authkit-cached", "/me", authkit(bench.Cached), 0},
 	{"limit", "/me", func(e *bench.Env) (*bench.Target, error) { return bench.Limit(e), nil }, 0},
 	{"authkit-session", "/me", authkit(bench.Session), 0},
+	{"authkit-session-metrics", "/me", authkit(bench.Metrics), 0},
 	{"authkit-session-roles", "/admin", authkit(bench.Session), 0},
 }
 

@@ -10,6 +10,8 @@
 //     least any session-checking middleware on Redis can do;
 //   - authkit-stateless, authkit-session, authkit-session-roles and
 //     authkit-cached: ginauth.Required (and RequireRoles) in each mode;
+//   - authkit-session-metrics: authkit-session observed by
+//     telemetry/authprom, the price of the metrics when they are on;
 //   - authkit-stateless-miss: authkit-stateless with 100,000 clients, each
 //     with a token of its own, far more than the verifier's cache holds,
 //     so that every request verifies its token in full. (gin-jwt has no

@@ -13,11 +13,14 @@ import (
 	"sync/atomic"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gin-authkit/authkit/accounts"
 	"github.com/gin-authkit/authkit/ginauth"
+	"github.com/gin-authkit/authkit/observe"
 	"github.com/gin-authkit/authkit/store"
 	"github.com/gin-authkit/authkit/store/redisstore"
+	"github.com/gin-authkit/authkit/telemetry/authprom"
 	"github.com/gin-authkit/authkit/tokens"
 )
 
@@ -32,6 +35,9 @@ const (
 	Stateless
 	// Cached is session mode on a store with the local session cache.
 	Cached
+	// Metrics is session mode observed by telemetry/authprom (on a
+	// registry of its own): the cost of the metrics when they are on.
+	Metrics
 )
 
 func (m Mode) String() string {
@@ -40,6 +46,8 @@ func (m Mode) String() string {
 		return "authkit-stateless"
 	case Cached:
 		return "authkit-cached"
+	case Metrics:
+		return "authkit-session-metrics"
 	default:
 		return "authkit-session"
 	}
@@ -97,10 +105,17 @@ func authkitTarget(e *Env, mode Mode, st store.Store) (*Target, error) {
 	if err != nil {
 		return nil, err
 	}
+	var obs observe.Observer
+	if mode == Metrics {
+		if obs, err = authprom.New(prometheus.NewRegistry()); err != nil {
+			return nil, err
+		}
+	}
 	auth, err := ginauth.New(ginauth.Config{
 		Store: st, Accounts: users, Issuer: issuer, Verifier: verifier, Realm: "bench",
 		Stateless: mode == Stateless,
 		Logger:    slog.New(slog.DiscardHandler),
+		Observer:  obs,
 	})
 	if err != nil {
 		return nil, err

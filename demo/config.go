@@ -33,6 +33,7 @@ const (
 	envBcryptCost   = "AUTHKIT_BCRYPT_COST"
 	envLogFormat    = "AUTHKIT_LOG_FORMAT"
 	envCookieSecure = "AUTHKIT_COOKIE_SECURE"
+	envMetricsAddr  = "AUTHKIT_METRICS_ADDR"
 
 	// defaultAddr is loopback only: a demo started on a laptop is not
 	// reachable from the network until AUTHKIT_ADDR says so (:8080 for
@@ -83,6 +84,11 @@ type config struct {
 	// with the __Host- prefix) even on plain HTTP to a loopback host; see
 	// ginauth.CookieConfig.AlwaysSecure.
 	CookieSecure bool
+	// MetricsAddr is where Prometheus metrics are served, at /metrics, on
+	// a listener apart from the API's; "" (the default) serves none. The
+	// metrics hold no secret, but they tell the load, the failures and
+	// the lock-outs: keep them on loopback or a private network.
+	MetricsAddr string
 }
 
 // loadConfig reads and checks every variable, and reports all bad ones at
@@ -103,6 +109,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 
 	if _, _, err := splitAddr(c.Addr); err != nil {
 		bad(envAddr, "%v", err)
+	}
+	if c.MetricsAddr = getenv(envMetricsAddr); c.MetricsAddr != "" {
+		if _, _, err := splitAddr(c.MetricsAddr); err != nil {
+			bad(envMetricsAddr, "%v", err)
+		}
 	}
 
 	if raw := getenv(envRedisURL); raw != "" {

@@ -28,7 +28,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		c.BcryptCost != 0 || c.LogFormat != "text" || c.CookieSecure {
 		t.Fatalf("defaults = %+v", c)
 	}
-	auth, err := newAuth(c, openMemory(), slog.New(slog.DiscardHandler))
+	auth, err := newAuth(c, openMemory(), slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

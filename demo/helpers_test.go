@@ -156,7 +156,7 @@ func newTestAppWith(t *testing.T, env map[string]string) (*app, map[string]strin
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	auth, err := newAuth(cfg, memstore.New(memstore.Options{}), logger)
+	auth, err := newAuth(cfg, memstore.New(memstore.Options{}), logger, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/gin-authkit/authkit/accounts"
 	"github.com/gin-authkit/authkit/audit"
 	"github.com/gin-authkit/authkit/ginauth"
+	"github.com/gin-authkit/authkit/observe"
 	"github.com/gin-authkit/authkit/store"
 	"github.com/gin-authkit/authkit/store/memstore"
 	"github.com/gin-authkit/authkit/store/redisstore"
@@ -64,10 +65,11 @@ func newAccounts(cfg config, users store.UserStore, logger *slog.Logger) (*accou
 	return m, nil
 }
 
-// newAuth builds the kit on st for serve. A nil cfg.secret gets a random
+// newAuth builds the kit on st for serve, observed by obs (nil: not
+// observed). A nil cfg.secret gets a random
 // key: tokens then die with the process, which suits the in-memory store
 // (serve refuses it with Redis).
-func newAuth(cfg config, st store.Store, logger *slog.Logger) (*ginauth.Auth, error) {
+func newAuth(cfg config, st store.Store, logger *slog.Logger, obs observe.Observer) (*ginauth.Auth, error) {
 	secret := cfg.secret
 	if secret == nil {
 		secret = make([]byte, 32)
@@ -109,6 +111,7 @@ func newAuth(cfg config, st store.Store, logger *slog.Logger) (*ginauth.Auth, er
 		Sessions:     ginauth.SessionConfig{Lifetime: cfg.RefreshTTL},
 		ErrorHandler: quietBasicForScripts,
 		Logger:       logger,
+		Observer:     obs,
 	})
 	if err != nil {
 		return nil, withKind(errConfig, "%v", err)

@@ -12,9 +12,13 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/gin-authkit/authkit/ginauth"
+	"github.com/gin-authkit/authkit/observe"
 	"github.com/gin-authkit/authkit/store"
 	"github.com/gin-authkit/authkit/store/redisstore"
+	"github.com/gin-authkit/authkit/telemetry/authprom"
 )
 
 // Server timeouts: slow clients cannot hold connections open for ever.
@@ -76,7 +80,20 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		}
 	}
 
-	auth, err := newAuth(cfg, st, logger)
+	var (
+		reg   *prometheus.Registry
+		prom  *authprom.Metrics
+		obs   observe.Observer
+		mserv *metricsServer
+	)
+	if cfg.MetricsAddr != "" {
+		var err error
+		if reg, prom, err = newPrometheus(); err != nil {
+			return err
+		}
+		obs = prom
+	}
+	auth, err := newAuth(cfg, st, logger, obs)
 	if err != nil {
 		return err
 	}
@@ -89,12 +106,18 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%s: cannot listen on %s: %w", envAddr, cfg.Addr, err)
 	}
+	if prom != nil {
+		if mserv, err = startMetrics(cfg, reg, prom, auth, logger); err != nil {
+			ln.Close()
+			return err
+		}
+	}
 	// Connections that arrive while the users are seeded wait in the
 	// listen backlog; Serve takes them once the users exist.
 	if mode == "memory" {
 		if err := seed(ctx, auth, stdout); err != nil {
 			ln.Close()
-			return err
+			return errors.Join(err, mserv.stop(context.Background()))
 		}
 		logger.Info("seeded demo users", "users", "alice,bob")
 	}
@@ -122,7 +145,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
-		return fmt.Errorf("server: %w", err)
+		return errors.Join(fmt.Errorf("server: %w", err), mserv.stop(context.Background()))
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down", "timeout", shutdownTimeout.String())
@@ -132,6 +155,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) {
 		err = errors.Join(err, serr)
 	}
+	err = errors.Join(err, mserv.stop(sctx))
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}

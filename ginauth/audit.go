@@ -3,7 +3,6 @@ package ginauth
 import (
 	"context"
 	"errors"
-	"net/http"
 
 	"github.com/gin-gonic/gin"
 
@@ -50,31 +49,18 @@ func (a *Auth) auditRequest(c *gin.Context, e audit.Event) {
 		}
 	}
 	a.cfg.Audit(c.Request.Context(), e)
+	if a.events != nil {
+		a.events.Event(c.Request.Context(), e)
+	}
 }
 
 // auditFailure records the decision behind an error response.
 func (a *Auth) auditFailure(c *gin.Context, err error, e *Error) {
-	ev := audit.Event{Kind: audit.Denied, Status: e.Status, Code: e.Code}
+	ev := audit.Event{Status: e.Status, Code: e.Code}
+	ev.Kind, ev.Reason = failureKind(err, e.Status)
 	var other *otherClientError
-	switch {
-	case errors.As(err, &other):
-		ev.Kind, ev.Reason = audit.RefreshRetried, "grace_other_client"
+	if errors.As(err, &other) {
 		ev.Session, ev.PriorClientIP = other.session, other.prior
-	case errors.Is(err, ErrThrottled):
-		ev.Kind = audit.Throttled
-		var t *errThrottled
-		if errors.As(err, &t) {
-			ev.Reason = t.reason
-		}
-	case errors.Is(err, store.ErrReused):
-		ev.Kind, ev.Reason = audit.RefreshReused, "reused"
-	case errors.Is(err, ErrBadCredentials):
-		ev.Kind = audit.LoginFailed
-	case e.Status == http.StatusServiceUnavailable:
-		ev.Kind, ev.Reason = audit.Unavailable, "store"
-		if errors.Is(err, errPasswordBusy) {
-			ev.Reason = "password_slots_busy"
-		}
 	}
 	a.auditRequest(c, ev)
 }

@@ -16,6 +16,8 @@ import (
 
 	"github.com/gin-authkit/authkit/accounts"
 	"github.com/gin-authkit/authkit/audit"
+	"github.com/gin-authkit/authkit/internal/observed"
+	"github.com/gin-authkit/authkit/observe"
 	"github.com/gin-authkit/authkit/store"
 )
 
@@ -44,6 +46,12 @@ type Auth struct {
 	// devices keeps device credentials; nil when they are off.
 	devices   store.DeviceStore
 	deviceKey []byte
+	// store is Config.Store, and store, users and devices are wrapped so
+	// that Config.Observer times each call, when there is one.
+	store store.SessionBackend
+	// obs is Config.Observer; events is the same when it takes events.
+	obs    observe.Observer
+	events observe.EventObserver
 }
 
 // New validates cfg, fills in defaults and returns an Auth. cfg is copied;
@@ -102,7 +110,7 @@ func New(cfg Config) (*Auth, error) {
 		}
 		cfg.Accounts = m
 	}
-	a := &Auth{cfg: cfg, retryAfter: int(math.Ceil(cfg.RetryAfter.Seconds())), accounts: cfg.Accounts,
+	a := &Auth{cfg: cfg, store: cfg.Store, retryAfter: int(math.Ceil(cfg.RetryAfter.Seconds())), accounts: cfg.Accounts,
 		refreshKey: cfg.Refresh.Key, slots: newHashSlots(cfg.Throttle.PasswordConcurrency)}
 	a.users = cfg.Accounts.Users()
 	if !own {
@@ -125,6 +133,7 @@ func New(cfg Config) (*Auth, error) {
 	if err := a.checkAccounts(); err != nil {
 		return nil, err
 	}
+	a.observe(cfg.Observer)
 	for _, x := range cfg.Extractors {
 		if x == nil {
 			return nil, fmt.Errorf("%w: nil extractor", ErrConfig)
@@ -140,6 +149,22 @@ func New(cfg Config) (*Auth, error) {
 		return nil, fmt.Errorf("%w: no extractor with a challenge scheme (add Bearer or Basic)", ErrConfig)
 	}
 	return a, nil
+}
+
+// observe wraps the store capabilities found on Config.Store, each apart
+// and after the type assertions that found them, so that o times every
+// call without hiding an optional interface.
+func (a *Auth) observe(o observe.Observer) {
+	if o == nil {
+		return
+	}
+	a.obs = o
+	a.events, _ = o.(observe.EventObserver)
+	a.store = observed.Sessions(a.store, o)
+	a.users = observed.Users(a.users, o)
+	if a.devices != nil {
+		a.devices = observed.Devices(a.devices, o)
+	}
 }
 
 // checkAccounts refuses a Manager that would leave the Store's sessions

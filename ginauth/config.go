@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-authkit/authkit/accounts"
 	"github.com/gin-authkit/authkit/audit"
+	"github.com/gin-authkit/authkit/observe"
 	"github.com/gin-authkit/authkit/store"
 	"github.com/gin-authkit/authkit/tokens"
 )
@@ -104,6 +105,13 @@ type Config struct {
 	// and 503 with its code. Default: audit.Log on Logger. Give a Manager
 	// built for Accounts the same hook for account events.
 	Audit audit.Hook
+	// Observer is told of every authentication, login, refresh, logout,
+	// store call and password check, with its outcome, for metrics and
+	// traces (see package observe; telemetry/authprom and
+	// telemetry/authotel implement it); when it also implements
+	// observe.EventObserver it receives every audit event too. Default
+	// nil: nothing is observed, at the cost of one nil check.
+	Observer observe.Observer
 	// ErrorHandler customises error responses; see [ErrorHandler].
 	// Default: the JSON body {"error","message"} with the headers of the
 	// status contract.

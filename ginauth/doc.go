@@ -99,6 +99,16 @@
 // Store at bcrypt cost 12. Every decision is also an audit.Event
 // (Config.Audit).
 //
+// # Metrics and traces
+//
+// Config.Observer (package observe) is told of every authentication,
+// login, refresh, logout, store call and password check with its outcome,
+// and of every audit event; telemetry/authprom turns them into Prometheus
+// metrics and telemetry/authotel into OpenTelemetry spans, in packages of
+// their own so that an application without them imports neither.
+// [Auth.PasswordSlots] feeds the gauges of the hashing slots. Unset, the
+// Observer costs one nil check per operation.
+//
 // # Sessions are authoritative
 //
 // By default every authenticated request checks its session in the store

@@ -16,6 +16,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/gin-authkit/authkit/audit"
+	"github.com/gin-authkit/authkit/observe"
 	"github.com/gin-authkit/authkit/store"
 	"github.com/gin-authkit/authkit/tokens"
 )
@@ -109,7 +110,11 @@ type grant struct {
 
 // passwordGrant checks a username and password (throttled) and creates a
 // session: the one implementation behind the login and token endpoints.
-func (a *Auth) passwordGrant(c *gin.Context, username, password string) (grant, error) {
+func (a *Auth) passwordGrant(c *gin.Context, username, password string) (g grant, err error) {
+	if a.obs != nil {
+		end := a.begin(c, observe.Login)
+		defer func() { end(err, http.StatusOK) }()
+	}
 	u, dv, err := a.verifyPassword(c, username, password)
 	if err != nil {
 		return grant{}, err
@@ -131,7 +136,7 @@ func (a *Auth) passwordGrant(c *gin.Context, username, password string) (grant, 
 		a.auditRequest(c, audit.Event{Kind: audit.SessionEvicted, Status: http.StatusOK, Reason: "session_cap", Username: u.Username, Session: sessionPrefix(id)})
 	}
 	a.auditRequest(c, audit.Event{Kind: audit.LoginSucceeded, Status: http.StatusOK, Username: u.Username, Session: sessionPrefix(sid)})
-	g := grant{username: u.Username, sid: sid, roles: u.Roles, refresh: refresh.raw, secret: secret}
+	g = grant{username: u.Username, sid: sid, roles: u.Roles, refresh: refresh.raw, secret: secret}
 	if !dv.known || dv.renew {
 		g.device = a.issueDevice(c, u.Username)
 	}
@@ -143,7 +148,11 @@ func (a *Auth) passwordGrant(c *gin.Context, username, password string) (grant, 
 // store, which reports a grace replay with the address of the rotation
 // replayed: audited as refresh_retried, and refused when
 // Refresh.SameClient is set and the addresses differ.
-func (a *Auth) refreshGrant(c *gin.Context, token string) (grant, error) {
+func (a *Auth) refreshGrant(c *gin.Context, token string) (g grant, err error) {
+	if a.obs != nil {
+		end := a.begin(c, observe.Refresh)
+		defer func() { end(err, http.StatusOK) }()
+	}
 	old, err := a.parseRefreshToken(token)
 	if err != nil {
 		return grant{}, errors.Join(ErrInvalidGrant, err)
@@ -151,7 +160,7 @@ func (a *Auth) refreshGrant(c *gin.Context, token string) (grant, error) {
 	next := a.nextRefreshToken(old)
 	addr := clip(a.clientAddr(c), store.MaxClientLen)
 	ctx, cancel := a.storeCtx(c)
-	s, err := a.cfg.Store.RotateRefresh(ctx, old.username, old.sid, store.Rotation{
+	s, err := a.store.RotateRefresh(ctx, old.username, old.sid, store.Rotation{
 		Old: store.HashSecret([]byte(old.raw)), Seq: old.seq,
 		Next: store.HashSecret([]byte(next.raw)), Grace: max(0, a.cfg.Refresh.Grace),
 		Client: addr,
@@ -193,7 +202,7 @@ func (a *Auth) createSession(c *gin.Context, u store.User, sid store.Digest, ref
 	}
 	for try := 0; ; try++ {
 		ctx, cancel := a.storeCtx(c)
-		evicted, err := a.cfg.Store.CreateSession(ctx, spec)
+		evicted, err := a.store.CreateSession(ctx, spec)
 		cancel()
 		if a.external && errors.Is(err, store.ErrNotFound) {
 			// A store for external users never answers this: it expects
@@ -272,6 +281,11 @@ func (a *Auth) sendTokens(c *gin.Context, g grant, fail func(*gin.Context, error
 // answer is 204 and nothing changes.
 func (a *Auth) LogoutHandler() gin.HandlerFunc {
 	return func(c *gin.Context) {
+		var err error
+		if a.obs != nil {
+			end := a.begin(c, observe.Logout)
+			defer func() { end(err, http.StatusNoContent) }()
+		}
 		username, sid, scheme, err := a.logoutTarget(c)
 		if err != nil {
 			a.fail(c, err)
@@ -279,10 +293,10 @@ func (a *Auth) LogoutHandler() gin.HandlerFunc {
 		}
 		if !sid.IsZero() {
 			ctx, cancel := a.storeCtx(c)
-			err := a.cfg.Store.RevokeSession(ctx, username, sid)
+			err = classifyStore(a.store.RevokeSession(ctx, username, sid), ErrTokenInvalid)
 			cancel()
 			if err != nil {
-				a.fail(c, classifyStore(err, ErrTokenInvalid))
+				a.fail(c, err)
 				return
 			}
 		}
@@ -340,11 +354,16 @@ func (a *Auth) LogoutAllHandler() gin.HandlerFunc {
 		if !ok {
 			return
 		}
+		var err error
+		if a.obs != nil {
+			end := a.begin(c, observe.LogoutAll)
+			defer func() { end(err, http.StatusNoContent) }()
+		}
 		ctx, cancel := a.storeCtx(c)
-		err := a.cfg.Store.RevokeAll(ctx, p.Username)
+		err = classifyStore(a.store.RevokeAll(ctx, p.Username), ErrTokenInvalid)
 		cancel()
 		if err != nil {
-			a.fail(c, classifyStore(err, ErrTokenInvalid))
+			a.fail(c, err)
 			return
 		}
 		a.auditRequest(c, audit.Event{Kind: audit.LogoutAll, Status: http.StatusNoContent})
@@ -361,7 +380,7 @@ func (a *Auth) HealthHandler() gin.HandlerFunc {
 		ctx, cancel := a.storeCtx(c)
 		err := ping(ctx, a.cfg.Store)
 		if err == nil && a.external {
-			err = ping(ctx, a.users)
+			err = ping(ctx, a.accounts.Users()) // not a.users: an Observer's wrapper hides Pinger
 		}
 		cancel()
 		if err != nil {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"sync"
 	"time"
+
+	"github.com/gin-authkit/authkit/observe"
 )
 
 // errPasswordBusy: every password-check slot stayed taken for Throttle.PasswordWait.
@@ -18,6 +20,7 @@ var errPasswordBusy = errors.New("ginauth: too many password checks at once")
 // each lane, waiters are served in arrival order.
 type hashSlots struct {
 	mu       sync.Mutex
+	size     int
 	free     int
 	reserved int             // slots kept for known clients while none runs
 	running  int             // known clients holding a slot
@@ -26,7 +29,7 @@ type hashSlots struct {
 }
 
 func newHashSlots(n int) *hashSlots {
-	h := &hashSlots{free: n}
+	h := &hashSlots{size: n, free: n}
 	if n > 1 {
 		h.reserved = 1
 	}
@@ -121,6 +124,13 @@ func (h *hashSlots) waiting() (known, other int) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return len(h.known), len(h.other)
+}
+
+// stats reports the slots now.
+func (h *hashSlots) stats() observe.SlotStats {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return observe.SlotStats{Size: h.size, Busy: h.size - h.free, Waiting: len(h.known) + len(h.other)}
 }
 
 // addressGate counts the password checks of each client address in this

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/gin-authkit/authkit/observe"
 )
 
 // TestHashSlotsKnownFirst: a freed slot goes to the known client waiting,
@@ -126,4 +128,38 @@ func TestHashSlotsReserve(t *testing.T) {
 		t.Fatal(err)
 	}
 	r()
+}
+
+// TestHashSlotsStats: stats counts the slots held and the clients waiting.
+func TestHashSlotsStats(t *testing.T) {
+	h := newHashSlots(2)
+	ctx := context.Background()
+	var releases []func()
+	for range 2 {
+		r, err := h.acquire(ctx, true, time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		releases = append(releases, r)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if r, err := h.acquire(ctx, false, time.Minute); err == nil {
+			r()
+		}
+	}()
+	for h.stats().Waiting != 1 {
+		time.Sleep(time.Millisecond)
+	}
+	if got, want := h.stats(), (observe.SlotStats{Size: 2, Busy: 2, Waiting: 1}); got != want {
+		t.Errorf("stats = %+v, want %+v", got, want)
+	}
+	for _, r := range releases {
+		r()
+	}
+	<-done
+	if got, want := h.stats(), (observe.SlotStats{Size: 2}); got != want {
+		t.Errorf("stats at rest = %+v, want %+v", got, want)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/gin-authkit/authkit/audit"
+	"github.com/gin-authkit/authkit/observe"
 	"github.com/gin-authkit/authkit/store"
 	"github.com/gin-authkit/authkit/tokens"
 )
@@ -91,7 +92,18 @@ func (a *Auth) authenticate(c *gin.Context) (*Principal, bool) {
 // record checks the request's credential once and keeps the outcome in
 // the request context, for the checks and [PrincipalFrom].
 func (a *Auth) record(c *gin.Context) *principalContext {
+	if a.obs != nil {
+		end := a.begin(c, observe.Authenticate)
+		p, err := a.check(c)
+		end(err, http.StatusOK)
+		return a.keep(c, p, err)
+	}
 	p, err := a.check(c)
+	return a.keep(c, p, err)
+}
+
+// keep records the outcome of the request's check in its context.
+func (a *Auth) keep(c *gin.Context, p Principal, err error) *principalContext {
 	pc := &principalContext{Context: c.Request.Context(), p: p, err: err}
 	c.Request = c.Request.WithContext(pc)
 	return pc
@@ -177,7 +189,7 @@ func (a *Auth) checkExpired(c *gin.Context, claims *tokens.Claims, sid store.Dig
 	}
 	if !a.cfg.Stateless {
 		ctx, cancel := a.storeCtx(c)
-		_, err := a.session(ctx, claims.Subject, sid, a.cfg.Store.PeekSession)
+		_, err := a.session(ctx, claims.Subject, sid, a.store.PeekSession)
 		cancel()
 		if err != nil {
 			return err
@@ -196,7 +208,7 @@ func (a *Auth) pastExpiredWindow(claims *tokens.Claims) bool {
 func (a *Auth) checkSession(c *gin.Context, username string, sid store.Digest, scheme string) (Principal, error) {
 	ctx, cancel := a.storeCtx(c)
 	defer cancel()
-	s, err := a.session(ctx, username, sid, a.cfg.Store.Session)
+	s, err := a.session(ctx, username, sid, a.store.Session)
 	if err != nil {
 		return Principal{}, err
 	}
@@ -316,13 +328,13 @@ func (a *Auth) verifyPassword(c *gin.Context, username, password string) (u stor
 	if err != nil {
 		return store.User{}, dv, err
 	}
-	release, err := a.slots.acquire(c.Request.Context(), dv.known, a.cfg.Throttle.PasswordWait)
+	release, err := a.acquireSlot(c, dv.known)
 	if err != nil {
 		// Not judged: the attempt leaves no trace.
 		_ = a.throttleEnd(c, at, ErrUnavailable)
 		return store.User{}, dv, errors.Join(ErrUnavailable, err)
 	}
-	u, verr := a.accounts.Verify(c.Request.Context(), username, password)
+	u, verr := a.verifyHash(c, username, password)
 	release()
 	if err := a.throttleEnd(c, at, verr); err != nil {
 		return store.User{}, dv, err

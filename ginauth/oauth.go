@@ -157,7 +157,7 @@ func (a *Auth) RevokeHandler() gin.HandlerFunc {
 		}
 		if username, sid, ok := a.sessionOfToken(tok); ok {
 			ctx, cancel := a.storeCtx(c)
-			err := a.cfg.Store.RevokeSession(ctx, username, sid)
+			err := a.store.RevokeSession(ctx, username, sid)
 			cancel()
 			if err != nil {
 				a.failOAuth(c, classifyStore(err, ErrInvalidGrant))

@@ -14,6 +14,7 @@ import (
 	"github.com/gin-authkit/authkit/accounts"
 	"github.com/gin-authkit/authkit/ginauth"
 	"github.com/gin-authkit/authkit/internal/testredis"
+	"github.com/gin-authkit/authkit/observe"
 	"github.com/gin-authkit/authkit/store"
 	"github.com/gin-authkit/authkit/store/memstore"
 )
@@ -97,22 +98,31 @@ func (f *failingUsers) Ping(context.Context) error {
 }
 
 // TestSplitSourceDownIs503: a user source that cannot answer makes a
-// request with a live session 503, never 401.
+// request with a live session 503, never 401; the health check sees it,
+// also when an Observer wraps the source.
 func TestSplitSourceDownIs503(t *testing.T) {
-	users := &failingUsers{}
-	k := newSplitKit(t, func(c *kitConfig) {
-		users.UserStore = c.users.(store.UserStore)
-		c.users = users
-	})
-	tok := k.login("bob", bobPW)
-	users.down = true
-	expect(t, k.do("GET", "/api/me", nil, bearer(tok.AccessToken)...), 503, "unavailable")
-	expect(t, k.do("POST", "/auth/refresh", map[string]string{"refresh_token": tok.RefreshToken}), 503, "unavailable")
-	expect(t, k.do("POST", "/auth/login", map[string]string{"username": "bob", "password": bobPW}), 503, "unavailable")
-	expect(t, k.do("GET", "/healthz", nil), 503, "unavailable")
-	users.down = false
-	expect(t, k.do("GET", "/api/me", nil, bearer(tok.AccessToken)...), 200, "")
-	expect(t, k.do("GET", "/healthz", nil), 200, "")
+	for _, tc := range []struct {
+		name string
+		obs  observe.Observer
+	}{{"unobserved", nil}, {"observed", &opLog{}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			users := &failingUsers{}
+			k := newSplitKit(t, func(c *kitConfig) {
+				users.UserStore = c.users.(store.UserStore)
+				c.users = users
+				c.Observer = tc.obs
+			})
+			tok := k.login("bob", bobPW)
+			users.down = true
+			expect(t, k.do("GET", "/api/me", nil, bearer(tok.AccessToken)...), 503, "unavailable")
+			expect(t, k.do("POST", "/auth/refresh", map[string]string{"refresh_token": tok.RefreshToken}), 503, "unavailable")
+			expect(t, k.do("POST", "/auth/login", map[string]string{"username": "bob", "password": bobPW}), 503, "unavailable")
+			expect(t, k.do("GET", "/healthz", nil), 503, "unavailable")
+			users.down = false
+			expect(t, k.do("GET", "/api/me", nil, bearer(tok.AccessToken)...), 200, "")
+			expect(t, k.do("GET", "/healthz", nil), 200, "")
+		})
+	}
 }
 
 func TestSplitConfig(t *testing.T) {

@@ -263,7 +263,7 @@ func (a *Auth) throttleBegin(c *gin.Context, counters []counter, known *device) 
 	now := a.cfg.Now()
 	// A process that dies mid-attempt leaves it pending until then.
 	deadline := now.Add(a.cfg.Throttle.PasswordWait + 10*time.Second)
-	at.before, err = a.cfg.Store.BeginAttempt(ctx, at.id, deadline, at.keys()...)
+	at.before, err = a.store.BeginAttempt(ctx, at.id, deadline, at.keys()...)
 	if err == nil && len(at.before) != len(counters) {
 		err = fmt.Errorf("ginauth: store returned %d counters for %d keys", len(at.before), len(counters))
 	}
@@ -275,7 +275,7 @@ func (a *Auth) throttleBegin(c *gin.Context, counters []counter, known *device) 
 		return nil, errors.Join(ErrUnavailable, err)
 	}
 	if refused := a.refusal(at, now); refused != nil {
-		if _, err := a.cfg.Store.EndAttempt(ctx, at.id, false, 2*t.Window, at.keys()...); err != nil {
+		if _, err := a.store.EndAttempt(ctx, at.id, false, 2*t.Window, at.keys()...); err != nil {
 			a.abandon(at)
 		}
 		return nil, refused
@@ -289,7 +289,7 @@ func (a *Auth) abandon(at *attempt) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), a.cfg.StoreTimeout)
 		defer cancel()
-		if _, err := a.cfg.Store.EndAttempt(ctx, at.id, false, 2*a.cfg.Throttle.Window, at.keys()...); err != nil {
+		if _, err := a.store.EndAttempt(ctx, at.id, false, 2*a.cfg.Throttle.Window, at.keys()...); err != nil {
 			a.cfg.Logger.Warn("authkit: taking back an unjudged login attempt failed; it counts as pending until its deadline", "err", err)
 		}
 	}()
@@ -336,7 +336,7 @@ func (a *Auth) throttleEnd(c *gin.Context, at *attempt, verdict error) error {
 	// The request may be over; the bookkeeping must still happen.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), a.cfg.StoreTimeout)
 	defer cancel()
-	after, err := a.cfg.Store.EndAttempt(ctx, at.id, failed, 2*t.Window, at.keys()...)
+	after, err := a.store.EndAttempt(ctx, at.id, failed, 2*t.Window, at.keys()...)
 	if err == nil && len(after) != len(at.counters) {
 		err = fmt.Errorf("ginauth: store returned %d counters for %d keys", len(after), len(at.counters))
 	}
@@ -358,7 +358,7 @@ func (a *Auth) throttleEnd(c *gin.Context, at *attempt, verdict error) error {
 		case verdict == nil && at.before[i].Failures > 0 && (ct.kind == counterPair || ct.kind == counterDevice):
 			// The login was right: a counter left behind only costs the
 			// client part of its budget, so a failure is logged.
-			if err := a.cfg.Store.ResetAttempts(ctx, ct.key); err != nil {
+			if err := a.store.ResetAttempts(ctx, ct.key); err != nil {
 				a.cfg.Logger.WarnContext(ctx, "authkit: clearing a throttle counter after a good login failed", "err", err)
 				continue
 			}

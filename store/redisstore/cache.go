@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/gin-authkit/authkit/observe"
 	"github.com/gin-authkit/authkit/store"
 )
 
@@ -85,6 +86,8 @@ type localCache struct {
 	// read that began in another generation must not fill the cache.
 	gen     uint64
 	healthy bool
+	// hits and misses count the reads of get.
+	hits, misses uint64
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -142,19 +145,33 @@ func (c *localCache) get(user string, id store.Digest) (record, owner, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.healthy {
+		c.misses++
 		return record{}, owner{}, false
 	}
 	el, ok := c.entries[cacheKey{user, id}]
 	if !ok {
+		c.misses++
 		return record{}, owner{}, false
 	}
 	e := el.Value.(*cacheEntry)
 	if time.Since(e.born) >= c.ttl {
 		c.remove(el)
+		c.misses++
 		return record{}, owner{}, false
 	}
+	c.hits++
 	c.lru.MoveToFront(el)
 	return e.rec, e.owner.clone(), true
+}
+
+// stats reports the cache now; a nil cache reports zeros.
+func (c *localCache) stats() observe.CacheStats {
+	if c == nil {
+		return observe.CacheStats{}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return observe.CacheStats{Entries: c.lru.Len(), Hits: c.hits, Misses: c.misses, Healthy: c.healthy}
 }
 
 // epoch returns the generation to pass to put after reading Redis.

@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gin-authkit/authkit/internal/testredis"
+	"github.com/gin-authkit/authkit/observe"
 	"github.com/gin-authkit/authkit/store"
 	"github.com/gin-authkit/authkit/store/redisstore"
 )
@@ -263,5 +264,29 @@ func TestLocalCacheResubscribe(t *testing.T) {
 	readVia(t, b, hook, id2)
 	if _, err, n := readVia(t, b, hook, id2); err != nil || n != 0 {
 		t.Errorf("second read after subscribing again: %v, %d commands; want it served from the cache", err, n)
+	}
+}
+
+// TestLocalCacheStats: CacheStats counts a miss then a hit, holds the
+// entry, and reports the subscription's health; a store without a cache
+// reports zeros.
+func TestLocalCacheStats(t *testing.T) {
+	a, b, hook := cachedPair(t)
+	if got := a.s.CacheStats(); got != (observe.CacheStats{}) {
+		t.Errorf("CacheStats without a cache = %+v, want zeros", got)
+	}
+	id, _ := a.session(t)
+	for range 2 {
+		if _, err, _ := readVia(t, b, hook, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, want := b.s.CacheStats(), (observe.CacheStats{Entries: 1, Hits: 1, Misses: 1, Healthy: true}); got != want {
+		t.Errorf("CacheStats = %+v, want %+v", got, want)
+	}
+	b.s.Close()
+	waitReady(t, b.s, false)
+	if got := b.s.CacheStats(); got.Healthy || got.Entries != 0 {
+		t.Errorf("CacheStats after Close = %+v, want unhealthy and empty", got)
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/gin-authkit/authkit/observe"
 	"github.com/gin-authkit/authkit/store"
 )
 
@@ -180,6 +181,13 @@ func (s *Store) Close() error {
 	}
 	return nil
 }
+
+// CacheStats reports the local session cache now: its entries, the
+// reads answered from memory and from Redis since it was made, and
+// whether every subscription is confirmed (it holds nothing while not).
+// Without a local cache it reports zeros. It is meant for a gauge read at
+// scrape time (telemetry/authprom).
+func (s *Store) CacheStats() observe.CacheStats { return s.cache.stats() }
 
 // contextTimeoutEnabled reports the ContextTimeoutEnabled option of the
 // go-redis clients that expose their options; known is false for others.

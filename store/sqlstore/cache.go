@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/gin-authkit/authkit/observe"
 	"github.com/gin-authkit/authkit/store"
 )
 
@@ -89,6 +90,8 @@ type Cache struct {
 	healthy bool   // listening: entries may be used
 	epoch   uint64 // moves on at every invalidation
 	users   map[string]cached
+	// hits and misses count the reads of User.
+	hits, misses uint64
 }
 
 type cached struct {
@@ -143,9 +146,11 @@ func (c *Cache) User(ctx context.Context, username string) (store.User, error) {
 	c.mu.Lock()
 	e, ok := c.users[username]
 	if ok && c.healthy && time.Since(e.born) < c.ttl {
+		c.hits++
 		c.mu.Unlock()
 		return clone(e.u), nil
 	}
+	c.misses++
 	epoch := c.epoch
 	c.mu.Unlock()
 	u, err := c.Store.User(ctx, username)
@@ -153,6 +158,16 @@ func (c *Cache) User(ctx context.Context, username string) (store.User, error) {
 		c.put(epoch, u)
 	}
 	return u, err
+}
+
+// CacheStats reports the cache now: its entries, the reads answered
+// from memory and from the database since it was made, and whether it
+// is listening (it holds nothing while not). It is meant for a gauge read
+// at scrape time (telemetry/authprom).
+func (c *Cache) CacheStats() observe.CacheStats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return observe.CacheStats{Entries: len(c.users), Hits: c.hits, Misses: c.misses, Healthy: c.healthy}
 }
 
 // put caches u unless an invalidation came since epoch: it may concern

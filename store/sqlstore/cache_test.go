@@ -146,3 +146,30 @@ func sqlExec(t testing.TB, s *sqlstore.Store, q string) {
 		t.Fatalf("%s: %v", q, err)
 	}
 }
+
+// TestCacheStats: CacheStats counts a miss then a hit, holds the user,
+// and reports whether the cache listens.
+func TestCacheStats(t *testing.T) {
+	c, s := newCache(t, nil)
+	ctx := t.Context()
+	if err := s.CreateUser(ctx, store.User{Username: "alice", PasswordHash: []byte("h")}); err != nil {
+		t.Fatal(err)
+	}
+	// The notification of the insert empties the cache: wait for the
+	// user to stay cached.
+	waitFor(t, "alice to be answered from memory", func() bool {
+		before := c.CacheStats().Hits
+		_, err := c.User(ctx, "alice")
+		return err == nil && c.CacheStats().Hits > before
+	})
+	got := c.CacheStats()
+	if got.Entries != 1 || got.Hits == 0 || got.Misses == 0 || !got.Healthy {
+		t.Errorf("CacheStats = %+v, want 1 entry, hits, misses, healthy", got)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.CacheStats(); got.Healthy {
+		t.Errorf("CacheStats after Close = %+v, want unhealthy", got)
+	}
+}

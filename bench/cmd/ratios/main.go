@@ -34,6 +34,8 @@ var goals = []ratio{
 	{"authkit session vs one-round-trip limit (parallel)", "GET/authkit-session/parallel", "GET/limit/parallel", "ns/op", 1.1},
 	{"authkit local-cache hit vs one-round-trip limit (serial)", "GET/authkit-cached/serial", "GET/limit/serial", "ns/op", 0.1},
 	{"authkit local-cache hit vs one-round-trip limit (parallel)", "GET/authkit-cached/parallel", "GET/limit/parallel", "ns/op", 0.1},
+	{"authkit session with Prometheus metrics (telemetry/authprom) vs session (serial)", "GET/authkit-session-metrics/serial", "GET/authkit-session/serial", "ns/op", 0},
+	{"authkit session with Prometheus metrics (telemetry/authprom) vs session (parallel)", "GET/authkit-session-metrics/parallel", "GET/authkit-session/parallel", "ns/op", 0},
 	{"authkit session + RequireRoles vs session (serial)", "GET/authkit-session-roles/serial", "GET/authkit-session/serial", "ns/op", 0},
 	{"gin-contrib/sessions + Redis vs limit (serial)", "GET/sessions-redis/serial", "GET/limit/serial", "ns/op", 0},
 	{"gin-contrib/sessions + Redis vs limit (parallel)", "GET/sessions-redis/parallel", "GET/limit/parallel", "ns/op", 0},
