@@ -337,7 +337,7 @@ func TestLogoutIdempotent(t *testing.T) {
 	expect(t, k.do("POST", "/auth/logout", nil), 401, "authentication_required")
 	expect(t, k.do("POST", "/auth/logout", nil, bearer("a.b.c")...), 401, "invalid_token")
 
-	// A token expired longer ago than ExpiredTokenWindow (found in a log,
+	// A token expired longer ago than Refresh.ExpiredTokenWindow (found in a log,
 	// say) cannot end the session its owner still refreshes.
 	old := k.login("bob", bobPW)
 	k.clock.Advance(15*time.Minute + ginauth.DefaultExpiredTokenWindow + time.Minute)

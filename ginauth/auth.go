@@ -67,7 +67,7 @@ func New(cfg Config) (*Auth, error) {
 	setDefault(&ss.Lifetime, defaultSessionLifetime)
 	setDefault(&ss.IdleTimeout, min(defaultSessionIdleTimeout, ss.Lifetime))
 	setDefault(&ss.MaxPerUser, defaultMaxSessionsPerUser)
-	setDefault(&cfg.ExpiredTokenWindow, defaultExpiredTokenWindow)
+	setDefault(&cfg.Refresh.ExpiredTokenWindow, defaultExpiredTokenWindow)
 	setDefault(&cfg.Refresh.Grace, defaultRefreshGrace)
 	if err := cfg.Throttle.init(); err != nil {
 		return nil, err

@@ -70,13 +70,6 @@ type Config struct {
 
 	// Sessions bounds sessions; see [SessionConfig].
 	Sessions SessionConfig
-	// ExpiredTokenWindow is how long after its expiry an access token
-	// still answers token_expired (when its session is alive, checked
-	// without touching the session); past it, invalid_token without a
-	// store lookup, so an old token tells its holder nothing about the
-	// session. Logout and revocation refuse such a token too. Default 1h;
-	// negative: an expired token is always invalid_token.
-	ExpiredTokenWindow time.Duration
 	// Refresh configures refresh-token rotation; see [RefreshConfig].
 	Refresh RefreshConfig
 	// Throttle slows down password guessing with 429 answers, bounds the
@@ -161,6 +154,14 @@ type RefreshConfig struct {
 	// credentials stop working when that key changes; set it explicitly
 	// to rotate signing keys without logging users out.
 	Key []byte
+	// ExpiredTokenWindow is how long after its expiry an access token
+	// still answers token_expired, the answer that tells a client to
+	// refresh (when its session is alive, checked without touching the
+	// session); past it, invalid_token without a store lookup, so an old
+	// token tells its holder nothing about the session. Logout and
+	// revocation refuse such a token too. Default 1h; negative: an
+	// expired token is always invalid_token.
+	ExpiredTokenWindow time.Duration
 }
 
 // Defaults.

@@ -37,12 +37,12 @@
 //     Content-Length before reading, or while reading.
 //   - 401 invalid_token, with Bearer realm="...", error="invalid_token":
 //     bad signature, wrong alg, iss, aud or kid, garbage; an access token
-//     that expired longer than Config.ExpiredTokenWindow ago (no store
+//     that expired longer than Config.Refresh.ExpiredTokenWindow ago (no store
 //     lookup); a session revoked, logged out, idle or past its lifetime,
 //     its user disabled or its password changed. The client logs in
 //     again.
 //   - 401 token_expired, with the same challenge: the access token
-//     expired less than Config.ExpiredTokenWindow (1 h) ago and its
+//     expired less than Config.Refresh.ExpiredTokenWindow (1 h) ago and its
 //     session is alive (looked at without touching it); the client should
 //     refresh.
 //   - 401 invalid_credentials, with the challenges: wrong password or

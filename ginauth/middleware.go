@@ -180,7 +180,7 @@ func (a *Auth) checkBearer(c *gin.Context, token string) (Principal, error) {
 
 // checkExpired answers an access token whose only fault is its expiry:
 // token_expired (refresh) while its session is alive, looked at without
-// touching it, and only within ExpiredTokenWindow after the expiry; past
+// touching it, and only within Refresh.ExpiredTokenWindow after the expiry; past
 // that, invalid_token without asking the store, so an old token neither
 // tells its holder whether the session lives nor keeps it from idling out.
 func (a *Auth) checkExpired(c *gin.Context, claims *tokens.Claims, sid store.Digest, verr error) error {
@@ -199,9 +199,9 @@ func (a *Auth) checkExpired(c *gin.Context, claims *tokens.Claims, sid store.Dig
 }
 
 // pastExpiredWindow reports an expired token whose expiry lies more than
-// ExpiredTokenWindow back (always, when the window is negative).
+// Refresh.ExpiredTokenWindow back (always, when the window is negative).
 func (a *Auth) pastExpiredWindow(claims *tokens.Claims) bool {
-	w := a.cfg.ExpiredTokenWindow
+	w := a.cfg.Refresh.ExpiredTokenWindow
 	return w < 0 || claims.ExpiresAt == nil || a.cfg.Now().After(claims.ExpiresAt.Add(w))
 }
 

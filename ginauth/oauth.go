@@ -139,7 +139,7 @@ func (a *Auth) TokenHandler() gin.HandlerFunc {
 // access token (token_type_hint is optional and not needed). It ends the
 // token's session, and so every token of it, and answers 200 with an
 // empty body, also for tokens that are unknown or already revoked
-// (§2.2). An access token expired more than Config.ExpiredTokenWindow ago
+// (§2.2). An access token expired more than Config.Refresh.ExpiredTokenWindow ago
 // is answered 200 and revokes nothing, as it cannot log out at
 // [Auth.LogoutHandler] either. Client authentication and errors are those
 // of [Auth.TokenHandler].
@@ -172,7 +172,7 @@ func (a *Auth) RevokeHandler() gin.HandlerFunc {
 
 // sessionOfToken names the session of a refresh token (its tag checked)
 // or of an access token this kit signed, live or expired less than
-// Config.ExpiredTokenWindow ago; ok is false for anything else. Past the
+// Config.Refresh.ExpiredTokenWindow ago; ok is false for anything else. Past the
 // window an old token (from a log, say) cannot end its owner's session,
 // as at [Auth.LogoutHandler].
 func (a *Auth) sessionOfToken(tok string) (username string, sid store.Digest, ok bool) {

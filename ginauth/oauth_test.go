@@ -220,7 +220,7 @@ func testOAuthCrossSite(t *testing.T, newK kitMaker) {
 }
 
 // TestRevokeExpiredTokenWindow: revocation by access token follows the
-// rule of /auth/logout. Within ExpiredTokenWindow of its expiry the token
+// rule of /auth/logout. Within Refresh.ExpiredTokenWindow of its expiry the token
 // still ends its session; past it (a token found in a log, say) the
 // answer is 200 (RFC 7009 §2.2) and the session lives on.
 func TestRevokeExpiredTokenWindow(t *testing.T) { forEachKit(t, testRevokeExpiredTokenWindow) }
