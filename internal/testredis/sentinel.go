@@ -187,19 +187,24 @@ func (s *Sentinel) WaitNewMaster(limit time.Duration, old string) (string, error
 // Wait runs WAIT replicas timeout on one connection to addr after a write
 // of its own, so that it returns once replicas acknowledged every write the
 // master had received before it (the replication stream is ordered). It
-// returns the number of replicas that did.
+// returns the number of replicas that did. On a cluster master the write
+// goes to a key of one of its own slots.
 func Wait(ctx context.Context, addr string, replicas int, timeout time.Duration) (int, error) {
 	c := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true, MaxRetries: -1, PoolSize: 1})
 	defer c.Close()
-	var wait *redis.Cmd
-	_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, "authkit-test:barrier", strconv.FormatInt(time.Now().UnixNano(), 10), time.Minute)
-		wait = p.Do(ctx, "WAIT", replicas, timeout.Milliseconds())
-		return nil
-	})
-	if err != nil {
-		return 0, err
+	key := "authkit-test:barrier"
+	stamp := strconv.FormatInt(time.Now().UnixNano(), 10)
+	// A cluster node answers MOVED for a key of another node's slot: try
+	// other hash tags, a few for each master.
+	for i := 0; ; i++ {
+		err := c.Set(ctx, key, stamp, time.Minute).Err()
+		if err == nil {
+			break
+		}
+		if !strings.HasPrefix(err.Error(), "MOVED") || i == 200 {
+			return 0, err
+		}
+		key = "authkit-test:barrier:{" + strconv.Itoa(i) + "}"
 	}
-	n, err := wait.Int()
-	return n, err
+	return c.Do(ctx, "WAIT", replicas, timeout.Milliseconds()).Int()
 }
