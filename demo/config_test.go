@@ -50,7 +50,8 @@ func TestLoadConfigValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.redis == nil || c.redis.Addr != "127.0.0.1:6380" || c.redis.DB != 3 || !c.redis.ContextTimeoutEnabled {
+	if c.redis == nil || c.redis.mode != redisSingle || c.redis.single.Addr != "127.0.0.1:6380" || c.redis.single.DB != 3 ||
+		!c.redis.single.ContextTimeoutEnabled {
 		t.Fatalf("redis options = %+v", c.redis)
 	}
 	if c.AccessTTL != 2*time.Minute || c.RefreshTTL != time.Hour ||
@@ -69,6 +70,7 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"addr bad port", envAddr, ":99999", envAddr},
 		{"redis url scheme", envRedisURL, "http://127.0.0.1:6379", envRedisURL},
 		{"redis url db", envRedisURL, "redis://127.0.0.1:6379/x", envRedisURL},
+		{"redis mode", envRedisMode, "replicated", envRedisMode},
 		{"prefix with brace", envRedisPrefix, "a{b}:", envRedisPrefix},
 		{"short secret", envSecret, "too-short-secret", envSecret},
 		{"access ttl not a duration", envAccessTTL, "15", envAccessTTL},

@@ -21,7 +21,8 @@
 // otherwise (:8080 for every interface, as the container sets it).
 //
 // Configuration comes from the environment (see config.go and demo/README.md):
-// REDIS_URL, AUTHKIT_ADDR, AUTHKIT_SECRET or AUTHKIT_SECRET_FILE,
+// REDIS_URL (with AUTHKIT_REDIS_MODE single, sentinel or cluster: how
+// to read it), AUTHKIT_ADDR, AUTHKIT_SECRET or AUTHKIT_SECRET_FILE,
 // AUTHKIT_ACCESS_TTL, AUTHKIT_REFRESH_TTL, AUTHKIT_REALM,
 // AUTHKIT_BCRYPT_COST, AUTHKIT_REDIS_PREFIX, AUTHKIT_LOG_FORMAT and
 // AUTHKIT_COOKIE_SECURE.

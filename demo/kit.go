@@ -29,8 +29,8 @@ const (
 
 // openRedis returns a client for cfg's Redis and a store on it; the store
 // logs what CheckEviction finds to logger.
-func openRedis(cfg config, logger *slog.Logger) (*redis.Client, *redisstore.Store, error) {
-	client := redis.NewClient(cfg.redis)
+func openRedis(cfg config, logger *slog.Logger) (redis.UniversalClient, *redisstore.Store, error) {
+	client := cfg.redis.newClient()
 	st, err := redisstore.New(client, redisstore.Options{Prefix: cfg.RedisPrefix, Logger: logger})
 	if err != nil {
 		_ = client.Close()
