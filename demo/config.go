@@ -31,6 +31,7 @@ const (
 	envBcryptCost   = "AUTHKIT_BCRYPT_COST"
 	envLogFormat    = "AUTHKIT_LOG_FORMAT"
 	envCookieSecure = "AUTHKIT_COOKIE_SECURE"
+	envStoreTimeout = "AUTHKIT_STORE_TIMEOUT"
 
 	// defaultAddr is loopback only: a demo started on a laptop is not
 	// reachable from the network until AUTHKIT_ADDR says so (:8080 for
@@ -74,9 +75,12 @@ type config struct {
 	// library's defaults.
 	AccessTTL  time.Duration
 	RefreshTTL time.Duration
-	Realm      string
-	BcryptCost int
-	LogFormat  string
+	// StoreTimeout bounds the store calls of a request (past it, 503);
+	// zero when unset: the library's default.
+	StoreTimeout time.Duration
+	Realm        string
+	BcryptCost   int
+	LogFormat    string
 	// CookieSecure marks the session cookies Secure (and so names them
 	// with the __Host- prefix) even on plain HTTP to a loopback host; see
 	// ginauth.CookieConfig.AlwaysSecure.
@@ -137,6 +141,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 
 	c.AccessTTL = parseDuration(getenv, envAccessTTL, 0, time.Second, 24*time.Hour, bad)
 	c.RefreshTTL = parseDuration(getenv, envRefreshTTL, 0, time.Second, maxRefreshTTL, bad)
+	c.StoreTimeout = parseDuration(getenv, envStoreTimeout, 0, 10*time.Millisecond, 30*time.Second, bad)
 	if access := cmp.Or(c.AccessTTL, tokens.DefaultTTL); access > c.RefreshTTL && c.RefreshTTL > 0 {
 		bad(envAccessTTL, "%v is longer than %s (%v): access tokens must not outlive their session", c.AccessTTL, envRefreshTTL, c.RefreshTTL)
 	}

@@ -107,6 +107,7 @@ func newAuth(cfg config, st store.Store, logger *slog.Logger) (*ginauth.Auth, er
 		Extractors:   []ginauth.Extractor{ginauth.Bearer(), ginauth.Basic()},
 		Cookie:       &ginauth.CookieConfig{AlwaysSecure: cfg.CookieSecure},
 		Sessions:     ginauth.SessionConfig{Lifetime: cfg.RefreshTTL},
+		StoreTimeout: cfg.StoreTimeout,
 		ErrorHandler: quietBasicForScripts,
 		Logger:       logger,
 	})

@@ -48,7 +48,10 @@
 // (the "rejoin" fault). The first failover comes 8 s into the load, each
 // later one 5 s after the previous fault ended and once a replica is in
 // sync again; the run ends 6 s after the last (-duration, default 2m
-// there, only bounds it). A fault ends when the new master serves.
+// there, only bounds it). A fault ends when the new master serves. The
+// demo runs with AUTHKIT_STORE_TIMEOUT=2s in these modes, so that a 503
+// means Redis failed, not that a busy machine paused the demo past its
+// default 300 ms deadline.
 //
 // Before each failover the tool makes sure every replica has every write
 // (WAIT 1 on each master): Redis replicates asynchronously, so a login or

@@ -35,6 +35,9 @@ const (
 	// settleAfter is how long the load goes on after the last failover
 	// ended, to show that every request succeeds again.
 	settleAfter = 6 * time.Second
+	// failoverStoreTimeout is the demo's store deadline in these modes
+	// (AUTHKIT_STORE_TIMEOUT), as TestSentinelFailover's in ginauth.
+	failoverStoreTimeout = 2 * time.Second
 	// firstFailover is when the first failover comes, at the latest.
 	firstFailover = 8 * time.Second
 	// calmGap is the least time between the end of one fault and the
