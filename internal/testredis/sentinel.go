@@ -7,12 +7,13 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/gin-authkit/authkit/internal/redisproc"
 )
 
 // SentinelMaster is the name the Sentinels of [StartSentinel] monitor.
@@ -188,23 +189,7 @@ func (s *Sentinel) WaitNewMaster(limit time.Duration, old string) (string, error
 // of its own, so that it returns once replicas acknowledged every write the
 // master had received before it (the replication stream is ordered). It
 // returns the number of replicas that did. On a cluster master the write
-// goes to a key of one of its own slots.
+// goes to a key of one of its own slots. (It is [redisproc.Wait].)
 func Wait(ctx context.Context, addr string, replicas int, timeout time.Duration) (int, error) {
-	c := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true, MaxRetries: -1, PoolSize: 1})
-	defer c.Close()
-	key := "authkit-test:barrier"
-	stamp := strconv.FormatInt(time.Now().UnixNano(), 10)
-	// A cluster node answers MOVED for a key of another node's slot: try
-	// other hash tags, a few for each master.
-	for i := 0; ; i++ {
-		err := c.Set(ctx, key, stamp, time.Minute).Err()
-		if err == nil {
-			break
-		}
-		if !strings.HasPrefix(err.Error(), "MOVED") || i == 200 {
-			return 0, err
-		}
-		key = "authkit-test:barrier:{" + strconv.Itoa(i) + "}"
-	}
-	return c.Do(ctx, "WAIT", replicas, timeout.Milliseconds()).Int()
+	return redisproc.Wait(ctx, addr, replicas, timeout)
 }
