@@ -46,7 +46,7 @@ var commands = map[string]command{
 // cliEnv is what a user command works with.
 type cliEnv struct {
 	cfg    config
-	client *redis.Client
+	client redis.UniversalClient
 	store  *redisstore.Store
 	// logger writes to stderr, in AUTHKIT_LOG_FORMAT: the audit events of
 	// password changes and of disabling or enabling a user.

@@ -14,8 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/gin-authkit/authkit/tokens"
 )
 
@@ -34,6 +32,7 @@ const (
 	envLogFormat    = "AUTHKIT_LOG_FORMAT"
 	envCookieSecure = "AUTHKIT_COOKIE_SECURE"
 	envMetricsAddr  = "AUTHKIT_METRICS_ADDR"
+	envStoreTimeout = "AUTHKIT_STORE_TIMEOUT"
 
 	// defaultAddr is loopback only: a demo started on a laptop is not
 	// reachable from the network until AUTHKIT_ADDR says so (:8080 for
@@ -61,10 +60,10 @@ const (
 // config is the demo's configuration, read from the environment.
 type config struct {
 	Addr string
-	// redis holds the client options parsed from REDIS_URL; nil selects
-	// the in-memory store. The URL itself is never kept: it may hold a
-	// password.
-	redis       *redis.Options
+	// redis holds the client options parsed from REDIS_URL in the
+	// topology of AUTHKIT_REDIS_MODE; nil selects the in-memory store.
+	// The URL itself is never kept: it may hold a password.
+	redis       *redisConfig
 	RedisPrefix string
 	// secret is the HS256 key, from AUTHKIT_SECRET or the file named by
 	// AUTHKIT_SECRET_FILE; nil when neither is set.
@@ -77,9 +76,12 @@ type config struct {
 	// library's defaults.
 	AccessTTL  time.Duration
 	RefreshTTL time.Duration
-	Realm      string
-	BcryptCost int
-	LogFormat  string
+	// StoreTimeout bounds the store calls of a request (past it, 503);
+	// zero when unset: the library's default.
+	StoreTimeout time.Duration
+	Realm        string
+	BcryptCost   int
+	LogFormat    string
 	// CookieSecure marks the session cookies Secure (and so names them
 	// with the __Host- prefix) even on plain HTTP to a loopback host; see
 	// ginauth.CookieConfig.AlwaysSecure.
@@ -116,16 +118,21 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 	}
 
-	if raw := getenv(envRedisURL); raw != "" {
-		opts, err := redis.ParseURL(raw)
+	switch raw, mode := getenv(envRedisURL), getenv(envRedisMode); {
+	case mode != "" && !validRedisMode(mode):
+		bad(envRedisMode, "%q must be single, sentinel or cluster", mode)
+	case raw == "" && mode != "":
+		bad(envRedisMode, "is set but %s is not", envRedisURL)
+	case raw != "":
+		r, err := parseRedis(mode, raw)
 		if err != nil {
-			bad(envRedisURL, "not a valid Redis URL such as redis://127.0.0.1:6379/0: %v", redactURLError(err))
+			which := ""
+			if mode != "" {
+				which = " for " + envRedisMode + "=" + mode
+			}
+			bad(envRedisURL, "not a valid Redis URL%s such as %s: %v", which, redisURLExample(mode), redactURLError(err))
 		} else {
-			// Without it go-redis ignores context deadlines on the socket,
-			// and a hung Redis would hold requests far past StoreTimeout;
-			// redisstore.New refuses such clients.
-			opts.ContextTimeoutEnabled = true
-			c.redis = opts
+			c.redis = r
 		}
 	}
 	if strings.ContainsAny(c.RedisPrefix, "{}") || strings.ContainsFunc(c.RedisPrefix, isControlOrSpace) {
@@ -145,6 +152,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 
 	c.AccessTTL = parseDuration(getenv, envAccessTTL, 0, time.Second, 24*time.Hour, bad)
 	c.RefreshTTL = parseDuration(getenv, envRefreshTTL, 0, time.Second, maxRefreshTTL, bad)
+	c.StoreTimeout = parseDuration(getenv, envStoreTimeout, 0, 10*time.Millisecond, 30*time.Second, bad)
 	if access := cmp.Or(c.AccessTTL, tokens.DefaultTTL); access > c.RefreshTTL && c.RefreshTTL > 0 {
 		bad(envAccessTTL, "%v is longer than %s (%v): access tokens must not outlive their session", c.AccessTTL, envRefreshTTL, c.RefreshTTL)
 	}
@@ -290,11 +298,9 @@ func orDefault(s, def string) string {
 func isControl(r rune) bool        { return r < 0x20 || r == 0x7f }
 func isControlOrSpace(r rune) bool { return isControl(r) || r == ' ' }
 
-// redisTarget describes the Redis of opts for messages: address and
+// redisTarget describes the Redis of r for messages: addresses and
 // database, never the credentials.
-func redisTarget(opts *redis.Options) string {
-	return fmt.Sprintf("%s (database %d)", opts.Addr, opts.DB)
-}
+func redisTarget(r *redisConfig) string { return r.String() }
 
 // loadSigningKey reads an EdDSA or ES256 private key from a PEM file. Its
 // kid is derived from the public key, so a new key gets a new kid and the

@@ -45,15 +45,16 @@ func TestLoadConfigValues(t *testing.T) {
 	c, err := loadConfig(envOf(map[string]string{
 		envAddr: "127.0.0.1:9000", envRedisURL: "redis://:pw@127.0.0.1:6380/3", envRedisPrefix: "app:",
 		envSecret: testSecret, envAccessTTL: "2m", envRefreshTTL: "1h", envRealm: "r",
-		envBcryptCost: "4", envLogFormat: "json",
+		envBcryptCost: "4", envLogFormat: "json", envStoreTimeout: "2s",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.redis == nil || c.redis.Addr != "127.0.0.1:6380" || c.redis.DB != 3 || !c.redis.ContextTimeoutEnabled {
+	if c.redis == nil || c.redis.mode != redisSingle || c.redis.single.Addr != "127.0.0.1:6380" || c.redis.single.DB != 3 ||
+		!c.redis.single.ContextTimeoutEnabled {
 		t.Fatalf("redis options = %+v", c.redis)
 	}
-	if c.AccessTTL != 2*time.Minute || c.RefreshTTL != time.Hour ||
+	if c.AccessTTL != 2*time.Minute || c.RefreshTTL != time.Hour || c.StoreTimeout != 2*time.Second ||
 		c.BcryptCost != 4 || string(c.secret) != testSecret || c.LogFormat != "json" {
 		t.Fatalf("config = %+v", c)
 	}
@@ -69,6 +70,7 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"addr bad port", envAddr, ":99999", envAddr},
 		{"redis url scheme", envRedisURL, "http://127.0.0.1:6379", envRedisURL},
 		{"redis url db", envRedisURL, "redis://127.0.0.1:6379/x", envRedisURL},
+		{"redis mode", envRedisMode, "replicated", envRedisMode},
 		{"prefix with brace", envRedisPrefix, "a{b}:", envRedisPrefix},
 		{"short secret", envSecret, "too-short-secret", envSecret},
 		{"access ttl not a duration", envAccessTTL, "15", envAccessTTL},
@@ -76,6 +78,8 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"access ttl negative", envAccessTTL, "-1m", envAccessTTL},
 		{"access ttl too long", envAccessTTL, "48h", envAccessTTL},
 		{"refresh ttl garbage", envRefreshTTL, "forever", envRefreshTTL},
+		{"store timeout too short", envStoreTimeout, "5ms", envStoreTimeout},
+		{"store timeout not a duration", envStoreTimeout, "2", envStoreTimeout},
 		{"refresh ttl shorter than access", envRefreshTTL, "1m", envAccessTTL},
 		{"realm with quote", envRealm, `a"b`, envRealm},
 		{"realm with newline", envRealm, "a\nb", envRealm},

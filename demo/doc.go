@@ -21,11 +21,13 @@
 // otherwise (:8080 for every interface, as the container sets it).
 //
 // Configuration comes from the environment (see config.go and demo/README.md):
-// REDIS_URL, AUTHKIT_ADDR, AUTHKIT_SECRET or AUTHKIT_SECRET_FILE,
-// AUTHKIT_ACCESS_TTL, AUTHKIT_REFRESH_TTL, AUTHKIT_REALM,
-// AUTHKIT_BCRYPT_COST, AUTHKIT_REDIS_PREFIX, AUTHKIT_LOG_FORMAT,
-// AUTHKIT_COOKIE_SECURE and AUTHKIT_METRICS_ADDR (Prometheus metrics at
-// /metrics on a listener of their own; unset, none).
+// REDIS_URL (with AUTHKIT_REDIS_MODE single, sentinel or cluster: how
+// to read it), AUTHKIT_ADDR, AUTHKIT_SECRET or AUTHKIT_SECRET_FILE,
+// AUTHKIT_ACCESS_TTL, AUTHKIT_REFRESH_TTL, AUTHKIT_STORE_TIMEOUT,
+// AUTHKIT_REALM, AUTHKIT_BCRYPT_COST, AUTHKIT_REDIS_PREFIX,
+// AUTHKIT_LOG_FORMAT, AUTHKIT_COOKIE_SECURE and AUTHKIT_METRICS_ADDR
+// (Prometheus metrics at /metrics on a listener of their own; unset,
+// none).
 //
 // Usernames given to the CLI are canonical (store.CanonicalUsername):
 // "--username Alice" names the user alice.

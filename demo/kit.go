@@ -30,8 +30,8 @@ const (
 
 // openRedis returns a client for cfg's Redis and a store on it; the store
 // logs what CheckEviction finds to logger.
-func openRedis(cfg config, logger *slog.Logger) (*redis.Client, *redisstore.Store, error) {
-	client := redis.NewClient(cfg.redis)
+func openRedis(cfg config, logger *slog.Logger) (redis.UniversalClient, *redisstore.Store, error) {
+	client := cfg.redis.newClient()
 	st, err := redisstore.New(client, redisstore.Options{Prefix: cfg.RedisPrefix, Logger: logger})
 	if err != nil {
 		_ = client.Close()
@@ -109,6 +109,7 @@ func newAuth(cfg config, st store.Store, logger *slog.Logger, obs observe.Observ
 		Extractors:   []ginauth.Extractor{ginauth.Bearer(), ginauth.Basic()},
 		Cookie:       &ginauth.CookieConfig{AlwaysSecure: cfg.CookieSecure},
 		Sessions:     ginauth.SessionConfig{Lifetime: cfg.RefreshTTL},
+		StoreTimeout: cfg.StoreTimeout,
 		ErrorHandler: quietBasicForScripts,
 		Logger:       logger,
 		Observer:     obs,

@@ -103,13 +103,14 @@ Commands:
 The user commands work on the Redis named by REDIS_URL. Without REDIS_URL,
 serve uses an in-memory store and seeds two users whose passwords it prints.
 
-Environment: REDIS_URL, AUTHKIT_ADDR (127.0.0.1:8080; :8080 for every
+Environment: REDIS_URL, AUTHKIT_REDIS_MODE (single, sentinel or cluster:
+how to read REDIS_URL), AUTHKIT_ADDR (127.0.0.1:8080; :8080 for every
 interface), AUTHKIT_SECRET or AUTHKIT_SECRET_FILE (a file holding it; >= 32
 bytes, required with Redis), AUTHKIT_ACCESS_TTL (15m), AUTHKIT_REFRESH_TTL
-(720h), AUTHKIT_REALM (authkit-demo), AUTHKIT_BCRYPT_COST (12),
-AUTHKIT_REDIS_PREFIX (authkit:), AUTHKIT_LOG_FORMAT (text or json),
-AUTHKIT_COOKIE_SECURE (unset: Secure cookies except on plain HTTP to
-loopback).
+(720h), AUTHKIT_STORE_TIMEOUT (300ms), AUTHKIT_REALM (authkit-demo),
+AUTHKIT_BCRYPT_COST (12), AUTHKIT_REDIS_PREFIX (authkit:), AUTHKIT_LOG_FORMAT
+(text or json), AUTHKIT_COOKIE_SECURE (unset: Secure cookies except on plain
+HTTP to loopback).
 
 Usernames are compared in lower case: --username Alice names alice.
 

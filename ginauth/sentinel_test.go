@@ -96,6 +96,35 @@ func testFailover(t *testing.T, waitReplicas int, force func(*testing.T, *testre
 		ContextTimeoutEnabled: true, DialTimeout: 250 * time.Millisecond,
 	})
 	t.Cleanup(func() { rdb.Close() })
+	l := newFailoverLoad(t, rdb, waitReplicas)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	master, err := s.MasterAddr(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.run(t, failoverSteps{
+		replicated: func(ctx context.Context) error {
+			if n, err := testredis.Wait(ctx, master, 1, 5*time.Second); err != nil || n != 1 {
+				return fmt.Errorf("WAIT acknowledged by %d replicas, %v", n, err)
+			}
+			return nil
+		},
+		force: func(t *testing.T) { force(t, s, master) },
+		promoted: func(t *testing.T) string {
+			newMaster, err := s.WaitNewMaster(30*time.Second, master)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return fmt.Sprintf("master %s → %s: Sentinels named the new master", master, newMaster)
+		},
+	})
+}
+
+// newFailoverLoad builds the kit on rdb with a store that waits for
+// waitReplicas replicas, and creates the fixture's users and sessions.
+func newFailoverLoad(t *testing.T, rdb redis.UniversalClient, waitReplicas int) *failoverLoad {
 	// A store timeout well above any pause of a busy machine: a 503 then
 	// means the store failed, not that the test was slow. The logins all
 	// come from one address, which the throttle would soon refuse.
@@ -114,15 +143,29 @@ func testFailover(t *testing.T, waitReplicas int, force func(*testing.T, *testre
 	k.rdb, k.trips, k.prefix = rdb, &counter{}, "failover:"
 	l := &failoverLoad{k: k, durable: waitReplicas > 0}
 	l.setup(t)
+	return l
+}
 
+// failoverSteps are what a failover test supplies to [failoverLoad.run].
+type failoverSteps struct {
+	// replicated returns once the replicas acknowledged every write
+	// acknowledged so far.
+	replicated func(ctx context.Context) error
+	// force starts the failover.
+	force func(t *testing.T)
+	// promoted waits until the new master is in place, and describes it.
+	promoted func(t *testing.T) string
+}
+
+// run puts the fixture under load from four clients, forces a failover
+// once a second of load has passed and a barrier has been replicated,
+// waits for recovery (no 503 for 2 s since the new master was in place,
+// at most 30 s after the failover started), and checks the outcomes.
+func (l *failoverLoad) run(t *testing.T, steps failoverSteps) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	master, err := s.MasterAddr(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n, err := testredis.Wait(ctx, master, 1, 5*time.Second); err != nil || n != 1 {
-		t.Fatalf("setup not replicated: WAIT acknowledged by %d replicas, %v", n, err)
+	if err := steps.replicated(ctx); err != nil {
+		t.Fatalf("setup not replicated: %v", err)
 	}
 
 	stop := make(chan struct{})
@@ -135,19 +178,16 @@ func testFailover(t *testing.T, waitReplicas int, force func(*testing.T, *testre
 
 	time.Sleep(time.Second) // load before the failover
 	l.barrier = time.Now()
-	if n, err := testredis.Wait(ctx, master, 1, 5*time.Second); err != nil || n != 1 {
-		t.Fatalf("barrier: WAIT acknowledged by %d replicas, %v", n, err)
+	if err := steps.replicated(ctx); err != nil {
+		t.Fatalf("barrier: %v", err)
 	}
 	start := time.Now()
-	force(t, s, master)
-	newMaster, err := s.WaitNewMaster(30*time.Second, master)
-	if err != nil {
-		t.Fatal(err)
-	}
+	steps.force(t)
+	what := steps.promoted(t)
 	promoted := time.Now()
 
-	// Recovered: no 503 for 2 s since the new master was named. The load
-	// runs for at most 30 s after the failover started.
+	// Recovered: no 503 for 2 s since the new master was in place. The
+	// load runs for at most 30 s after the failover started.
 	deadline := start.Add(30 * time.Second)
 	for {
 		quiet := promoted
@@ -168,7 +208,7 @@ func testFailover(t *testing.T, waitReplicas int, force func(*testing.T, *testre
 	stop = make(chan struct{}) // for the deferred close
 
 	l.check(t, start)
-	t.Logf("master %s → %s: Sentinels named the new master %v after the failover started", master, newMaster, promoted.Sub(start).Round(time.Millisecond))
+	t.Logf("%s %v after the failover started", what, promoted.Sub(start).Round(time.Millisecond))
 
 	// After recovery every session answers as it should.
 	for _, tok := range l.valid {

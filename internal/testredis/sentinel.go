@@ -7,12 +7,13 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/gin-authkit/authkit/internal/redisproc"
 )
 
 // SentinelMaster is the name the Sentinels of [StartSentinel] monitor.
@@ -187,19 +188,8 @@ func (s *Sentinel) WaitNewMaster(limit time.Duration, old string) (string, error
 // Wait runs WAIT replicas timeout on one connection to addr after a write
 // of its own, so that it returns once replicas acknowledged every write the
 // master had received before it (the replication stream is ordered). It
-// returns the number of replicas that did.
+// returns the number of replicas that did. On a cluster master the write
+// goes to a key of one of its own slots. (It is [redisproc.Wait].)
 func Wait(ctx context.Context, addr string, replicas int, timeout time.Duration) (int, error) {
-	c := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true, MaxRetries: -1, PoolSize: 1})
-	defer c.Close()
-	var wait *redis.Cmd
-	_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, "authkit-test:barrier", strconv.FormatInt(time.Now().UnixNano(), 10), time.Minute)
-		wait = p.Do(ctx, "WAIT", replicas, timeout.Milliseconds())
-		return nil
-	})
-	if err != nil {
-		return 0, err
-	}
-	n, err := wait.Int()
-	return n, err
+	return redisproc.Wait(ctx, addr, replicas, timeout)
 }

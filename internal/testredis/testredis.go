@@ -242,13 +242,18 @@ func (s *Server) Shutdown() {
 	}
 }
 
-// Cluster is a private Redis Cluster of masters without replicas, on
-// loopback ports, for tests that must see keys spread over several nodes.
+// Cluster is a private Redis Cluster on loopback ports, for tests that
+// must see keys spread over several nodes: masters only ([StartCluster]),
+// or a replica per master ([StartClusterWithReplicas]) for tests that
+// fail a master over.
 type Cluster struct {
-	// Addrs are the masters' addresses, host:port.
+	// Addrs are the masters' addresses at the start, host:port.
 	Addrs []string
-	// Nodes are the masters' processes.
+	// Nodes are the masters' processes at the start.
 	Nodes []*Server
+	// Replicas[i] is the replica of Nodes[i] at the start; none without
+	// StartClusterWithReplicas.
+	Replicas []*Server
 }
 
 // StartCluster starts n redis-server processes in cluster mode, without

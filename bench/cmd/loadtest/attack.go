@@ -72,7 +72,7 @@ func runAttack(ctx context.Context, c config) error {
 
 func attackStack(ctx context.Context, c config, s stack) error {
 	srv, addr := s.srv, s.addr
-	d := newDemo(s.bin, s.dir, srv.Addr, addr, randomHex(32), 0)
+	d := newDemo(s.bin, s.dir, modeSingle, "redis://"+srv.Addr+"/0", addr, randomHex(32), 0)
 	if err := d.start(ctx); err != nil {
 		return err
 	}

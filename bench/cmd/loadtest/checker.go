@@ -20,12 +20,15 @@ type fault struct {
 	// usersReady is when the users were created again after a restart;
 	// zero until then, and for other faults.
 	usersReady time.Time
-	detail     string
+	// barrier is, for a failover, when the tool last made sure the
+	// replicas had every write: writes acknowledged after it may be lost.
+	barrier time.Time
+	detail  string
 
 	// Filled by record, under the timeline's lock.
-	n503    int
-	last503 time.Time
-	lost    int // sessions lost to this restart
+	n503              int
+	first503, last503 time.Time
+	lost              int // sessions lost to this restart
 }
 
 // timeline holds the faults, and the gate workers wait at to log in while
@@ -95,13 +98,21 @@ func (tl *timeline) during(start, end time.Time) *fault {
 	return nil
 }
 
-// lostTo returns the restart that killed Redis after a session's login
-// started and before end, or nil: such a session is gone.
-func (tl *timeline) lostTo(loginStart, end time.Time) *fault {
+// lostTo returns the fault that may have destroyed session s before end,
+// or nil: a restart that killed Redis after the session's login started,
+// or a failover that started before end whose barrier came before the
+// session's latest write was acknowledged, the write itself coming before
+// the failover ended (plus recovery): asynchronous replication may have
+// lost that write.
+func (tl *timeline) lostTo(s *session, end time.Time) *fault {
 	tl.mu.Lock()
 	defer tl.mu.Unlock()
 	for _, f := range tl.faults {
-		if f.name == "restart" && loginStart.Before(f.start) && !f.start.After(end) {
+		switch {
+		case f.name == "restart" && s.loginStart.Before(f.start) && !f.start.After(end):
+			return f
+		case !f.barrier.IsZero() && !s.acked.Before(f.barrier) && !f.start.After(end) &&
+			(f.end.IsZero() || s.acked.Before(f.end.Add(recovery))):
 			return f
 		}
 	}
@@ -149,7 +160,7 @@ const (
 	wrong                       // anything else
 )
 
-var outcomeNames = [...]string{"", "503 in fault", "lost to restart", "users missing", "WRONG"}
+var outcomeNames = [...]string{"", "503 in fault", "lost in a restart or failover", "users missing", "WRONG"}
 
 // judge decides what a is worth as an answer to o; s is the session the
 // request presented (nil for none). For a wrong answer it says why.
@@ -179,6 +190,9 @@ func (lt *loadtest) judge(o op, a answer, u user, s *session) (outcome, string) 
 		}
 		lt.tl.mu.Lock()
 		f.n503++
+		if f.first503.IsZero() || a.start.Before(f.first503) {
+			f.first503 = a.start
+		}
 		if a.end.After(f.last503) {
 			f.last503 = a.end
 		}
@@ -187,7 +201,7 @@ func (lt *loadtest) judge(o op, a answer, u user, s *session) (outcome, string) 
 	case a.status >= 200 && a.status < 300:
 		return wrong, "success that should not be a success"
 	case a.status == 401 && s != nil && (a.code == "invalid_token" || a.code == "invalid_grant"):
-		if f := lt.tl.lostTo(s.loginStart, a.end); f != nil {
+		if f := lt.tl.lostTo(s, a.end); f != nil {
 			return lost, ""
 		}
 		return wrong, "valid session answered 401"

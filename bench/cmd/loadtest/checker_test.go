@@ -17,11 +17,17 @@ func TestJudge(t *testing.T) {
 	tl.faults = []*fault{
 		{name: "pause", start: at(0), end: at(2)},
 		{name: "restart", start: at(10), end: at(10.6), usersReady: at(11)},
+		{name: "failover", start: at(20), end: at(22), barrier: at(19.5)},
 	}
 	lt := &loadtest{tl: tl}
 	alice := user{name: "alice"}
 	old := &session{loginStart: at(5)}    // created before the restart
 	fresh := &session{loginStart: at(12)} // created after it
+	// Around the failover: the latest write of each acknowledged before the
+	// barrier, between the barrier and the failover's end, and after.
+	replicated := &session{loginStart: at(12), acked: at(19)}
+	unreplicated := &session{loginStart: at(12), acked: at(19.8)}
+	later := &session{loginStart: at(12), acked: at(25)}
 	ans := func(from float64, status int, code, body string) answer {
 		return answer{status: status, code: code, body: []byte(body), retryAfter: status == 503,
 			start: at(from), end: at(from + 0.01)}
@@ -52,6 +58,10 @@ func TestJudge(t *testing.T) {
 		{"valid login throttled", opLogin, ans(15, 429, "too_many_attempts", ""), nil, wrong, "valid login answered 429"},
 		{"wrong password throttled", opWrongPassword, ans(15, 429, "too_many_attempts", ""), nil, normal, ""},
 		{"unexpected status", opUnknownPath, ans(15, 500, "internal_error", ""), nil, wrong, "unexpected 500"},
+		{"503 in the failover", opMe, ans(21, 503, "unavailable", ""), replicated, unavailable, ""},
+		{"replicated session answered 401 after the failover", opMe, ans(23, 401, "invalid_token", ""), replicated, wrong, "valid session answered 401"},
+		{"rotation after the barrier lost in the failover", opRefresh, ans(23, 401, "invalid_grant", ""), unreplicated, lost, ""},
+		{"session written after the failover answered 401", opRefresh, ans(26, 401, "invalid_grant", ""), later, wrong, "valid session answered 401"},
 		{"no answer", opMe, answer{err: errors.New("connection refused"), start: at(15), end: at(15)}, fresh, wrong, "no answer"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -32,6 +32,37 @@
 // Everything is bounded: -duration, -max-requests, and a timeout on every
 // request, process start and CLI call. The tool stops what it started.
 //
+// # Failover: Sentinel and Cluster
+//
+//	go run ./cmd/loadtest -redis sentinel
+//	go run ./cmd/loadtest -redis cluster
+//
+// run the same load against the demo on a private Sentinel set (a master,
+// one replica, three Sentinels: AUTHKIT_REDIS_MODE=sentinel) or a private
+// Redis Cluster (three masters with a replica each, node timeout 2 s:
+// AUTHKIT_REDIS_MODE=cluster), and force two failovers (-faults, default
+// failover,kill-master): a coordinated one (SENTINEL FAILOVER, or CLUSTER
+// FAILOVER on the replica of the first master's slots), then the master
+// killed with SIGKILL, which the Sentinels or the cluster replace; the
+// killed server is then started again, empty, and rejoins as a replica
+// (the "rejoin" fault). The first failover comes 8 s into the load, each
+// later one 5 s after the previous fault ended and once a replica is in
+// sync again; the run ends 6 s after the last (-duration, default 2m
+// there, only bounds it). A fault ends when the new master serves. The
+// demo runs with AUTHKIT_STORE_TIMEOUT=2s in these modes, so that a 503
+// means Redis failed, not that a busy machine paused the demo past its
+// default 300 ms deadline.
+//
+// Before each failover the tool makes sure every replica has every write
+// (WAIT 1 on each master): Redis replicates asynchronously, so a login or
+// refresh acknowledged after that barrier may be lost with the failover,
+// and its 401 is counted as a lost session, not a wrong answer. Every
+// other criterion above holds unchanged: no success that must not be one,
+// no 401 for a session written before the barrier, 503 only from a
+// fault's start to 2 s after its end. For each fault the report gives the
+// 503 window and when every request succeeded again, relative to the
+// fault's start, and the sessions lost.
+//
 // # Attacks on the login
 //
 //	go run ./cmd/loadtest -attack

@@ -41,6 +41,8 @@ type config struct {
 	faults      []string
 	seed        uint64
 
+	redisMode string // -redis: single, sentinel or cluster
+
 	attack bool          // run the attack scenarios instead of the load
 	flood  time.Duration // how long scenario 2 of the attacks lasts
 }
@@ -54,11 +56,36 @@ func main() {
 	flag.Int64Var(&c.maxRequests, "max-requests", 5_000_000, "stop after this many requests")
 	flag.IntVar(&c.users, "users", 24, "simulated users, each its own client (1 to 200); every fourth is an admin")
 	flag.StringVar(&c.demoBin, "demo", "", "demo binary to run (default: go build the demo of ../)")
-	flag.StringVar(&faults, "faults", strings.Join(faultKinds, ","), "faults to inject, in order, spread over the run (\"\" for none): "+strings.Join(faultKinds, ","))
+	flag.StringVar(&faults, "faults", strings.Join(faultKinds, ","), "faults to inject, in order, spread over the run (\"\" for none): "+strings.Join(faultKinds, ",")+
+		"; with -redis sentinel or cluster: "+strings.Join(failoverKinds, ",")+" (the default there)")
+	flag.StringVar(&c.redisMode, "redis", modeSingle, "Redis topology for the demo: single (one server, faults "+strings.Join(faultKinds, ",")+
+		"), sentinel (master, replica, three Sentinels) or cluster (three masters with a replica each); the last two force failovers")
 	flag.Uint64Var(&c.seed, "seed", 0, "seed of the request mix (default: random)")
 	flag.BoolVar(&c.attack, "attack", false, "run the three attack scenarios at the demo's default bcrypt cost instead of the load")
 	flag.DurationVar(&c.flood, "flood", 15*time.Second, "with -attack: how long the 40-address flood lasts (5s to 20s)")
 	flag.Parse()
+	set := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	known := faultKinds
+	switch c.redisMode {
+	case modeSingle:
+	case modeSentinel, modeCluster:
+		known = failoverKinds
+		if !set["faults"] {
+			faults = strings.Join(failoverKinds, ",")
+		}
+		if !set["duration"] {
+			// The run ends 6 s after the last failover; this only bounds it.
+			c.duration = 2 * time.Minute
+		}
+		if c.attack {
+			fmt.Fprintln(os.Stderr, "loadtest: -attack runs on a single Redis only")
+			os.Exit(2)
+		}
+	default:
+		fmt.Fprintln(os.Stderr, "loadtest: -redis must be single, sentinel or cluster")
+		os.Exit(2)
+	}
 	if c.flood < 5*time.Second || c.flood > 20*time.Second {
 		fmt.Fprintln(os.Stderr, "loadtest: -flood must be 5s to 20s")
 		os.Exit(2)
@@ -71,8 +98,8 @@ func main() {
 		if f == "" {
 			continue
 		}
-		if !slices.Contains(faultKinds, f) {
-			fmt.Fprintf(os.Stderr, "loadtest: unknown fault %q (known: %s)\n", f, strings.Join(faultKinds, ","))
+		if !slices.Contains(known, f) {
+			fmt.Fprintf(os.Stderr, "loadtest: unknown fault %q for -redis %s (known: %s)\n", f, c.redisMode, strings.Join(known, ","))
 			os.Exit(2)
 		}
 		c.faults = append(c.faults, f)
@@ -106,9 +133,11 @@ var errFailed = errors.New("pass criteria not met")
 type loadtest struct {
 	base    string // http://host:port of the demo
 	demo    *demo
-	redis   *redisproc.Server
-	ctl     *redis.Client // fault injection and nothing else
-	users   []user        // every account, the monitor's included
+	mode    string            // -redis
+	redis   *redisproc.Server // -redis single
+	ctl     *redis.Client     // -redis single: fault injection and nothing else
+	topo    topology          // -redis sentinel or cluster
+	users   []user            // every account, the monitor's included
 	tl      *timeline
 	tally   *tally
 	garbage *http.Client
@@ -120,7 +149,7 @@ func (lt *loadtest) take() bool { return lt.budget.Add(-1) >= 0 }
 
 // countLost counts a session lost to the restart that destroyed it.
 func (lt *loadtest) countLost(s *session, end time.Time) {
-	if f := lt.tl.lostTo(s.loginStart, end); f != nil {
+	if f := lt.tl.lostTo(s, end); f != nil {
 		lt.tl.mu.Lock()
 		f.lost++
 		lt.tl.mu.Unlock()
@@ -128,15 +157,17 @@ func (lt *loadtest) countLost(s *session, end time.Time) {
 }
 
 // stack is what both modes run on: the demo binary, a directory for its
-// and Redis's logs, a private redis-server and the demo's free address.
+// and Redis's logs, a private redis-server (or with -redis sentinel or
+// cluster, a private topology) and the demo's free address.
 type stack struct {
 	bin, dir, addr string
 	srv            *redisproc.Server
+	topo           topology
 }
 
-// withStack builds the demo, starts a private redis-server and picks the
-// demo's address, runs f on them, and cleans up; the logs are kept when f
-// fails.
+// withStack builds the demo, starts a private redis-server or topology
+// and picks the demo's address, runs f on them, and cleans up; the logs
+// are kept when f fails.
 func withStack(ctx context.Context, c config, name string, f func(s stack) error) (err error) {
 	dir, err := os.MkdirTemp("", "authkit-"+name+"-")
 	if err != nil {
@@ -153,16 +184,22 @@ func withStack(ctx context.Context, c config, name string, f func(s stack) error
 	if err != nil {
 		return err
 	}
-	srv, err := redisproc.Start(dir)
-	if err != nil {
+	s := stack{bin: bin, dir: dir}
+	if c.redisMode == modeSingle || c.redisMode == "" {
+		if s.srv, err = redisproc.Start(dir); err != nil {
+			return err
+		}
+		defer s.srv.Close()
+	} else {
+		if s.topo, err = startTopology(c.redisMode, dir); err != nil {
+			return err
+		}
+		defer s.topo.close()
+	}
+	if s.addr, err = redisproc.FreeAddr(); err != nil {
 		return err
 	}
-	defer srv.Close()
-	addr, err := redisproc.FreeAddr()
-	if err != nil {
-		return err
-	}
-	return f(stack{bin: bin, dir: dir, addr: addr, srv: srv})
+	return f(s)
 }
 
 func run(ctx context.Context, c config) error {
@@ -170,9 +207,10 @@ func run(ctx context.Context, c config) error {
 }
 
 func runLoad(ctx context.Context, c config, s stack) error {
-	bin, dir, srv, addr := s.bin, s.dir, s.srv, s.addr
-	lt, mon := newLoadtest(c, bin, dir, srv, addr)
-	defer lt.ctl.Close()
+	lt, mon := newLoadtest(c, s)
+	if lt.ctl != nil {
+		defer lt.ctl.Close()
+	}
 
 	if err := lt.demo.start(ctx); err != nil {
 		return err
@@ -186,8 +224,12 @@ func runLoad(ctx context.Context, c config, s stack) error {
 	if err := lt.demo.createUsers(ctx, lt.users); err != nil {
 		return err
 	}
-	fmt.Printf("loadtest: demo on %s, private redis-server on %s, %d users (%d admins) created with the demo CLI in %v; seed %d\n",
-		addr, srv.Addr, c.users, (c.users+3)/4, time.Since(t0).Round(time.Millisecond), c.seed)
+	where := "private redis-server on " + lt.ctlAddr()
+	if lt.topo != nil {
+		where = "private " + lt.topo.describe()
+	}
+	fmt.Printf("loadtest: demo on %s, %s, %d users (%d admins) created with the demo CLI in %v; seed %d\n",
+		s.addr, where, c.users, (c.users+3)/4, time.Since(t0).Round(time.Millisecond), c.seed)
 
 	before, err := mon.settle(ctx, -1)
 	if err != nil {
@@ -224,19 +266,34 @@ func runLoad(ctx context.Context, c config, s stack) error {
 	return nil
 }
 
-// newLoadtest prepares a run against the demo bin, which will listen on
-// addr and use the Redis srv: a random secret, the users (every fourth an
+// newLoadtest prepares a run against the demo of s, which will listen on
+// s.addr and use its Redis: a random secret, the users (every fourth an
 // admin) with random passwords, and the monitor's admin account.
-func newLoadtest(c config, bin, dir string, srv *redisproc.Server, addr string) (*loadtest, *monitor) {
+func newLoadtest(c config, s stack) (*loadtest, *monitor) {
 	secret := make([]byte, 32)
 	rand.Read(secret) // never fails: since Go 1.24 it crashes the program instead
 	lt := &loadtest{
-		base:    "http://" + addr,
-		demo:    newDemo(bin, dir, srv.Addr, addr, hex.EncodeToString(secret), loadCost),
-		redis:   srv,
-		ctl:     redis.NewClient(&redis.Options{Addr: srv.Addr, ContextTimeoutEnabled: true, PoolSize: 1}),
+		base:    "http://" + s.addr,
+		mode:    c.redisMode,
+		redis:   s.srv,
+		topo:    s.topo,
 		tl:      newTimeline(),
 		garbage: newClient(250),
+	}
+	mode, url := modeSingle, ""
+	if s.srv != nil {
+		url = "redis://" + s.srv.Addr + "/0"
+		lt.ctl = redis.NewClient(&redis.Options{Addr: s.srv.Addr, ContextTimeoutEnabled: true, PoolSize: 1})
+	} else {
+		mode, url = s.topo.env()
+	}
+	lt.demo = newDemo(s.bin, s.dir, mode, url, s.addr, hex.EncodeToString(secret), loadCost)
+	if s.topo != nil {
+		// A store deadline well above any pause of a busy machine: a 503
+		// then means Redis failed over, not that the demo was descheduled
+		// past 300 ms (seen on a shared 2-core machine: every request in
+		// flight timing out at one instant, nothing in Redis's logs).
+		lt.demo.env = append(lt.demo.env, "AUTHKIT_STORE_TIMEOUT="+failoverStoreTimeout.String())
 	}
 	lt.budget.Store(c.maxRequests)
 	pw := "pw-" + randomHex(8) + "-"
@@ -260,7 +317,20 @@ func (lt *loadtest) drive(ctx context.Context, c config, workers []*worker, mon 
 		wg.Go(func() { w.run(lctx) })
 	}
 	var faultErr error
-	wg.Go(func() { faultErr = lt.injectFaults(lctx, c.faults, start, c.duration) })
+	wg.Go(func() {
+		if lt.topo == nil {
+			faultErr = lt.injectFaults(lctx, c.faults, start, c.duration)
+			return
+		}
+		// The run ends settleAfter after the last failover.
+		if faultErr = lt.injectFailovers(lctx, c.faults, start, c.duration); faultErr == nil {
+			select {
+			case <-lctx.Done():
+			case <-time.After(settleAfter):
+			}
+		}
+		cancel()
+	})
 	wg.Go(func() { peak = mon.watch(lctx) })
 	wg.Wait()
 	elapsed = time.Since(start)
@@ -271,6 +341,14 @@ func (lt *loadtest) drive(ctx context.Context, c config, workers []*worker, mon 
 		return elapsed, peak, errors.New("the demo died during the load")
 	}
 	return elapsed, peak, nil
+}
+
+// ctlAddr is the address of the private redis-server, "" with a topology.
+func (lt *loadtest) ctlAddr() string {
+	if lt.redis == nil {
+		return ""
+	}
+	return lt.redis.Addr
 }
 
 func randomHex(n int) string {
@@ -297,7 +375,7 @@ func (lt *loadtest) warmUp(ctx context.Context, workers []*worker) (n503 int, er
 			for try := 0; try < 20 && ctx.Err() == nil; try++ {
 				a := send(w.c, lt.base, "POST", "/auth/login", "", "application/json", loginBody(w.u.name, w.u.password))
 				if a.status == 200 {
-					w.s = &session{access: a.field("access_token"), refresh: a.field("refresh_token"), loginStart: a.start}
+					w.s = &session{access: a.field("access_token"), refresh: a.field("refresh_token"), loginStart: a.start, acked: a.end}
 					return
 				}
 				mu.Lock()

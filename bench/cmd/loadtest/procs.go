@@ -54,12 +54,14 @@ type demo struct {
 	exited chan struct{}
 }
 
-// newDemo prepares the demo bin on addr, with the Redis at redisAddr and
-// the secret; bcrypt cost sets AUTHKIT_BCRYPT_COST, and 0 leaves it unset
-// so that the demo uses its default (demoDefaultCost).
-func newDemo(bin, dir, redisAddr, addr, secret string, cost int) *demo {
+// newDemo prepares the demo bin on addr, with the Redis of redisURL read
+// in redisMode (AUTHKIT_REDIS_MODE) and the secret; bcrypt cost sets
+// AUTHKIT_BCRYPT_COST, and 0 leaves it unset so that the demo uses its
+// default (demoDefaultCost).
+func newDemo(bin, dir, redisMode, redisURL, addr, secret string, cost int) *demo {
 	env := []string{
-		"REDIS_URL=redis://" + redisAddr + "/0",
+		"AUTHKIT_REDIS_MODE=" + redisMode,
+		"REDIS_URL=" + redisURL,
 		"AUTHKIT_SECRET=" + secret,
 		"AUTHKIT_ADDR=" + addr,
 		"AUTHKIT_LOG_FORMAT=json",

@@ -62,6 +62,14 @@ func (lt *loadtest) report(c config, elapsed time.Duration, g growth) (pass bool
 		if f.name == "restart" {
 			line += fmt.Sprintf("; %d sessions lost with Redis's memory, their users logged in again", f.lost)
 		}
+		if !f.barrier.IsZero() {
+			line += fmt.Sprintf("; %d sessions lost (their latest write acknowledged after the replication barrier %s before the fault), their users logged in again",
+				f.lost, f.start.Sub(f.barrier).Round(time.Millisecond))
+		}
+		if f.n503 > 0 {
+			line += fmt.Sprintf("; 503 window %s to %s after the fault started (at %s)",
+				f.first503.Sub(f.start).Round(time.Millisecond), f.last503.Sub(f.start).Round(time.Millisecond), at(f.start))
+		}
 		fmt.Println(line)
 	}
 

@@ -68,6 +68,10 @@ type session struct {
 	// loginStart is when the login that created the session started: a
 	// restart after it may have destroyed the session.
 	loginStart time.Time
+	// acked is when the demo acknowledged the session's latest write (the
+	// login or the latest refresh): a failover after a barrier that came
+	// before it may have lost that write.
+	acked time.Time
 }
 
 // worker is one simulated user with its own client address.
@@ -114,7 +118,7 @@ func (w *worker) login(ctx context.Context) {
 	a, out := w.do(opLogin, w.c, "POST", "/auth/login", "", "application/json", loginBody(w.u.name, w.u.password), nil)
 	switch out {
 	case normal:
-		w.s = &session{access: a.field("access_token"), refresh: a.field("refresh_token"), loginStart: a.start}
+		w.s = &session{access: a.field("access_token"), refresh: a.field("refresh_token"), loginStart: a.start, acked: a.end}
 	case usersMissing, wrong:
 		time.Sleep(backoff)
 	}
@@ -124,7 +128,7 @@ func (w *worker) refresh() {
 	a, out := w.do(opRefresh, w.c, "POST", "/auth/refresh", "", "application/json", refreshBody(w.s.refresh), w.s)
 	switch out {
 	case normal:
-		w.s.access, w.s.refresh, w.retryRf = a.field("access_token"), a.field("refresh_token"), false
+		w.s.access, w.s.refresh, w.retryRf, w.s.acked = a.field("access_token"), a.field("refresh_token"), false, a.end
 	case unavailable:
 		w.retryRf = true // the rotation may have happened: retry within the grace period
 	default:
