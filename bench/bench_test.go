@@ -215,9 +215,9 @@ func BenchmarkLogin(b *testing.B) {
 
 // BenchmarkRefresh is one refresh per iteration, each presenting the
 // credential the previous one returned: gin-jwt re-signs a valid token,
-// authkit rotates the refresh token of a session in Redis.
+// the limit and authkit rotate the refresh token of a session in Redis.
 func BenchmarkRefresh(b *testing.B) {
-	for _, sc := range pick("gin-jwt", "authkit-session") {
+	for _, sc := range pick("gin-jwt", "limit", "authkit-session") {
 		b.Run(sc.name, func(b *testing.B) {
 			t, creds := setUp(b, sc)
 			defer t.Close()
