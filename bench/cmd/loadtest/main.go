@@ -54,7 +54,7 @@ func main() {
 	flag.Int64Var(&c.maxRequests, "max-requests", 5_000_000, "stop after this many requests")
 	flag.IntVar(&c.users, "users", 24, "simulated users, each its own client (1 to 200); every fourth is an admin")
 	flag.StringVar(&c.demoBin, "demo", "", "demo binary to run (default: go build the demo of ../)")
-	flag.StringVar(&faults, "faults", strings.Join(faultKinds, ","), "faults to inject, in order, spread over the run (\"\" for none): "+strings.Join(faultKinds, ","))
+	flag.StringVar(&faults, "faults", strings.Join(defaultFaults, ","), "faults to inject, in order, spread over the run (\"\" for none): "+strings.Join(faultKinds, ","))
 	flag.Uint64Var(&c.seed, "seed", 0, "seed of the request mix (default: random)")
 	flag.BoolVar(&c.attack, "attack", false, "run the three attack scenarios at the demo's default bcrypt cost instead of the load")
 	flag.DurationVar(&c.flood, "flood", 15*time.Second, "with -attack: how long the 40-address flood lasts (5s to 20s)")
@@ -113,6 +113,9 @@ type loadtest struct {
 	tally   *tally
 	garbage *http.Client
 	budget  atomic.Int64
+	// storm counts the outages over: a worker that has seen fewer
+	// refreshes before anything else.
+	storm atomic.Uint64
 }
 
 // take spends one request of the budget; false when none is left.

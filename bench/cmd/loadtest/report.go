@@ -63,6 +63,7 @@ func (lt *loadtest) report(c config, elapsed time.Duration, g growth) (pass bool
 			line += fmt.Sprintf("; %d sessions lost with Redis's memory, their users logged in again", f.lost)
 		}
 		fmt.Println(line)
+		fmt.Println("          " + recoveryLine(f, c.users))
 	}
 
 	verdict := "ok"
@@ -99,4 +100,24 @@ func percentile(ds []time.Duration, p int) string {
 	default:
 		return fmt.Sprintf("%.0f µs", float64(d)/1e3)
 	}
+}
+
+// recoveryLine says how long after the fault ended every worker had a
+// right answer that needed the store: the time until the service works
+// again for all of its clients.
+func recoveryLine(f *fault, workers int) string {
+	if f.end.IsZero() {
+		return "recovery: the fault had not ended"
+	}
+	var last time.Time
+	for _, t := range f.firstOK {
+		if t.After(last) {
+			last = t
+		}
+	}
+	if len(f.firstOK) < workers {
+		return fmt.Sprintf("recovery: only %d of %d clients had a success after the fault before the load ended", len(f.firstOK), workers)
+	}
+	return fmt.Sprintf("recovery: every one of the %d clients had a success %v after the fault ended",
+		workers, last.Sub(f.end).Round(time.Millisecond))
 }
