@@ -72,9 +72,14 @@ func TestRotateScriptMatchesRule(t *testing.T) {
 		}
 		after := rdb.HGet(ctx, key, idField(id)).Val()
 		if got == rotateRotated || got == rotateRetried {
-			if v, _ := rec.encode(); v != after {
+			// A record near its end gets a TTL of a few ms, which run in
+			// real time: the hash may be gone by now. The reply is what
+			// the script wrote, and what it stored when still there.
+			v, _ := rec.encode()
+			if after != "" && v != after {
 				t.Errorf("%v: the script replied record %x but stored %x", c, v, after)
 			}
+			after = v
 		}
 		return got, after
 	}

@@ -425,26 +425,38 @@ end
 // presented seq (decimal, at most 2^52), now, grace (ms), address (as
 // encodeAddr; empty for none), owner field, new v, the invalidation to
 // publish (3 values).
-// Reply: {outcome, record, owner, address} (see rotation); after
-// not found, reused or fallback only the outcome.
+// It reads the record, the owner field and the address field with one
+// HMGET and writes the record (and the address) with one HSET.
+//
+// Reply: {outcome, record, owner, address} (see rotation), the address
+// only after a retry; after not found, reused or fallback only the
+// outcome.
 var rotateScript = redis.NewScript(luaFields + luaExtend + luaPublish + luaMeta + luaAddr + luaRecord + `
-local cur = redis.call('HGET', KEYS[1], ARGV[1])
+local addrField = addrOf(ARGV[1])
+local got = redis.call('HMGET', KEYS[1], ARGV[1], ARGV[8], addrField)
+local cur = got[1]
 if not cur then return {0} end
 local r = decodeRecord(cur)
 if not r then return {6} end
 local now, grace = tonumber(ARGV[5]), tonumber(ARGV[6])
 if not (now < r.exp and now - r.seen < r.idle) then return {0} end
-local value, outcome
 local at = putVarint(now - r.created)
+local value, outcome
 if r.ref == ARGV[2] then
   outcome = 1
   value = string.char(tonumber(recordVersion)) .. ARGV[3] .. putUvarint(r.seq + 1) ..
     string.sub(cur, r.fixed, r.fixedEnd) .. at .. r.ref .. at
+  if ARGV[7] ~= '' then
+    redis.call('HSET', KEYS[1], ARGV[1], value, addrField, ARGV[7])
+  else
+    redis.call('HSET', KEYS[1], ARGV[1], value)
+    if got[3] then redis.call('HDEL', KEYS[1], addrField) end
+  end
 elseif r.seq > 0 and r.prev == ARGV[2] and r.ref == ARGV[3] and now - r.rot < grace then
-  outcome = 2
-  value = string.sub(cur, 1, r.state) .. at
+  outcome, value = 2, string.sub(cur, 1, r.state) .. at
+  redis.call('HSET', KEYS[1], ARGV[1], value)
 elseif tonumber(ARGV[4]) < r.seq then
-  redis.call('HDEL', KEYS[1], ARGV[1], addrOf(ARGV[1]))
+  redis.call('HDEL', KEYS[1], ARGV[1], addrField)
   if sessionsLeft(KEYS[1]) == 0 then
     redis.call('DEL', KEYS[1])
   else
@@ -455,19 +467,9 @@ elseif tonumber(ARGV[4]) < r.seq then
 else
   return {0}
 end
-redis.call('HSET', KEYS[1], ARGV[1], value)
-local addr = false
-if outcome == 1 then
-  if ARGV[7] ~= '' then
-    redis.call('HSET', KEYS[1], addrOf(ARGV[1]), ARGV[7])
-  else
-    redis.call('HDEL', KEYS[1], addrOf(ARGV[1]))
-  end
-else
-  addr = redis.call('HGET', KEYS[1], addrOf(ARGV[1]))
-end
 local max = tonumber(maxMillis)
 local ttl = math.min(math.max(math.min(r.exp, now + math.min(r.idle, max)) - now, 1), max)
 extend(KEYS[1], string.format('%d', ttl))
-return {outcome, value, redis.call('HGET', KEYS[1], ARGV[8]), addr}
+if outcome == 2 then return {2, value, got[2], got[3]} end
+return {1, value, got[2]}
 `)
