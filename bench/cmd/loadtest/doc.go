@@ -22,7 +22,7 @@
 // during an outage and all clients refresh at once as Redis comes back
 // (issue 13). For every fault the report gives the recovery: how long after
 // the fault ended every client had had a right answer from a request that
-// needs Redis.
+// needs Redis, and no answer was 503 any more.
 //
 // Pass criteria, all checked:
 //   - no success for a request that must not succeed;

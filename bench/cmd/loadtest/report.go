@@ -102,9 +102,9 @@ func percentile(ds []time.Duration, p int) string {
 	}
 }
 
-// recoveryLine says how long after the fault ended every worker had a
-// right answer that needed the store: the time until the service works
-// again for all of its clients.
+// recoveryLine says how long after the fault ended the service worked
+// again for all of its clients: every worker had had a right answer from
+// a request that needs the store, and no answer was 503 any more.
 func recoveryLine(f *fault, workers int) string {
 	if f.end.IsZero() {
 		return "recovery: the fault had not ended"
@@ -118,6 +118,8 @@ func recoveryLine(f *fault, workers int) string {
 	if len(f.firstOK) < workers {
 		return fmt.Sprintf("recovery: only %d of %d clients had a success after the fault before the load ended", len(f.firstOK), workers)
 	}
-	return fmt.Sprintf("recovery: every one of the %d clients had a success %v after the fault ended",
-		workers, last.Sub(f.end).Round(time.Millisecond))
+	every := last.Sub(f.end)
+	recovered := max(every, f.last503.Sub(f.end), 0)
+	return fmt.Sprintf("recovery: %v after the fault ended (every one of the %d clients had a success after %v; the last 503 %v after)",
+		recovered.Round(time.Millisecond), workers, every.Round(time.Millisecond), max(f.last503.Sub(f.end), 0).Round(time.Millisecond))
 }
