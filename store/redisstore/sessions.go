@@ -442,6 +442,9 @@ func (s *Store) RotateRefresh(ctx context.Context, username string, id store.Dig
 	grace := ceilMillis(r.Grace)
 	outcome, rec, o, by, err := s.rotateOnce(ctx, username, id, r, s.nowMillis(), grace)
 	if err != nil {
+		// The script may have run, and ended the session (a reuse whose
+		// WAIT failed, say): this process's cache must not keep it.
+		s.cache.invalidate(username, idField(id))
 		return store.Session{}, fmt.Errorf("redisstore: %s: %w", op, err)
 	}
 	switch outcome {
