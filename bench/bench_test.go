@@ -216,9 +216,9 @@ func BenchmarkLogin(b *testing.B) {
 
 // BenchmarkRefresh is one refresh per iteration, each presenting the
 // credential the previous one returned: gin-jwt re-signs a valid token,
-// authkit rotates the refresh token of a session in Redis.
+// the limit and authkit rotate the refresh token of a session in Redis.
 func BenchmarkRefresh(b *testing.B) {
-	for _, sc := range pick("gin-jwt", "authkit-session") {
+	for _, sc := range pick("gin-jwt", "limit", "authkit-session") {
 		b.Run(sc.name, func(b *testing.B) {
 			t, creds := setUp(b, sc)
 			defer t.Close()
@@ -232,4 +232,46 @@ func BenchmarkRefresh(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkRefreshPaired measures issue 13's ratio in pairs: each
+// iteration refreshes once with the one-script limit and once with
+// authkit, in alternating order, timing each, and reports the median of
+// the per-pair ratios (authkit/limit). On a busy machine a slow
+// stretch then slows both halves of a pair alike, where separate
+// benchmarks a second apart each catch a different stretch.
+func BenchmarkRefreshPaired(b *testing.B) {
+	lim, lc := setUp(b, pick("limit")[0])
+	defer lim.Close()
+	ak, ac := setUp(b, pick("authkit-session")[0])
+	defer ak.Close()
+	l, a := lc[0], ac[0]
+	var ratios []float64
+	var lt, at time.Duration
+	refresh := func(t *bench.Target, c *bench.Credential) time.Duration {
+		start := time.Now()
+		next, err := t.Read(t.Serve(t.RefreshRequest(*c)))
+		d := time.Since(start)
+		if err != nil {
+			b.Fatal(err)
+		}
+		*c = next
+		return d
+	}
+	i := 0
+	for b.Loop() {
+		var dl, da time.Duration
+		if i%2 == 0 {
+			dl, da = refresh(lim, &l), refresh(ak, &a)
+		} else {
+			da, dl = refresh(ak, &a), refresh(lim, &l)
+		}
+		lt, at = lt+dl, at+da
+		ratios = append(ratios, float64(da)/float64(dl))
+		i++
+	}
+	slices.Sort(ratios)
+	b.ReportMetric(ratios[len(ratios)/2], "authkit/limit")
+	b.ReportMetric(float64(lt.Nanoseconds())/float64(i), "limit-ns/op")
+	b.ReportMetric(float64(at.Nanoseconds())/float64(i), "authkit-ns/op")
 }

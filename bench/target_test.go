@@ -129,3 +129,27 @@ func tokenParts(t *testing.T, c bench.Credential) parts {
 	}
 	return parts{string(h), claims}
 }
+
+// TestLimitRefresh checks the limit's one-script rotation: the successor
+// works, and presenting the rotated token again ends the session.
+func TestLimitRefresh(t *testing.T) {
+	tg := bench.Limit(env)
+	defer tg.Close()
+	c, err := tg.Login("user05")
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := tg.Refresh(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tg.Refresh(c); err == nil {
+		t.Fatal("a rotated refresh token rotated again")
+	}
+	if w := tg.Serve(bench.Get("/me", next)); w.Code != 401 {
+		t.Errorf("GET /me after a replay: %d, want 401 (session ended)", w.Code)
+	}
+	if _, err := tg.Refresh(next); err == nil {
+		t.Error("the successor rotated after the replay ended the session")
+	}
+}

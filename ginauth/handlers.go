@@ -144,7 +144,9 @@ func (a *Auth) passwordGrant(c *gin.Context, username, password string) (g grant
 }
 
 // refreshGrant rotates a refresh token: the one implementation behind the
-// refresh and token endpoints. It passes the client's address to the
+// refresh and token endpoints. With users in a separate source it reads
+// the owner while the store rotates, and refuses the grant when the owner
+// is gone, disabled or in another generation. It passes the client's address to the
 // store, which reports a grace replay with the address of the rotation
 // replayed: audited as refresh_retried, and refused when
 // Refresh.SameClient is set and the addresses differ.
@@ -160,15 +162,31 @@ func (a *Auth) refreshGrant(c *gin.Context, token string) (g grant, err error) {
 	next := a.nextRefreshToken(old)
 	addr := clip(a.clientAddr(c), store.MaxClientLen)
 	ctx, cancel := a.storeCtx(c)
+	var owner chan userRead
+	if a.external {
+		// The owner's check does not depend on the rotation: as
+		// Auth.session does for every request, the user is read from its
+		// own source while the store rotates, so that a refresh waits for
+		// the slower of the two, not for both in turn. The read starts
+		// after the request arrived, so it sees any disable or password
+		// change made before.
+		owner = make(chan userRead, 1)
+		go func() {
+			u, err := a.users.User(ctx, old.username)
+			owner <- userRead{u, err}
+		}()
+	}
 	s, err := a.store.RotateRefresh(ctx, old.username, old.sid, store.Rotation{
 		Old: store.HashSecret([]byte(old.raw)), Seq: old.seq,
 		Next: store.HashSecret([]byte(next.raw)), Grace: max(0, a.cfg.Refresh.Grace),
 		Client: addr,
 	})
 	err = classifyStore(err, ErrInvalidGrant)
-	if err == nil && a.external {
-		u, uerr := a.users.User(ctx, old.username)
-		s, err = owned(s, u, uerr, ErrInvalidGrant)
+	if owner != nil {
+		r := <-owner
+		if err == nil {
+			s, err = owned(s, r.u, r.err, ErrInvalidGrant)
+		}
 	}
 	cancel()
 	if err == nil && s.Retried && a.cfg.Refresh.SameClient && s.RotatedBy != addr {

@@ -3,6 +3,7 @@ package ginauth_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"strings"
@@ -72,6 +73,28 @@ func TestSplitOneRedisRoundTrip(t *testing.T) {
 	if !strings.Contains(r.Body.String(), `"admin"`) {
 		t.Errorf("body = %s, want the roles from the user source", r.Body)
 	}
+}
+
+// TestSplitRefreshOneRedisRoundTrip: with users apart, a refresh makes
+// one Redis round trip (the rotation) and reads the owner from its own
+// source, which still refuses a disabled owner.
+func TestSplitRefreshOneRedisRoundTrip(t *testing.T) {
+	k := newSplitKit(t)
+	tok := k.login("alice", alicePW)
+	before := k.trips.n.Load()
+	r := k.do("POST", "/auth/refresh", map[string]string{"refresh_token": tok.RefreshToken})
+	expect(t, r, 200, "")
+	if got := k.trips.n.Load() - before; got != 1 {
+		t.Errorf("Redis round trips per refresh = %d, want 1", got)
+	}
+	var next ginauth.TokenResponse
+	if err := json.Unmarshal(r.Body.Bytes(), &next); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.users.SetDisabled(context.Background(), "alice", true); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, k.do("POST", "/auth/refresh", map[string]string{"refresh_token": next.RefreshToken}), 401, "invalid_grant")
 }
 
 // failingUsers is a user source whose backend is down after a switch.

@@ -251,6 +251,12 @@ const MaxClientLen = 64
 // of rotations: its current digest and sequence number, the previous
 // digest, the time of the last rotation and the client address it
 // recorded.
+//
+// The refresh path decides how fast a service recovers from an outage,
+// when every client refreshes at once: a backend on a network should
+// rotate in one round trip and return the owner's roles with the session,
+// as redisstore does, so that a caller whose users live in the same
+// backend reads nothing else.
 type RefreshStore interface {
 	// RotateRefresh marks the session as used now and, in one atomic step:
 	//

@@ -74,6 +74,50 @@ func (r record) live(now int64) bool {
 	return now < r.exp && now-r.seen < r.idle
 }
 
+// rotation is an outcome of [record.rotate], and the first element of
+// rotateScript's reply.
+type rotation int
+
+const (
+	rotateNotFound rotation = 0 // not live, or a token never issued
+	rotateRotated  rotation = 1 // the presented token was current
+	rotateRetried  rotation = 2 // a retry within the grace period
+	rotateReused   rotation = 3 // a replay: the session ends
+	// rotateFallback is a reply of rotateScript only: the record holds a
+	// number beyond what the script decodes exactly (see luaRecord), or
+	// is malformed, and Go must decide with rotate.
+	rotateFallback rotation = 6
+)
+
+// rotate is the rule of [store.RefreshStore.RotateRefresh] for one
+// record: which case applies when old, presented with sequence number
+// seq, is rotated to next at now with a grace period of grace
+// milliseconds, and the record to store after a rotation or a retry.
+//
+// It is the one statement of the rule in Go. rotateScript applies the
+// same rule inside Redis, so that a rotation is one round trip;
+// TestRotateScriptMatchesRule holds every decision and every record the
+// script writes to this function, case by case. This function decides
+// itself only for the rare records the script declines (rotateFallback).
+func (r record) rotate(old, next refKey, seq uint64, now, grace int64) (rotation, record) {
+	if !r.live(now) {
+		return rotateNotFound, r
+	}
+	n := r
+	n.seen = now
+	switch {
+	case old == r.ref:
+		n.prev, n.ref, n.seq, n.rot = r.ref, next, r.seq+1, now
+		return rotateRotated, n
+	case r.seq > 0 && old == r.prev && next == r.ref && now-r.rot < grace:
+		return rotateRetried, n // only the use is recorded
+	case seq < r.seq:
+		return rotateReused, r
+	default:
+		return rotateNotFound, r
+	}
+}
+
 // deadline is when the record stops being live unless used again.
 func (r record) deadline() int64 { return min(r.exp, r.seen+min(r.idle, maxMillis)) }
 

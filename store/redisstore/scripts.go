@@ -13,12 +13,21 @@ import (
 // a key name: a user's sessions are fields of one hash, so none has to be
 // found through an index.
 //
-// No script decides whether a session is live. Go reads the records,
-// applies [record.live] and sends the scripts what to compare and what
-// to write; a script applies the change only if what Go read is still
-// there (compare-and-set), and otherwise tells Go to read again. The
-// scripts check only what a record does not hold: whether the user
-// exists, is enabled and is still in the generation the caller read.
+// With one exception, no script decides whether a session is live. Go
+// reads the records, applies [record.live] and sends the scripts what to
+// compare and what to write; a script applies the change only if what Go
+// read is still there (compare-and-set), and otherwise tells Go to read
+// again. The scripts check only what a record does not hold: whether the
+// user exists, is enabled and is still in the generation the caller
+// read.
+//
+// The exception is rotateScript, the refresh path: after an outage every
+// client refreshes at once, so a rotation decides and writes in one round
+// trip. It decodes the record (luaRecord) and applies [record.rotate],
+// liveness included, inside Redis. TestRotateScriptMatchesRule holds
+// its decisions and the records it writes to the Go rule on every case
+// and on random records, and it declines (replying rotateFallback) any
+// record it cannot decode exactly, which Go then decides.
 //
 // Times and TTLs are integer milliseconds computed in Go from the
 // store's clock; TTLs are only a backstop that lets Redis drop what is
@@ -45,11 +54,14 @@ var luaFields = luaLocals(
 	"sessFieldVersion", sessFieldVersion,
 	"sessFieldGen", sessFieldGen,
 	"addrFieldPrefix", addrFieldPrefix,
+	"recordVersion", strconv.Itoa(recordVersion),
+	"maxMillis", strconv.FormatInt(maxMillis, 10),
 )
 
 // luaLocals returns Lua that defines a local string for each pair of
-// name and value. The values are field names of plain ASCII letters,
-// which a Lua string in single quotes holds as they are.
+// name and value. The values are field names of plain ASCII letters, or
+// decimal numbers, which a Lua string in single quotes holds as they
+// are (Lua compares a number with such a string only after tonumber).
 func luaLocals(pairs ...string) string {
 	var b strings.Builder
 	for i := 0; i < len(pairs); i += 2 {
@@ -319,4 +331,145 @@ end
 redis.call('DEL', KEYS[2])
 publish(1)
 return 1
+`)
+
+// luaRecord defines decodeRecord(v), the Lua reading of [record.encode]'s
+// format, and the varint encoders that rotateScript builds a record
+// with. Lua numbers are doubles, exact to 2^53, so a varint of more than
+// 7 bytes (2^49 and above, about 17,800 years in milliseconds) makes
+// decodeRecord return nil, as does anything malformed: rotateScript
+// then replies rotateFallback and Go decides. It returns a table of the
+// record's times (absolute, as in [record]) and the byte positions
+// rotateScript copies: fixed (created, idle and expiry, kept by every
+// rotation) and state (the state prefix, see [record.encode]).
+var luaRecord = `
+local function uvarint(s, i)
+  local v, m = 0, 1
+  for j = i, i + 6 do
+    local b = string.byte(s, j)
+    if not b then return nil end
+    if b < 128 then return v + b * m, j + 1 end
+    v = v + (b - 128) * m
+    m = m * 128
+  end
+  return nil
+end
+local function varint(s, i)
+  local u, j = uvarint(s, i)
+  if not u then return nil end
+  if u % 2 == 0 then return u / 2, j end
+  return -(u + 1) / 2, j
+end
+local function putUvarint(v)
+  local t = {}
+  while v >= 128 do
+    local low = v % 128
+    t[#t + 1] = string.char(low + 128)
+    v = (v - low) / 128
+  end
+  t[#t + 1] = string.char(v)
+  return table.concat(t)
+end
+local function putVarint(v)
+  if v < 0 then return putUvarint(-2 * v - 1) end
+  return putUvarint(2 * v)
+end
+local function decodeRecord(s)
+  if #s < 17 or string.byte(s, 1) ~= tonumber(recordVersion) then return nil end
+  local r = {ref = string.sub(s, 2, 17)}
+  local i, idle, exp, rot, seen = 18
+  r.seq, i = uvarint(s, i)
+  if not r.seq then return nil end
+  r.fixed = i
+  r.created, i = varint(s, i)
+  if not r.created then return nil end
+  idle, i = uvarint(s, i)
+  if not idle or idle > tonumber(maxMillis) then return nil end
+  exp, i = varint(s, i)
+  if not exp then return nil end
+  r.fixedEnd = i - 1
+  if r.seq > 0 then
+    rot, i = varint(s, i)
+    if not rot or #s < i + 15 then return nil end
+    r.prev = string.sub(s, i, i + 15)
+    i = i + 16
+    r.rot = r.created + rot
+  end
+  r.state = i - 1
+  seen, i = varint(s, i)
+  if not seen or i ~= #s + 1 then return nil end
+  r.idle, r.exp, r.seen = idle, r.created + exp, r.created + seen
+  return r
+end
+`
+
+// rotateScript is RotateRefresh in one round trip: it reads the session
+// record, decides with the rule of [record.rotate] (liveness first) and
+// applies the outcome:
+//
+//   - rotated: the record with next current, its sequence number one
+//     more, old as previous and now as the rotation and the last use;
+//     the address field set to the client (deleted when empty);
+//   - retried: the record with only the last use changed;
+//   - reused: the record and its address field deleted, as casScript
+//     deletes, with the invalidation published;
+//   - not found: nothing.
+//
+// A rotation or retry makes the hash live as long as the record needs
+// (at least 1 ms, at most maxMillis). The replies carry what Go needs to
+// build the session without reading again: the record written, the
+// owner field (o or g, see [Store.read]), and after a retry the address
+// of the rotation retried.
+//
+// KEYS: sessions. ARGV: id, old ref (16 bytes), next ref (16 bytes),
+// presented seq (decimal, at most 2^52), now, grace (ms), address (as
+// encodeAddr; empty for none), owner field, new v, the invalidation to
+// publish (3 values).
+// It reads the record, the owner field and the address field with one
+// HMGET and writes the record (and the address) with one HSET.
+//
+// Reply: {outcome, record, owner, address} (see rotation), the address
+// only after a retry; after not found, reused or fallback only the
+// outcome.
+var rotateScript = redis.NewScript(luaFields + luaExtend + luaPublish + luaMeta + luaAddr + luaRecord + `
+local addrField = addrOf(ARGV[1])
+local got = redis.call('HMGET', KEYS[1], ARGV[1], ARGV[8], addrField)
+local cur = got[1]
+if not cur then return {0} end
+local r = decodeRecord(cur)
+if not r then return {6} end
+local now, grace = tonumber(ARGV[5]), tonumber(ARGV[6])
+if not (now < r.exp and now - r.seen < r.idle) then return {0} end
+local at = putVarint(now - r.created)
+local value, outcome
+if r.ref == ARGV[2] then
+  outcome = 1
+  value = string.char(tonumber(recordVersion)) .. ARGV[3] .. putUvarint(r.seq + 1) ..
+    string.sub(cur, r.fixed, r.fixedEnd) .. at .. r.ref .. at
+  if ARGV[7] ~= '' then
+    redis.call('HSET', KEYS[1], ARGV[1], value, addrField, ARGV[7])
+  else
+    redis.call('HSET', KEYS[1], ARGV[1], value)
+    if got[3] then redis.call('HDEL', KEYS[1], addrField) end
+  end
+elseif r.seq > 0 and r.prev == ARGV[2] and r.ref == ARGV[3] and now - r.rot < grace then
+  outcome, value = 2, string.sub(cur, 1, r.state) .. at
+  redis.call('HSET', KEYS[1], ARGV[1], value)
+elseif tonumber(ARGV[4]) < r.seq then
+  redis.call('HDEL', KEYS[1], ARGV[1], addrField)
+  if sessionsLeft(KEYS[1]) == 0 then
+    redis.call('DEL', KEYS[1])
+  else
+    redis.call('HSET', KEYS[1], sessFieldVersion, ARGV[9])
+  end
+  publish(10)
+  return {3}
+else
+  return {0}
+end
+local max = tonumber(maxMillis)
+local ttl = math.min(math.max(math.min(r.exp, now + math.min(r.idle, max)) - now, 1), max)
+extend(KEYS[1], string.format('%d', ttl))
+if outcome == 2 then return {2, value, got[2], got[3]} end
+return {1, value, got[2]}
 `)

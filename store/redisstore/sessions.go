@@ -414,16 +414,17 @@ func (s *Store) RevokeAll(ctx context.Context, username string) error {
 	return nil
 }
 
-// RotateRefresh implements [store.RefreshStore]: it reads the session
-// and its address field with one HMGET, decides in Go which case of the
-// contract applies, and applies it with casScript only if the session's
-// rotation state is still the one it read; otherwise it reads again. So
-// of concurrent rotations of one token exactly one swaps it, and the
-// others see the swap. A rotation writes r.Client to the address field
-// in the same script; since only a rotation changes that field, and
-// every rotation changes the state, the address a retry reports is the
-// one of the rotation whose state the script compared. The grace period
-// is kept in whole milliseconds, rounded up.
+// RotateRefresh implements [store.RefreshStore] in one round trip:
+// rotateScript reads the session record, decides which case of the
+// contract applies with the rule of [record.rotate] and applies it, and
+// replies with the record written and the owner's field, from which the
+// session is built. A rotation writes r.Client to the session's address
+// field in the same script, and a retry reads the address recorded by
+// the rotation it retries. The grace period is kept in whole
+// milliseconds, rounded up.
+//
+// A record the script cannot decode exactly (see luaRecord) is rotated
+// by rotateSlow instead, which decides in Go.
 func (s *Store) RotateRefresh(ctx context.Context, username string, id store.Digest, r store.Rotation) (store.Session, error) {
 	const op = "rotate refresh"
 	if r.Next.IsZero() || r.Next == r.Old {
@@ -439,25 +440,117 @@ func (s *Store) RotateRefresh(ctx context.Context, username string, id store.Dig
 		return store.Session{}, notFound(op)
 	}
 	grace := ceilMillis(r.Grace)
+	outcome, rec, o, by, err := s.rotateOnce(ctx, username, id, r, s.nowMillis(), grace)
+	if err != nil {
+		// The script may have run, and ended the session (a reuse whose
+		// WAIT failed, say): this process's cache must not keep it.
+		s.cache.invalidate(username, idField(id))
+		return store.Session{}, fmt.Errorf("redisstore: %s: %w", op, err)
+	}
+	switch outcome {
+	case rotateRotated, rotateRetried:
+		out := rec.session(username, id, o)
+		if outcome == rotateRetried {
+			out.Retried, out.RotatedBy = true, by
+		}
+		return out, nil
+	case rotateReused:
+		s.cache.invalidate(username, idField(id))
+		return store.Session{}, fmt.Errorf("redisstore: %s: %w", op, store.ErrReused)
+	case rotateFallback:
+		return s.rotateSlow(ctx, username, id, r, grace)
+	default:
+		return store.Session{}, notFound(op)
+	}
+}
+
+// rotateOnce runs rotateScript for r at now and parses its reply.
+func (s *Store) rotateOnce(ctx context.Context, username string, id store.Digest, r store.Rotation, now, grace int64) (rotation, record, owner, string, error) {
+	old, next := refKeyOf(r.Old), refKeyOf(r.Next)
+	field := sessFieldRoles
+	if s.external {
+		field = sessFieldGen
+	}
+	args := make([]any, 0, 12)
+	// The script compares seq with a sequence number below 2^49, so any
+	// seq from 2^52 up compares the same as 2^52, which a Lua number holds.
+	args = append(args, idField(id), string(old[:]), string(next[:]), strconv.FormatUint(min(r.Seq, 1<<52), 10),
+		now, grace, encodeAddr(r.Client), field, newVersion())
+	args = append(args, s.pub.args(username, idField(id))...)
+	reply, err := s.run(ctx, true, rotateScript, []string{s.sessionsKey(username)}, args...).Slice()
+	if err != nil {
+		return 0, record{}, owner{}, "", err
+	}
+	return parseRotateReply(reply, s.external)
+}
+
+// parseRotateReply reads the reply of rotateScript: the outcome and,
+// after a rotation or a retry, the record written, its owner and the
+// address of the rotation retried. The owner field is g (the
+// generation) with external users, else o (the roles).
+func parseRotateReply(reply []any, external bool) (outcome rotation, rec record, o owner, by string, err error) {
+	if len(reply) == 0 {
+		return 0, record{}, owner{}, "", errors.New("empty reply from the rotate script")
+	}
+	n, ok := reply[0].(int64)
+	if !ok {
+		return 0, record{}, owner{}, "", fmt.Errorf("rotate script replied %T, want an integer", reply[0])
+	}
+	outcome = rotation(n)
+	if outcome != rotateRotated && outcome != rotateRetried {
+		return outcome, record{}, owner{}, "", nil
+	}
+	if len(reply) < 2 {
+		return 0, record{}, owner{}, "", errors.New("rotate script replied without the record")
+	}
+	v, _ := reply[1].(string)
+	if rec, _, err = decodeRecord(v); err != nil {
+		return 0, record{}, owner{}, "", fmt.Errorf("rotate script wrote %w", err)
+	}
+	var field any
+	if len(reply) > 2 {
+		field = reply[2]
+	}
+	if external {
+		o, err = parseOwner(nil, field)
+	} else {
+		o, err = parseOwner(field, nil)
+	}
+	if err != nil {
+		return 0, record{}, owner{}, "", err
+	}
+	if len(reply) > 3 {
+		a, _ := reply[3].(string)
+		by = decodeAddr(a)
+	}
+	return outcome, rec, o, by, nil
+}
+
+// rotateSlow is RotateRefresh for the records rotateScript declines: it
+// reads the session and its address field with one HMGET, decides with
+// [record.rotate], and applies the outcome with casScript only if the
+// session's rotation state is still the one it read; otherwise it reads
+// again. So of concurrent rotations of one token exactly one swaps it,
+// and the others see the swap.
+func (s *Store) rotateSlow(ctx context.Context, username string, id store.Digest, r store.Rotation, grace int64) (store.Session, error) {
+	const op = "rotate refresh"
+	old, nextRef := refKeyOf(r.Old), refKeyOf(r.Next)
 	for range maxAttempts {
 		now := s.nowMillis()
 		st, o, ok, err := s.read(ctx, username, id, true)
 		if err != nil {
 			return store.Session{}, fmt.Errorf("redisstore: %s: %w", op, err)
 		}
-		if !ok || !st.live(now) {
+		if !ok {
 			return store.Session{}, notFound(op)
 		}
-		next := st.record
+		outcome, next := st.rotate(old, nextRef, r.Seq, now, grace)
 		var addr *string
-		switch {
-		case refKeyOf(r.Old) == st.ref:
-			next.prev, next.ref, next.seq, next.rot = st.ref, refKeyOf(r.Next), st.seq+1, now
+		switch outcome {
+		case rotateRotated:
 			addr = &r.Client
-		case st.seq > 0 && refKeyOf(r.Old) == st.prev && refKeyOf(r.Next) == st.ref && now-st.rot < grace:
-			// A retry within the grace period: only the use is recorded.
-		case r.Seq < st.seq:
-			// A replay: the session ends.
+		case rotateRetried:
+		case rotateReused:
 			done, err := s.cas(ctx, username, id, st, nil, nil, now, s.pub.args(username, idField(id)), false)
 			s.cache.invalidate(username, idField(id))
 			if err != nil {
@@ -470,7 +563,6 @@ func (s *Store) RotateRefresh(ctx context.Context, username string, id store.Dig
 		default:
 			return store.Session{}, notFound(op)
 		}
-		next.seen = now
 		done, err := s.cas(ctx, username, id, st, &next, addr, now, noPublish, true)
 		if err != nil {
 			return store.Session{}, fmt.Errorf("redisstore: %s: %w", op, err)

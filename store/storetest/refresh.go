@@ -24,6 +24,7 @@ var refreshCases = []testCase{
 	{"GraceRejects", testGraceRejects},
 	{"ConcurrentSameNext", testConcurrentSameNext},
 	{"RetryReportsClient", testRetryReportsClient},
+	{"RotateSeesRoles", testRotateSeesRoles},
 }
 
 // grace is the grace period of the tests that use one.
@@ -48,6 +49,28 @@ func testRotate(t *testing.T, e *env) {
 		checkRetried(t, "RotateRefresh", got, false, "")
 		checkSession(t, "Session", e.live(t, "alice", id), want)
 		cur = next
+	}
+}
+
+// testRotateSeesRoles: what a rotation and a retry return carries the
+// owner's roles as they are now, as a read would, also when the roles
+// changed since the session was created. A backend that rotates in one
+// step reads them there.
+func testRotateSeesRoles(t *testing.T, e *env) {
+	e.user(t, "alice", "user")
+	id, r0 := e.session(t, "alice", idle, life)
+	must(t, "SetRoles", e.s.SetRoles(e.ctx, "alice", []string{"admin", "ops"}))
+	r1 := newDigest()
+	got, err := e.s.RotateRefresh(e.ctx, "alice", id, store.Rotation{Old: r0, Seq: 0, Next: r1, Grace: grace})
+	must(t, "RotateRefresh", err)
+	want := e.live(t, "alice", id)
+	checkSession(t, "RotateRefresh after SetRoles", got, want)
+	must(t, "SetRoles", e.s.SetRoles(e.ctx, "alice", nil))
+	got, err = e.s.RotateRefresh(e.ctx, "alice", id, store.Rotation{Old: r0, Seq: 0, Next: r1, Grace: grace})
+	must(t, "RotateRefresh (retry)", err)
+	checkRetried(t, "RotateRefresh (retry)", got, true, "")
+	if len(got.Roles) != 0 {
+		t.Errorf("retry after the roles were removed: roles %q, want none", got.Roles)
 	}
 }
 

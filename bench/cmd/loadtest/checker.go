@@ -29,6 +29,9 @@ type fault struct {
 	n503              int
 	first503, last503 time.Time
 	lost              int // sessions lost to this restart
+	// firstOK is, for each worker, its first answer that needed the
+	// store, was right and came after the fault ended.
+	firstOK map[string]time.Time
 }
 
 // timeline holds the faults, and the gate workers wait at to log in while
@@ -57,6 +60,25 @@ func (tl *timeline) finish(f *fault, detail string) {
 	tl.mu.Lock()
 	defer tl.mu.Unlock()
 	f.end, f.detail = time.Now(), detail
+}
+
+// succeeded records a right answer that needed the store, received at
+// end by the worker of user name, for the recovery from each fault that
+// had ended by then.
+func (tl *timeline) succeeded(name string, end time.Time) {
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	for _, f := range tl.faults {
+		if f.end.IsZero() || !end.After(f.end) {
+			continue
+		}
+		if f.firstOK == nil {
+			f.firstOK = map[string]time.Time{}
+		}
+		if _, ok := f.firstOK[name]; !ok {
+			f.firstOK[name] = end
+		}
+	}
 }
 
 // closeGate makes logins wait: the users are about to disappear.

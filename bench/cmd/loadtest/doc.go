@@ -16,6 +16,14 @@
 // restarts redis-server; that server keeps nothing on disk, so after the
 // restart the tool creates the users again and the clients log in again.
 //
+// One more fault is injected only when named (-faults outage): redis-server
+// is frozen (SIGSTOP) for 3 s and then goes on with its data (SIGCONT), and
+// every client's next request is a refresh, as when access tokens expired
+// during an outage and all clients refresh at once as Redis comes back
+// (issue 13). For every fault the report gives the recovery: how long after
+// the fault ended every client had had a right answer from a request that
+// needs Redis, and no answer was 503 any more.
+//
 // Pass criteria, all checked:
 //   - no success for a request that must not succeed;
 //   - no 401 for a valid session, except one a restart destroyed (its

@@ -3,14 +3,22 @@ package main
 import (
 	"context"
 	"fmt"
+	"syscall"
 	"time"
 )
 
-// faultKinds are the faults the tool knows, in the order it injects them.
-var faultKinds = []string{"pause", "kill", "restart"}
+// faultKinds are the faults the tool knows; defaultFaults those it
+// injects unless told otherwise, in that order.
+var (
+	faultKinds    = []string{"pause", "kill", "restart", "outage"}
+	defaultFaults = []string{"pause", "kill", "restart"}
+)
 
 // restartDown is how long Redis stays down during a restart.
 const restartDown = 500 * time.Millisecond
+
+// outageDown is how long Redis stays frozen during an outage.
+const outageDown = 3 * time.Second
 
 // injectFaults injects each fault of kinds, spread evenly over the load
 // that started at start and lasts d.
@@ -30,6 +38,8 @@ func (lt *loadtest) injectFaults(ctx context.Context, kinds []string, start time
 			err = lt.clientKill(ctx)
 		case "restart":
 			err = lt.restart(ctx)
+		case "outage":
+			err = lt.outage(ctx)
 		}
 		if err != nil {
 			return fmt.Errorf("fault %s: %w", k, err)
@@ -79,5 +89,29 @@ func (lt *loadtest) restart(ctx context.Context) error {
 	t0 := time.Now()
 	err = lt.demo.createUsers(ctx, lt.users)
 	lt.tl.usersBack(f, fmt.Sprintf("%d users created again with the demo CLI in %v", len(lt.users), time.Since(t0).Round(time.Millisecond)))
+	return err
+}
+
+// outage freezes redis-server (SIGSTOP) for outageDown, as a host that
+// stops answering, and then lets it go on (SIGCONT) with its data. The
+// clients' access tokens are taken to have expired meanwhile: every
+// worker's next request is a refresh, so they all refresh at once as
+// Redis comes back (issue 13). The fault ends when Redis answers.
+func (lt *loadtest) outage(ctx context.Context) error {
+	f := lt.tl.begin("outage", fmt.Sprintf("SIGSTOP redis-server for %v, then SIGCONT; every client refreshes first", outageDown))
+	pid := lt.redis.Pid()
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		lt.tl.finish(f, "")
+		return err
+	}
+	time.Sleep(outageDown)
+	lt.storm.Add(1)
+	err := syscall.Kill(pid, syscall.SIGCONT)
+	if err == nil {
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err = lt.ctl.Ping(pctx).Err()
+		cancel()
+	}
+	lt.tl.finish(f, "")
 	return err
 }

@@ -56,7 +56,7 @@ func main() {
 	flag.Int64Var(&c.maxRequests, "max-requests", 5_000_000, "stop after this many requests")
 	flag.IntVar(&c.users, "users", 24, "simulated users, each its own client (1 to 200); every fourth is an admin")
 	flag.StringVar(&c.demoBin, "demo", "", "demo binary to run (default: go build the demo of ../)")
-	flag.StringVar(&faults, "faults", strings.Join(faultKinds, ","), "faults to inject, in order, spread over the run (\"\" for none): "+strings.Join(faultKinds, ",")+
+	flag.StringVar(&faults, "faults", strings.Join(defaultFaults, ","), "faults to inject, in order, spread over the run (\"\" for none): "+strings.Join(faultKinds, ",")+
 		"; with -redis sentinel or cluster: "+strings.Join(failoverKinds, ",")+" (the default there)")
 	flag.StringVar(&c.redisMode, "redis", modeSingle, "Redis topology for the demo: single (one server, faults "+strings.Join(faultKinds, ",")+
 		"), sentinel (master, replica, three Sentinels) or cluster (three masters with a replica each); the last two force failovers")
@@ -142,6 +142,9 @@ type loadtest struct {
 	tally   *tally
 	garbage *http.Client
 	budget  atomic.Int64
+	// storm counts the outages over: a worker that has seen fewer
+	// refreshes before anything else.
+	storm atomic.Uint64
 }
 
 // take spends one request of the budget; false when none is left.

@@ -71,6 +71,7 @@ func (lt *loadtest) report(c config, elapsed time.Duration, g growth) (pass bool
 				f.first503.Sub(f.start).Round(time.Millisecond), f.last503.Sub(f.start).Round(time.Millisecond), at(f.start))
 		}
 		fmt.Println(line)
+		fmt.Println("          " + recoveryLine(f, c.users))
 	}
 
 	verdict := "ok"
@@ -107,4 +108,26 @@ func percentile(ds []time.Duration, p int) string {
 	default:
 		return fmt.Sprintf("%.0f µs", float64(d)/1e3)
 	}
+}
+
+// recoveryLine says how long after the fault ended the service worked
+// again for all of its clients: every worker had had a right answer from
+// a request that needs the store, and no answer was 503 any more.
+func recoveryLine(f *fault, workers int) string {
+	if f.end.IsZero() {
+		return "recovery: the fault had not ended"
+	}
+	var last time.Time
+	for _, t := range f.firstOK {
+		if t.After(last) {
+			last = t
+		}
+	}
+	if len(f.firstOK) < workers {
+		return fmt.Sprintf("recovery: only %d of %d clients had a success after the fault before the load ended", len(f.firstOK), workers)
+	}
+	every := last.Sub(f.end)
+	recovered := max(every, f.last503.Sub(f.end), 0)
+	return fmt.Sprintf("recovery: %v after the fault ended (every one of the %d clients had a success after %v; the last 503 %v after)",
+		recovered.Round(time.Millisecond), workers, every.Round(time.Millisecond), max(f.last503.Sub(f.end), 0).Round(time.Millisecond))
 }

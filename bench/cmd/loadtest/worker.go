@@ -82,6 +82,7 @@ type worker struct {
 	rng     *rand.Rand
 	s       *session
 	retryRf bool // the last refresh got 503: retry it first (same token)
+	storm   uint64
 }
 
 // run sends requests until ctx ends or the tool's request budget is spent.
@@ -91,6 +92,10 @@ func (w *worker) run(ctx context.Context) {
 		case w.s == nil:
 			w.login(ctx)
 		case w.retryRf:
+			w.refresh()
+		case w.storm != w.lt.storm.Load():
+			// An outage ended: the access token has expired meanwhile.
+			w.storm = w.lt.storm.Load()
 			w.refresh()
 		default:
 			w.random()
@@ -104,6 +109,9 @@ func (w *worker) do(o op, c *http.Client, method, path, auth, contentType string
 	a := send(c, w.lt.base, method, path, auth, contentType, body)
 	out, why := w.lt.judge(o, a, w.u, s)
 	w.lt.record(o, a, out, why)
+	if out == normal && o.needsStore {
+		w.lt.tl.succeeded(w.u.name, a.end)
+	}
 	if out == unavailable {
 		time.Sleep(backoff)
 	}

@@ -40,6 +40,7 @@ var goals = []ratio{
 	{"gin-contrib/sessions + Redis vs limit (serial)", "GET/sessions-redis/serial", "GET/limit/serial", "ns/op", 0},
 	{"gin-contrib/sessions + Redis vs limit (parallel)", "GET/sessions-redis/parallel", "GET/limit/parallel", "ns/op", 0},
 	{"authkit login vs hand-written login", "Login/authkit-session", "Login/limit", "ns/op", 0},
+	{"authkit refresh vs one-script rotation limit (issue 13)", "Refresh/authkit-session", "Refresh/limit", "ns/op", 1.1},
 	{"authkit refresh (rotation in Redis) vs gin-jwt refresh (re-sign)", "Refresh/authkit-session", "Refresh/gin-jwt", "ns/op", 0},
 }
 

@@ -1,0 +1,186 @@
+package redisstore
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/gin-authkit/authkit/internal/testredis"
+	"github.com/gin-authkit/authkit/store"
+)
+
+// rotateCase is one rotation presented to a stored record.
+type rotateCase struct {
+	rec       record
+	old, next refKey
+	seq       uint64
+	now       int64
+	grace     int64
+}
+
+func (c rotateCase) String() string {
+	return fmt.Sprintf("record %+v, old %x, next %x, seq %d, now %d, grace %d", c.rec, c.old[:2], c.next[:2], c.seq, c.now, c.grace)
+}
+
+// TestRotateScriptMatchesRule holds rotateScript, the rule of a
+// rotation as it runs inside Redis, to [record.rotate], its statement in
+// Go: every combination below of record, presented tokens, sequence
+// number, time and grace period (the boundaries of each condition, and
+// random ones) goes through both, which must reach the same outcome and,
+// after a rotation or a retry, store the very same bytes; a reuse must
+// delete the record and anything else leave it as it was. The script
+// must decide every such record itself, and decline (rotateFallback)
+// only records beyond its numbers and malformed ones.
+func TestRotateScriptMatchesRule(t *testing.T) {
+	rdb, prefix := testredis.New(t)
+	s, err := New(rdb, Options{Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	const user = "alice"
+	id := store.HashSecret([]byte("session"))
+	key := s.sessionsKey(user)
+	t.Cleanup(func() { rdb.Del(context.Background(), key) })
+
+	run := func(t *testing.T, c rotateCase, stored string) (rotation, string) {
+		t.Helper()
+		// The TTLs of the fake times run in real time: a case that left
+		// the hash a TTL of 1 ms must not take the next case's record, so
+		// the hash is made anew, without a TTL.
+		_, err := rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.Del(ctx, key)
+			p.HSet(ctx, key, idField(id), stored, sessFieldRoles, "user")
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var old, next store.Digest
+		copy(old[:], c.old[:])
+		copy(next[:], c.next[:])
+		next[31] = 1 // a digest whose refKey is c.next, never equal to old
+		got, rec, _, _, err := s.rotateOnce(ctx, user, id, store.Rotation{Old: old, Seq: c.seq, Next: next}, c.now, c.grace)
+		if err != nil {
+			t.Fatalf("%v: %v", c, err)
+		}
+		after := rdb.HGet(ctx, key, idField(id)).Val()
+		if got == rotateRotated || got == rotateRetried {
+			// A record near its end gets a TTL of a few ms, which run in
+			// real time: the hash may be gone by now. The reply is what
+			// the script wrote, and what it stored when still there.
+			v, _ := rec.encode()
+			if after != "" && v != after {
+				t.Errorf("%v: the script replied record %x but stored %x", c, v, after)
+			}
+			after = v
+		}
+		return got, after
+	}
+	check := func(t *testing.T, c rotateCase) {
+		t.Helper()
+		stored, _ := c.rec.encode()
+		want, next := c.rec.rotate(c.old, c.next, c.seq, c.now, c.grace)
+		got, after := run(t, c, stored)
+		if got != want {
+			t.Fatalf("%v: script %d, rule %d", c, got, want)
+		}
+		switch want {
+		case rotateRotated, rotateRetried:
+			if v, _ := next.encode(); after != v {
+				t.Errorf("%v: script stored %x, rule %x", c, after, v)
+			}
+		case rotateReused:
+			if after != "" {
+				t.Errorf("%v: the record survived a reuse: %x", c, after)
+			}
+		default:
+			if after != stored {
+				t.Errorf("%v: record changed from %x to %x", c, stored, after)
+			}
+		}
+	}
+
+	ref, prev, other := refKey{1}, refKey{2}, refKey{3}
+	const t0 = int64(1_900_000_000_000)
+	fresh := record{ref: ref, created: t0, seen: t0 + 1000, idle: 600_000, exp: t0 + 3_600_000}
+	rotated := record{ref: ref, prev: prev, seq: 7, rot: t0 + 500_000, created: t0, seen: t0 + 500_000, idle: 600_000, exp: t0 + 3_600_000}
+	nearEnd := rotated
+	nearEnd.seen = t0 + 3_500_000
+	odd := record{ref: ref, prev: prev, seq: 1, rot: t0 - 5, created: t0, seen: t0 - 10, idle: 1, exp: t0 + 1} // times before creation
+	records := []record{fresh, rotated, nearEnd, odd}
+	t.Run("Boundaries", func(t *testing.T) {
+		n := 0
+		for _, rec := range records {
+			times := []int64{rec.created, rec.seen, rec.rot, rec.rot + 1, rec.seen + rec.idle - 1, rec.seen + rec.idle, rec.exp - 1, rec.exp, rec.created - 1}
+			graces := []int64{0, 1, 30_000}
+			for _, now := range times {
+				graces = append(graces, now-rec.rot, now-rec.rot+1)
+			}
+			slices.Sort(graces)
+			graces = slices.Compact(graces)
+			for _, now := range times {
+				for _, old := range []refKey{ref, prev, other} {
+					for _, next := range []refKey{ref, other} {
+						for _, seq := range []uint64{0, rec.seq - 1, rec.seq, rec.seq + 1, math.MaxUint64} {
+							for _, grace := range graces {
+								if grace < 0 || old == next {
+									continue
+								}
+								check(t, rotateCase{rec, old, next, seq, now, grace})
+								n++
+							}
+						}
+					}
+				}
+			}
+		}
+		t.Logf("%d cases", n)
+	})
+	t.Run("Random", func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(1, 2))
+		pick := func(ks ...refKey) refKey { return ks[rng.IntN(len(ks))] }
+		for range 500 {
+			created := t0 + rng.Int64N(1e12) - 5e11
+			rec := record{ref: ref, created: created, idle: 1 + rng.Int64N(1e9), exp: created + rng.Int64N(1e13)}
+			rec.seen = created + rng.Int64N(1e9) - 1e6
+			if rng.IntN(4) > 0 {
+				rec.seq, rec.prev, rec.rot = rng.Uint64N(1<<40), prev, created+rng.Int64N(1e9)-1e6
+			}
+			now := rec.seen + rng.Int64N(2*rec.idle) - rec.idle/2
+			old := pick(ref, prev, other)
+			next := pick(ref, other)
+			if old == next {
+				next = refKey{4}
+			}
+			check(t, rotateCase{rec, old, next, rng.Uint64N(rec.seq + 2), now, rng.Int64N(2e9)})
+		}
+	})
+	t.Run("Fallback", func(t *testing.T) {
+		far := record{ref: ref, prev: prev, seq: math.MaxUint64, rot: t0, created: t0, seen: t0, idle: maxMillis, exp: 253402300799000}
+		v, _ := far.encode()
+		malformed, _ := rotated.encode()
+		for _, stored := range []string{v, malformed[:20], malformed + "x", "\x02" + malformed[1:]} {
+			c := rotateCase{rec: rotated, old: ref, next: other, now: t0 + 1}
+			if got, after := run(t, c, stored); got != rotateFallback || after != stored {
+				t.Errorf("stored %x: script %d and stored %x, want a fallback that changes nothing", stored, got, after)
+			}
+		}
+		// The fallback decides with the rule: the far record rotates.
+		s.now = func() time.Time { return time.UnixMilli(t0 + 1) }
+		rdb.Del(ctx, key)
+		rdb.HSet(ctx, key, idField(id), v)
+		var old store.Digest
+		copy(old[:], ref[:])
+		got, err := s.RotateRefresh(ctx, user, id, store.Rotation{Old: old, Seq: 3, Next: store.HashSecret([]byte("n"))})
+		if err != nil || got.Retried {
+			t.Errorf("RotateRefresh of a record beyond the script's numbers: %+v, %v", got, err)
+		}
+	})
+}
