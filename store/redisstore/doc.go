@@ -86,8 +86,10 @@
 // something revoked). Revocations, logouts and password changes can be
 // lost the same way; a lost revocation brings a session back.
 //
-// [Options.WaitReplicas] closes the gap for logins and refreshes: after
-// the script that creates a session or rotates a refresh token, the store
+// [Options.WaitReplicas] closes the gap for logins, refreshes and
+// revocations: after the script that creates a session, rotates a
+// refresh token or ends sessions (a logout, log out everywhere, a
+// password change or disabling the user), the store
 // sends WAIT n timeout in the same pipeline (so on the connection that
 // wrote, which is what WAIT counts) and fails with [ErrNotReplicated],
 // a 503, when fewer than n replicas acknowledged within
@@ -95,7 +97,8 @@
 // may not survive; the client retries: a retried login creates another
 // session (the first one expires unused), a retried refresh within the
 // grace period converges on the same session, and its WAIT covers the
-// first write as well. It works with a *redis.Client (single server or
+// first write as well; a retried revocation finds the session gone or
+// ends it again. It works with a *redis.Client (single server or
 // Sentinel) only: on Cluster a pipeline's keyless WAIT would not go to
 // the key's node, so New refuses it there.
 //

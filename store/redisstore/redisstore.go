@@ -76,15 +76,20 @@ type Options struct {
 	ExternalUsers bool
 	// WaitReplicas, when positive, makes the writes that create a session
 	// and rotate a refresh token (a retry within the grace period
-	// included) wait until that many replicas have acknowledged them, with
+	// included), and those that end sessions (RevokeSession, RevokeAll,
+	// and a password change or disabling, which end every session of the
+	// user), wait until that many replicas have acknowledged them, with
 	// WAIT on the connection that wrote. Should fewer acknowledge within
 	// WaitTimeout, the call fails with [ErrNotReplicated], which ginauth
 	// answers with 503: the write stays on the master, where a failover
 	// may lose it. A client retries; a retried refresh within the grace
 	// period converges on the same session, and its own WAIT covers the
-	// first write too. Without it (the default, zero) a session created
-	// or a rotation acknowledged just before a failover may be lost with
-	// Redis's asynchronous replication: the user must log in again. See
+	// first write too; revocations are idempotent, so a retried logout
+	// completes. Without it (the default, zero) a session created or a
+	// rotation acknowledged just before a failover may be lost with
+	// Redis's asynchronous replication (the user must log in again), and
+	// so may a logout or a disabling: the session it ended is alive again
+	// on the promoted replica until it expires or is revoked anew. See
 	// "Sentinel and failover" in the package documentation for what it
 	// costs. It needs a *redis.Client (a single server, or Sentinel
 	// through redis.NewFailoverClient): [New] refuses it with a Cluster
@@ -328,7 +333,9 @@ func (s *Store) updateUser(ctx context.Context, op, username, field string, valu
 	}
 	keys := []string{s.userKey(username), s.sessionsKey(username)}
 	args := append([]any{field, value, boolFlag(bump)}, pub...)
-	n, err := updateUserScript.Run(ctx, s.client, keys, args...).Int()
+	// A change that ends sessions is a revocation: with WaitReplicas it
+	// must not be undone by a failover either.
+	n, err := s.run(ctx, bump, updateUserScript, keys, args...).Int()
 	s.cache.invalidate(username) // even on error: the write may have landed
 	if err != nil {
 		return fmt.Errorf("redisstore: %s: %w", op, err)

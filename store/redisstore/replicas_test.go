@@ -132,6 +132,85 @@ func TestWaitReplicas(t *testing.T) {
 	}
 }
 
+// TestWaitReplicasRevocations: the writes that end sessions follow
+// WaitReplicas too. With the replication link cut, each revocation is
+// made on the master, then the replica is promoted. Without WaitReplicas
+// the revocation succeeds and is lost: the promoted replica still
+// answers the session (a logged-out session alive again). With it the
+// call fails with ErrNotReplicated (ginauth answers 503, the client
+// retries) and the retry, on the promoted replica, ends the session.
+func TestWaitReplicasRevocations(t *testing.T) {
+	revocations := []struct {
+		name   string
+		revoke func(*redisstore.Store, store.Digest) error
+	}{
+		{"RevokeSession", func(s *redisstore.Store, id store.Digest) error {
+			return s.RevokeSession(context.Background(), "alice", id)
+		}},
+		{"RevokeAll", func(s *redisstore.Store, _ store.Digest) error {
+			return s.RevokeAll(context.Background(), "alice")
+		}},
+		{"SetPasswordHash", func(s *redisstore.Store, _ store.Digest) error {
+			return s.SetPasswordHash(context.Background(), "alice", []byte("new hash"))
+		}},
+		{"SetDisabled", func(s *redisstore.Store, _ store.Digest) error {
+			return s.SetDisabled(context.Background(), "alice", true)
+		}},
+	}
+	for _, rv := range revocations {
+		for _, replicas := range []int{0, 1} {
+			t.Run(fmt.Sprintf("%s/WaitReplicas %d", rv.name, replicas), func(t *testing.T) {
+				master := testredis.StartServer(t)
+				replica := testredis.StartReplica(t, master)
+				rdb := redis.NewClient(&redis.Options{Addr: master.Addr, ContextTimeoutEnabled: true})
+				t.Cleanup(func() { rdb.Close() })
+				f := newFixtureOn(t, rdb, "rev:", redisstore.Options{WaitReplicas: replicas, WaitTimeout: 200 * time.Millisecond})
+				ctx := context.Background()
+				id, _ := f.session(t)
+				if n, err := testredis.Wait(ctx, master.Addr, 1, 5*time.Second); err != nil || n != 1 {
+					t.Fatalf("WAIT before the cut: %d replicas, %v", n, err)
+				}
+
+				replica.Cut()
+				revokeErr := rv.revoke(f.s, id)
+				if _, err := f.s.Session(ctx, "alice", id); !errors.Is(err, store.ErrNotFound) {
+					t.Fatalf("the master still has the session after %s: %v", rv.name, err)
+				}
+				if err := replica.Promote(ctx); err != nil {
+					t.Fatal(err)
+				}
+				promoted := redis.NewClient(&redis.Options{Addr: replica.Addr, ContextTimeoutEnabled: true})
+				t.Cleanup(func() { promoted.Close() })
+				after, err := redisstore.New(promoted, redisstore.Options{Prefix: "rev:", Now: f.clock.Now, WaitReplicas: 0})
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, sessErr := after.Session(ctx, "alice", id)
+
+				if replicas == 0 {
+					if revokeErr != nil {
+						t.Fatalf("without WaitReplicas: %v, want success", revokeErr)
+					}
+					if sessErr != nil {
+						t.Errorf("without WaitReplicas the promoted replica answers %v; the test expects the lost revocation to show (session alive)", sessErr)
+					}
+					return
+				}
+				if !errors.Is(revokeErr, redisstore.ErrNotReplicated) {
+					t.Fatalf("with the link cut: %v, want ErrNotReplicated", revokeErr)
+				}
+				// The client was told 503 and retries, now on the new master.
+				if err := rv.revoke(after, id); err != nil {
+					t.Fatalf("retry on the promoted replica: %v", err)
+				}
+				if _, err := after.Session(ctx, "alice", id); !errors.Is(err, store.ErrNotFound) {
+					t.Errorf("after the retried %s the session reads %v, want ErrNotFound", rv.name, err)
+				}
+			})
+		}
+	}
+}
+
 // TestWaitReplicasNeedsOneConnection: New refuses WaitReplicas with a
 // client that spreads keys over several servers.
 func TestWaitReplicasNeedsOneConnection(t *testing.T) {

@@ -392,7 +392,7 @@ func (s *Store) RevokeSession(ctx context.Context, username string, id store.Dig
 		return nil // no such user, so no such session
 	}
 	args := append([]any{idField(id), newVersion()}, s.pub.args(username, idField(id))...)
-	err := revokeSessionScript.Run(ctx, s.client, []string{s.sessionsKey(username)}, args...).Err()
+	err := s.run(ctx, true, revokeSessionScript, []string{s.sessionsKey(username)}, args...).Err()
 	s.cache.invalidate(username, idField(id))
 	if err != nil {
 		return fmt.Errorf("redisstore: revoke session: %w", err)
@@ -406,7 +406,7 @@ func (s *Store) RevokeAll(ctx context.Context, username string) error {
 		return nil // no such user, so no sessions
 	}
 	keys := []string{s.userKey(username), s.sessionsKey(username)}
-	err := revokeAllScript.Run(ctx, s.client, keys, s.pub.args(username)...).Err()
+	err := s.run(ctx, true, revokeAllScript, keys, s.pub.args(username)...).Err()
 	s.cache.invalidate(username)
 	if err != nil {
 		return fmt.Errorf("redisstore: revoke all: %w", err)
