@@ -182,6 +182,19 @@ func TestComposeFile(t *testing.T) {
 	})
 }
 
+// AUTHKIT_PORT moves the published port (TestComposeEndToEnd uses a free
+// one) and nothing else: still loopback, still the container's 8080.
+func TestComposePortVariable(t *testing.T) {
+	p, err := loadCompose(t, map[string]string{"AUTHKIT_SECRET": strings.Repeat("ab", 32), "AUTHKIT_PORT": "18080"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ports := p.Services["demo"].Ports
+	if len(ports) != 1 || ports[0].Target != 8080 || ports[0].Published != "18080" || ports[0].HostIP != "127.0.0.1" {
+		t.Errorf("ports = %+v, want container port 8080 published on 127.0.0.1:18080 only", ports)
+	}
+}
+
 // checkHealthcheck returns the service's healthcheck, which must be on and
 // bounded: interval, timeout and retries set, and a timeout of at least
 // 3s, longer than the demo's own healthcheck timeout of 2s.
