@@ -1,11 +1,13 @@
 package integration
 
-// No Docker engine runs in CI, so these tests check the container setup
-// without one: docker-compose.yml is loaded with the compose-spec parser
+// These tests check the container setup without a Docker engine, so they
+// run everywhere: docker-compose.yml is loaded with the compose-spec parser
 // (the one docker compose itself uses), the healthchecks it declares are
 // run against a real demo and a real Redis, demo/Dockerfile is read for
 // its stages and user, and the Dockerfile's `go build` line is run as
-// written to prove the binary it makes is static.
+// written to prove the binary it makes is static. TestComposeEndToEnd
+// (compose_run_test.go) runs the stack itself on a Docker engine; CI
+// installs one and builds the base images locally (docs/TESTING.md).
 
 import (
 	"bufio"
