@@ -1,11 +1,13 @@
 package integration
 
-// No Docker engine runs in CI, so these tests check the container setup
-// without one: docker-compose.yml is loaded with the compose-spec parser
+// These tests check the container setup without a Docker engine, so they
+// run everywhere: docker-compose.yml is loaded with the compose-spec parser
 // (the one docker compose itself uses), the healthchecks it declares are
 // run against a real demo and a real Redis, demo/Dockerfile is read for
 // its stages and user, and the Dockerfile's `go build` line is run as
-// written to prove the binary it makes is static.
+// written to prove the binary it makes is static. TestComposeEndToEnd
+// (compose_run_test.go) runs the stack itself on a Docker engine; CI
+// installs one and builds the base images locally (docs/TESTING.md).
 
 import (
 	"bufio"
@@ -180,6 +182,19 @@ func TestComposeFile(t *testing.T) {
 			t.Errorf("healthcheck test = %q, want %q", hc.Test, want)
 		}
 	})
+}
+
+// AUTHKIT_PORT moves the published port (TestComposeEndToEnd uses a free
+// one) and nothing else: still loopback, still the container's 8080.
+func TestComposePortVariable(t *testing.T) {
+	p, err := loadCompose(t, map[string]string{"AUTHKIT_SECRET": strings.Repeat("ab", 32), "AUTHKIT_PORT": "18080"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ports := p.Services["demo"].Ports
+	if len(ports) != 1 || ports[0].Target != 8080 || ports[0].Published != "18080" || ports[0].HostIP != "127.0.0.1" {
+		t.Errorf("ports = %+v, want container port 8080 published on 127.0.0.1:18080 only", ports)
+	}
 }
 
 // checkHealthcheck returns the service's healthcheck, which must be on and
