@@ -33,6 +33,7 @@ const (
 	envCookieSecure = "AUTHKIT_COOKIE_SECURE"
 	envMetricsAddr  = "AUTHKIT_METRICS_ADDR"
 	envStoreTimeout = "AUTHKIT_STORE_TIMEOUT"
+	envWaitReplicas = "AUTHKIT_REDIS_WAIT_REPLICAS"
 
 	// defaultAddr is loopback only: a demo started on a laptop is not
 	// reachable from the network until AUTHKIT_ADDR says so (:8080 for
@@ -47,6 +48,9 @@ const (
 	// maxBcryptCost keeps a typo from hanging every login: each step
 	// doubles the work, and cost 16 already takes seconds per hash.
 	maxBcryptCost = 16
+	// maxWaitReplicas bounds AUTHKIT_REDIS_WAIT_REPLICAS: more replicas
+	// than that acknowledging each login is a typo, not a setup.
+	maxWaitReplicas = 5
 	// minBcryptCost is for tests: costs below accounts.MinBcryptCost (10)
 	// are allowed with a warning.
 	minBcryptCost = 4
@@ -79,6 +83,9 @@ type config struct {
 	// StoreTimeout bounds the store calls of a request (past it, 503);
 	// zero when unset: the library's default.
 	StoreTimeout time.Duration
+	// WaitReplicas is redisstore.Options.WaitReplicas: logins, refreshes
+	// and revocations wait for that many replicas (0, the default: none).
+	WaitReplicas int
 	Realm        string
 	BcryptCost   int
 	LogFormat    string
@@ -159,6 +166,18 @@ func loadConfig(getenv func(string) string) (config, error) {
 
 	if len(c.Realm) > 64 || strings.ContainsAny(c.Realm, `"\`) || strings.ContainsFunc(c.Realm, isControl) {
 		bad(envRealm, "must be at most 64 printable characters without quotes or backslashes")
+	}
+
+	if s := getenv(envWaitReplicas); s != "" {
+		n, err := strconv.Atoi(s)
+		switch {
+		case err != nil || n < 0 || n > maxWaitReplicas:
+			bad(envWaitReplicas, "%q is not an integer between 0 and %d", s, maxWaitReplicas)
+		case n > 0 && c.redis != nil && c.redis.mode == redisCluster:
+			bad(envWaitReplicas, "cannot be used with %s=cluster (WAIT would not reach the key's node)", envRedisMode)
+		default:
+			c.WaitReplicas = n
+		}
 	}
 
 	if s := getenv(envBcryptCost); s != "" {

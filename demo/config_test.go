@@ -45,7 +45,7 @@ func TestLoadConfigValues(t *testing.T) {
 	c, err := loadConfig(envOf(map[string]string{
 		envAddr: "127.0.0.1:9000", envRedisURL: "redis://:pw@127.0.0.1:6380/3", envRedisPrefix: "app:",
 		envSecret: testSecret, envAccessTTL: "2m", envRefreshTTL: "1h", envRealm: "r",
-		envBcryptCost: "4", envLogFormat: "json", envStoreTimeout: "2s",
+		envBcryptCost: "4", envLogFormat: "json", envStoreTimeout: "2s", envWaitReplicas: "1",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +54,7 @@ func TestLoadConfigValues(t *testing.T) {
 		!c.redis.single.ContextTimeoutEnabled {
 		t.Fatalf("redis options = %+v", c.redis)
 	}
-	if c.AccessTTL != 2*time.Minute || c.RefreshTTL != time.Hour || c.StoreTimeout != 2*time.Second ||
+	if c.AccessTTL != 2*time.Minute || c.RefreshTTL != time.Hour || c.StoreTimeout != 2*time.Second || c.WaitReplicas != 1 ||
 		c.BcryptCost != 4 || string(c.secret) != testSecret || c.LogFormat != "json" {
 		t.Fatalf("config = %+v", c)
 	}
@@ -80,6 +80,9 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"refresh ttl garbage", envRefreshTTL, "forever", envRefreshTTL},
 		{"store timeout too short", envStoreTimeout, "5ms", envStoreTimeout},
 		{"store timeout not a duration", envStoreTimeout, "2", envStoreTimeout},
+		{"wait replicas text", envWaitReplicas, "one", envWaitReplicas},
+		{"wait replicas negative", envWaitReplicas, "-1", envWaitReplicas},
+		{"wait replicas too many", envWaitReplicas, "6", envWaitReplicas},
 		{"refresh ttl shorter than access", envRefreshTTL, "1m", envAccessTTL},
 		{"realm with quote", envRealm, `a"b`, envRealm},
 		{"realm with newline", envRealm, "a\nb", envRealm},

@@ -32,7 +32,7 @@ const (
 // logs what CheckEviction finds to logger.
 func openRedis(cfg config, logger *slog.Logger) (redis.UniversalClient, *redisstore.Store, error) {
 	client := cfg.redis.newClient()
-	st, err := redisstore.New(client, redisstore.Options{Prefix: cfg.RedisPrefix, Logger: logger})
+	st, err := redisstore.New(client, redisstore.Options{Prefix: cfg.RedisPrefix, Logger: logger, WaitReplicas: cfg.WaitReplicas})
 	if err != nil {
 		_ = client.Close()
 		return nil, nil, fmt.Errorf("redis store: %w", err)

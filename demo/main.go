@@ -107,10 +107,11 @@ Environment: REDIS_URL, AUTHKIT_REDIS_MODE (single, sentinel or cluster:
 how to read REDIS_URL), AUTHKIT_ADDR (127.0.0.1:8080; :8080 for every
 interface), AUTHKIT_SECRET or AUTHKIT_SECRET_FILE (a file holding it; >= 32
 bytes, required with Redis), AUTHKIT_ACCESS_TTL (15m), AUTHKIT_REFRESH_TTL
-(720h), AUTHKIT_STORE_TIMEOUT (300ms), AUTHKIT_REALM (authkit-demo),
-AUTHKIT_BCRYPT_COST (12), AUTHKIT_REDIS_PREFIX (authkit:), AUTHKIT_LOG_FORMAT
-(text or json), AUTHKIT_COOKIE_SECURE (unset: Secure cookies except on plain
-HTTP to loopback).
+(720h), AUTHKIT_STORE_TIMEOUT (300ms), AUTHKIT_REDIS_WAIT_REPLICAS (0),
+AUTHKIT_REALM (authkit-demo), AUTHKIT_BCRYPT_COST (12), AUTHKIT_REDIS_PREFIX
+(authkit:), AUTHKIT_LOG_FORMAT (text or json), AUTHKIT_COOKIE_SECURE (unset:
+Secure cookies except on plain HTTP to loopback), AUTHKIT_METRICS_ADDR
+(unset: no /metrics).
 
 Usernames are compared in lower case: --username Alice names alice.
 

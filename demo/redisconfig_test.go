@@ -81,6 +81,16 @@ func TestLoadConfigRedisModeErrors(t *testing.T) {
 	}
 }
 
+// TestWaitReplicasNotOnCluster: AUTHKIT_REDIS_WAIT_REPLICAS is refused
+// with a Cluster, where WAIT would not reach the key's node, before any
+// connection is made.
+func TestWaitReplicasNotOnCluster(t *testing.T) {
+	r := runDemo(t, map[string]string{envRedisMode: "cluster", envRedisURL: "redis://127.0.0.1:7000", envWaitReplicas: "1"}, "", "serve")
+	if r.code != exitUsage || !strings.Contains(r.stderr, envWaitReplicas) {
+		t.Fatalf("exit %d, stderr %q; want exit %d naming %s", r.code, r.stderr, exitUsage, envWaitReplicas)
+	}
+}
+
 // The user commands work through a real Sentinel set and a real Cluster
 // (the server uses the same client: bench's load tool drives it through
 // failovers).

@@ -137,8 +137,8 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	logger.Info("listening", "addr", ln.Addr().String(), "store", mode, "realm", ec.Realm,
 		"access_ttl", ec.Issuer.TTL().String(), "refresh_ttl", ec.Sessions.Lifetime.String(),
 		"idle_timeout", ec.Sessions.IdleTimeout.String(), "max_sessions", ec.Sessions.MaxPerUser,
-		"store_timeout", ec.StoreTimeout.String(), "password_slots", ec.Throttle.PasswordConcurrency,
-		"hasher", hasher)
+		"store_timeout", ec.StoreTimeout.String(), "wait_replicas", cfg.WaitReplicas,
+		"password_slots", ec.Throttle.PasswordConcurrency, "hasher", hasher)
 	fmt.Fprintf(stdout, "authkit demo listening on %s/ (store: %s)\n", url, mode)
 
 	errc := make(chan error, 1)
