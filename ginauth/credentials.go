@@ -55,6 +55,13 @@ type refreshToken struct {
 	raw      string
 }
 
+// digest is what the store keeps of the token: store.HashSecret of it,
+// hashed from a buffer on the stack rather than a copy on the heap.
+func (t refreshToken) digest() store.Digest {
+	var buf [256]byte // a token of the longest username still fits
+	return store.HashSecret(append(buf[:0], t.raw...))
+}
+
 // firstRefreshToken is the token issued at login.
 func (a *Auth) firstRefreshToken(username string, sid store.Digest) (refreshToken, error) {
 	secret, err := newSecret()
