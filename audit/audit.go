@@ -111,6 +111,9 @@ func Log(logger *slog.Logger) Hook {
 			e.Kind == RefreshRetried && e.Status >= http.StatusBadRequest:
 			level = slog.LevelWarn
 		}
+		if !logger.Enabled(ctx, level) {
+			return // LogAttrs would drop the line: spare building it
+		}
 		attrs := []slog.Attr{slog.String("event", string(e.Kind))}
 		add := func(k, v string) {
 			if v != "" {

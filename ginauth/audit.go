@@ -2,6 +2,7 @@ package ginauth
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 
 	"github.com/gin-gonic/gin"
@@ -77,7 +78,9 @@ func (e *otherClientError) Error() string {
 	return "refresh token retried from another client address than its rotation"
 }
 
-func sessionPrefix(id store.Digest) string { return id.String()[:8] }
+// sessionPrefix is the first 8 hex digits of the session handle, which
+// is what audit events and logs show of it.
+func sessionPrefix(id store.Digest) string { return hex.EncodeToString(id[:4]) }
 
 // clientAddr is the client's address, by Config.ClientAddress.
 func (a *Auth) clientAddr(c *gin.Context) string {

@@ -38,7 +38,9 @@ type Auth struct {
 	users      store.UserSource
 	external   bool
 	refreshKey []byte
-	clients    clientTable
+	// refreshMACs holds keyed HMAC states for refreshKey.
+	refreshMACs *macPool
+	clients     clientTable
 	// slots bounds concurrent password comparisons, known clients first.
 	slots *hashSlots
 	// gate counts each address's password checks in this process.
@@ -124,6 +126,7 @@ func New(cfg Config) (*Auth, error) {
 	if a.refreshKey == nil {
 		a.refreshKey = cfg.Issuer.DeriveSecret("ginauth refresh tokens")
 	}
+	a.refreshMACs = newMACPool(a.refreshKey)
 	if d, ok := cfg.Store.(store.DeviceStore); ok && !cfg.Throttle.NoDevices && !cfg.Throttle.Disabled {
 		a.devices = d
 		m := hmac.New(sha256.New, a.refreshKey)

@@ -3,7 +3,6 @@ package ginauth
 import (
 	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
@@ -56,6 +55,13 @@ type refreshToken struct {
 	raw      string
 }
 
+// digest is what the store keeps of the token: store.HashSecret of it,
+// hashed from a buffer on the stack rather than a copy on the heap.
+func (t refreshToken) digest() store.Digest {
+	var buf [256]byte // a token of the longest username still fits
+	return store.HashSecret(append(buf[:0], t.raw...))
+}
+
 // firstRefreshToken is the token issued at login.
 func (a *Auth) firstRefreshToken(username string, sid store.Digest) (refreshToken, error) {
 	secret, err := newSecret()
@@ -67,26 +73,41 @@ func (a *Auth) firstRefreshToken(username string, sid store.Digest) (refreshToke
 
 // nextRefreshToken derives the successor of old.
 func (a *Auth) nextRefreshToken(old refreshToken) refreshToken {
-	m := hmac.New(sha256.New, a.refreshKey)
-	m.Write([]byte("authkit refresh next v2\x00"))
-	m.Write([]byte(old.raw))
-	return a.buildRefreshToken(old.username, old.sid, old.seq+1, m.Sum(nil)[:secretLen])
+	m := a.refreshMACs.get()
+	defer a.refreshMACs.put(m)
+	m.writeString("authkit refresh next v2\x00")
+	m.writeString(old.raw)
+	return a.buildRefreshToken(old.username, old.sid, old.seq+1, m.final()[:secretLen])
 }
 
 func (a *Auth) buildRefreshToken(username string, sid store.Digest, seq uint64, secret []byte) refreshToken {
-	raw := refreshPrefix + b64.EncodeToString([]byte(username)) + "." + b64.EncodeToString(sid[:]) + "." +
-		strconv.FormatUint(seq, 10) + "." + b64.EncodeToString(secret) + "." + b64.EncodeToString(a.refreshTag(username, sid, seq))
-	return refreshToken{username: username, sid: sid, seq: seq, raw: raw}
+	var tag [tagLen]byte
+	a.refreshTag(&tag, username, sid, seq)
+	var arr [256]byte // a token of the longest username still fits
+	raw := append(arr[:0], refreshPrefix...)
+	raw = b64.AppendEncode(raw, []byte(username))
+	raw = append(raw, '.')
+	raw = b64.AppendEncode(raw, sid[:])
+	raw = append(raw, '.')
+	raw = strconv.AppendUint(raw, seq, 10)
+	raw = append(raw, '.')
+	raw = b64.AppendEncode(raw, secret)
+	raw = append(raw, '.')
+	raw = b64.AppendEncode(raw, tag[:])
+	return refreshToken{username: username, sid: sid, seq: seq, raw: string(raw)}
 }
 
-func (a *Auth) refreshTag(username string, sid store.Digest, seq uint64) []byte {
-	m := hmac.New(sha256.New, a.refreshKey)
-	m.Write([]byte("authkit refresh tag v2\x00"))
-	m.Write([]byte(username))
-	m.Write([]byte{0})
-	m.Write(sid[:])
-	m.Write(binary.BigEndian.AppendUint64(nil, seq))
-	return m.Sum(nil)[:tagLen]
+// refreshTag writes the tag of a refresh token of username's session sid
+// at seq into out.
+func (a *Auth) refreshTag(out *[tagLen]byte, username string, sid store.Digest, seq uint64) {
+	m := a.refreshMACs.get()
+	defer a.refreshMACs.put(m)
+	m.writeString("authkit refresh tag v2\x00")
+	m.writeString(username)
+	m.write([]byte{0})
+	m.write(sid[:])
+	m.write(binary.BigEndian.AppendUint64(m.scratch[:0], seq))
+	copy(out[:], m.final())
 }
 
 var errBadFormat = errors.New("ginauth: credential format")
@@ -111,7 +132,9 @@ func (a *Auth) parseRefreshToken(tok string) (refreshToken, error) {
 		return refreshToken{}, errBadFormat
 	}
 	copy(sid[:], id)
-	if !hmac.Equal(tag, a.refreshTag(string(user), sid, seq)) {
+	var want [tagLen]byte
+	a.refreshTag(&want, string(user), sid, seq)
+	if !hmac.Equal(tag, want[:]) {
 		return refreshToken{}, fmt.Errorf("%w: refresh token tag", errBadFormat)
 	}
 	return refreshToken{username: string(user), sid: sid, seq: seq, raw: tok}, nil

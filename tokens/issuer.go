@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -40,6 +41,9 @@ type Issuer struct {
 	audience string
 	ttl      time.Duration
 	now      func() time.Time
+	// macs holds keyed HMAC states (*macState) when the key is HS256, so
+	// that signing does not key a new HMAC for every token; nil otherwise.
+	macs *sync.Pool
 }
 
 // NewIssuer returns an Issuer that signs with key, which must be able to sign
@@ -61,7 +65,11 @@ func NewIssuer(key *Key, opts ...Option) (*Issuer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Issuer{key: key, header: header, issuer: c.issuer, audience: c.audience, ttl: c.ttl, now: c.now}, nil
+	i := &Issuer{key: key, header: header, issuer: c.issuer, audience: c.audience, ttl: c.ttl, now: c.now}
+	if secret, ok := key.material.sign.([]byte); ok && key.method == jwt.SigningMethodHS256 {
+		i.macs = &sync.Pool{New: func() any { return &macState{mac: hmac.New(sha256.New, secret)} }}
+	}
+	return i, nil
 }
 
 // TTL returns the lifetime of the tokens the Issuer signs.
@@ -118,12 +126,40 @@ func (i *Issuer) Issue(subject, sessionID string, roles []string) (token string,
 	if err != nil {
 		return "", nil, fmt.Errorf("tokens: issue: encoding claims: %w", err)
 	}
-	signed := i.header + "." + base64.RawURLEncoding.EncodeToString(payload)
-	sig, err := i.key.method.Sign(signed, i.key.material.sign)
-	if err != nil {
+	enc := base64.RawURLEncoding
+	tok := make([]byte, 0, len(i.header)+1+enc.EncodedLen(len(payload))+1+enc.EncodedLen(maxSignatureSize))
+	tok = append(tok, i.header...)
+	tok = append(tok, '.')
+	tok = enc.AppendEncode(tok, payload)
+	if tok, err = i.appendSignature(tok); err != nil {
 		return "", nil, fmt.Errorf("tokens: issue: signing with %v: %w", i.key, err)
 	}
-	return signed + "." + base64.RawURLEncoding.EncodeToString(sig), claims, nil
+	return string(tok), claims, nil
+}
+
+// maxSignatureSize is the longest signature of a supported algorithm:
+// 64 bytes for EdDSA and ES256, 32 for HS256.
+const maxSignatureSize = 64
+
+// appendSignature appends "." and the encoded signature of the signing
+// input to it. HS256 signs with a pooled HMAC state, which gives what
+// golang-jwt's SigningMethodHMAC gives; every other algorithm signs with
+// the key's golang-jwt method.
+func (i *Issuer) appendSignature(input []byte) ([]byte, error) {
+	var sig []byte
+	if i.macs == nil {
+		var err error
+		if sig, err = i.key.method.Sign(string(input), i.key.material.sign); err != nil {
+			return nil, err
+		}
+	} else {
+		m := i.macs.Get().(*macState)
+		defer i.macs.Put(m)
+		m.mac.Reset()
+		m.mac.Write(input)
+		sig = m.mac.Sum(m.sum[:0])
+	}
+	return base64.RawURLEncoding.AppendEncode(append(input, '.'), sig), nil
 }
 
 // wireClaims is the claim set as an Issuer writes it: Claims minus nbf, with

@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -93,6 +94,43 @@ func TestRoundTrip(t *testing.T) {
 			}
 			if _, second, _ := iss.Issue("user-42", "sess-7", nil); second.ID == issued.ID {
 				t.Errorf("two tokens share jti %q", issued.ID)
+			}
+		})
+	}
+}
+
+// TestIssueSignatureMatchesJWT holds the Issuer's own HS256 signing (a
+// pooled HMAC state) to golang-jwt's: every token, not only the first of
+// a state, carries the signature golang-jwt computes for its signing
+// input, and golang-jwt's parser accepts every algorithm's tokens.
+func TestIssueSignatureMatchesJWT(t *testing.T) {
+	k := newTestKeys(t)
+	for _, key := range k.all() {
+		t.Run(key.Algorithm(), func(t *testing.T) {
+			iss, err := tokens.NewIssuer(key, baseOptions(testNow)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for n := range 3 {
+				tok, _, err := iss.Issue("user-42", "sess-7", []string{"admin"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				cut := strings.LastIndexByte(tok, '.')
+				sig, err := base64.RawURLEncoding.Strict().DecodeString(tok[cut+1:])
+				if err != nil {
+					t.Fatalf("token %d: signature: %v", n, err)
+				}
+				if key.Algorithm() == "HS256" {
+					want, err := jwt.SigningMethodHS256.Sign(tok[:cut], k.hmacSecret)
+					if err != nil || !bytes.Equal(sig, want) {
+						t.Errorf("token %d: signature %x, golang-jwt signs %x (err %v)", n, sig, want, err)
+					}
+				}
+				verify := map[string]any{"HS256": k.hmacSecret, "EdDSA": k.edPriv.Public(), "ES256": &k.ecPriv.PublicKey}[key.Algorithm()]
+				if _, err := jwt.NewParser(jwt.WithTimeFunc(clockAt(testNow))).Parse(tok, func(*jwt.Token) (any, error) { return verify, nil }); err != nil {
+					t.Errorf("token %d: golang-jwt: %v", n, err)
+				}
 			}
 		})
 	}

@@ -57,11 +57,12 @@ func (s *Store) sessionsKey(username string) string {
 type publisher struct {
 	cluster bool
 	prefix  string
+	server  string // serverChannel, named once
 }
 
 func newPublisher(client redis.UniversalClient, prefix string) publisher {
 	_, cluster := client.(*redis.ClusterClient)
-	return publisher{cluster: cluster, prefix: prefix}
+	return publisher{cluster: cluster, prefix: prefix, server: prefix + "inv"}
 }
 
 // command is PUBLISH or SPUBLISH.
@@ -81,7 +82,7 @@ func (p publisher) channel(username string) string {
 }
 
 // serverChannel is the one channel of a single server.
-func (p publisher) serverChannel() string { return p.prefix + "inv" }
+func (p publisher) serverChannel() string { return p.server }
 
 // slotChannel returns the cluster channel of slot.
 func (p publisher) slotChannel(slot int) string {

@@ -471,12 +471,13 @@ func (s *Store) rotateOnce(ctx context.Context, username string, id store.Digest
 	if s.external {
 		field = sessFieldGen
 	}
+	f := idField(id)
 	args := make([]any, 0, 12)
 	// The script compares seq with a sequence number below 2^49, so any
 	// seq from 2^52 up compares the same as 2^52, which a Lua number holds.
-	args = append(args, idField(id), string(old[:]), string(next[:]), strconv.FormatUint(min(r.Seq, 1<<52), 10),
+	args = append(args, f, string(old[:]), string(next[:]), strconv.FormatUint(min(r.Seq, 1<<52), 10),
 		now, grace, encodeAddr(r.Client), field, newVersion())
-	args = append(args, s.pub.args(username, idField(id))...)
+	args = append(args, s.pub.args(username, f)...)
 	reply, err := s.run(ctx, true, rotateScript, []string{s.sessionsKey(username)}, args...).Slice()
 	if err != nil {
 		return 0, record{}, owner{}, "", err
