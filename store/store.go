@@ -333,7 +333,10 @@ type AttemptStore interface {
 	// counter expire ttl after it (also when the attempt was no longer
 	// pending: a failure found late still counts); without, the counter
 	// is left exactly as it would be had the attempt never begun. One
-	// round trip, like BeginAttempt.
+	// round trip, like BeginAttempt. An id that is not pending is
+	// remembered for ttl (at least a millisecond): a BeginAttempt of it
+	// that arrives later, as when the two cross on a network after a
+	// timeout, registers nothing.
 	EndAttempt(ctx context.Context, id string, failed bool, ttl time.Duration, keys ...string) ([]Attempt, error)
 	// ResetAttempts deletes the counters of keys, pending attempts
 	// included. Absent counters are not an error.

@@ -27,6 +27,9 @@ type counter struct {
 	// pending holds the attempts begun and not ended, with their
 	// deadlines.
 	pending map[string]time.Time
+	// ended holds attempts ended while not pending, until the time
+	// given: a BeginAttempt of one of them registers nothing.
+	ended map[string]time.Time
 	slot
 }
 
@@ -58,10 +61,17 @@ func (c *counter) prune(now time.Time) {
 			delete(c.pending, id)
 		}
 	}
+	for id, d := range c.ended {
+		if !now.Before(d) {
+			delete(c.ended, id)
+		}
+	}
 }
 
 // dead reports a counter with nothing left to hold.
-func (c *counter) dead() bool { return c.failures == 0 && len(c.pending) == 0 }
+func (c *counter) dead() bool {
+	return c.failures == 0 && len(c.pending) == 0 && len(c.ended) == 0
+}
 
 // Attempts implements [store.AttemptStore].
 func (s *Store) Attempts(ctx context.Context, keys ...string) ([]store.Attempt, error) {
@@ -89,10 +99,12 @@ func (s *Store) Attempts(ctx context.Context, keys ...string) ([]store.Attempt, 
 func (s *Store) BeginAttempt(ctx context.Context, id string, deadline time.Time, keys ...string) ([]store.Attempt, error) {
 	return s.update(ctx, "begin attempt", id, keys, true, func(c *counter, now time.Time) store.Attempt {
 		before := c.state(now)
-		if c.pending == nil {
-			c.pending = make(map[string]time.Time)
+		if _, ended := c.ended[id]; !ended {
+			if c.pending == nil {
+				c.pending = make(map[string]time.Time)
+			}
+			c.pending[id] = deadline
 		}
-		c.pending[id] = deadline
 		c.prune(now) // a deadline already past registers nothing
 		return before
 	})
@@ -103,8 +115,15 @@ func (s *Store) EndAttempt(ctx context.Context, id string, failed bool, ttl time
 	if failed && ttl <= 0 {
 		return nil, fmt.Errorf("memstore: end attempt: %w: ttl %v is not positive", store.ErrInvalid, ttl)
 	}
-	return s.update(ctx, "end attempt", id, keys, failed, func(c *counter, now time.Time) store.Attempt {
-		delete(c.pending, id)
+	return s.update(ctx, "end attempt", id, keys, true, func(c *counter, now time.Time) store.Attempt {
+		if _, ok := c.pending[id]; ok {
+			delete(c.pending, id)
+		} else {
+			if c.ended == nil {
+				c.ended = make(map[string]time.Time)
+			}
+			c.ended[id] = now.Add(max(ttl, time.Millisecond))
+		}
 		if failed {
 			c.failures++
 			c.last, c.exp = now, now.Add(ttl)

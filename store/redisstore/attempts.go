@@ -20,7 +20,8 @@ import (
 // with fields n (failures), t (last failure) and x (expiry), both times in
 // milliseconds of the store's clock, beside a sorted set of its pending
 // attempts, the same name with ":p" appended, each attempt id scored by
-// its deadline. The counter's name is the hash tag of both keys, so the
+// its deadline (and the tombstones of attempts ended before they began,
+// scored minus their expiry). The counter's name is the hash tag of both keys, so the
 // counters of one login (per user, per address, per pair) spread over a
 // cluster's slots and no command ever needs two of them; the digest keeps
 // the caller's bytes, which may hold '{', '}' or a user's address, out of
@@ -64,14 +65,17 @@ return {n, t, pending()}
 
 // beginScript registers a pending attempt and returns the counter as it
 // was before: {failures, last ms, pending}. The pending set lives as long
-// as its latest deadline.
+// as its latest deadline. An attempt already ended (a tombstone, see
+// endScript) is not registered. Expired entries go first: pending
+// attempts score their deadline, so those at or before now; tombstones
+// score minus their expiry, so those at or after -now.
 //
 // KEYS: counter, pending. ARGV: now, id, deadline ms.
 var beginScript = redis.NewScript(attemptPrelude + `
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
-local p = redis.call('ZCARD', KEYS[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], -now, now)
+local p = pending()
 local life = tonumber(ARGV[3]) - now
-if life > 0 then
+if life > 0 and not redis.call('ZSCORE', KEYS[2], '~' .. ARGV[2]) then
   redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
   if redis.call('PTTL', KEYS[2]) < life then
     redis.call('PEXPIRE', KEYS[2], life)
@@ -82,12 +86,21 @@ return {n, t, p}
 
 // endScript ends a pending attempt, counting it as a failure when asked
 // (starting again from one when the counter has expired), and returns
-// {failures, last ms, pending} as left.
+// {failures, last ms, pending} as left. An attempt that is not pending
+// may not have begun yet: a begin and the end that takes it back, sent
+// on two connections to a server that was paused, can run in either
+// order. It leaves a tombstone, "~" and the id, scored minus its expiry
+// (now + ttl) so that no pending count sees it, which stops a late begin.
 //
 // KEYS: counter, pending. ARGV: now, id, failed (0 or 1), expiry (now +
 // ttl), ttl, both in milliseconds.
 var endScript = redis.NewScript(attemptPrelude + `
-redis.call('ZREM', KEYS[2], ARGV[2])
+if redis.call('ZREM', KEYS[2], ARGV[2]) == 0 then
+  redis.call('ZADD', KEYS[2], -tonumber(ARGV[4]), '~' .. ARGV[2])
+  if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[5]) then
+    redis.call('PEXPIRE', KEYS[2], ARGV[5])
+  end
+end
 if ARGV[3] == '1' then
   n, t = n + 1, now
   redis.call('HSET', KEYS[1], 'n', n, 't', ARGV[1], 'x', ARGV[4])

@@ -30,6 +30,10 @@ func TestAttemptKeyLayout(t *testing.T) {
 	}
 	ctx := t.Context()
 	keys := []string{"pair:alice|192.0.2.1", "ip:{192.0.2.1}", "user:alice}"}
+	// Begun, then ended: the pending sets are empty again, so gone.
+	if _, err := s.BeginAttempt(ctx, "test-attempt", time.Now().Add(time.Minute), keys...); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := s.EndAttempt(ctx, "test-attempt", true, time.Minute, keys...); err != nil {
 		t.Fatal(err)
 	}

@@ -257,7 +257,7 @@
 //	                   base64url SHA-256 of the counter's name, which is
 //	                   also its hash tag (the counters of one login spread
 //	                   over a cluster); it expires by itself
-//	P{a:<digest>}:p    sorted set: that counter's pending attempts
+//	P{a:<digest>}:p    sorted set: that counter's pending attempts (and tombstones of attempts ended before they began)
 //	P inv              channel (PUBLISH) of invalidations, single server
 //	P{<slot tag>}:inv  channel (SPUBLISH) of the invalidations of one
 //	                   slot, on Cluster

@@ -22,6 +22,7 @@ var attemptCases = []testCase{
 	{"Reset", testResetAttempts},
 	{"PendingLeavesNoTrace", testPendingLeavesNoTrace},
 	{"PendingDeadline", testPendingDeadline},
+	{"EndBeforeBegin", testEndBeforeBegin},
 	{"Invalid", testAttemptsInvalid},
 	{"Concurrent", testConcurrentFailures},
 	{"ConcurrentBegin", testConcurrentBegin},
@@ -355,6 +356,42 @@ func testPendingDeadline(t *testing.T, e *env) {
 	_, err = e.s.BeginAttempt(e.ctx, newAttemptID(), e.clock.Now(), "k")
 	must(t, "BeginAttempt with a past deadline", err)
 	checkAttempt(t, "Attempts after a past deadline", e.attempts(t, "k")[0], store.Attempt{Failures: 1, Last: e.clock.Now()})
+}
+
+// testEndBeforeBegin: an attempt taken back before its BeginAttempt ran
+// (a begin and its take-back crossing on the network after a timeout)
+// is not registered by the late begin, which would otherwise hold the
+// counter's pending count until its deadline; other attempts still
+// register, and the memory of the ended one lasts its ttl.
+func testEndBeforeBegin(t *testing.T, e *env) {
+	late := newAttemptID()
+	checkAttempt(t, "EndAttempt of an attempt not begun", e.end(t, late, false, "k")[0], store.Attempt{})
+	deadline := e.clock.Now().Add(time.Minute)
+	before, err := e.s.BeginAttempt(e.ctx, late, deadline, "k")
+	must(t, "late BeginAttempt", err)
+	checkAttempt(t, "late BeginAttempt", before[0], store.Attempt{})
+	checkAttempt(t, "Attempts after the late begin", e.attempts(t, "k")[0], store.Attempt{})
+
+	other, _ := e.begin(t, "k")
+	checkAttempt(t, "Attempts with another attempt pending", e.attempts(t, "k")[0], store.Attempt{Pending: 1})
+	e.end(t, other, false, "k")
+
+	// A failure ended before its begin counts, and its begin is not
+	// registered either.
+	failed := newAttemptID()
+	checkAttempt(t, "failed EndAttempt of an attempt not begun", e.end(t, failed, true, "k")[0],
+		store.Attempt{Failures: 1, Last: e.clock.Now()})
+	_, err = e.s.BeginAttempt(e.ctx, failed, deadline, "k")
+	must(t, "late BeginAttempt of a failure", err)
+	checkAttempt(t, "Attempts after the failure's late begin", e.attempts(t, "k")[0],
+		store.Attempt{Failures: 1, Last: e.clock.Now()})
+
+	// Past the ttl the id is forgotten (ids are unique, so this is only
+	// about memory): a begin then registers.
+	e.clock.Advance(lockout)
+	_, err = e.s.BeginAttempt(e.ctx, late, e.clock.Now().Add(time.Minute), "k")
+	must(t, "BeginAttempt past the ttl", err)
+	checkAttempt(t, "Attempts past the ttl", e.attempts(t, "k")[0], store.Attempt{Pending: 1})
 }
 
 // testConcurrentBegin checks that pending attempts are counted
