@@ -216,9 +216,19 @@ type response struct {
 
 func get(t *testing.T, u, token string) response {
 	t.Helper()
-	req, err := http.NewRequest("GET", u, nil)
+	return send(t, "GET", u, nil, token)
+}
+
+// send makes one request, with a bearer token when token is set, and
+// returns its status and body.
+func send(t *testing.T, method, u string, body []byte, token string) response {
+	t.Helper()
+	req, err := http.NewRequest(method, u, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if method == "POST" {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -241,29 +251,16 @@ func login(t *testing.T, base, user, password string, status int) ginauth.TokenR
 
 func postJSON(t *testing.T, u string, body any, token string, status int, into any) {
 	t.Helper()
-	b, _ := json.Marshal(body)
-	if body == nil {
-		b = nil
+	var b []byte
+	if body != nil {
+		b, _ = json.Marshal(body)
 	}
-	req, err := http.NewRequest("POST", u, bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	r, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Body.Close()
-	raw, _ := io.ReadAll(r.Body)
+	r := send(t, "POST", u, b, token)
 	if r.StatusCode != status {
-		t.Fatalf("POST %s: %d %s, want %d", u, r.StatusCode, raw, status)
+		t.Fatalf("POST %s: %d %s, want %d", u, r.StatusCode, r.body, status)
 	}
 	if into != nil {
-		if err := json.Unmarshal(raw, into); err != nil {
+		if err := json.Unmarshal([]byte(r.body), into); err != nil {
 			t.Fatalf("POST %s: %v", u, err)
 		}
 	}

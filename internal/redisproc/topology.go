@@ -93,15 +93,21 @@ func StartSentinel(dir string) (*Sentinel, error) {
 
 // startIn starts a server with its files in a new directory dir/name.
 func startIn(dir, name string, args ...string) (*Server, error) {
-	sub := filepath.Join(dir, name)
-	if err := os.MkdirAll(sub, 0o700); err != nil {
-		return nil, err
-	}
-	addr, err := FreeAddr()
+	sub, addr, err := nodeDir(dir, name)
 	if err != nil {
 		return nil, err
 	}
 	return StartOn(addr, sub, args...)
+}
+
+// nodeDir makes the directory dir/name of a server and picks its address.
+func nodeDir(dir, name string) (sub, addr string, err error) {
+	sub = filepath.Join(dir, name)
+	if err := os.MkdirAll(sub, 0o700); err != nil {
+		return "", "", err
+	}
+	addr, err = FreeAddr()
+	return sub, addr, err
 }
 
 // Addrs are the Sentinels' addresses.
@@ -358,11 +364,7 @@ func deadline(ctx context.Context) time.Time {
 
 // startNode starts a cluster node with its files in dir/name.
 func startNode(dir, name string) (*Server, error) {
-	sub := filepath.Join(dir, name)
-	if err := os.MkdirAll(sub, 0o700); err != nil {
-		return nil, err
-	}
-	addr, err := FreeAddr()
+	sub, addr, err := nodeDir(dir, name)
 	if err != nil {
 		return nil, err
 	}
