@@ -458,13 +458,28 @@ func (c *Cluster) Failover(shard int, limit time.Duration) (old, now string, err
 	if err != nil {
 		return "", "", err
 	}
-	rc := nodeClient(r.Addr)
-	err = rc.ClusterFailover(ctx).Err()
-	rc.Close()
-	if err != nil {
-		return m.Addr, "", fmt.Errorf("redisproc: CLUSTER FAILOVER on %s: %w", r.Addr, err)
+	// A manual failover whose replica does not catch up within Redis's
+	// 5 s limit is dropped without a word (seen on a loaded machine right
+	// after the cluster started): ask again until limit.
+	for {
+		rc := nodeClient(r.Addr)
+		repl, err := rc.Info(ctx, "replication").Result()
+		if err == nil && strings.Contains(repl, "role:master") {
+			rc.Close()
+			return m.Addr, r.Addr, c.waitServing(ctx, r)
+		}
+		err = rc.ClusterFailover(ctx).Err()
+		rc.Close()
+		if err != nil {
+			return m.Addr, "", fmt.Errorf("redisproc: CLUSTER FAILOVER on %s: %w", r.Addr, err)
+		}
+		try, stop := context.WithTimeout(ctx, 6*time.Second)
+		err = c.waitServing(try, r)
+		stop()
+		if err == nil || ctx.Err() != nil {
+			return m.Addr, r.Addr, err
+		}
 	}
-	return m.Addr, r.Addr, c.waitServing(ctx, r)
 }
 
 // KillMaster kills the master of shard (SIGKILL) and waits until the
