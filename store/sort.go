@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"slices"
 )
 
@@ -13,5 +14,19 @@ func SortSessions(s []Session) {
 			return c
 		}
 		return bytes.Compare(a.ID[:], b.ID[:])
+	})
+}
+
+// SortFactors sorts f into the order [FactorStore.Factors] returns:
+// oldest first, ties by kind, then ID.
+func SortFactors(f []Factor) {
+	slices.SortFunc(f, func(a, b Factor) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.Kind, b.Kind); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
 	})
 }

@@ -51,6 +51,7 @@ type Store struct {
 
 	attempts attemptTable
 	devices  deviceTable
+	factors  factorTable
 }
 
 var _ store.Store = (*Store)(nil)
