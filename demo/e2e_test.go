@@ -351,7 +351,7 @@ func stepRefresh(t *testing.T, e *e2e) {
 	r := refresh(e.alice.refresh)
 	expectStatus(t, r, 200, "")
 	next := tokensPair{r.str("access_token"), r.str("refresh_token")}
-	if next.refresh == e.alice.refresh || !strings.HasPrefix(next.refresh, "rt2.") || r.str("token_type") != "Bearer" {
+	if next.refresh == e.alice.refresh || !strings.HasPrefix(next.refresh, "rt3.") || r.str("token_type") != "Bearer" {
 		t.Fatalf("refresh did not rotate: %s", r.raw)
 	}
 	e.keep(next.access, next.refresh)

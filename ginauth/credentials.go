@@ -18,17 +18,30 @@ import (
 // it can find the session. Neither carries anything secret besides the
 // random part, and the store keeps only digests.
 //
-//	refresh token:  "rt2." b64url(username) "." b64url(session id digest) "." seq "." b64url(32-byte secret) "." b64url(tag)
-//	session cookie: b64url(username) "." b64url(32-byte session secret)
+//	refresh token:  "rt3." b64url(username) "." b64url(session id digest) "." seq "." b64url(32-byte secret) "." auth "." b64url(tag)
+//	session cookie: b64url(username) "." b64url(32-byte session secret) "." auth "." b64url(tag)
 //
 // seq is the token's place in its session's chain, in canonical decimal.
-// tag, an HMAC of username, session and seq under the refresh key, proves
-// the server issued a token with that seq, so the store may take a seq
-// below the current one as proof of reuse. The secret of the token issued
-// at login is random; every successor's is an HMAC of the token it
-// replaces, so a retry of the same refresh derives the same successor and
-// nothing secret has to be stored to answer it.
-const refreshPrefix = "rt2."
+// auth is the session's authentication context (see [authContext]): the
+// amr values as a decimal bit set, "-", and auth_time in Unix seconds.
+// tag, an HMAC of username, session, seq and auth under the refresh key,
+// proves the server issued a token with that seq and auth, so the store
+// may take a seq below the current one as proof of reuse, and a client
+// cannot raise its own amr. The secret of the token issued at login is
+// random; every successor's is an HMAC of the part of the token before
+// auth, so a retry of the same refresh derives the same successor, and
+// nothing secret has to be stored to answer it. The store's digest covers
+// that same part only: a step-up issues a successor with a raised auth
+// that is the same link of the chain as a plain refresh's.
+//
+// Tokens of the earlier format ("rt2.", without auth, whose digest and
+// successor cover the whole token) are still read, as a password-only
+// context of unknown time; their successors are rt3. Cookies without auth
+// and tag read the same way.
+const refreshPrefix = "rt3."
+
+// refreshPrefixV2 is the earlier refresh-token format.
+const refreshPrefixV2 = "rt2."
 
 // secretLen is 256 bits from crypto/rand, for session secrets and the
 // random part of refresh tokens.
@@ -52,37 +65,46 @@ type refreshToken struct {
 	username string
 	sid      store.Digest
 	seq      uint64
+	auth     authContext
 	raw      string
+	// linked is the length of raw's prefix that the digest and the
+	// successor cover: up to the secret (all of raw for rt2).
+	linked int
 }
 
-// digest is what the store keeps of the token: store.HashSecret of it,
-// hashed from a buffer on the stack rather than a copy on the heap.
+// digest is what the store keeps of the token: store.HashSecret of its
+// linked part, hashed from a buffer on the stack rather than a copy on
+// the heap.
 func (t refreshToken) digest() store.Digest {
 	var buf [256]byte // a token of the longest username still fits
-	return store.HashSecret(append(buf[:0], t.raw...))
+	return store.HashSecret(append(buf[:0], t.raw[:t.linked]...))
 }
 
 // firstRefreshToken is the token issued at login.
-func (a *Auth) firstRefreshToken(username string, sid store.Digest) (refreshToken, error) {
+func (a *Auth) firstRefreshToken(username string, sid store.Digest, auth authContext) (refreshToken, error) {
 	secret, err := newSecret()
 	if err != nil {
 		return refreshToken{}, err
 	}
-	return a.buildRefreshToken(username, sid, 0, secret), nil
+	return a.buildRefreshToken(username, sid, 0, secret, auth), nil
 }
 
-// nextRefreshToken derives the successor of old.
-func (a *Auth) nextRefreshToken(old refreshToken) refreshToken {
+// nextRefreshToken derives the successor of old, carrying auth.
+func (a *Auth) nextRefreshToken(old refreshToken, auth authContext) refreshToken {
 	m := a.refreshMACs.get()
 	defer a.refreshMACs.put(m)
-	m.writeString("authkit refresh next v2\x00")
-	m.writeString(old.raw)
-	return a.buildRefreshToken(old.username, old.sid, old.seq+1, m.final()[:secretLen])
+	if old.linked == len(old.raw) {
+		m.writeString("authkit refresh next v2\x00") // an rt2 token
+	} else {
+		m.writeString("authkit refresh next v3\x00")
+	}
+	m.writeString(old.raw[:old.linked])
+	return a.buildRefreshToken(old.username, old.sid, old.seq+1, m.final()[:secretLen], auth)
 }
 
-func (a *Auth) buildRefreshToken(username string, sid store.Digest, seq uint64, secret []byte) refreshToken {
+func (a *Auth) buildRefreshToken(username string, sid store.Digest, seq uint64, secret []byte, auth authContext) refreshToken {
 	var tag [tagLen]byte
-	a.refreshTag(&tag, username, sid, seq)
+	a.refreshTag(&tag, username, sid, seq, auth)
 	var arr [256]byte // a token of the longest username still fits
 	raw := append(arr[:0], refreshPrefix...)
 	raw = b64.AppendEncode(raw, []byte(username))
@@ -92,22 +114,39 @@ func (a *Auth) buildRefreshToken(username string, sid store.Digest, seq uint64, 
 	raw = strconv.AppendUint(raw, seq, 10)
 	raw = append(raw, '.')
 	raw = b64.AppendEncode(raw, secret)
+	linked := len(raw)
+	raw = append(raw, '.')
+	raw = auth.appendTo(raw)
 	raw = append(raw, '.')
 	raw = b64.AppendEncode(raw, tag[:])
-	return refreshToken{username: username, sid: sid, seq: seq, raw: string(raw)}
+	return refreshToken{username: username, sid: sid, seq: seq, auth: auth, raw: string(raw), linked: linked}
 }
 
 // refreshTag writes the tag of a refresh token of username's session sid
-// at seq into out.
-func (a *Auth) refreshTag(out *[tagLen]byte, username string, sid store.Digest, seq uint64) {
+// at seq with auth into out.
+func (a *Auth) refreshTag(out *[tagLen]byte, username string, sid store.Digest, seq uint64, auth authContext) {
+	m := a.refreshMACs.get()
+	defer a.refreshMACs.put(m)
+	m.writeString("authkit refresh tag v3\x00")
+	a.writeTagged(m, username, sid, seq)
+	auth.writeTo(m)
+	copy(out[:], m.final())
+}
+
+// refreshTagV2 is the tag of an rt2 token.
+func (a *Auth) refreshTagV2(out *[tagLen]byte, username string, sid store.Digest, seq uint64) {
 	m := a.refreshMACs.get()
 	defer a.refreshMACs.put(m)
 	m.writeString("authkit refresh tag v2\x00")
+	a.writeTagged(m, username, sid, seq)
+	copy(out[:], m.final())
+}
+
+func (a *Auth) writeTagged(m *macState, username string, sid store.Digest, seq uint64) {
 	m.writeString(username)
 	m.write([]byte{0})
 	m.write(sid[:])
 	m.write(binary.BigEndian.AppendUint64(m.scratch[:0], seq))
-	copy(out[:], m.final())
 }
 
 var errBadFormat = errors.New("ginauth: credential format")
@@ -116,15 +155,20 @@ var errBadFormat = errors.New("ginauth: credential format")
 // not check the secret: the store compares the token's digest.
 func (a *Auth) parseRefreshToken(tok string) (refreshToken, error) {
 	rest, ok := strings.CutPrefix(tok, refreshPrefix)
+	v2 := false
+	if !ok {
+		rest, ok = strings.CutPrefix(tok, refreshPrefixV2)
+		v2 = true
+	}
 	parts := strings.Split(rest, ".")
-	if !ok || len(parts) != 5 {
+	if !ok || v2 && len(parts) != 5 || !v2 && len(parts) != 6 {
 		return refreshToken{}, errBadFormat
 	}
 	user, err1 := b64.DecodeString(parts[0])
 	id, err2 := b64.DecodeString(parts[1])
 	seq, err3 := strconv.ParseUint(parts[2], 10, 64)
 	secret, err4 := b64.DecodeString(parts[3])
-	tag, err5 := b64.DecodeString(parts[4])
+	tag, err5 := b64.DecodeString(parts[len(parts)-1])
 	var sid store.Digest
 	if err := errors.Join(err1, err2, err3, err4, err5); err != nil || len(id) != len(sid) ||
 		len(secret) != secretLen || strconv.FormatUint(seq, 10) != parts[2] ||
@@ -132,12 +176,24 @@ func (a *Auth) parseRefreshToken(tok string) (refreshToken, error) {
 		return refreshToken{}, errBadFormat
 	}
 	copy(sid[:], id)
+	t := refreshToken{username: string(user), sid: sid, seq: seq, raw: tok, auth: authContext{methods: amrPwd}}
 	var want [tagLen]byte
-	a.refreshTag(&want, string(user), sid, seq)
+	if v2 {
+		t.linked = len(tok)
+		a.refreshTagV2(&want, t.username, sid, seq)
+	} else {
+		auth, ok := parseAuthContext(parts[4])
+		if !ok {
+			return refreshToken{}, errBadFormat
+		}
+		t.auth = auth
+		t.linked = len(refreshPrefix) + len(parts[0]) + len(parts[1]) + len(parts[2]) + len(parts[3]) + 3
+		a.refreshTag(&want, t.username, sid, seq, auth)
+	}
 	if !hmac.Equal(tag, want[:]) {
 		return refreshToken{}, fmt.Errorf("%w: refresh token tag", errBadFormat)
 	}
-	return refreshToken{username: string(user), sid: sid, seq: seq, raw: tok}, nil
+	return t, nil
 }
 
 // sessionClaim is the access token's sid claim: the session handle in

@@ -136,15 +136,19 @@
 // The access token's sid is the SHA-256 of that secret: the session's
 // public handle, useless without the signing key.
 //
-// The refresh token is opaque: "rt2." + base64url(username) + "." +
+// The refresh token is opaque: "rt3." + base64url(username) + "." +
 // base64url(session handle) + "." + sequence number + "." + 256-bit
-// secret + "." + 128-bit tag. It names its user so the store can find the
-// right cluster slot; only its digest is stored. The tag, an HMAC under
-// Config.RefreshKey, proves the server issued that sequence number, so a
-// token with a lower number than the session's is proof of reuse, and a
-// forged one never reaches the store. The login's token has a random
-// secret; each successor's is an HMAC of the token it replaces, which is
-// how a retry within Config.RefreshGrace gets the same successor and the
+// secret + "." + authentication context + "." + 128-bit tag. It names its
+// user so the store can find the right cluster slot; only its digest is
+// stored. The authentication context is the amr and auth_time that the
+// session's access tokens carry (a password login's, or raised by a
+// second factor), so a refresh keeps them without another store read.
+// The tag, an HMAC under Config.RefreshKey, proves the server issued that
+// sequence number and context, so a token with a lower number than the
+// session's is proof of reuse, a client cannot raise its own amr, and a
+// forged token never reaches the store. The login's token has a random
+// secret; each successor's is an HMAC of the token it replaces (up to
+// its secret), which is how a retry within Config.RefreshGrace gets the same successor and the
 // chain never forks. Any other reuse revokes the session (RFC 9700
 // §4.14.2). The trade-off: a thief who replays a stolen token within the
 // grace period gets the same successor as the owner instead of both being

@@ -106,6 +106,7 @@ type grant struct {
 	refresh  string
 	secret   []byte // the session secret; only a login has it
 	device   string // a new device credential; only a login has it
+	auth     authContext
 }
 
 // passwordGrant checks a username and password (throttled) and creates a
@@ -124,7 +125,8 @@ func (a *Auth) passwordGrant(c *gin.Context, username, password string) (g grant
 		return grant{}, err
 	}
 	sid := store.HashSecret(secret)
-	refresh, err := a.firstRefreshToken(u.Username, sid)
+	auth := authContext{methods: amrPwd, at: a.cfg.Now().Unix()}
+	refresh, err := a.firstRefreshToken(u.Username, sid, auth)
 	if err != nil {
 		return grant{}, err
 	}
@@ -136,7 +138,7 @@ func (a *Auth) passwordGrant(c *gin.Context, username, password string) (g grant
 		a.auditRequest(c, audit.Event{Kind: audit.SessionEvicted, Status: http.StatusOK, Reason: "session_cap", Username: u.Username, Session: sessionPrefix(id)})
 	}
 	a.auditRequest(c, audit.Event{Kind: audit.LoginSucceeded, Status: http.StatusOK, Username: u.Username, Session: sessionPrefix(sid)})
-	g = grant{username: u.Username, sid: sid, roles: u.Roles, refresh: refresh.raw, secret: secret}
+	g = grant{username: u.Username, sid: sid, roles: u.Roles, refresh: refresh.raw, secret: secret, auth: auth}
 	if !dv.known || dv.renew {
 		g.device = a.issueDevice(c, u.Username)
 	}
@@ -159,7 +161,7 @@ func (a *Auth) refreshGrant(c *gin.Context, token string) (g grant, err error) {
 	if err != nil {
 		return grant{}, errors.Join(ErrInvalidGrant, err)
 	}
-	next := a.nextRefreshToken(old)
+	next := a.nextRefreshToken(old, old.auth)
 	addr := clip(a.clientAddr(c), store.MaxClientLen)
 	ctx, cancel := a.storeCtx(c)
 	var owner chan userRead
@@ -203,7 +205,7 @@ func (a *Auth) refreshGrant(c *gin.Context, token string) (g grant, err error) {
 		ev.Kind, ev.Reason, ev.PriorClientIP = audit.RefreshRetried, "grace_replay", s.RotatedBy
 	}
 	a.auditRequest(c, ev)
-	return grant{username: s.Username, sid: s.ID, roles: s.Roles, refresh: next.raw}, nil
+	return grant{username: s.Username, sid: s.ID, roles: s.Roles, refresh: next.raw, auth: old.auth}, nil
 }
 
 // createSession stores the session of a login, in the user generation

@@ -133,7 +133,7 @@ func TestCredentialsStoredHashed(t *testing.T) {
 	cookie := cookieValue(r, "__Host-authkit_session")
 	tok := k.login("bob", bobPW)
 	parts := strings.Split(tok.RefreshToken, ".")
-	if len(parts) != 6 || cookie == "" {
+	if len(parts) != 7 || cookie == "" {
 		t.Fatalf("refresh token %q or cookie %q not in the documented format", tok.RefreshToken, cookie)
 	}
 	secrets := []string{parts[4], cookie[strings.Index(cookie, ".")+1:]}
