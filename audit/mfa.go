@@ -1,0 +1,21 @@
+package audit
+
+// Event kinds of the second factor (package mfa). Username names the
+// account; no event carries a secret or a code.
+const (
+	// TOTPEnrolled: a TOTP enrolment started; the factor is pending
+	// until its first valid code.
+	TOTPEnrolled Kind = "totp_enrolled"
+	// TOTPConfirmed: a first valid code activated a pending TOTP factor
+	// and fresh recovery codes were issued.
+	TOTPConfirmed Kind = "totp_confirmed"
+	// TOTPDisabled: the user's TOTP factor and recovery codes were
+	// removed.
+	TOTPDisabled Kind = "totp_disabled"
+	// RecoveryCodeUsed: a recovery code stood in for a TOTP code; Reason
+	// is "last" when it was the user's last one.
+	RecoveryCodeUsed Kind = "recovery_code_used"
+	// RecoveryCodesRegenerated: the user's recovery codes were replaced
+	// by a fresh set.
+	RecoveryCodesRegenerated Kind = "recovery_codes_regenerated"
+)
