@@ -30,12 +30,21 @@
 //   - [Pinger] (Ping), optional: ginauth's HealthHandler pings Store and
 //     Users when they have it.
 //   - [DeviceStore], optional: the device credentials of known clients.
+//   - [FactorStore] and [RecoveryCodeStore], together [FactorBackend],
+//     optional: second factors (TOTP generators and passkeys, with the
+//     counter rule [Accepts]) and single-use recovery codes; memstore,
+//     redisstore and sqlstore have them.
+//   - [ChallengeStore], optional: short-lived single-use values between
+//     the two requests of a ceremony (MFA tickets, WebAuthn challenges);
+//     memstore and redisstore have it.
 //   - [Store]: all of the above, what redisstore and memstore are.
 //
 // The contract suites of storetest: Run (a whole Store), RunUsers (a
 // UserStore that keeps no sessions, such as store/sqlstore) and
 // RunExternalUsers (a session backend configured for external users:
-// redisstore and memstore with ExternalUsers).
+// redisstore and memstore with ExternalUsers), and for the optional
+// capabilities RunFactors (a FactorBackend) and RunChallenges (a
+// ChallengeStore).
 //
 // # The lookup rule
 //

@@ -157,6 +157,13 @@ type RecoveryCodeStore interface {
 	RecoveryCodes(ctx context.Context, username string) (int, error)
 }
 
+// FactorBackend is a backend that keeps second factors and recovery
+// codes together: memstore, redisstore and sqlstore are FactorBackends.
+type FactorBackend interface {
+	FactorStore
+	RecoveryCodeStore
+}
+
 // ChallengeStore keeps short-lived values between the two requests of a
 // ceremony: the ticket that carries a login from its password to its
 // second factor, and WebAuthn's challenge state. It is an optional

@@ -12,6 +12,11 @@
 // refresh-rotation state (the current and previous digest, a sequence
 // number and the time of the last rotation).
 //
+// Beyond [store.Store] it has the optional capabilities
+// [store.FactorBackend] (second factors and recovery codes) and
+// [store.ChallengeStore], and passes their suites (storetest.RunFactors
+// and storetest.RunChallenges).
+//
 // The store starts no goroutines. Sessions that are no longer live are
 // removed when they are next touched, and every [Store.CreateSession] also
 // checks a few others in turn, so memory stays proportional to the live

@@ -85,3 +85,15 @@ func TestSweepRemovesExpiredSessions(t *testing.T) {
 func BenchmarkSession(b *testing.B) {
 	storetest.BenchmarkSession(b, memstore.New(memstore.Options{}))
 }
+
+func TestContractFactors(t *testing.T) {
+	storetest.RunFactors(t, func(t *testing.T, now func() time.Time) store.FactorBackend {
+		return memstore.New(memstore.Options{Now: now})
+	})
+}
+
+func TestContractChallenges(t *testing.T) {
+	storetest.RunChallenges(t, func(t *testing.T, now func() time.Time) store.ChallengeStore {
+		return memstore.New(memstore.Options{Now: now})
+	})
+}

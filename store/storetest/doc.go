@@ -4,6 +4,11 @@
 // the lookup rule, sliding and absolute expiry, revocation, refresh-token
 // rotation with reuse detection, and atomicity under concurrent rotation.
 //
+// Optional capabilities have suites of their own: [RunFactors] for a
+// [store.FactorBackend] (second factors and recovery codes, the counter
+// rule of UseFactor under concurrency) and [RunChallenges] for a
+// [store.ChallengeStore] (values taken once, expiry by the clock).
+//
 // The suite owns the clock. It hands each store a settable fake clock and
 // moves it forward instead of sleeping, so a backend must read the time only
 // through the function it is given. The clock starts on a whole millisecond
