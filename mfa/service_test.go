@@ -43,7 +43,7 @@ func (c *clock) Set(t time.Time) {
 }
 
 type fixture struct {
-	t      *testing.T
+	t      testing.TB
 	ctx    context.Context
 	store  *memstore.Store
 	clock  *clock
@@ -52,7 +52,7 @@ type fixture struct {
 	events []audit.Kind
 }
 
-func keys(t *testing.T, s string) mfa.Keys {
+func keys(t testing.TB, s string) mfa.Keys {
 	t.Helper()
 	k, err := mfa.ParseKeys(s)
 	if err != nil {
@@ -68,7 +68,7 @@ const (
 
 // newFixture returns a Service on a fresh memstore, at t0, sealing with
 // key1, with factors and recovery codes wrapped by wrap when given.
-func newFixture(t *testing.T, wrap ...func(*memstore.Store) (store.FactorStore, store.RecoveryCodeStore)) *fixture {
+func newFixture(t testing.TB, wrap ...func(*memstore.Store) (store.FactorStore, store.RecoveryCodeStore)) *fixture {
 	t.Helper()
 	f := &fixture{t: t, ctx: context.Background(), store: memstore.New(memstore.Options{}), clock: &clock{now: t0}}
 	var fs store.FactorStore = f.store
@@ -653,5 +653,72 @@ func TestFactorReplacedDuringCheck(t *testing.T) {
 	}
 	if fs, _ := f.store.Factors(f.ctx, "alice"); len(fs) != 0 {
 		t.Fatalf("factors left: %+v", fs)
+	}
+}
+
+// TestConfirmDoubleSubmit: a confirmation form sent twice at once
+// activates the factor once (the other gets ErrReplayed, or ErrEnrolled
+// if it read the factor late), and the recovery codes returned are the
+// ones stored.
+func TestConfirmDoubleSubmit(t *testing.T) {
+	f := newFixture(t)
+	e, err := f.svc.EnrollTOTP(f.ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := f.code(e.Secret, 0)
+	var (
+		wg    sync.WaitGroup
+		codes [2][]string
+		errs  [2]error
+	)
+	for i := range 2 {
+		wg.Go(func() { codes[i], errs[i] = f.svc.ConfirmTOTP(f.ctx, "alice", code) })
+	}
+	wg.Wait()
+	won := -1
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			won = i
+		case !errors.Is(err, mfa.ErrReplayed) && !errors.Is(err, mfa.ErrEnrolled):
+			t.Fatalf("ConfirmTOTP: %v", err)
+		}
+	}
+	if won < 0 || errs[1-won] == nil {
+		t.Fatalf("ConfirmTOTP twice: %v; want one success", errs)
+	}
+	if m, err := f.svc.CheckCode(f.ctx, "alice", codes[won][0]); err != nil || m != mfa.RecoveryCode {
+		t.Fatalf("the winner's recovery code: %q, %v", m, err)
+	}
+}
+
+// BenchmarkCheckCode is the cost of a login's second factor: one store
+// read, opening the sealed secret, three HMAC-SHA1 codes and one store
+// write (memstore, so nearly all of it is this package's work).
+func BenchmarkCheckCode(b *testing.B) {
+	f := newFixture(b)
+	e, err := f.svc.EnrollTOTP(f.ctx, "alice")
+	if err != nil {
+		b.Fatal(err)
+	}
+	start := t0.Add(mfa.Period)
+	codes := make([]string, b.N)
+	for i := range codes {
+		if codes[i], err = totp.GenerateCode(e.Secret, start.Add(time.Duration(i)*mfa.Period)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	f.clock.Set(t0)
+	code, _ := totp.GenerateCode(e.Secret, t0)
+	if _, err := f.svc.ConfirmTOTP(f.ctx, "alice", code); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		f.clock.Set(start.Add(time.Duration(i) * mfa.Period))
+		if _, err := f.svc.CheckCode(f.ctx, "alice", codes[i]); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
