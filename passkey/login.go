@@ -1,12 +1,14 @@
 package passkey
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
@@ -120,6 +122,12 @@ func (p *Passkeys) FinishLogin(ctx context.Context, ceremonyID string, body io.R
 		owner := func(rawID, userHandle []byte) (webauthn.User, error) { return u, nil }
 		_, err = p.wa.ValidateDiscoverableLogin(owner, c.Session, parsed)
 	} else {
+		// A passkey revoked since the begin leaves the allow list: the
+		// others still sign in, and go-webauthn, which wants the user to
+		// own the whole list, still checks the one used against it.
+		c.Session.AllowedCredentialIDs = slices.DeleteFunc(c.Session.AllowedCredentialIDs, func(id []byte) bool {
+			return !slices.ContainsFunc(u.creds, func(cred webauthn.Credential) bool { return bytes.Equal(cred.ID, id) })
+		})
 		_, err = p.wa.ValidateLogin(u, c.Session, parsed)
 	}
 	if err != nil {

@@ -67,9 +67,10 @@ func (p *Passkeys) begin(ctx context.Context, options any, c ceremony) (json.Raw
 //
 // username must be the one the ceremony was begun for. A ceremony that is
 // unknown, expired, used or for another user, and a response that fails
-// verification (wrong origin, challenge or RP ID, malformed) or names a
-// credential already registered, fail with [ErrRejected]; a user who
-// reached store.MaxFactors meanwhile with [ErrTooMany].
+// verification (wrong origin, challenge or RP ID, malformed), names a
+// credential already registered or one too large for a store.Factor (an
+// ID over 192 bytes, a key over about 3 KB), fail with [ErrRejected]; a
+// user who reached store.MaxFactors meanwhile with [ErrTooMany].
 func (p *Passkeys) FinishRegistration(ctx context.Context, username, ceremonyID string, body io.Reader) (Info, error) {
 	const op = "finish registration"
 	c, err := p.take(ctx, op, ceremonyID, purposeRegister)
