@@ -14,6 +14,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/gin-authkit/authkit/audit"
+	"github.com/gin-authkit/authkit/mfa"
 	"github.com/gin-authkit/authkit/store"
 )
 
@@ -91,6 +92,12 @@ type Config struct {
 	// Logger receives one warning per user whose stored hash exceeds the
 	// Hasher's ceiling. Default slog.Default().
 	Logger *slog.Logger
+	// TOTP, when set, is the users' TOTP second factor (see package mfa):
+	// a user who has confirmed one must present a code after the password
+	// (ginauth answers the password alone with 401 mfa_required and a
+	// ticket), and HTTP Basic, which cannot carry a code, is refused for
+	// that user. Default nil: no second factor.
+	TOTP *mfa.Service
 }
 
 // Manager creates users, sets and checks passwords, and owns the password
@@ -297,6 +304,26 @@ func (a *Manager) freeSessions(ctx context.Context, name, why string) {
 
 // Config returns a copy of the configuration in force, defaults filled in.
 func (a *Manager) Config() Config { return a.cfg }
+
+// SecondFactors lists the second factors the user has confirmed, as the
+// methods a login may complete with ("totp" and, with it, "recovery_code");
+// none for a user without any, or when no second factor is configured.
+// An error is an infrastructure failure.
+func (a *Manager) SecondFactors(ctx context.Context, username string) ([]string, error) {
+	if a.cfg.TOTP == nil {
+		return nil, nil
+	}
+	ctx, cancel := a.storeCtx(ctx)
+	defer cancel()
+	st, err := a.cfg.TOTP.Status(ctx, username)
+	if err != nil {
+		return nil, fmt.Errorf("accounts: second factors: %w", err)
+	}
+	if !st.TOTP {
+		return nil, nil
+	}
+	return []string{string(mfa.TOTP), string(mfa.RecoveryCode)}, nil
+}
 
 // SetDisabled disables or re-enables a user. Disabling ends every session
 // of the user at once; re-enabling does not bring them back.

@@ -18,4 +18,7 @@ const (
 	// RecoveryCodesRegenerated: the user's recovery codes were replaced
 	// by a fresh set.
 	RecoveryCodesRegenerated Kind = "recovery_codes_regenerated"
+	// MFARequired: a login's password was right and the user has a
+	// second factor; a ticket was handed out for the code.
+	MFARequired Kind = "mfa_required"
 )

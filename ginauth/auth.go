@@ -45,6 +45,9 @@ type Auth struct {
 	slots *hashSlots
 	// gate counts each address's password checks in this process.
 	gate addressGate
+	// challenges keeps the tickets of logins waiting for a second factor;
+	// nil when the Store has no store.ChallengeStore.
+	challenges store.ChallengeStore
 	// devices keeps device credentials; nil when they are off.
 	devices   store.DeviceStore
 	deviceKey []byte
@@ -132,6 +135,10 @@ func New(cfg Config) (*Auth, error) {
 		m := hmac.New(sha256.New, a.refreshKey)
 		m.Write([]byte("authkit device credentials v1"))
 		a.deviceKey = m.Sum(nil)
+	}
+	a.challenges, _ = cfg.Store.(store.ChallengeStore)
+	if cfg.Accounts.Config().TOTP != nil && a.challenges == nil {
+		return nil, fmt.Errorf("%w: accounts.Config.TOTP needs a Store that keeps challenges (store.ChallengeStore), for the tickets between password and code", ErrConfig)
 	}
 	if err := a.checkAccounts(); err != nil {
 		return nil, err
@@ -232,7 +239,9 @@ func (a *Auth) fail(c *gin.Context, err error) {
 		a.cfg.ErrorHandler(c, e)
 	}
 	if !c.Writer.Written() {
-		a.writeError(c, e, gin.H{"error": e.Code, "message": e.Message})
+		body := gin.H{"error": e.Code, "message": e.Message}
+		mfaBody(err, body)
+		a.writeError(c, e, body)
 	}
 	c.Abort()
 }

@@ -31,6 +31,12 @@ var (
 	// the same value as accounts.ErrBadCredentials, which the password
 	// check returns.
 	ErrBadCredentials = accounts.ErrBadCredentials
+	// ErrMFARequired: the password was right, but the user has a second
+	// factor; the login goes on at [Auth.MFAHandler] with the ticket of
+	// the answer's body (none for HTTP Basic, which cannot go on).
+	ErrMFARequired = errors.New("ginauth: second factor required")
+	// ErrBadCode: the second factor's code is wrong, or was used already.
+	ErrBadCode = errors.New("ginauth: invalid code")
 	// ErrInvalidGrant: the refresh token is unknown, expired or reused.
 	ErrInvalidGrant = errors.New("ginauth: invalid grant")
 	// ErrForbidden: authenticated, but a required role is missing.
@@ -71,6 +77,8 @@ const (
 	codeCSRFFailed             = "csrf_failed"
 	codeUnavailable            = "unavailable"
 	codeTooManyAttempts        = "too_many_attempts"
+	codeMFARequired            = "mfa_required"
+	codeInvalidCode            = "invalid_code"
 	// RFC 6749 §5.2 codes, used by the token endpoint.
 	codeInvalidClient          = "invalid_client"
 	codeUnsupportedGrantType   = "unsupported_grant_type"
@@ -154,6 +162,11 @@ var contract = []response{
 		message: "Your access token has expired – please refresh it", challenge: true, bearerErr: codeInvalidToken},
 	{err: ErrTokenInvalid, status: http.StatusUnauthorized, code: codeInvalidToken,
 		message: "Your session is no longer valid – please log in again", challenge: true, bearerErr: codeInvalidToken},
+	{err: ErrMFARequired, status: http.StatusUnauthorized, code: codeMFARequired,
+		message: "A second factor is required – enter the code from your authenticator app", challenge: true,
+		oauthStatus: http.StatusBadRequest, oauthCode: codeInvalidGrant},
+	{err: ErrBadCode, status: http.StatusUnauthorized, code: codeInvalidCode,
+		message: "That code is not valid – please try again", challenge: true},
 	{err: ErrBadCredentials, status: http.StatusUnauthorized, code: codeInvalidCredentials,
 		message: "Invalid username or password", challenge: true,
 		oauthStatus: http.StatusBadRequest, oauthCode: codeInvalidGrant},

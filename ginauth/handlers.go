@@ -82,20 +82,27 @@ func (a *Auth) LoginHandler() gin.HandlerFunc {
 			a.fail(c, fmt.Errorf("%w: username and password are required", ErrBadRequest))
 			return
 		}
-		g, err := a.passwordGrant(c, *req.Username, *req.Password)
+		g, err := a.passwordGrant(c, *req.Username, *req.Password, req.Cookie)
 		if err != nil {
 			a.fail(c, err)
 			return
 		}
-		noStore(c)
-		if req.Cookie && a.cookie != nil {
-			maxAge := int(a.cfg.Sessions.Lifetime.Seconds())
-			a.cookie.set(c.Writer, c.Request, g.username, g.secret, maxAge)
-			c.JSON(http.StatusOK, CookieLoginResponse{CSRFToken: csrfToken(g.secret), ExpiresIn: maxAge})
-			return
-		}
-		a.sendTokens(c, g, a.fail)
+		a.answerLogin(c, g, req.Cookie)
 	}
+}
+
+// answerLogin answers a login's grant: with the session and CSRF cookies
+// when the client asked for them and Config.Cookie is set, else with
+// tokens.
+func (a *Auth) answerLogin(c *gin.Context, g grant, cookie bool) {
+	noStore(c)
+	if cookie && a.cookie != nil {
+		maxAge := int(a.cfg.Sessions.Lifetime.Seconds())
+		a.cookie.set(c.Writer, c.Request, g.username, g.secret, maxAge)
+		c.JSON(http.StatusOK, CookieLoginResponse{CSRFToken: csrfToken(g.secret), ExpiresIn: maxAge})
+		return
+	}
+	a.sendTokens(c, g, a.fail)
 }
 
 // grant is what a successful password or refresh grant hands out.
@@ -111,7 +118,9 @@ type grant struct {
 
 // passwordGrant checks a username and password (throttled) and creates a
 // session: the one implementation behind the login and token endpoints.
-func (a *Auth) passwordGrant(c *gin.Context, username, password string) (g grant, err error) {
+// A user with a second factor gets no session but the mfa_required error
+// with a ticket (cookie: the login asked for a cookie).
+func (a *Auth) passwordGrant(c *gin.Context, username, password string, cookie bool) (g grant, err error) {
 	if a.obs != nil {
 		end := a.begin(c, observe.Login)
 		defer func() { end(err, http.StatusOK) }()
@@ -120,12 +129,21 @@ func (a *Auth) passwordGrant(c *gin.Context, username, password string) (g grant
 	if err != nil {
 		return grant{}, err
 	}
+	if err := a.secondFactor(c, u, dv, cookie, false); err != nil {
+		return grant{}, err
+	}
+	return a.startSession(c, u, authContext{methods: amrPwd, at: a.cfg.Now().Unix()}, dv)
+}
+
+// startSession creates the session of a login whose credentials were
+// right, authenticated as auth, and hands out a device credential unless
+// the client presented a live one.
+func (a *Auth) startSession(c *gin.Context, u store.User, auth authContext, dv deviceVerdict) (grant, error) {
 	secret, err := newSecret()
 	if err != nil {
 		return grant{}, err
 	}
 	sid := store.HashSecret(secret)
-	auth := authContext{methods: amrPwd, at: a.cfg.Now().Unix()}
 	refresh, err := a.firstRefreshToken(u.Username, sid, auth)
 	if err != nil {
 		return grant{}, err
@@ -138,7 +156,7 @@ func (a *Auth) passwordGrant(c *gin.Context, username, password string) (g grant
 		a.auditRequest(c, audit.Event{Kind: audit.SessionEvicted, Status: http.StatusOK, Reason: "session_cap", Username: u.Username, Session: sessionPrefix(id)})
 	}
 	a.auditRequest(c, audit.Event{Kind: audit.LoginSucceeded, Status: http.StatusOK, Username: u.Username, Session: sessionPrefix(sid)})
-	g = grant{username: u.Username, sid: sid, roles: u.Roles, refresh: refresh.raw, secret: secret, auth: auth}
+	g := grant{username: u.Username, sid: sid, roles: u.Roles, refresh: refresh.raw, secret: secret, auth: auth}
 	if !dv.known || dv.renew {
 		g.device = a.issueDevice(c, u.Username)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/gin-authkit/authkit/ginauth"
 	"github.com/gin-authkit/authkit/ginauth/ginauthtest"
 	"github.com/gin-authkit/authkit/internal/testredis"
+	"github.com/gin-authkit/authkit/mfa"
 	"github.com/gin-authkit/authkit/store"
 	"github.com/gin-authkit/authkit/store/memstore"
 	"github.com/gin-authkit/authkit/store/redisstore"
@@ -72,6 +73,8 @@ type kit struct {
 	// users is where the kit's users live: the store, or with
 	// newSplitKit a store of its own.
 	users store.UserStore
+	// totp is the accounts' second factor, with kitConfig.totp.
+	totp *mfa.Service
 }
 
 // kitConfig is what a kit option may change: the Auth's config, and the
@@ -82,6 +85,9 @@ type kitConfig struct {
 	// users is the Manager's source of users: the store, or with
 	// newSplitKit a store of its own (which k.users keeps).
 	users store.UserSource
+	// totp gives the accounts a TOTP second factor (mfa.Service) on the
+	// factor store of the users' store.
+	totp bool
 }
 
 // kitMaker builds a kit; the tests of the status contract run on each.
@@ -184,6 +190,21 @@ func newKitWith(t testing.TB, st store.SessionBackend, users store.UserStore, cl
 	for _, o := range opts {
 		o(&cfg)
 	}
+	if cfg.totp {
+		fs, ok := cfg.users.(store.FactorBackend)
+		if !ok {
+			t.Fatalf("the kit's users (%T) keep no factors", cfg.users)
+		}
+		keys, err := mfa.ParseKeys("k1:" + base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		k.totp, err = mfa.New(mfa.Config{Factors: fs, Recovery: fs, Keys: keys, Now: clk.Now, Audit: cfg.Audit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		acfg.TOTP = k.totp
+	}
 	if cfg.Accounts == nil {
 		acfg.Users, acfg.Hasher, acfg.Audit = cfg.users, cfg.hasher, cfg.Audit
 		if cfg.Accounts, err = accounts.New(acfg); err != nil {
@@ -213,6 +234,7 @@ func demoEngine(auth *ginauth.Auth) (*gin.Engine, *ginauth.Router) {
 	a := rt.Group("/auth", ginauth.Open())
 	a.POST("/login", ginauth.Open(), auth.LoginHandler())
 	a.POST("/refresh", ginauth.Open(), auth.RefreshHandler())
+	auth.MountTOTP(a) // mfa, totp/enroll, totp/confirm, totp/disable
 	a.POST("/logout", ginauth.Open(), auth.LogoutHandler()) // authenticates by itself
 	a.POST("/logout-all", ginauth.SignedIn(), auth.LogoutAllHandler())
 	rt.POST("/oauth/token", ginauth.Open(), auth.TokenHandler())

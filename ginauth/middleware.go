@@ -269,6 +269,9 @@ func (a *Auth) checkPassword(c *gin.Context, cred BasicCredentials) (Principal, 
 	if err != nil {
 		return Principal{}, err
 	}
+	if err := a.secondFactor(c, u, dv, false, true); err != nil {
+		return Principal{}, err
+	}
 	// A Basic client gets a device credential only when it asks (or
 	// renews one it presented): most send no cookies and would get a new
 	// one, pushing out the user's older ones, on every request.
