@@ -69,6 +69,22 @@ func TestClusterContract(t *testing.T) {
 		return s
 	})
 
+	// Factors and recovery codes in the user's slot, passkey owner
+	// entries and challenges in slots of their own.
+	clusterStore := func(t *testing.T, now func() time.Time) *redisstore.Store {
+		s, err := redisstore.New(rdb, redisstore.Options{Prefix: testredis.NewPrefix(), Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	t.Run("Factors", func(t *testing.T) {
+		storetest.RunFactors(t, func(t *testing.T, now func() time.Time) store.FactorBackend { return clusterStore(t, now) })
+	})
+	t.Run("Challenges", func(t *testing.T) {
+		storetest.RunChallenges(t, func(t *testing.T, now func() time.Time) store.ChallengeStore { return clusterStore(t, now) })
+	})
+
 	// Last, since it changes the configuration of one node: CheckEviction
 	// asks every master, so one that may evict is enough to fail it.
 	t.Run("CheckEviction", func(t *testing.T) {

@@ -50,6 +50,38 @@
 // while they move the user to a new generation. A session record never
 // has to be compared with the user's.
 //
+// # Second factors, recovery codes and challenges
+//
+// Beyond [store.Store], a Store is a [store.FactorBackend] and a
+// [store.ChallengeStore], and passes their suites (storetest.RunFactors
+// and storetest.RunChallenges, on a single server and on Cluster).
+//
+// A user's factors and recovery codes live in the user's slot, and
+// each change is one script or command on one key: [Store.UseFactor]
+// applies the counter rule ([store.Accepts]) inside Redis, stated once in
+// Lua (luaAccepts, which compares the counters as decimal strings since
+// a Lua double cannot hold every uint64), and TestUseFactorScriptMatchesRule
+// holds it to the Go rule on every pair of boundary counters and on
+// random ones. [Store.UseRecoveryCode] removes the code and counts what
+// is left in one script, so of two concurrent uses one wins.
+//
+// A passkey's credential ID is unique across users, through an owner
+// entry P{f:<digest>} that on Cluster lives in another slot than the
+// user's factors, so no script can write both. [Store.AddFactor] claims
+// the entry first (SET NX), then writes the factor, and releases the
+// claim when that fails; [Store.RemoveFactor] deletes the factor, then
+// releases the entry (only while it names that user).
+// [Store.FactorOwner] confirms that the user the entry names still holds
+// the factor, so an entry left behind by a crash between the two steps
+// names nobody; until that user removes the factor (or the entry is
+// deleted by hand) no other user can add the credential.
+//
+// A challenge is one key, written by a script that refuses to replace a
+// live one, with a TTL of the time left on the store's clock (PX).
+// Whether it is live is decided in Go from the expiry stored in it, as
+// for sessions, and [Store.TakeChallenge] is one GETDEL, so of two
+// concurrent takes one wins.
+//
 // # Local cache
 //
 // [Options.LocalCache] keeps sessions read recently in the process and
@@ -253,6 +285,19 @@
 //	                   byte below 3)
 //	P{u:<name>}:d      hash: the user's device credentials, one field per
 //	                   credential digest (see store.DeviceStore)
+//	P{u:<name>}:f      hash: the user's second factors, one field per
+//	                   factor named "<kind>:<id>" ("totp:totp",
+//	                   "passkey:<credential ID>"), whose value is the
+//	                   record "<counter> <confirmed 0|1> <last used ms, 0
+//	                   before> <created ms> <name length> <name><data>"
+//	                   (see store.FactorStore)
+//	P{u:<name>}:r      set: the user's recovery codes, as 32-byte digests
+//	P{f:<digest>}      string: the username holding a passkey, named by
+//	                   the base64url SHA-256 of "<kind>:<credential ID>"
+//	                   (in a slot of its own: see "Second factors" below)
+//	P{c:<id>}          string: one challenge (store.ChallengeStore), named
+//	                   by its ID in base64url, holding "<expiry ms>:<value>";
+//	                   its TTL is the time left on the store's clock
 //	P{a:<digest>}      hash: one failed-password counter, named by the
 //	                   base64url SHA-256 of the counter's name, which is
 //	                   also its hash tag (the counters of one login spread
