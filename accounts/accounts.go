@@ -15,6 +15,7 @@ import (
 
 	"github.com/gin-authkit/authkit/audit"
 	"github.com/gin-authkit/authkit/mfa"
+	"github.com/gin-authkit/authkit/passkey"
 	"github.com/gin-authkit/authkit/store"
 )
 
@@ -98,6 +99,11 @@ type Config struct {
 	// ticket), and HTTP Basic, which cannot carry a code, is refused for
 	// that user. Default nil: no second factor.
 	TOTP *mfa.Service
+	// Passkeys, when set, are the users' passkeys (see package passkey):
+	// sign-in with a passkey alone, and a passkey as a second factor
+	// after the password (as TOTP, it then makes the password alone not
+	// enough). Default nil: no passkeys.
+	Passkeys *passkey.Passkeys
 }
 
 // Manager creates users, sets and checks passwords, and owns the password
@@ -306,23 +312,36 @@ func (a *Manager) freeSessions(ctx context.Context, name, why string) {
 func (a *Manager) Config() Config { return a.cfg }
 
 // SecondFactors lists the second factors the user has confirmed, as the
-// methods a login may complete with ("totp" and, with it, "recovery_code");
-// none for a user without any, or when no second factor is configured.
-// An error is an infrastructure failure.
+// methods a login may complete with: "totp" and, with it,
+// "recovery_code" (see Config.TOTP), and "passkey" (Config.Passkeys).
+// None for a user without any, or when neither is configured. An error
+// is an infrastructure failure.
 func (a *Manager) SecondFactors(ctx context.Context, username string) ([]string, error) {
-	if a.cfg.TOTP == nil {
+	if a.cfg.TOTP == nil && a.cfg.Passkeys == nil {
 		return nil, nil
 	}
 	ctx, cancel := a.storeCtx(ctx)
 	defer cancel()
-	st, err := a.cfg.TOTP.Status(ctx, username)
-	if err != nil {
-		return nil, fmt.Errorf("accounts: second factors: %w", err)
+	var methods []string
+	if a.cfg.TOTP != nil {
+		st, err := a.cfg.TOTP.Status(ctx, username)
+		if err != nil {
+			return nil, fmt.Errorf("accounts: second factors: %w", err)
+		}
+		if st.TOTP {
+			methods = append(methods, string(mfa.TOTP), string(mfa.RecoveryCode))
+		}
 	}
-	if !st.TOTP {
-		return nil, nil
+	if a.cfg.Passkeys != nil {
+		keys, err := a.cfg.Passkeys.List(ctx, username)
+		if err != nil {
+			return nil, fmt.Errorf("accounts: second factors: %w", err)
+		}
+		if len(keys) > 0 {
+			methods = append(methods, "passkey")
+		}
 	}
-	return []string{string(mfa.TOTP), string(mfa.RecoveryCode)}, nil
+	return methods, nil
 }
 
 // SetDisabled disables or re-enables a user. Disabling ends every session

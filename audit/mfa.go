@@ -21,4 +21,8 @@ const (
 	// MFARequired: a login's password was right and the user has a
 	// second factor; a ticket was handed out for the code.
 	MFARequired Kind = "mfa_required"
+	// PasskeyAdded: the user registered a passkey.
+	PasskeyAdded Kind = "passkey_added"
+	// PasskeyRevoked: the user removed one of their passkeys.
+	PasskeyRevoked Kind = "passkey_revoked"
 )

@@ -137,8 +137,8 @@ func New(cfg Config) (*Auth, error) {
 		a.deviceKey = m.Sum(nil)
 	}
 	a.challenges, _ = cfg.Store.(store.ChallengeStore)
-	if cfg.Accounts.Config().TOTP != nil && a.challenges == nil {
-		return nil, fmt.Errorf("%w: accounts.Config.TOTP needs a Store that keeps challenges (store.ChallengeStore), for the tickets between password and code", ErrConfig)
+	if ac := cfg.Accounts.Config(); (ac.TOTP != nil || ac.Passkeys != nil) && a.challenges == nil {
+		return nil, fmt.Errorf("%w: second factors (accounts.Config.TOTP, Passkeys) need a Store that keeps challenges (store.ChallengeStore), for the tickets between password and factor", ErrConfig)
 	}
 	if err := a.checkAccounts(); err != nil {
 		return nil, err

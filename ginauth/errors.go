@@ -163,7 +163,7 @@ var contract = []response{
 	{err: ErrTokenInvalid, status: http.StatusUnauthorized, code: codeInvalidToken,
 		message: "Your session is no longer valid – please log in again", challenge: true, bearerErr: codeInvalidToken},
 	{err: ErrMFARequired, status: http.StatusUnauthorized, code: codeMFARequired,
-		message: "A second factor is required – enter the code from your authenticator app", challenge: true,
+		message: "A second factor is required – use your authenticator app or passkey", challenge: true,
 		oauthStatus: http.StatusBadRequest, oauthCode: codeInvalidGrant},
 	{err: ErrBadCode, status: http.StatusUnauthorized, code: codeInvalidCode,
 		message: "That code is not valid – please try again", challenge: true},

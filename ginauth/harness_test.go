@@ -22,6 +22,7 @@ import (
 	"github.com/gin-authkit/authkit/ginauth/ginauthtest"
 	"github.com/gin-authkit/authkit/internal/testredis"
 	"github.com/gin-authkit/authkit/mfa"
+	"github.com/gin-authkit/authkit/passkey"
 	"github.com/gin-authkit/authkit/store"
 	"github.com/gin-authkit/authkit/store/memstore"
 	"github.com/gin-authkit/authkit/store/redisstore"
@@ -88,6 +89,8 @@ type kitConfig struct {
 	// totp gives the accounts a TOTP second factor (mfa.Service) on the
 	// factor store of the users' store.
 	totp bool
+	// passkeys gives the accounts passkeys (RP example.com) on the same.
+	passkeys bool
 }
 
 // kitMaker builds a kit; the tests of the status contract run on each.
@@ -205,6 +208,16 @@ func newKitWith(t testing.TB, st store.SessionBackend, users store.UserStore, cl
 		}
 		acfg.TOTP = k.totp
 	}
+	if cfg.passkeys {
+		acfg.Passkeys, err = passkey.New(passkey.Config{
+			RPID: "example.com", Origins: []string{"https://example.com"},
+			Factors: cfg.users.(store.FactorStore), Challenges: st.(store.ChallengeStore),
+			UserHandleKey: []byte("passkey user handles of the kit 0"), Now: clk.Now,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	if cfg.Accounts == nil {
 		acfg.Users, acfg.Hasher, acfg.Audit = cfg.users, cfg.hasher, cfg.Audit
 		if cfg.Accounts, err = accounts.New(acfg); err != nil {
@@ -234,7 +247,8 @@ func demoEngine(auth *ginauth.Auth) (*gin.Engine, *ginauth.Router) {
 	a := rt.Group("/auth", ginauth.Open())
 	a.POST("/login", ginauth.Open(), auth.LoginHandler())
 	a.POST("/refresh", ginauth.Open(), auth.RefreshHandler())
-	auth.MountTOTP(a) // mfa, totp/enroll, totp/confirm, totp/disable
+	auth.MountTOTP(a)                                       // mfa, totp/enroll, totp/confirm, totp/disable
+	auth.MountPasskeys(a)                                   // passkeys/...
 	a.POST("/logout", ginauth.Open(), auth.LogoutHandler()) // authenticates by itself
 	a.POST("/logout-all", ginauth.SignedIn(), auth.LogoutAllHandler())
 	rt.POST("/oauth/token", ginauth.Open(), auth.TokenHandler())

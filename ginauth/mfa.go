@@ -143,20 +143,12 @@ func (a *Auth) MFAHandler() gin.HandlerFunc {
 // mfaGrant completes a login with its ticket and a code.
 func (a *Auth) mfaGrant(c *gin.Context, ticket, code string) (g grant, cookie bool, err error) {
 	totp := a.accounts.Config().TOTP
-	secret, err := b64.DecodeString(ticket)
-	if err != nil || len(secret) != secretLen || totp == nil || a.challenges == nil {
-		return grant{}, false, fmt.Errorf("%w: malformed or unknown mfa ticket", ErrInvalidGrant)
+	if totp == nil {
+		return grant{}, false, fmt.Errorf("%w: no TOTP factor configured", ErrInvalidGrant)
 	}
-	id := store.HashSecret(secret)
-	ctx, cancel := a.storeCtx(c)
-	value, err := a.challenges.Challenge(ctx, id)
-	cancel()
+	id, t, err := a.readTicket(c, ticket)
 	if err != nil {
-		return grant{}, false, classifyStore(err, ErrInvalidGrant)
-	}
-	var t mfaTicket
-	if err := json.Unmarshal(value, &t); err != nil {
-		return grant{}, false, fmt.Errorf("ginauth: mfa ticket: %w", err)
+		return grant{}, false, err
 	}
 	withAttempt(c, t.User)
 	err = a.checkCode(c, t.User, func(ctx context.Context) error {
@@ -170,26 +162,51 @@ func (a *Auth) mfaGrant(c *gin.Context, ticket, code string) (g grant, cookie bo
 	if err != nil {
 		return grant{}, false, err
 	}
-	// Single use: of two requests with right codes, one goes on.
-	ctx, cancel = a.storeCtx(c)
-	_, err = a.challenges.TakeChallenge(ctx, id)
-	cancel()
-	if err != nil {
-		return grant{}, false, classifyStore(err, ErrInvalidGrant)
+	// A recovery code's use is audited by the mfa.Service.
+	g, err = a.completeTicket(c, id, t, amrOTP)
+	return g, t.Cookie, err
+}
+
+// readTicket reads a live ticket, leaving it in place.
+func (a *Auth) readTicket(c *gin.Context, ticket string) (store.Digest, mfaTicket, error) {
+	secret, err := b64.DecodeString(ticket)
+	if err != nil || len(secret) != secretLen || a.challenges == nil {
+		return store.Digest{}, mfaTicket{}, fmt.Errorf("%w: malformed mfa ticket", ErrInvalidGrant)
 	}
-	ctx, cancel = a.storeCtx(c)
-	u, err := a.users.User(ctx, t.User)
+	id := store.HashSecret(secret)
+	ctx, cancel := a.storeCtx(c)
+	value, err := a.challenges.Challenge(ctx, id)
 	cancel()
 	if err != nil {
-		return grant{}, false, classifyStore(err, ErrInvalidGrant)
+		return store.Digest{}, mfaTicket{}, classifyStore(err, ErrInvalidGrant)
+	}
+	var t mfaTicket
+	if err := json.Unmarshal(value, &t); err != nil {
+		return store.Digest{}, mfaTicket{}, fmt.Errorf("ginauth: mfa ticket: %w", err)
+	}
+	return id, t, nil
+}
+
+// completeTicket ends a login whose second factor (method) was right:
+// it takes the ticket (single use: of two requests with right factors,
+// one goes on), checks that the user is unchanged since the password,
+// and starts the session.
+func (a *Auth) completeTicket(c *gin.Context, id store.Digest, t mfaTicket, method amrSet) (grant, error) {
+	ctx, cancel := a.storeCtx(c)
+	_, err := a.challenges.TakeChallenge(ctx, id)
+	cancel()
+	if err != nil {
+		return grant{}, classifyStore(err, ErrInvalidGrant)
+	}
+	u, err := a.reread(c, t.User, ErrInvalidGrant)
+	if err != nil {
+		return grant{}, err
 	}
 	if u.Disabled || u.Generation != t.Gen {
-		return grant{}, false, fmt.Errorf("%w: the user changed since the password was checked", ErrInvalidGrant)
+		return grant{}, fmt.Errorf("%w: the user changed since the password was checked", ErrInvalidGrant)
 	}
-	auth := authContext{methods: amrPwd | amrOTP | amrMFA, at: a.cfg.Now().Unix()}
-	// A recovery code's use is audited by the mfa.Service.
-	g, err = a.startSession(c, u, auth, deviceVerdict{known: t.Known})
-	return g, t.Cookie, err
+	auth := authContext{methods: amrPwd | method | amrMFA, at: a.cfg.Now().Unix()}
+	return a.startSession(c, u, auth, deviceVerdict{known: t.Known})
 }
 
 // MountTOTP mounts the TOTP second factor's routes on rt (a group such
@@ -301,7 +318,7 @@ func (a *Auth) totpDisable(c *gin.Context) {
 		a.fail(c, fmt.Errorf("%w: password and code are required", ErrBadRequest))
 		return
 	}
-	u, dv, err := a.verifyPassword(c, p.Username, *req.Password)
+	_, dv, err := a.verifyPassword(c, p.Username, *req.Password)
 	if err == nil {
 		err = a.checkCode(c, p.Username, func(ctx context.Context) error {
 			_, err := totp.CheckCode(ctx, p.Username, *req.Code)
@@ -314,35 +331,24 @@ func (a *Auth) totpDisable(c *gin.Context) {
 	}
 	if err == nil {
 		ctx, cancel := a.storeCtx(c)
-		err = totp.DisableTOTP(ctx, p.Username)
-		if err == nil {
-			// Removing a factor ends every other session of the user: one
-			// opened with the factor by someone else must not outlive it.
-			err = a.store.RevokeAll(ctx, p.Username)
-		}
-		cancel()
-		if err != nil {
+		if err = totp.DisableTOTP(ctx, p.Username); err != nil {
 			err = errors.Join(ErrUnavailable, err)
 		}
+		cancel()
 	}
-	if err == nil {
-		if u, err = a.reread(c, u.Username); err == nil {
-			var g grant
-			if g, err = a.startSession(c, u, authContext{methods: amrPwd, at: a.cfg.Now().Unix()}, dv); err == nil {
-				a.answerLogin(c, g, p.Scheme == SchemeCookie)
-				return
-			}
-		}
+	if err != nil {
+		a.fail(c, err)
+		return
 	}
-	a.fail(c, err)
+	a.endOtherSessions(c, p, dv)
 }
 
 // reread reads the user again, after a change that moved its generation.
-func (a *Auth) reread(c *gin.Context, username string) (store.User, error) {
+func (a *Auth) reread(c *gin.Context, username string, asNotFound error) (store.User, error) {
 	ctx, cancel := a.storeCtx(c)
 	defer cancel()
 	u, err := a.users.User(ctx, username)
-	return u, classifyStore(err, ErrTokenInvalid)
+	return u, classifyStore(err, asNotFound)
 }
 
 // checkCode runs check, which judges a second-factor code of username,

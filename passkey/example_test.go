@@ -8,7 +8,7 @@ import (
 	"log"
 
 	"github.com/gin-authkit/authkit/passkey"
-	"github.com/gin-authkit/authkit/passkey/internal/softauthn"
+	"github.com/gin-authkit/authkit/internal/softauthn"
 	"github.com/gin-authkit/authkit/store/memstore"
 )
 

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/gin-authkit/authkit/passkey"
-	"github.com/gin-authkit/authkit/passkey/internal/softauthn"
+	"github.com/gin-authkit/authkit/internal/softauthn"
 	"github.com/gin-authkit/authkit/store/memstore"
 )
 
