@@ -106,6 +106,9 @@ type grant struct {
 	refresh  string
 	secret   []byte // the session secret; only a login has it
 	device   string // a new device credential; only a login has it
+	// authn is how and when the user authenticated, for the access
+	// token's amr, auth_time and acr.
+	authn tokens.Authn
 }
 
 // passwordGrant checks a username and password (throttled) and creates a
@@ -136,7 +139,8 @@ func (a *Auth) passwordGrant(c *gin.Context, username, password string) (g grant
 		a.auditRequest(c, audit.Event{Kind: audit.SessionEvicted, Status: http.StatusOK, Reason: "session_cap", Username: u.Username, Session: sessionPrefix(id)})
 	}
 	a.auditRequest(c, audit.Event{Kind: audit.LoginSucceeded, Status: http.StatusOK, Username: u.Username, Session: sessionPrefix(sid)})
-	g = grant{username: u.Username, sid: sid, roles: u.Roles, refresh: refresh.raw, secret: secret}
+	g = grant{username: u.Username, sid: sid, roles: u.Roles, refresh: refresh.raw, secret: secret,
+		authn: authnOf(passwordAMR, a.cfg.Now())}
 	if !dv.known || dv.renew {
 		g.device = a.issueDevice(c, u.Username)
 	}
@@ -203,7 +207,7 @@ func (a *Auth) refreshGrant(c *gin.Context, token string) (g grant, err error) {
 		ev.Kind, ev.Reason, ev.PriorClientIP = audit.RefreshRetried, "grace_replay", s.RotatedBy
 	}
 	a.auditRequest(c, ev)
-	return grant{username: s.Username, sid: s.ID, roles: s.Roles, refresh: next.raw}, nil
+	return grant{username: s.Username, sid: s.ID, roles: s.Roles, refresh: next.raw, authn: sessionAuthn(s)}, nil
 }
 
 // createSession stores the session of a login, in the user generation
@@ -278,7 +282,7 @@ func (a *Auth) RefreshHandler() gin.HandlerFunc {
 // sendTokens answers a grant with a new access token and its refresh
 // token (RFC 6749 §5.1); fail answers a signing error.
 func (a *Auth) sendTokens(c *gin.Context, g grant, fail func(*gin.Context, error)) {
-	access, _, err := a.cfg.Issuer.Issue(g.username, sessionClaim(g.sid), g.roles)
+	access, _, err := a.cfg.Issuer.IssueAuthn(g.username, sessionClaim(g.sid), g.roles, g.authn)
 	if err != nil {
 		fail(c, err)
 		return
