@@ -1,6 +1,7 @@
 package ginauth
 
 import (
+	"github.com/gin-authkit/authkit/tokens"
 	"math/bits"
 	"strconv"
 	"strings"
@@ -48,6 +49,16 @@ func (s amrSet) names() []string {
 
 // has reports whether every value of t is in s.
 func (s amrSet) has(t amrSet) bool { return s&t == t }
+
+// authn is what the access tokens of the context say: amr, auth_time,
+// and acr when a second factor was used (see authnOf).
+func (c authContext) authn() tokens.Authn {
+	amr := passwordAMR // shared, the common case
+	if c.methods != amrPwd {
+		amr = c.methods.names()
+	}
+	return authnOf(amr, c.time())
+}
 
 // time returns auth_time, the zero time when unknown.
 func (c authContext) time() time.Time {

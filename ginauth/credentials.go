@@ -212,16 +212,62 @@ func parseSessionClaim(s string) (store.Digest, error) {
 	return id, nil
 }
 
-func sessionCookieValue(username string, secret []byte) string {
-	return b64.EncodeToString([]byte(username)) + "." + b64.EncodeToString(secret)
+// sessionCookieValue is the session cookie of username's session with
+// secret, authenticated as auth.
+func (a *Auth) sessionCookieValue(username string, secret []byte, auth authContext) string {
+	var tag [tagLen]byte
+	a.cookieTag(&tag, username, store.HashSecret(secret), auth)
+	return b64.EncodeToString([]byte(username)) + "." + b64.EncodeToString(secret) + "." +
+		string(auth.appendTo(nil)) + "." + b64.EncodeToString(tag[:])
 }
 
-func parseSessionCookie(v string) (username string, secret []byte, err error) {
-	u, s, ok := strings.Cut(v, ".")
-	user, err1 := b64.DecodeString(u)
-	secret, err2 := b64.DecodeString(s)
-	if !ok || err1 != nil || err2 != nil || len(secret) != secretLen || store.ValidateUsername(string(user)) != nil {
-		return "", nil, errBadFormat
+// cookieTag writes the tag of a session cookie's authentication context.
+func (a *Auth) cookieTag(out *[tagLen]byte, username string, sid store.Digest, auth authContext) {
+	m := a.refreshMACs.get()
+	defer a.refreshMACs.put(m)
+	m.writeString("authkit cookie auth v1\x00")
+	m.writeString(username)
+	m.write([]byte{0})
+	m.write(sid[:])
+	auth.writeTo(m)
+	copy(out[:], m.final())
+}
+
+// parseSessionCookie splits a session cookie: the user, the secret and,
+// unless the cookie predates it, the authentication context and its tag,
+// unchecked (see [Auth.cookieAuth]).
+func parseSessionCookie(v string) (username string, secret []byte, auth string, err error) {
+	parts := strings.SplitN(v, ".", 3)
+	if len(parts) < 2 {
+		return "", nil, "", errBadFormat
 	}
-	return string(user), secret, nil
+	user, err1 := b64.DecodeString(parts[0])
+	secret, err2 := b64.DecodeString(parts[1])
+	if err1 != nil || err2 != nil || len(secret) != secretLen || store.ValidateUsername(string(user)) != nil {
+		return "", nil, "", errBadFormat
+	}
+	if len(parts) == 3 {
+		auth = parts[2]
+	}
+	return string(user), secret, auth, nil
+}
+
+// cookieAuth checks the authentication context a session cookie carries
+// ("" for a cookie set before cookies carried one: ok false).
+func (a *Auth) cookieAuth(cred SessionCookie, sid store.Digest) (authContext, bool, error) {
+	if cred.auth == "" {
+		return authContext{}, false, nil
+	}
+	ctx, tag, ok := strings.Cut(cred.auth, ".")
+	auth, valid := parseAuthContext(ctx)
+	got, err := b64.DecodeString(tag)
+	if !ok || !valid || err != nil {
+		return authContext{}, false, errors.Join(ErrTokenInvalid, errBadFormat)
+	}
+	var want [tagLen]byte
+	a.cookieTag(&want, cred.Username, sid, auth)
+	if !hmac.Equal(got, want[:]) {
+		return authContext{}, false, errors.Join(ErrTokenInvalid, fmt.Errorf("%w: session cookie tag", errBadFormat))
+	}
+	return auth, true, nil
 }

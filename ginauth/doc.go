@@ -7,7 +7,8 @@
 // credential and records the [Principal] (read it with [PrincipalFrom]);
 // [Auth.Required] and [Auth.RequireRoles] enforce. Routes are registered
 // through [Auth.Router] with a [Rule] — [Open], [SignedIn], [AnyRole] or
-// [AllRoles] — which the router enforces and records, so that
+// [AllRoles], each of which [Rule.WithMFA] can make require a second
+// factor — which the router enforces and records, so that
 // [Router.Routes] lists what each route requires and [Router.Check]
 // catches a route registered on gin directly. Below the HTTP layer the
 // principal is [PrincipalFromContext]; there are no string keys and no
@@ -62,8 +63,20 @@
 //     or running at once (audit reason address_concurrency). A request
 //     over any limit is refused before it waits, so a burst from one
 //     address gets 401 up to its limits and 429 after, never 503.
+//   - 401 step_up_required, with the challenges, the Bearer one as RFC
+//     9470 §3 gives it: Bearer realm="...",
+//     error="insufficient_user_authentication", error_description="...",
+//     acr_values="urn:authkit:acr:mfa" and, when the rule has a maximum
+//     age, max_age=<seconds>: authenticated, but the route's rule
+//     ([Rule.WithMFA], [Auth.RequireMFA]) wants a second factor ("mfa" in
+//     the token's amr) that the caller did not use, or used longer ago
+//     than the maximum age (the token's auth_time). HTTP Basic and the
+//     session cookie never meet it. The client signs in again with the
+//     second factor. It comes before roles: a caller who lacks both gets
+//     this 401, not 403.
 //   - 403 forbidden, with Bearer realm="...", error="insufficient_scope"
-//     (roles are not named): authenticated but missing a role.
+//     (roles are not named): authenticated, any step-up requirement met,
+//     but missing a role.
 //   - 403 csrf_failed: an unsafe request authenticated by the cookie
 //     without a valid CSRF token, or a cookie or Basic credential on an
 //     unsafe request a browser marks cross-site.
@@ -120,9 +133,21 @@
 // # Route rules
 //
 // A group's rule adds up with its routes' rules: the group's check runs
-// first, so role clauses of both must hold, and an open route inside a
-// group that requires sign-in is not open (it is logged as a warning
-// when registered, and [Router.Check] reports it). [Auth.Required],
+// first, so role clauses of both must hold, a second factor is needed if
+// either asks for one, within the shorter of their maximum ages, and an
+// open route inside a group that requires sign-in is not open (it is
+// logged as a warning when registered, and [Router.Check] reports it).
+//
+// # Step-up
+//
+// Access tokens say how and when their user authenticated: amr (RFC
+// 8176, such as ["pwd"]) and auth_time, which [Principal] exposes as AMR
+// and AuthTime. A password login writes ["pwd"] and the login's time; a
+// refresh keeps the session's: ["pwd"] and the session's creation, as
+// sessions do not yet remember a second factor. A rule with
+// [Rule.WithMFA] answers 401 step_up_required (above) to a caller whose
+// amr lacks "mfa" or whose auth_time is older than its maximum age; the
+// same holds in stateless mode, where it is all in the token. [Auth.Required],
 // [Auth.RequireRoles] and [Auth.RequireAllRoles] still work as plain gin
 // middleware; only the listing needs the router. Mount the kit's
 // endpoints with [Open] (logout too: it authenticates by itself), and

@@ -39,6 +39,10 @@ var (
 	ErrBadCode = errors.New("ginauth: invalid code")
 	// ErrInvalidGrant: the refresh token is unknown, expired or reused.
 	ErrInvalidGrant = errors.New("ginauth: invalid grant")
+	// ErrStepUpRequired: authenticated, but without the second factor (or
+	// not as recently) as the route's rule requires ([Rule.WithMFA]); the
+	// client authenticates again (RFC 9470).
+	ErrStepUpRequired = errors.New("ginauth: step-up authentication required")
 	// ErrForbidden: authenticated, but a required role is missing.
 	ErrForbidden = errors.New("ginauth: forbidden")
 	// ErrCSRF: a cookie-authenticated unsafe request lacks a valid CSRF
@@ -74,6 +78,7 @@ const (
 	codeInvalidCredentials     = "invalid_credentials"
 	codeInvalidGrant           = "invalid_grant"
 	codeForbidden              = "forbidden"
+	codeStepUpRequired         = "step_up_required"
 	codeCSRFFailed             = "csrf_failed"
 	codeUnavailable            = "unavailable"
 	codeTooManyAttempts        = "too_many_attempts"
@@ -130,6 +135,9 @@ type response struct {
 	// bearerErr as the Bearer challenge's error attribute when set.
 	challenge bool
 	bearerErr string
+	// stepUp: the Bearer challenge also carries the parameters of RFC
+	// 9470 §3 (error_description, acr_values, max_age).
+	stepUp bool
 	// scope: a single Bearer challenge with error="insufficient_scope".
 	scope bool
 	// retry: send Retry-After.
@@ -173,6 +181,9 @@ var contract = []response{
 	{err: ErrInvalidGrant, status: http.StatusUnauthorized, code: codeInvalidGrant,
 		message: "Your session has ended – please log in again", challenge: true, bearerErr: codeInvalidToken,
 		oauthStatus: http.StatusBadRequest},
+	{err: ErrStepUpRequired, status: http.StatusUnauthorized, code: codeStepUpRequired,
+		message: "Authentication required – please log in with a second factor", challenge: true,
+		bearerErr: "insufficient_user_authentication", stepUp: true},
 	{err: ErrForbidden, status: http.StatusForbidden, code: codeForbidden,
 		message: "Access denied – contact your administrator", scope: true},
 	{err: ErrCSRF, status: http.StatusForbidden, code: codeCSRFFailed,
@@ -223,6 +234,9 @@ func (a *Auth) errorFor(err error, oauth bool) *Error {
 			ch := s + " " + realmParam
 			if s == SchemeBearer && row.bearerErr != "" {
 				ch += `, error="` + row.bearerErr + `"`
+			}
+			if s == SchemeBearer && row.stepUp {
+				ch += stepUpParams(err)
 			}
 			if s == SchemeBasic {
 				ch += `, charset="UTF-8"`

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"golang.org/x/crypto/bcrypt"
@@ -170,4 +171,50 @@ func ExampleThrottle() {
 	// Output:
 	// new client: 429
 	// bob's laptop: 200
+}
+
+// ExampleRule_WithMFA requires a second factor on a route, and one used
+// within the last five minutes on another, inside a group for admins. A
+// password login does not meet either: the answer is 401 with an RFC
+// 9470 challenge that tells the client what to come back with.
+func ExampleRule_WithMFA() {
+	key, _ := tokens.NewHMACKey("k", []byte("an example secret of at least 32 bytes!"))
+	opts := []tokens.Option{tokens.WithIssuer("example"), tokens.WithAudience("example-api")}
+	issuer, _ := tokens.NewIssuer(key, opts...)
+	verifier, _ := tokens.NewVerifier([]*tokens.Key{key}, opts...)
+	st := memstore.New(memstore.Options{})
+	users, _ := accounts.New(accounts.Config{Users: st, Hasher: accounts.Bcrypt{Cost: bcrypt.MinCost}, AllowTestCosts: true})
+	auth, _ := ginauth.New(ginauth.Config{Store: st, Accounts: users, Issuer: issuer, Verifier: verifier, Realm: "example"})
+	_ = users.CreateUser(context.Background(), "alice", "correct horse battery", []string{"admin"})
+
+	r := gin.New()
+	rt := auth.Router(r)
+	rt.POST("/auth/login", ginauth.Open(), auth.LoginHandler())
+	api := rt.Group("/api", ginauth.SignedIn())
+	api.GET("/account/email", ginauth.SignedIn().WithMFA(0), func(*gin.Context) {})
+	admin := api.Group("/admin", ginauth.AnyRole("admin"))
+	admin.DELETE("/users/:name", ginauth.SignedIn().WithMFA(5*time.Minute), func(*gin.Context) {})
+	for _, route := range rt.Routes() {
+		fmt.Println(route)
+	}
+
+	w := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodPost, "/auth/login", strings.NewReader(`{"username":"alice","password":"correct horse battery"}`))
+	req.Header.Set("Content-Type", "application/json")
+	r.ServeHTTP(w, req)
+	var login ginauth.TokenResponse
+	_ = json.Unmarshal(w.Body.Bytes(), &login)
+
+	w = httptest.NewRecorder()
+	req = httptest.NewRequest(http.MethodDelete, "/api/admin/users/bob", nil)
+	req.Header.Set("Authorization", "Bearer "+login.AccessToken)
+	r.ServeHTTP(w, req)
+	fmt.Println(w.Code, w.Body)
+	fmt.Println(w.Header().Get("WWW-Authenticate"))
+	// Output:
+	// GET /api/account/email  authenticated, mfa
+	// DELETE /api/admin/users/:name  roles: admin, mfa within 5m0s
+	// POST /auth/login  public
+	// 401 {"error":"step_up_required","message":"Authentication required – please log in with a second factor"}
+	// Bearer realm="example", error="insufficient_user_authentication", error_description="A second factor used within the last 300 seconds is required", acr_values="urn:authkit:acr:mfa", max_age=300
 }

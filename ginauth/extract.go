@@ -40,6 +40,8 @@ type BasicCredentials struct{ Username, Password string }
 type SessionCookie struct {
 	Username string
 	Secret   []byte
+	// auth is the authentication context and its tag, unchecked.
+	auth string
 }
 
 func (BearerToken) credential()      {}
@@ -254,7 +256,7 @@ func (x *cookieExtractor) Extract(r *http.Request) (Credential, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: session cookie: %v", ErrCredentialsMalformed, err)
 	}
-	user, secret, err := parseSessionCookie(ck.Value)
+	user, secret, auth, err := parseSessionCookie(ck.Value)
 	if err != nil {
 		// A garbled cookie is a dead session, not a client bug: answer
 		// invalid_token so the page offers to log in again.
@@ -270,7 +272,7 @@ func (x *cookieExtractor) Extract(r *http.Request) (Credential, error) {
 			return nil, ErrCSRF
 		}
 	}
-	return SessionCookie{Username: user, Secret: secret}, nil
+	return SessionCookie{Username: user, Secret: secret, auth: auth}, nil
 }
 
 // name is the name a cookie has on r: with the "__Host-" prefix when the
@@ -283,13 +285,13 @@ func (x *cookieExtractor) name(r *http.Request, base string) string {
 }
 
 // set writes the session and CSRF cookies for a new session.
-func (x *cookieExtractor) set(w http.ResponseWriter, r *http.Request, username string, secret []byte, maxAge int) {
+func (x *cookieExtractor) set(w http.ResponseWriter, r *http.Request, value string, secret []byte, maxAge int) {
 	if !x.cfg.Persist {
 		maxAge = 0 // a session cookie
 	}
 	secure := x.secure(r)
 	http.SetCookie(w, &http.Cookie{
-		Name: x.name(r, x.cfg.Name), Value: sessionCookieValue(username, secret), Path: x.cfg.Path,
+		Name: x.name(r, x.cfg.Name), Value: value, Path: x.cfg.Path,
 		MaxAge: maxAge, HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode,
 	})
 	// Readable by the page's scripts on purpose (double-submit); useless

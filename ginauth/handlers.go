@@ -98,7 +98,7 @@ func (a *Auth) answerLogin(c *gin.Context, g grant, cookie bool) {
 	noStore(c)
 	if cookie && a.cookie != nil {
 		maxAge := int(a.cfg.Sessions.Lifetime.Seconds())
-		a.cookie.set(c.Writer, c.Request, g.username, g.secret, maxAge)
+		a.cookie.set(c.Writer, c.Request, a.sessionCookieValue(g.username, g.secret, g.auth), g.secret, maxAge)
 		c.JSON(http.StatusOK, CookieLoginResponse{CSRFToken: csrfToken(g.secret), ExpiresIn: maxAge})
 		return
 	}
@@ -113,7 +113,9 @@ type grant struct {
 	refresh  string
 	secret   []byte // the session secret; only a login has it
 	device   string // a new device credential; only a login has it
-	auth     authContext
+	// auth is how and when the user authenticated, for the access
+	// token's amr, auth_time and acr.
+	auth authContext
 }
 
 // passwordGrant checks a username and password (throttled) and creates a
@@ -223,7 +225,11 @@ func (a *Auth) refreshGrant(c *gin.Context, token string) (g grant, err error) {
 		ev.Kind, ev.Reason, ev.PriorClientIP = audit.RefreshRetried, "grace_replay", s.RotatedBy
 	}
 	a.auditRequest(c, ev)
-	return grant{username: s.Username, sid: s.ID, roles: s.Roles, refresh: next.raw, auth: old.auth}, nil
+	auth := old.auth
+	if auth.at == 0 && !s.CreatedAt.IsZero() {
+		auth.at = s.CreatedAt.Unix() // an rt2 token's session: its login's time
+	}
+	return grant{username: s.Username, sid: s.ID, roles: s.Roles, refresh: next.raw, auth: auth}, nil
 }
 
 // createSession stores the session of a login, in the user generation
@@ -298,7 +304,7 @@ func (a *Auth) RefreshHandler() gin.HandlerFunc {
 // sendTokens answers a grant with a new access token and its refresh
 // token (RFC 6749 §5.1); fail answers a signing error.
 func (a *Auth) sendTokens(c *gin.Context, g grant, fail func(*gin.Context, error)) {
-	access, _, err := a.cfg.Issuer.Issue(g.username, sessionClaim(g.sid), g.roles)
+	access, _, err := a.cfg.Issuer.IssueAuthn(g.username, sessionClaim(g.sid), g.roles, g.auth.authn())
 	if err != nil {
 		fail(c, err)
 		return

@@ -32,26 +32,42 @@ func (a *Auth) Required() gin.HandlerFunc {
 // earlier middleware did. With no roles it denies everything (fail
 // closed). A [Router] puts it in front of [AnyRole] routes.
 func (a *Auth) RequireRoles(roles ...string) gin.HandlerFunc {
-	return a.requireClauses(AnyRole(roles...).allOf)
+	return a.require(AnyRole(roles...), nil)
 }
 
 // RequireAllRoles lets the request through only when the principal has
 // every one of roles; with no roles it denies everything. A [Router] puts
 // it in front of [AllRoles] routes.
 func (a *Auth) RequireAllRoles(roles ...string) gin.HandlerFunc {
-	return a.requireClauses(AllRoles(roles...).allOf)
+	return a.require(AllRoles(roles...), nil)
 }
 
-// requireClauses lets the request through when every clause holds: the
-// principal has at least one of its roles (never, for an empty clause).
-func (a *Auth) requireClauses(allOf [][]string) gin.HandlerFunc {
+// require lets the request through when the principal meets r's step-up
+// requirement (else 401 step_up_required) and every role clause of r:
+// has at least one of its roles, never for an empty clause (else 403).
+// Authentication comes first, so a principal who meets neither gets the
+// 401. So that this holds also when a group declares one and its route
+// the other, a missing role is answered with the 401 when route (if not
+// nil) finds a step-up requirement of the matched route that the
+// principal does not meet.
+func (a *Auth) require(r Rule, route func(*gin.Context) stepUp) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		p, ok := a.principal(c)
 		if !ok {
 			return
 		}
-		for _, clause := range allOf {
+		if !r.stepUp.metBy(p, a.cfg.Now()) {
+			a.fail(c, &errStepUp{maxAge: r.stepUp.maxAge})
+			return
+		}
+		for _, clause := range r.allOf {
 			if !slices.ContainsFunc(clause, p.HasRole) {
+				if route != nil {
+					if su := route(c); !su.metBy(p, a.cfg.Now()) {
+						a.fail(c, &errStepUp{maxAge: su.maxAge})
+						return
+					}
+				}
 				a.fail(c, ErrForbidden)
 				return
 			}
@@ -129,7 +145,17 @@ func (a *Auth) check(c *gin.Context) (Principal, error) {
 	case BasicCredentials:
 		return a.checkPassword(c, cred)
 	case SessionCookie:
-		return a.checkSession(c, cred.Username, store.HashSecret(cred.Secret), SchemeCookie)
+		sid := store.HashSecret(cred.Secret)
+		auth, carried, err := a.cookieAuth(cred, sid)
+		if err != nil {
+			return Principal{}, err
+		}
+		p, err := a.checkSession(c, cred.Username, sid, SchemeCookie)
+		if err == nil && carried {
+			authn := auth.authn()
+			p.AMR, p.AuthTime = authn.AMR, authn.Time
+		}
+		return p, err
 	case nil:
 		return Principal{}, ErrCredentialsMissing
 	default:
@@ -168,13 +194,15 @@ func (a *Auth) checkBearer(c *gin.Context, token string) (Principal, error) {
 		// SessionID lets logout revoke the session (and so its refresh
 		// token) even though requests do not consult it.
 		return Principal{Username: claims.Subject, Roles: claims.Roles, Scheme: SchemeBearer,
-			SessionID: sid, TokenID: claims.ID, ExpiresAt: claims.ExpiresAt.Time}, nil
+			SessionID: sid, TokenID: claims.ID, ExpiresAt: claims.ExpiresAt.Time,
+			AMR: claims.AMR, AuthTime: authTimeOf(claims)}, nil
 	}
 	p, err := a.checkSession(c, claims.Subject, sid, SchemeBearer)
 	if err != nil {
 		return Principal{}, err
 	}
 	p.TokenID, p.ExpiresAt = claims.ID, claims.ExpiresAt.Time
+	p.AMR, p.AuthTime = claims.AMR, authTimeOf(claims)
 	return p, nil
 }
 
@@ -212,7 +240,9 @@ func (a *Auth) checkSession(c *gin.Context, username string, sid store.Digest, s
 	if err != nil {
 		return Principal{}, err
 	}
-	return Principal{Username: s.Username, Roles: s.Roles, Scheme: scheme, SessionID: s.ID}, nil
+	authn := sessionAuthn(s)
+	return Principal{Username: s.Username, Roles: s.Roles, Scheme: scheme, SessionID: s.ID,
+		AMR: authn.AMR, AuthTime: authn.Time}, nil
 }
 
 // userRead is the result of one UserSource.User call.
@@ -281,7 +311,8 @@ func (a *Auth) checkPassword(c *gin.Context, cred BasicCredentials) (Principal, 
 			c.Header("Cache-Control", "no-store")
 		}
 	}
-	return Principal{Username: u.Username, Roles: u.Roles, Scheme: SchemeBasic}, nil
+	return Principal{Username: u.Username, Roles: u.Roles, Scheme: SchemeBasic,
+		AMR: passwordAMR, AuthTime: a.cfg.Now()}, nil
 }
 
 // deviceVerdict is what a password check found of the client's device

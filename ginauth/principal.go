@@ -28,6 +28,18 @@ type Principal struct {
 	// ExpiresAt is when the access token expires; zero unless Scheme is
 	// "Bearer".
 	ExpiresAt time.Time
+	// AMR lists how the caller authenticated, as RFC 8176 method
+	// references (tokens.AMRPassword "pwd", tokens.AMRMultiFactor "mfa",
+	// …): the access token's amr (Bearer; nil for a token without one);
+	// ["pwd"] for HTTP Basic and for the session cookie, whose sessions
+	// are password logins. Step-up rules ([Rule.WithMFA]) look for "mfa".
+	AMR []string
+	// AuthTime is when the caller last authenticated actively: the access
+	// token's auth_time (Bearer; zero for a token without one, which meets
+	// no step-up with a maximum age); the session's creation for the
+	// cookie; the request's own time for HTTP Basic, whose password is
+	// checked on every request.
+	AuthTime time.Time
 }
 
 // HasRole reports whether p has role.

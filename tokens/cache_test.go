@@ -18,7 +18,8 @@ import (
 func TestCacheHitIsACopy(t *testing.T) {
 	k := newTestKeys(t)
 	v := mustVerifier(t, k.all())
-	tok, _, err := mustIssuer(t, k.hs).Issue("user-1", "sess-1", []string{"admin", "user"})
+	tok, _, err := mustIssuer(t, k.hs).IssueAuthn("user-1", "sess-1", []string{"admin", "user"},
+		tokens.Authn{AMR: []string{"pwd", "mfa"}, Time: testNow.Add(-time.Minute), ACR: tokens.ACRMultiFactor})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,18 +36,22 @@ func TestCacheHitIsACopy(t *testing.T) {
 		if d := dumpClaims(got); d != want {
 			t.Fatalf("hit %d: claims %s, want %s", i, d, want)
 		}
-		if got == first || &got.Roles[0] == &first.Roles[0] || got.ExpiresAt == first.ExpiresAt {
+		if got == first || &got.Roles[0] == &first.Roles[0] || &got.AMR[0] == &first.AMR[0] ||
+			got.ExpiresAt == first.ExpiresAt || got.AuthTime == first.AuthTime {
 			t.Fatalf("hit %d shares memory with an earlier result", i)
 		}
 		// Change everything a caller can reach.
 		got.Subject, got.SessionID = "mallory", "x"
 		got.Roles[0], got.Audience[0] = "root", "other"
 		got.Roles = append(got.Roles, "root")
+		got.AMR[0], got.ACR = "hwk", "other"
+		got.AMR = append(got.AMR, "otp")
+		got.AuthTime.Time = got.AuthTime.Add(time.Hour)
 		got.Audience = append(got.Audience, "more")
 		got.ExpiresAt.Time = got.ExpiresAt.AddDate(1, 0, 0)
 		got.IssuedAt.Time = time.Time{}
 	}
-	first.Roles[1] = "root"
+	first.Roles[1], first.AMR[1] = "root", "x"
 	if got, _ := v.Verify(tok); dumpClaims(got) != want {
 		t.Errorf("after changes by callers: claims %s, want %s", dumpClaims(got), want)
 	}

@@ -2,6 +2,32 @@ package tokens
 
 import "github.com/golang-jwt/jwt/v5"
 
+// Authentication method references (RFC 8176) that authkit writes in the
+// "amr" claim. An application may write others; these are the ones the
+// kit's own flows use.
+const (
+	// AMRPassword: a password (or another knowledge-based secret) was
+	// checked.
+	AMRPassword = "pwd"
+	// AMROTP: a one-time password, such as a TOTP code, was checked.
+	AMROTP = "otp"
+	// AMRHardwareKey: proof of possession of a hardware-bound key, such as
+	// a passkey on a security key.
+	AMRHardwareKey = "hwk"
+	// AMRSoftwareKey: proof of possession of a software-secured key, such
+	// as a synced passkey.
+	AMRSoftwareKey = "swk"
+	// AMRMultiFactor: more than one authentication factor was used. It is
+	// the value that step-up rules look for.
+	AMRMultiFactor = "mfa"
+)
+
+// ACRMultiFactor is the authentication context class reference ("acr",
+// OpenID Connect Core §2; RFC 9470's acr_values) that authkit gives a
+// token whose authentication used more than one factor. It names
+// authkit's own class, not a registered one.
+const ACRMultiFactor = "urn:authkit:acr:mfa"
+
 // Claims are the claims of an authkit access token.
 //
 // The registered claims sub (the user), iss, aud, iat, exp and jti are
@@ -9,6 +35,11 @@ import "github.com/golang-jwt/jwt/v5"
 // [Verifier] checks it when a token has it. SessionID ties the token to a
 // server-side session, so that logging out or revoking the session ends the
 // token's use even before it expires.
+//
+// AMR, AuthTime and ACR describe the authentication behind the token (RFC
+// 9068 §2.2.1, RFC 9470 §4): they are set only by [Issuer.IssueAuthn], and
+// a Verifier checks their JSON types (as golang-jwt does) but no rule:
+// what they must say is for the caller to decide, as a step-up rule does.
 type Claims struct {
 	jwt.RegisteredClaims
 
@@ -17,17 +48,31 @@ type Claims struct {
 
 	// Roles are the roles of the subject when the token was issued.
 	Roles []string `json:"roles,omitempty"`
+
+	// AMR lists how the subject authenticated (RFC 8176 values such as
+	// [AMRPassword] and [AMRMultiFactor]); nil when the token does not
+	// say.
+	AMR []string `json:"amr,omitempty"`
+
+	// AuthTime is when the subject last authenticated actively (entered a
+	// password, used a second factor), not when the token was issued; a
+	// refreshed token keeps its login's. Nil when the token does not say.
+	AuthTime *jwt.NumericDate `json:"auth_time,omitempty"`
+
+	// ACR is the authentication context class reference, such as
+	// [ACRMultiFactor]; empty when the token does not say.
+	ACR string `json:"acr,omitempty"`
 }
 
 // claimsBox holds a Claims together with everything it points to, so that
-// one allocation makes a complete, independent copy: the three times, and
-// (up to four of them) the strings of Audience and Roles. The verifier's
-// cache keeps one box per token and hands every caller a clone, so that no
-// caller can change the claims another one sees.
+// one allocation makes a complete, independent copy: the four times, and
+// (up to six of them) the strings of Audience, Roles and AMR. The
+// verifier's cache keeps one box per token and hands every caller a clone,
+// so that no caller can change the claims another one sees.
 type claimsBox struct {
-	c             Claims
-	exp, nbf, iat jwt.NumericDate
-	inline        [4]string
+	c                       Claims
+	exp, nbf, iat, authTime jwt.NumericDate
+	inline                  [6]string
 }
 
 // clone returns a deep copy of the box's claims (strings are immutable and
@@ -40,29 +85,37 @@ func (b *claimsBox) clone() *Claims {
 }
 
 // link points b.c's times and slices at b's own storage, copying the
-// strings of from's Audience and Roles, and keeping nil slices nil.
+// strings of from's Audience, Roles and AMR, and keeping nil slices nil.
 func (b *claimsBox) link(from *Claims) {
 	b.c.ExpiresAt = boxDate(&b.exp, from.ExpiresAt)
 	b.c.NotBefore = boxDate(&b.nbf, from.NotBefore)
 	b.c.IssuedAt = boxDate(&b.iat, from.IssuedAt)
-	na, nr := len(from.Audience), len(from.Roles)
-	var strs []string
-	if na+nr <= len(b.inline) {
-		strs = b.inline[: na+nr : na+nr]
-	} else {
-		strs = make([]string, na+nr)
-	}
+	b.c.AuthTime = boxDate(&b.authTime, from.AuthTime)
+	na, nr, nm := len(from.Audience), len(from.Roles), len(from.AMR)
+	strs := b.strings(na + nr + nm)
 	copy(strs, from.Audience)
 	copy(strs[na:], from.Roles)
-	// Full slice expressions, so that appending never writes into the
-	// other slice's elements.
-	b.c.Audience, b.c.Roles = nil, nil
+	copy(strs[na+nr:], from.AMR)
+	b.c.Audience, b.c.Roles, b.c.AMR = nil, nil, nil
 	if from.Audience != nil {
 		b.c.Audience = strs[:na:na]
 	}
 	if from.Roles != nil {
 		b.c.Roles = strs[na : na+nr : na+nr]
 	}
+	if from.AMR != nil {
+		b.c.AMR = strs[na+nr : na+nr+nm : na+nr+nm]
+	}
+}
+
+// strings returns room for n strings: the box's own when they fit. The
+// callers cut it with full slice expressions, so that appending to one
+// slice never writes into another's elements.
+func (b *claimsBox) strings(n int) []string {
+	if n <= len(b.inline) {
+		return b.inline[:n:n]
+	}
+	return make([]string, n)
 }
 
 // boxDate copies *from into slot and returns slot, or nil for nil.

@@ -114,8 +114,9 @@ func dumpClaims(c *tokens.Claims) string {
 		}
 		return d.Format(time.RFC3339Nano) + "/" + d.Location().String()
 	}
-	return fmt.Sprintf("iss=%q sub=%q aud=%#v exp=%s nbf=%s iat=%s jti=%q sid=%q roles=%#v",
-		c.Issuer, c.Subject, c.Audience, date(c.ExpiresAt), date(c.NotBefore), date(c.IssuedAt), c.ID, c.SessionID, c.Roles)
+	return fmt.Sprintf("iss=%q sub=%q aud=%#v exp=%s nbf=%s iat=%s jti=%q sid=%q roles=%#v amr=%#v auth_time=%s acr=%q",
+		c.Issuer, c.Subject, c.Audience, date(c.ExpiresAt), date(c.NotBefore), date(c.IssuedAt), c.ID, c.SessionID, c.Roles,
+		c.AMR, date(c.AuthTime), c.ACR)
 }
 
 // rawSigner signs arbitrary header and claims text, bypassing every JSON
@@ -245,6 +246,23 @@ func differentialClaims() []string {
 		claimsWith("roles", `[null]`), claimsWith("roles", `[1]`), claimsWith("roles", `"admin"`), claimsWith("roles", `[["a"]]`),
 		claimsWith("roles", `{}`), claimsWith("roles", `["a","b","c","d","e","f"]`), claimsWith("roles", `["a\u0000","\ud800"]`),
 		claimsWith("roles", `["a",]`), claimsWith("roles", `[,]`), claimsWith("roles", `[true]`),
+		// Authentication: amr, auth_time, acr.
+		claimsJSON(`,"amr":["pwd"],"auth_time":` + fmt.Sprint(iat-60) + `,"acr":"urn:authkit:acr:mfa"`),
+		claimsJSON(`,"amr":["pwd","otp","mfa"],"auth_time":` + fmt.Sprint(iat)),
+		claimsJSON(`,"amr":["pwd"],"amr":["mfa"]`), claimsJSON(`,"amr":["pwd"],"AMR":null`), claimsJSON(`,"amr":["mfa"],"amr":[null]`),
+		claimsJSON(`,"auth_time":1,"auth_time":2`), claimsJSON(`,"auth_time":1,"Auth_Time":null`), claimsJSON(`,"acr":"a","ACR":"b"`),
+		claimsJSON(`,"AMR":["mfa"]`), claimsJSON(`,"Amr":["mfa"]`), claimsJSON(`,"AUTH_TIME":1`), claimsJSON(`,"auth_tIme":1`),
+		claimsJSON(`,"authtime":1`), claimsJSON(`,"auth-time":"x"`), claimsJSON(`,"Acr":"x"`), claimsJSON(`,"\u0061mr":["mfa"]`),
+		claimsJSON(`,"amr":["pwd","otp","mfa"],"roles":["a","b","c","d"]`), claimsJSON(`,"amr":["a","b","c","d","e","f","g"]`),
+		claimsWith("amr", `["mfa"]`), claimsWith("amr", `[]`), claimsWith("amr", `["mfa",null]`), claimsWith("amr", `[null]`),
+		claimsWith("amr", `"mfa"`), claimsWith("amr", `[1]`), claimsWith("amr", `[["mfa"]]`), claimsWith("amr", `["m\u0066a"]`),
+		claimsWith("amr", `["mfa",]`), claimsWith("amr", `{"0":"mfa"}`), claimsWith("amr", `["\ud800"]`),
+		claimsWith("auth_time", fmt.Sprint(iat)), claimsWith("auth_time", fmt.Sprintf("%d.5", iat)), claimsWith("auth_time", fmt.Sprintf(`"%d"`, iat)),
+		claimsWith("auth_time", `-1`), claimsWith("auth_time", `0`), claimsWith("auth_time", `1e400`), claimsWith("auth_time", `-1e20`),
+		claimsWith("auth_time", `1e20`), claimsWith("auth_time", `"abc"`), claimsWith("auth_time", `""`), claimsWith("auth_time", `[1]`),
+		claimsWith("auth_time", fmt.Sprint(exp+3600)), claimsWith("auth_time", `9007199254740993`), claimsWith("auth_time", `01`),
+		claimsWith("acr", `"urn:authkit:acr:mfa"`), claimsWith("acr", `""`), claimsWith("acr", `1`), claimsWith("acr", `["a"]`),
+		claimsWith("acr", `"\u00e9"`),
 		// Other members.
 		claimsJSON(`,"pad":{"a":[1,2,{"b":null}],"c":"d"}`), claimsJSON(`,"big":1e400`), claimsJSON(`,"x":[1,{"y":[]}]`),
 		claimsJSON(`,"x":{}`), claimsJSON(`,"x":[]`), claimsJSON(`,"x":{"a":1,}`), claimsJSON(`,"x":[1,]`), claimsJSON(`,"x":{"a"}`),
@@ -255,7 +273,7 @@ func differentialClaims() []string {
 		claimsJSON(`,"deep":` + strings.Repeat("[", 300) + strings.Repeat("]", 299)),
 	}
 	// Every member left out, null, and of each wrong type in turn.
-	for _, name := range []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid", "roles"} {
+	for _, name := range []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid", "roles", "amr", "auth_time", "acr"} {
 		for _, value := range []string{"", "null", "1", "true", "false", `"x"`, "[]", `["x"]`, "{}", `{"x":1}`, "nul", "tru", "[", "{"} {
 			cs = append(cs, claimsWith(name, value))
 		}
@@ -297,6 +315,18 @@ func differentialTokens(t testing.TB, k *testKeys) []string {
 	issued := []string{
 		mustIssue(t, mustIssuer(t, k.hs)), mustIssue(t, mustIssuer(t, k.ed)), mustIssue(t, mustIssuer(t, k.ec)),
 		mustIssue(t, mustIssuer(t, k.hs, tokens.WithTTL(time.Hour))),
+	}
+	for _, authn := range []tokens.Authn{
+		{AMR: []string{tokens.AMRPassword}, Time: testNow.Add(-time.Hour)},
+		{AMR: []string{tokens.AMRPassword, tokens.AMROTP, tokens.AMRMultiFactor}, Time: testNow, ACR: tokens.ACRMultiFactor},
+		{AMR: []string{"a", "b", "c", "d", "e"}, Time: testNow.Add(time.Hour + 500*time.Millisecond)},
+		{}, {AMR: []string{}}, {Time: time.Unix(0, 0)},
+	} {
+		tok, _, err := mustIssuer(t, k.hs).IssueAuthn("user-1", "sess-1", []string{"user", "admin"}, authn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		issued = append(issued, tok)
 	}
 	toks = append(toks, issued...)
 	for _, roles := range [][]string{nil, {}, {"a", "b", "c", "d", "e"}, {"<&>", "é", "\u2028"}} {

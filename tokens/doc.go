@@ -11,6 +11,15 @@
 // Verifier of its own ([ParseJWKS]) without ever holding a key that signs.
 // Issued tokens are kept short: iss, sub, aud (a single string), iat, exp, a
 // 16-character jti, sid and roles, and no nbf, which would equal iat.
+// [Issuer.IssueAuthn] adds how and when the subject authenticated: amr
+// (RFC 8176 method references such as "pwd", "otp" and "mfa"; see
+// [AMRMultiFactor]), auth_time (RFC 9068 §2.2.1: the time of the last
+// active authentication, which a refreshed token keeps) and acr (such as
+// [ACRMultiFactor]). A Verifier decodes them into [Claims] and refuses a
+// token where they have the wrong JSON type (amr not an array of strings,
+// auth_time not a number, acr not a string), as golang-jwt does, but
+// judges nothing else about them: a step-up rule, such as ginauth's
+// Rule.WithMFA, reads them.
 //
 // Verification is deliberately strict, much stricter than the defaults of
 // github.com/golang-jwt/jwt/v5: the algorithm must be one of the configured

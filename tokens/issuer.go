@@ -79,12 +79,41 @@ func (i *Issuer) TTL() time.Duration { return i.ttl }
 // It returns the compact token and the claims it contains: sub, sid, roles
 // (left out when empty), iss, aud (a single string), iat, exp (iat plus the
 // TTL) and a random jti of 16 characters. There is no nbf: it would equal
-// iat, which a Verifier checks the same way. The header carries the key's id
+// iat, which a Verifier checks the same way. Nor are there amr, auth_time
+// or acr: [Issuer.IssueAuthn] writes those. The header carries the key's id
 // as "kid" and the type "at+jwt" as "typ".
 //
 // Empty subject or sessionID are refused with an error wrapping [ErrClaims]
 // (but not [ErrInvalidToken]), since a [Verifier] would reject the token.
 func (i *Issuer) Issue(subject, sessionID string, roles []string) (token string, claims *Claims, err error) {
+	return i.issue(subject, sessionID, roles, nil)
+}
+
+// Authn describes how and when the subject of a token authenticated, for
+// [Issuer.IssueAuthn]. Its zero value says nothing.
+type Authn struct {
+	// AMR lists the authentication methods (RFC 8176), such as
+	// [AMRPassword], or [AMRPassword], [AMROTP] and [AMRMultiFactor];
+	// written as "amr" unless empty.
+	AMR []string
+	// Time is when the subject authenticated actively; written as
+	// "auth_time", in whole seconds, unless zero.
+	Time time.Time
+	// ACR is the authentication context class, such as [ACRMultiFactor];
+	// written as "acr" unless empty.
+	ACR string
+}
+
+// IssueAuthn is [Issuer.Issue] for a token that also says how its subject
+// authenticated: the claims amr, auth_time (RFC 9068 §2.2.1) and acr, from
+// authn, each left out when empty.
+func (i *Issuer) IssueAuthn(subject, sessionID string, roles []string, authn Authn) (token string, claims *Claims, err error) {
+	return i.issue(subject, sessionID, roles, &authn)
+}
+
+// issue signs a token; authn is nil for a token without amr, auth_time
+// and acr.
+func (i *Issuer) issue(subject, sessionID string, roles []string, authn *Authn) (token string, claims *Claims, err error) {
 	if i == nil || !i.key.canSign() {
 		return "", nil, fmt.Errorf("%w: Issuer not made by NewIssuer", ErrConfig)
 	}
@@ -113,6 +142,15 @@ func (i *Issuer) Issue(subject, sessionID string, roles []string) (token string,
 		SessionID: sessionID,
 		Roles:     slices.Clone(roles),
 	}
+	if authn != nil {
+		if len(authn.AMR) > 0 {
+			claims.AMR = slices.Clone(authn.AMR)
+		}
+		if !authn.Time.IsZero() {
+			claims.AuthTime = jwt.NewNumericDate(authn.Time)
+		}
+		claims.ACR = authn.ACR
+	}
 	payload, err := json.Marshal(wireClaims{
 		Issuer:    claims.Issuer,
 		Subject:   claims.Subject,
@@ -122,6 +160,9 @@ func (i *Issuer) Issue(subject, sessionID string, roles []string) (token string,
 		ID:        claims.ID,
 		SessionID: claims.SessionID,
 		Roles:     claims.Roles,
+		AMR:       claims.AMR,
+		AuthTime:  claims.AuthTime,
+		ACR:       claims.ACR,
 	})
 	if err != nil {
 		return "", nil, fmt.Errorf("tokens: issue: encoding claims: %w", err)
@@ -174,6 +215,9 @@ type wireClaims struct {
 	ID        string           `json:"jti"`
 	SessionID string           `json:"sid"`
 	Roles     []string         `json:"roles,omitempty"`
+	AMR       []string         `json:"amr,omitempty"`
+	AuthTime  *jwt.NumericDate `json:"auth_time,omitempty"`
+	ACR       string           `json:"acr,omitempty"`
 }
 
 // headerSegment returns the encoded header of the tokens that k signs:

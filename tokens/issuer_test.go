@@ -282,3 +282,85 @@ func TestDeriveSecret(t *testing.T) {
 		t.Errorf("nil Issuer derived %x, want nil", d)
 	}
 }
+
+// TestIssueAuthnRoundTrip checks that amr, auth_time and acr travel from
+// IssueAuthn through Verify (lean, cached and golang-jwt's reference) and
+// are left out of the wire form when empty, and that Issue writes none.
+func TestIssueAuthnRoundTrip(t *testing.T) {
+	k := newTestKeys(t)
+	authAt := testNow.Add(-3*time.Minute - 400*time.Millisecond)
+	tests := []struct {
+		name     string
+		authn    tokens.Authn
+		wantAMR  []string
+		wantTime time.Time // zero: no auth_time
+		wantACR  string
+		wire     []string // claims expected on the wire among amr, auth_time, acr
+	}{
+		{name: "password", authn: tokens.Authn{AMR: []string{tokens.AMRPassword}, Time: authAt},
+			wantAMR: []string{"pwd"}, wantTime: authAt.Truncate(time.Second), wire: []string{"amr", "auth_time"}},
+		{name: "second factor", authn: tokens.Authn{AMR: []string{"pwd", "otp", "mfa"}, Time: testNow, ACR: tokens.ACRMultiFactor},
+			wantAMR: []string{"pwd", "otp", "mfa"}, wantTime: testNow, wantACR: "urn:authkit:acr:mfa", wire: []string{"amr", "auth_time", "acr"}},
+		{name: "zero", authn: tokens.Authn{}},
+		{name: "empty amr", authn: tokens.Authn{AMR: []string{}}},
+		{name: "time only", authn: tokens.Authn{Time: authAt}, wantTime: authAt.Truncate(time.Second), wire: []string{"auth_time"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			iss := mustIssuer(t, k.hs)
+			amr := slices.Clone(tc.authn.AMR)
+			tc.authn.AMR = amr
+			tok, issued, err := iss.IssueAuthn("user-1", "sess-1", []string{"user"}, tc.authn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(amr) > 0 {
+				amr[0] = "mutated" // the claims must not alias the caller's slice
+			}
+			lean := mustVerifier(t, k.all(), tokens.WithCacheSize(0))
+			cached := mustVerifier(t, k.all())
+			ref, err := lean.VerifyReference(tok)
+			if err != nil {
+				t.Fatal(err)
+			}
+			results := []*tokens.Claims{issued, ref}
+			for _, v := range []*tokens.Verifier{lean, cached, cached} {
+				got, err := v.Verify(tok)
+				if err != nil {
+					t.Fatal(err)
+				}
+				results = append(results, got)
+			}
+			for i, c := range results {
+				gotTime := time.Time{}
+				if c.AuthTime != nil {
+					gotTime = c.AuthTime.Time
+				}
+				if !slices.Equal(c.AMR, tc.wantAMR) || !gotTime.Equal(tc.wantTime) || c.ACR != tc.wantACR {
+					t.Errorf("claims %d: amr %#v auth_time %v acr %q; want %#v %v %q", i, c.AMR, gotTime, c.ACR, tc.wantAMR, tc.wantTime, tc.wantACR)
+				}
+			}
+			payload := decodePayload(t, tok)
+			for _, name := range []string{"amr", "auth_time", "acr"} {
+				if _, ok := payload[name]; ok != slices.Contains(tc.wire, name) {
+					t.Errorf("%s on the wire: %v, want %v", name, ok, !ok)
+				}
+			}
+		})
+	}
+	t.Run("Issue writes none", func(t *testing.T) {
+		tok, c, err := mustIssuer(t, k.hs).Issue("user-1", "sess-1", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		payload := decodePayload(t, tok)
+		for _, name := range []string{"amr", "auth_time", "acr"} {
+			if _, ok := payload[name]; ok {
+				t.Errorf("%s on the wire of Issue", name)
+			}
+		}
+		if c.AMR != nil || c.AuthTime != nil || c.ACR != "" {
+			t.Errorf("claims of Issue = %+v", c)
+		}
+	})
+}

@@ -18,11 +18,14 @@ const (
 	fieldJti
 	fieldSid
 	fieldRoles
+	fieldAMR
+	fieldAuthTime
+	fieldACR
 	fieldNone
 )
 
 // claimNames are the JSON names of the fields, indexed as above.
-var claimNames = [...]string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid", "roles"}
+var claimNames = [...]string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid", "roles", "amr", "auth_time", "acr"}
 
 // claimField returns the field that encoding/json decodes the member key
 // into: an exact match, or else a case-insensitive one (see foldEqual).
@@ -46,6 +49,12 @@ func claimField(key string) int {
 		return fieldSid
 	case "roles":
 		return fieldRoles
+	case "amr":
+		return fieldAMR
+	case "auth_time":
+		return fieldAuthTime
+	case "acr":
+		return fieldACR
 	}
 	for f, name := range claimNames {
 		if foldEqual(key, name) {
@@ -64,19 +73,21 @@ const (
 )
 
 // rawClaims is a claim set as the lean parser reads it: the values of the
-// Claims fields, with Audience and Roles still as JSON text, so that nothing
-// is allocated before the signature has been checked.
+// Claims fields, with Audience, Roles and AMR still as JSON text, so that
+// nothing is allocated before the signature has been checked.
 type rawClaims struct {
-	iss, sub, jti, sid string
-	aud                string // a string or an array of nAud (> 0) strings; "" for none
-	roles              string // an array of nRoles strings and nulls; "" when absent
-	nAud, nRoles       int
-	hasRoles           bool
-	exp, nbf, iat      time.Time
-	hasExp             bool
-	hasNbf             bool
-	hasIat             bool
-	seen               uint16 // fields met so far
+	iss, sub, jti, sid, acr string
+	aud                     string // a string or an array of nAud (> 0) strings; "" for none
+	roles                   string // an array of nRoles strings and nulls; "" when absent
+	amr                     string // as roles, with nAMR
+	nAud, nRoles, nAMR      int
+	hasRoles, hasAMR        bool
+	exp, nbf, iat, authTime time.Time
+	hasExp                  bool
+	hasNbf                  bool
+	hasIat                  bool
+	hasAuthTime             bool
+	seen                    uint16 // fields met so far
 }
 
 // parse reads the claims JSON text s as encoding/json decodes it into a
@@ -143,7 +154,7 @@ func (c *rawClaims) readField(f int, s string, i int) (int, bool) {
 		return 0, false
 	}
 	if s[i] == 'n' {
-		// null: a string stays "", a time, Audience and Roles stay nil.
+		// null: a string stays "", a time, Audience, Roles and AMR stay nil.
 		return scanLiteral(s, i, "null")
 	}
 	switch f {
@@ -155,12 +166,16 @@ func (c *rawClaims) readField(f int, s string, i int) (int, bool) {
 		return readString(s, i, &c.jti)
 	case fieldSid:
 		return readString(s, i, &c.sid)
+	case fieldACR:
+		return readString(s, i, &c.acr)
 	case fieldExp:
 		return readDate(s, i, &c.exp, &c.hasExp)
 	case fieldNbf:
 		return readDate(s, i, &c.nbf, &c.hasNbf)
 	case fieldIat:
 		return readDate(s, i, &c.iat, &c.hasIat)
+	case fieldAuthTime:
+		return readDate(s, i, &c.authTime, &c.hasAuthTime)
 	case fieldAud:
 		// jwt.ClaimStrings: a string, or an array of strings only; an
 		// empty array leaves it nil.
@@ -181,6 +196,13 @@ func (c *rawClaims) readField(f int, s string, i int) (int, bool) {
 		end, n, ok := scanStrings(s, i, true)
 		if ok {
 			c.roles, c.nRoles, c.hasRoles = s[i:end], n, true
+		}
+		return end, ok
+	case fieldAMR:
+		// []string, as Roles.
+		end, n, ok := scanStrings(s, i, true)
+		if ok {
+			c.amr, c.nAMR, c.hasAMR = s[i:end], n, true
 		}
 		return end, ok
 	default:
@@ -283,7 +305,7 @@ func fillStrings(dst []string, text string) {
 // build returns the claims in one box.
 func (c *rawClaims) build() *claimsBox {
 	b := new(claimsBox)
-	b.c.Issuer, b.c.Subject, b.c.ID, b.c.SessionID = c.iss, c.sub, c.jti, c.sid
+	b.c.Issuer, b.c.Subject, b.c.ID, b.c.SessionID, b.c.ACR = c.iss, c.sub, c.jti, c.sid, c.acr
 	if c.hasExp {
 		b.exp.Time, b.c.ExpiresAt = c.exp, &b.exp
 	}
@@ -293,20 +315,23 @@ func (c *rawClaims) build() *claimsBox {
 	if c.hasIat {
 		b.iat.Time, b.c.IssuedAt = c.iat, &b.iat
 	}
-	n := c.nAud + c.nRoles
-	var strs []string
-	if n <= len(b.inline) {
-		strs = b.inline[:n:n]
-	} else {
-		strs = make([]string, n)
+	if c.hasAuthTime {
+		b.authTime.Time, b.c.AuthTime = c.authTime, &b.authTime
 	}
+	na, nr := c.nAud, c.nAud+c.nRoles
+	n := nr + c.nAMR
+	strs := b.strings(n)
 	if c.nAud > 0 {
-		fillStrings(strs[:c.nAud], c.aud)
-		b.c.Audience = strs[:c.nAud:c.nAud]
+		fillStrings(strs[:na], c.aud)
+		b.c.Audience = strs[:na:na]
 	}
 	if c.hasRoles {
-		fillStrings(strs[c.nAud:], c.roles)
-		b.c.Roles = strs[c.nAud:n:n]
+		fillStrings(strs[na:nr], c.roles)
+		b.c.Roles = strs[na:nr:nr]
+	}
+	if c.hasAMR {
+		fillStrings(strs[nr:n], c.amr)
+		b.c.AMR = strs[nr:n:n]
 	}
 	return b
 }
