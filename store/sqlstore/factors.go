@@ -124,6 +124,9 @@ func scanFactor(row interface{ Scan(...any) error }) (store.Factor, error) {
 func (s *Store) Factors(ctx context.Context, username string) ([]store.Factor, error) {
 	const op = "factors"
 	if store.ValidateUsername(username) != nil {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("sqlstore: %s: %w", op, err)
+		}
 		return nil, nil
 	}
 	rows, err := s.db.QueryContext(ctx, `SELECT `+factorColumns+` FROM authkit_factors WHERE username = $1`, username)
