@@ -63,7 +63,10 @@
 // a Lua double cannot hold every uint64), and TestUseFactorScriptMatchesRule
 // holds it to the Go rule on every pair of boundary counters and on
 // random ones. [Store.UseRecoveryCode] removes the code and counts what
-// is left in one script, so of two concurrent uses one wins.
+// is left in one script, so of two concurrent uses one wins. A factor
+// record edited into a form the store cannot read fails [Store.Factors]
+// (a 503) rather than being left out, which could let a login skip it;
+// such a factor is never used, and AddFactor does not replace it.
 //
 // A passkey's credential ID is unique across users, through an owner
 // entry P{f:<digest>} that on Cluster lives in another slot than the

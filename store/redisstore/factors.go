@@ -220,8 +220,9 @@ func (s *Store) AddFactor(ctx context.Context, username string, f store.Factor) 
 	return fmt.Errorf("redisstore: add factor: unexpected reply %q", res)
 }
 
-// Factors implements [store.FactorStore]. A record it cannot read is
-// left out.
+// Factors implements [store.FactorStore]. A record it cannot read (one
+// edited by hand) fails the call, as an infrastructure error: leaving
+// it out could let a login skip a second factor the user enrolled.
 func (s *Store) Factors(ctx context.Context, username string) ([]store.Factor, error) {
 	if store.ValidateUsername(username) != nil {
 		if err := ctx.Err(); err != nil {
@@ -235,9 +236,11 @@ func (s *Store) Factors(ctx context.Context, username string) ([]store.Factor, e
 	}
 	out := make([]store.Factor, 0, len(all))
 	for field, v := range all {
-		if f, err := decodeFactor(field, v); err == nil {
-			out = append(out, f)
+		f, err := decodeFactor(field, v)
+		if err != nil {
+			return nil, fmt.Errorf("redisstore: factors: field %q: %w", field, err)
 		}
+		out = append(out, f)
 	}
 	store.SortFactors(out)
 	return out, nil

@@ -112,3 +112,28 @@ func TestFactorOwnerEntry(t *testing.T) {
 		t.Errorf("bob's AddFactor after the entry was released = %v", err)
 	}
 }
+
+// TestFactorUnreadableRecordFailsClosed edits a factor's record by hand:
+// listing fails as an infrastructure error (never as "no factors", which
+// would let a login skip the factor), a use is refused, and an add does
+// not replace it.
+func TestFactorUnreadableRecordFailsClosed(t *testing.T) {
+	f := newFixture(t)
+	totp := store.Factor{Kind: store.TOTP, ID: "totp", Data: []byte("sealed"), CreatedAt: f.clock.Now()}
+	if err := f.s.AddFactor(f.ctx, "alice", totp); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.rdb.HSet(f.ctx, f.key("f"), "totp:totp", "garbage").Err(); err != nil {
+		t.Fatal(err)
+	}
+	list, err := f.s.Factors(f.ctx, "alice")
+	if err == nil || errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Factors with an unreadable record = %v, %v; want an infrastructure error", list, err)
+	}
+	if _, err := f.s.UseFactor(f.ctx, "alice", store.TOTP, "totp", 1, f.clock.Now()); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("UseFactor of an unreadable record = %v, want ErrNotFound", err)
+	}
+	if err := f.s.AddFactor(f.ctx, "alice", totp); !errors.Is(err, store.ErrExists) {
+		t.Errorf("AddFactor over an unreadable record = %v, want ErrExists", err)
+	}
+}

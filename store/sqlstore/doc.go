@@ -2,7 +2,10 @@
 // database/sql and the pgx driver, for applications whose users live in
 // their own database while sessions live in Redis.
 //
-// It is a store.UserStore: pass it as accounts.Config.Users, with the
+// It is a store.UserStore and a store.FactorBackend (second factors and
+// recovery codes, passing storetest.RunFactors); it keeps no sessions
+// and no challenges (store.ChallengeStore), which stay with the session
+// store. Pass it as accounts.Config.Users, with the
 // session store (configured for external users,
 // redisstore.Options.ExternalUsers) as accounts.Config.Sessions and as
 // ginauth.Config.Store, and the Manager as ginauth.Config.Accounts.
@@ -17,9 +20,12 @@
 //
 // # The schema
 //
-// [Schema] is migrations/001_users.sql, for an application's own
-// migration tool; [Migrate] runs it in one transaction under an advisory
-// lock, so replicas starting together are safe. The table authkit_users:
+// [Schema] is migrations/001_users.sql followed by
+// migrations/002_factors.sql, for an application's own migration tool
+// (copy both files); [Migrate] runs it in one transaction under an
+// advisory lock, so replicas starting together are safe, and every
+// statement is safe to run again, so a database created by an earlier
+// version gains the new tables. The table authkit_users:
 //
 //   - username text, primary key: the canonical form
 //     (store.CanonicalUsername: NFKC, lower case); a row with another
@@ -40,6 +46,21 @@
 // authkit.rehash). To use a users table of your own instead, implement
 // store.UserSource (one SELECT) with a generation column bumped the same
 // way.
+//
+// The table authkit_factors holds second factors, one row per
+// (username, kind, id): name, data (opaque: the sealed TOTP secret or the
+// encoded passkey), confirmed, counter numeric(20) (a uint64), created_at
+// and last_used (NULL before the first use). A partial unique index on
+// (kind, id) for every kind but totp makes a passkey's credential ID
+// belong to one user (FactorOwner). UseFactor is one UPDATE whose WHERE
+// clause is the counter rule (store.Accepts), RETURNING the factor, so
+// of concurrent uses with one counter exactly one is accepted; AddFactor
+// and SetRecoveryCodes run in a transaction holding an advisory lock of
+// the user, so concurrent adds never pass store.MaxFactors. The table
+// authkit_recovery_codes holds one row per (username, digest);
+// UseRecoveryCode is one DELETE … RETURNING. Neither table references
+// authkit_users, since factors may belong to users kept elsewhere:
+// delete a user's rows there too when deleting the user by hand.
 //
 // # How changes reach sessions
 //

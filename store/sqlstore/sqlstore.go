@@ -14,12 +14,21 @@ import (
 	"github.com/gin-authkit/authkit/store"
 )
 
-// Schema is the migration that creates the users table, its generation
-// trigger and function: migrations/001_users.sql. [Migrate] runs it; an
-// application with a migration tool of its own copies it instead.
-//
-//go:embed migrations/001_users.sql
-var Schema string
+// The migrations, in the order they run.
+var (
+	//go:embed migrations/001_users.sql
+	schemaUsers string
+	//go:embed migrations/002_factors.sql
+	schemaFactors string
+)
+
+// Schema is the migrations, one after the other: the users table, its
+// generation and notification triggers (migrations/001_users.sql), and
+// the tables of second factors and recovery codes
+// (migrations/002_factors.sql). Every statement is safe to run again.
+// [Migrate] runs it; an application with a migration tool of its own
+// copies the files instead.
+var Schema = schemaUsers + "\n" + schemaFactors
 
 // Options configures a [Store]. The zero value is ready to use.
 type Options struct {
@@ -29,9 +38,11 @@ type Options struct {
 }
 
 // Store keeps users in PostgreSQL, in the table authkit_users of the
-// connection's search_path (see [Schema]). It implements
-// store.UserStore, and so store.UserSource and store.PasswordRehasher,
-// and store.Pinger. It is safe for concurrent use.
+// connection's search_path, and their second factors and recovery codes
+// in authkit_factors and authkit_recovery_codes (see [Schema]). It
+// implements store.UserStore, and so store.UserSource and
+// store.PasswordRehasher, store.FactorBackend and store.Pinger. It is
+// safe for concurrent use.
 type Store struct {
 	db  *sql.DB
 	now func() time.Time
@@ -61,8 +72,9 @@ func New(db *sql.DB, opts Options) (*Store, error) {
 // CREATE OR REPLACE FUNCTION.
 const migrateLock = 0x61757468_6b697401 // "authkit\x01"
 
-// Migrate creates the users table, or completes it, in one transaction.
-// Running it again changes nothing.
+// Migrate creates the tables of [Schema], or completes them, in one
+// transaction under an advisory lock, so that replicas starting together
+// are safe. Running it again changes nothing.
 func Migrate(ctx context.Context, db *sql.DB) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {

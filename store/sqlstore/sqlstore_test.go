@@ -4,6 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"math"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -136,5 +139,78 @@ func TestUnavailable(t *testing.T) {
 	}
 	if _, err := s.User(t.Context(), "alice"); err == nil || errors.Is(err, store.ErrNotFound) {
 		t.Errorf("User on a closed pool = %v, want an infrastructure error", err)
+	}
+}
+
+func TestContractFactors(t *testing.T) {
+	storetest.RunFactors(t, func(t *testing.T, now func() time.Time) store.FactorBackend {
+		s, _ := newStore(t, now)
+		return s
+	})
+}
+
+// TestUseFactorMatchesRule holds the counter rule of UseFactor's UPDATE
+// (numeric comparison in SQL) to store.Accepts on every pair of the
+// boundary counters below: accepted exactly when the Go rule accepts.
+func TestUseFactorMatchesRule(t *testing.T) {
+	clk := func() time.Time { return time.UnixMilli(1_900_000_000_000) }
+	s, _ := newStore(t, clk)
+	ctx := t.Context()
+	var edges []uint64
+	for _, e := range []uint64{0, 1, 10, 1 << 53, math.MaxInt64, math.MaxUint64} {
+		edges = append(edges, e-1, e, e+1) // wrapping around at 0 and MaxUint64 is intended
+	}
+	for i, stored := range edges {
+		user := fmt.Sprint("user", i)
+		for j, counter := range edges {
+			f := store.Factor{Kind: store.Passkey, ID: fmt.Sprintf("cred-%d-%d", i, j), Data: []byte("c"), Counter: stored, CreatedAt: clk()}
+			if err := s.AddFactor(ctx, user, f); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.UseFactor(ctx, user, f.Kind, f.ID, counter, clk())
+			switch want := store.Accepts(stored, counter); {
+			case want && (err != nil || got.Counter != counter):
+				t.Errorf("stored %d, counter %d: UseFactor = %d, %v; want accepted", stored, counter, got.Counter, err)
+			case !want && !errors.Is(err, store.ErrReused):
+				t.Errorf("stored %d, counter %d: UseFactor = %v; want ErrReused", stored, counter, err)
+			}
+			if err := s.RemoveFactor(ctx, user, f.Kind, f.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// TestMigrateFrom001 upgrades a database that has only the first
+// migration: Migrate adds the factor tables and keeps the users.
+func TestMigrateFrom001(t *testing.T) {
+	db := testpg.New(t)
+	ctx := t.Context()
+	first, err := os.ReadFile("migrations/001_users.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, string(first)); err != nil {
+		t.Fatal(err)
+	}
+	s, err := sqlstore.New(db, sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateUser(ctx, store.User{Username: "alice", PasswordHash: []byte("h")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Factors(ctx, "alice"); err == nil {
+		t.Fatal("Factors before migration 002 succeeded; want an error (no table)")
+	}
+	if err := sqlstore.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	f := store.Factor{Kind: store.TOTP, ID: "totp", Data: []byte("sealed"), CreatedAt: time.Now()}
+	if err := s.AddFactor(ctx, "alice", f); err != nil {
+		t.Errorf("AddFactor after Migrate: %v", err)
+	}
+	if _, err := s.User(ctx, "alice"); err != nil {
+		t.Errorf("User after Migrate: %v", err)
 	}
 }

@@ -38,6 +38,7 @@ var factorCases = []caseOf[fenv]{
 	{"PendingReplacedConfirmedExists", testFactorPendingReplaced},
 	{"PasskeyHeldByAnotherUser", testFactorPasskeyOtherUser},
 	{"MaxFactors", testFactorMax},
+	{"MaxFactorsConcurrent", testFactorMaxConcurrent},
 	{"Invalid", testFactorInvalid},
 	{"UseCounterRule", testFactorUseCounterRule},
 	{"UseUnknown", testFactorUseUnknown},
@@ -232,6 +233,31 @@ func testFactorMax(t *testing.T, e *fenv) {
 	// Removing one makes room.
 	must(t, "RemoveFactor", e.s.RemoveFactor(e.ctx, "alice", store.Passkey, all[0].ID))
 	e.add(t, "alice", e.totp("now it fits"))
+}
+
+// testFactorMaxConcurrent checks that concurrent adds never take a
+// user past the cap.
+func testFactorMaxConcurrent(t *testing.T, e *fenv) {
+	const n = 2 * store.MaxFactors
+	var added, full atomic.Int32
+	concurrently(n, func(i int) {
+		err := e.s.AddFactor(e.ctx, "alice", e.passkey(fmt.Sprint("cred-", i)))
+		switch {
+		case err == nil:
+			added.Add(1)
+		case errors.Is(err, store.ErrInvalid):
+			full.Add(1)
+		default:
+			t.Errorf("AddFactor: %v", err)
+		}
+	})
+	if added.Load() != store.MaxFactors || full.Load() != n-store.MaxFactors {
+		t.Errorf("%d concurrent adds: %d added and %d refused, want %d and %d", n, added.Load(), full.Load(), store.MaxFactors, n-store.MaxFactors)
+	}
+	got, err := e.s.Factors(e.ctx, "alice")
+	if err != nil || len(got) != store.MaxFactors {
+		t.Errorf("Factors = %d factors, %v; want %d", len(got), err, store.MaxFactors)
+	}
 }
 
 func testFactorInvalid(t *testing.T, e *fenv) {
