@@ -272,6 +272,7 @@ func demoEngine(auth *ginauth.Auth) (*gin.Engine, *ginauth.Router) {
 	api.GET("/admin/stats", ginauth.AnyRole("admin"), func(c *gin.Context) { c.JSON(200, gin.H{"ok": true}) })
 	api.GET("/reports", ginauth.AnyRole("admin", "analyst"), func(c *gin.Context) { c.JSON(200, gin.H{"ok": true}) })
 	api.GET("/both", ginauth.AllRoles("admin", "user"), func(c *gin.Context) { c.JSON(200, gin.H{"ok": true}) })
+	api.GET("/step-up", ginauth.SignedIn().WithMFA(5*time.Minute), func(c *gin.Context) { c.JSON(200, gin.H{"ok": true}) })
 	return r, rt
 }
 

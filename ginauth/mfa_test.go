@@ -214,3 +214,53 @@ func TestTOTPEnrolConfirmDisable(t *testing.T) {
 		expect(t, k.do("POST", "/auth/totp/confirm", map[string]string{"code": "123456"}, bearer(d.str("access_token"))...), 409, "totp_not_pending")
 	})
 }
+
+// TestTOTPStepUp: a password session meets no step-up rule; one that
+// completed the second factor does (its refreshed tokens and its cookie
+// too) until the rule's maximum age has passed since the code; a client
+// cannot raise its cookie's amr.
+func TestTOTPStepUp(t *testing.T) {
+	forEachKit(t, func(t *testing.T, newK kitMaker) {
+		k := newK(t, withTOTP)
+		pwd := k.login("alice", alicePW) // before the factor: a password session
+		k.enrolTOTP("alice")
+		r := k.do("GET", "/api/step-up", nil, bearer(pwd.AccessToken)...)
+		expect(t, r, 401, "step_up_required")
+		if ch := r.Header().Get("WWW-Authenticate"); !strings.Contains(ch, `error="insufficient_user_authentication"`) || !strings.Contains(ch, "max_age=300") {
+			t.Errorf("challenge = %q", ch)
+		}
+
+		ticket := k.mfaLogin("alice", alicePW)
+		ok := k.do("POST", "/auth/mfa", map[string]string{"mfa_ticket": ticket, "code": k.code("alice")})
+		expect(t, ok, 200, "")
+		expect(t, k.do("GET", "/api/step-up", nil, bearer(ok.str("access_token"))...), 200, "")
+		k.clock.Advance(time.Minute)
+		ref := k.do("POST", "/auth/refresh", map[string]string{"refresh_token": ok.str("refresh_token")})
+		expect(t, ref, 200, "")
+		expect(t, k.do("GET", "/api/step-up", nil, bearer(ref.str("access_token"))...), 200, "")
+		k.clock.Advance(5 * time.Minute)
+		ref = k.do("POST", "/auth/refresh", map[string]string{"refresh_token": ref.str("refresh_token")})
+		expect(t, k.do("GET", "/api/step-up", nil, bearer(ref.str("access_token"))...), 401, "step_up_required")
+
+		// The browser's session cookie carries the factor too.
+		k.clock.Advance(mfa.Period)
+		r = k.do("POST", "/auth/login", map[string]any{"username": "alice", "password": alicePW, "cookie": true})
+		expect(t, r, 401, "mfa_required")
+		ck := k.do("POST", "/auth/mfa", map[string]string{"mfa_ticket": r.str("mfa_ticket"), "code": k.code("alice")})
+		expect(t, ck, 200, "")
+		cookie := cookieValue(ck, "__Host-authkit_session")
+		if cookie == "" {
+			t.Fatalf("no session cookie: %v", ck.Header())
+		}
+		sess := "__Host-authkit_session=" + cookie
+		expect(t, k.do("GET", "/api/step-up", nil, "Cookie", sess), 200, "")
+		// A cookie whose context was raised by hand is refused; one without
+		// a context (set before cookies carried one) is a password session.
+		parts := strings.Split(cookie, ".")
+		forged := strings.Join([]string{parts[0], parts[1], "19-" + strings.Split(parts[2], "-")[1], parts[3][:len(parts[3])-2] + "AA"}, ".")
+		expect(t, k.do("GET", "/api/me", nil, "Cookie", "__Host-authkit_session="+forged), 401, "invalid_token")
+		old := "__Host-authkit_session=" + parts[0] + "." + parts[1]
+		expect(t, k.do("GET", "/api/me", nil, "Cookie", old), 200, "")
+		expect(t, k.do("GET", "/api/step-up", nil, "Cookie", old), 401, "step_up_required")
+	})
+}

@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"log"
 
-	"github.com/gin-authkit/authkit/passkey"
 	"github.com/gin-authkit/authkit/internal/softauthn"
+	"github.com/gin-authkit/authkit/passkey"
 	"github.com/gin-authkit/authkit/store/memstore"
 )
 

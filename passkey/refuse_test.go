@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gin-authkit/authkit/passkey"
 	"github.com/gin-authkit/authkit/internal/softauthn"
+	"github.com/gin-authkit/authkit/passkey"
 	"github.com/gin-authkit/authkit/store"
 )
 
