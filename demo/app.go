@@ -67,6 +67,10 @@ func newApp(auth *ginauth.Auth, logger *slog.Logger, mode string) *app {
 	// it would answer 401 for a session that is already gone.
 	ag.POST("/logout", ginauth.Open(), auth.LogoutHandler())
 	ag.POST("/logout-all", ginauth.SignedIn(), auth.LogoutAllHandler())
+	// Second factors: the login's second step (/auth/mfa), TOTP enrolment
+	// (/auth/totp/...) and passkeys (/auth/passkeys/...).
+	auth.MountTOTP(ag)
+	auth.MountPasskeys(ag)
 
 	// OAuth 2.0 clients (golang.org/x/oauth2 and the like): the password
 	// and refresh_token grants of RFC 6749, and RFC 7009 revocation.
@@ -80,6 +84,8 @@ func newApp(auth *ginauth.Auth, logger *slog.Logger, mode string) *app {
 	api.GET("/me", ginauth.SignedIn(), a.me)
 	api.GET("/admin/stats", ginauth.AnyRole("admin"), a.stats)
 	api.GET("/reports", ginauth.AnyRole("admin", "analyst"), a.reports)
+	// Step-up (RFC 9470): a second factor used within the last 5 minutes.
+	api.GET("/step-up", ginauth.SignedIn().WithMFA(5*time.Minute), a.stepUp)
 
 	r.NoRoute(func(c *gin.Context) {
 		c.JSON(http.StatusNotFound, gin.H{"error": "not_found", "message": "There is nothing here – see / for the routes"})
@@ -106,6 +112,17 @@ func (a *app) me(c *gin.Context) {
 	}
 	c.Header("Cache-Control", "no-store")
 	c.JSON(http.StatusOK, gin.H{"username": p.Username, "roles": roles})
+}
+
+// stepUp answers a caller who used a second factor within 5 minutes.
+func (a *app) stepUp(c *gin.Context) {
+	p, ok := ginauth.PrincipalFrom(c)
+	if !ok { // unreachable behind its rule; fail closed all the same
+		internalError(c)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, gin.H{"username": p.Username, "amr": p.AMR, "auth_time": p.AuthTime.UTC().Format(time.RFC3339)})
 }
 
 // stats is the admins' view of the service.

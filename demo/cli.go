@@ -89,9 +89,19 @@ func (e *cliEnv) connect(ctx context.Context) error {
 }
 
 // accounts builds the account service for the commands that set
-// passwords or disable users. It needs no Auth: the CLI issues no tokens.
+// passwords, disable users or manage their factors. It needs no Auth:
+// the CLI issues no tokens, but the factors' keys derive from the
+// signing key, so the CLI needs the server's key.
 func (e *cliEnv) accounts() (*accounts.Manager, error) {
-	return newAccounts(e.cfg, e.store, e.logger)
+	key, err := signingKey(e.cfg)
+	if err != nil {
+		return nil, err
+	}
+	issuer, _, err := newIssuer(e.cfg, key)
+	if err != nil {
+		return nil, err
+	}
+	return newAccounts(e.cfg, e.store, issuer, e.logger)
 }
 
 // userFlag declares --username and returns a function that checks it and

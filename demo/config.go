@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gin-authkit/authkit/mfa"
 	"github.com/gin-authkit/authkit/tokens"
 )
 
@@ -34,6 +35,9 @@ const (
 	envMetricsAddr  = "AUTHKIT_METRICS_ADDR"
 	envStoreTimeout = "AUTHKIT_STORE_TIMEOUT"
 	envWaitReplicas = "AUTHKIT_REDIS_WAIT_REPLICAS"
+	envMFAKeys      = "AUTHKIT_MFA_KEYS"
+	envPasskeyRPID  = "AUTHKIT_PASSKEY_RP_ID"
+	envPasskeyOrig  = "AUTHKIT_PASSKEY_ORIGINS"
 
 	// defaultAddr is loopback only: a demo started on a laptop is not
 	// reachable from the network until AUTHKIT_ADDR says so (:8080 for
@@ -41,6 +45,10 @@ const (
 	defaultAddr        = "127.0.0.1:8080"
 	defaultRedisPrefix = "authkit:"
 	defaultRealm       = "authkit-demo"
+	// defaultPasskeyRPID: browsers treat http://localhost as a secure
+	// context, so passkeys work on the demo without TLS there (not on
+	// 127.0.0.1: an IP address cannot be a relying party ID).
+	defaultPasskeyRPID = "localhost"
 	// The access-token lifetime, the session lifetime and idle timeout
 	// and the bcrypt cost are left zero when unset, meaning the library's
 	// defaults; serve logs the values in force.
@@ -98,6 +106,13 @@ type config struct {
 	// metrics hold no secret, but they tell the load, the failures and
 	// the lock-outs: keep them on loopback or a private network.
 	MetricsAddr string
+	// mfaKeys seal the TOTP secrets at rest (mfa.ParseKeys' form); the
+	// zero value when unset: a key derived from the token signing key.
+	mfaKeys mfa.Keys
+	// PasskeyRPID and PasskeyOrigins are the passkeys' relying party:
+	// default "localhost" and http://localhost on the port of Addr.
+	PasskeyRPID    string
+	PasskeyOrigins []string
 }
 
 // loadConfig reads and checks every variable, and reports all bad ones at
@@ -195,6 +210,27 @@ func loadConfig(getenv func(string) string) (config, error) {
 			bad(envCookieSecure, "%q must be 1, true or yes, or 0, false or no", s)
 		}
 		c.CookieSecure = b
+	}
+
+	if s := getenv(envMFAKeys); s != "" {
+		k, err := mfa.ParseKeys(s)
+		if err != nil {
+			bad(envMFAKeys, "%v", err)
+		}
+		c.mfaKeys = k
+	}
+	c.PasskeyRPID = orDefault(getenv(envPasskeyRPID), defaultPasskeyRPID)
+	if s := getenv(envPasskeyOrig); s != "" {
+		for _, o := range strings.Split(s, ",") {
+			u, err := url.Parse(strings.TrimSpace(o))
+			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "" || u.RawQuery != "" {
+				bad(envPasskeyOrig, "%q is not an origin such as https://login.example.com", o)
+				continue
+			}
+			c.PasskeyOrigins = append(c.PasskeyOrigins, u.Scheme+"://"+u.Host)
+		}
+	} else if _, port, err := splitAddr(c.Addr); err == nil {
+		c.PasskeyOrigins = []string{"http://localhost:" + strconv.Itoa(port)}
 	}
 
 	if c.LogFormat != "text" && c.LogFormat != "json" {

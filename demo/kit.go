@@ -12,7 +12,9 @@ import (
 	"github.com/gin-authkit/authkit/accounts"
 	"github.com/gin-authkit/authkit/audit"
 	"github.com/gin-authkit/authkit/ginauth"
+	"github.com/gin-authkit/authkit/mfa"
 	"github.com/gin-authkit/authkit/observe"
+	"github.com/gin-authkit/authkit/passkey"
 	"github.com/gin-authkit/authkit/store"
 	"github.com/gin-authkit/authkit/store/memstore"
 	"github.com/gin-authkit/authkit/store/redisstore"
@@ -48,16 +50,43 @@ func openMemory() store.Store { return memstore.New(memstore.Options{}) }
 // serve logs a warning.
 func (c config) testCost() bool { return c.BcryptCost != 0 && c.BcryptCost < accounts.MinBcryptCost }
 
-// newAccounts builds the account service alone, for the CLI: no tokens,
-// no HTTP. Its audit events (password changed, user disabled or enabled)
-// go to logger, like the server's.
-func newAccounts(cfg config, users store.UserStore, logger *slog.Logger) (*accounts.Manager, error) {
+// newAccounts builds the account service with its second factors (TOTP
+// and passkeys, on the factor store of st), for serve and for the CLI:
+// no tokens, no HTTP. issuer provides the keys derived from the token
+// signing key: the TOTP secrets' sealing key when AUTHKIT_MFA_KEYS is
+// unset, and the passkeys' user-handle key. Its audit events (password
+// changed, user disabled or enabled, factors) go to logger, like the
+// server's.
+func newAccounts(cfg config, st store.Store, issuer *tokens.Issuer, logger *slog.Logger) (*accounts.Manager, error) {
+	factors, ok := st.(store.FactorBackend)
+	challenges, ok2 := st.(store.ChallengeStore)
+	if !ok || !ok2 {
+		return nil, withKind(errConfig, "the store keeps no second factors")
+	}
+	keys := cfg.mfaKeys
+	if keys.Current == "" {
+		keys = mfa.Keys{Current: "derived", ByID: map[string][]byte{"derived": issuer.DeriveSecret("authkit demo totp secrets")}}
+	}
+	totp, err := mfa.New(mfa.Config{Factors: factors, Recovery: factors, Keys: keys, Issuer: tokenIssuer, Audit: audit.Log(logger)})
+	if err != nil {
+		return nil, withKind(errConfig, "%s: %v", envMFAKeys, err)
+	}
+	passkeys, err := passkey.New(passkey.Config{
+		RPID: cfg.PasskeyRPID, RPDisplayName: "authkit demo", Origins: cfg.PasskeyOrigins,
+		Factors: factors, Challenges: challenges,
+		UserHandleKey: issuer.DeriveSecret("authkit demo passkey user handles"),
+	})
+	if err != nil {
+		return nil, withKind(errConfig, "%s, %s: %v", envPasskeyRPID, envPasskeyOrig, err)
+	}
 	m, err := accounts.New(accounts.Config{
-		Users:          users,
+		Users:          st,
 		Hasher:         accounts.Bcrypt{Cost: cfg.BcryptCost},
 		AllowTestCosts: cfg.testCost(),
 		Audit:          audit.Log(logger),
 		Logger:         logger,
+		TOTP:           totp,
+		Passkeys:       passkeys,
 	})
 	if err != nil {
 		return nil, withKind(errConfig, "%v", err)
@@ -65,36 +94,54 @@ func newAccounts(cfg config, users store.UserStore, logger *slog.Logger) (*accou
 	return m, nil
 }
 
-// newAuth builds the kit on st for serve, observed by obs (nil: not
-// observed). A nil cfg.secret gets a random
-// key: tokens then die with the process, which suits the in-memory store
-// (serve refuses it with Redis).
-func newAuth(cfg config, st store.Store, logger *slog.Logger, obs observe.Observer) (*ginauth.Auth, error) {
+// signingKey returns the key tokens are signed with: cfg's, or for the
+// in-memory store without one a random HMAC key (tokens then die with
+// the process; serve refuses it with Redis).
+func signingKey(cfg config) (*tokens.Key, error) {
+	if cfg.signingKey != nil {
+		return cfg.signingKey, nil
+	}
 	secret := cfg.secret
 	if secret == nil {
 		secret = make([]byte, 32)
 		rand.Read(secret) // never fails: since Go 1.24 it crashes the program instead
 	}
-	key := cfg.signingKey
-	if key == nil {
-		var err error
-		if key, err = tokens.NewHMACKey(tokenKeyID, secret); err != nil {
-			return nil, withKind(errConfig, "%s: %v", envSecret, err)
-		}
+	key, err := tokens.NewHMACKey(tokenKeyID, secret)
+	if err != nil {
+		return nil, withKind(errConfig, "%s: %v", envSecret, err)
 	}
+	return key, nil
+}
+
+// newIssuer returns the issuer and verifier of the demo's tokens on key.
+func newIssuer(cfg config, key *tokens.Key) (*tokens.Issuer, *tokens.Verifier, error) {
 	opts := []tokens.Option{tokens.WithIssuer(tokenIssuer), tokens.WithAudience(tokenAudience)}
 	if cfg.AccessTTL != 0 {
 		opts = append(opts, tokens.WithTTL(cfg.AccessTTL))
 	}
 	issuer, err := tokens.NewIssuer(key, opts...)
 	if err != nil {
-		return nil, withKind(errConfig, "%s: %v", envAccessTTL, err)
+		return nil, nil, withKind(errConfig, "%s: %v", envAccessTTL, err)
 	}
 	verifier, err := tokens.NewVerifier([]*tokens.Key{key}, opts...)
 	if err != nil {
-		return nil, withKind(errConfig, "token verifier: %v", err)
+		return nil, nil, withKind(errConfig, "token verifier: %v", err)
 	}
-	users, err := newAccounts(cfg, st, logger)
+	return issuer, verifier, nil
+}
+
+// newAuth builds the kit on st for serve, observed by obs (nil: not
+// observed).
+func newAuth(cfg config, st store.Store, logger *slog.Logger, obs observe.Observer) (*ginauth.Auth, error) {
+	key, err := signingKey(cfg)
+	if err != nil {
+		return nil, err
+	}
+	issuer, verifier, err := newIssuer(cfg, key)
+	if err != nil {
+		return nil, err
+	}
+	users, err := newAccounts(cfg, st, issuer, logger)
 	if err != nil {
 		return nil, err
 	}
