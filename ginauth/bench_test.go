@@ -13,6 +13,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/gin-authkit/authkit/accounts"
+	"github.com/gin-authkit/authkit/mfa"
 	"github.com/gin-authkit/authkit/store"
 )
 
@@ -150,4 +151,55 @@ func benchFlood(b *testing.B, addresses int) {
 	for k, n := range statuses {
 		b.ReportMetric(float64(n), k)
 	}
+}
+
+// BenchmarkLoginSecondFactor measures what a TOTP second factor adds to
+// a login, in pairs: each iteration logs bob in with his password (no
+// factor) and alice with hers and a code (login, then /auth/mfa), in
+// alternating order, against the test Redis at bcrypt's minimum cost
+// (so the factor's share shows; at cost 12 the hash dominates both).
+// It reports the median of the per-pair ratios and each side's mean.
+// The clock moves one TOTP step per iteration, since a code's step is
+// accepted once.
+func BenchmarkLoginSecondFactor(b *testing.B) {
+	k := newKit(b, withTOTP)
+	k.enrolTOTP("alice")
+	password := func() time.Duration {
+		start := time.Now()
+		w := k.do("POST", "/auth/login", map[string]string{"username": "bob", "password": bobPW})
+		d := time.Since(start)
+		if w.Code != 200 {
+			b.Fatalf("login: %d %s", w.Code, w.Body)
+		}
+		return d
+	}
+	second := func() time.Duration {
+		start := time.Now()
+		r := k.do("POST", "/auth/login", map[string]string{"username": "alice", "password": alicePW})
+		w := k.do("POST", "/auth/mfa", map[string]string{"mfa_ticket": r.str("mfa_ticket"), "code": k.code("alice")})
+		d := time.Since(start)
+		if w.Code != 200 {
+			b.Fatalf("mfa: %d %s", w.Code, w.Body)
+		}
+		return d
+	}
+	var ratios []float64
+	var pt, st time.Duration
+	i := 0
+	for b.Loop() {
+		k.clock.Advance(mfa.Period)
+		var dp, ds time.Duration
+		if i%2 == 0 {
+			dp, ds = password(), second()
+		} else {
+			ds, dp = second(), password()
+		}
+		pt, st = pt+dp, st+ds
+		ratios = append(ratios, float64(ds)/float64(dp))
+		i++
+	}
+	slices.Sort(ratios)
+	b.ReportMetric(ratios[len(ratios)/2], "mfa/password")
+	b.ReportMetric(float64(pt.Nanoseconds())/float64(i), "password-ns/op")
+	b.ReportMetric(float64(st.Nanoseconds())/float64(i), "mfa-ns/op")
 }

@@ -50,7 +50,17 @@
 //     unknown user at login or over HTTP Basic, identical for both.
 //   - 401 invalid_grant, with Bearer realm="...", error="invalid_token"
 //     and the other schemes' challenges: a refresh token unknown,
-//     expired, forged or reused.
+//     expired, forged or reused; an MFA ticket unknown, expired, used, or
+//     whose user changed password or was disabled since (log in again).
+//   - 401 mfa_required, with the challenges: the password was right, but
+//     the user has a second factor. The body also carries "mfa_ticket",
+//     "methods" (of "totp", "recovery_code", "passkey") and "expires_in"
+//     (see Second factors below); over HTTP Basic, which cannot go on,
+//     there is no ticket. The OAuth password grant answers 400
+//     invalid_grant, as RFC 6749 §5.2 has it.
+//   - 401 invalid_code, with the challenges: a wrong, replayed or used
+//     TOTP or recovery code for a live ticket (or at enrolment or
+//     disable); the ticket stays usable.
 //   - 429 too_many_attempts, with Retry-After (the seconds until the lock
 //     ends): too many failed password checks (login or Basic) for the
 //     account and address, the address or the account, the same for
@@ -63,6 +73,9 @@
 //     or running at once (audit reason address_concurrency). A request
 //     over any limit is refused before it waits, so a burst from one
 //     address gets 401 up to its limits and 429 after, never 503.
+//   - 429 too_many_attempts, with Retry-After: wrong second-factor codes
+//     past 5 for one ticket or 20 for one account (then locked as
+//     [Throttle]'s locks, doubling up to its Window), right code or not.
 //   - 401 step_up_required, with the challenges, the Bearer one as RFC
 //     9470 §3 gives it: Bearer realm="...",
 //     error="insufficient_user_authentication", error_description="...",
@@ -70,9 +83,9 @@
 //     age, max_age=<seconds>: authenticated, but the route's rule
 //     ([Rule.WithMFA], [Auth.RequireMFA]) wants a second factor ("mfa" in
 //     the token's amr) that the caller did not use, or used longer ago
-//     than the maximum age (the token's auth_time). HTTP Basic and the
-//     session cookie never meet it. The client signs in again with the
-//     second factor. It comes before roles: a caller who lacks both gets
+//     than the maximum age (the token's auth_time, or the cookie's). HTTP
+//     Basic never meets it. The client signs in again with the second
+//     factor. It comes before roles: a caller who lacks both gets
 //     this 401, not 403.
 //   - 403 forbidden, with Bearer realm="...", error="insufficient_scope"
 //     (roles are not named): authenticated, any step-up requirement met,
@@ -86,7 +99,8 @@
 //     Config.Throttle.PasswordWait (audit reason password_slots_busy; the
 //     attempt is not counted). Never 200, never 401.
 //
-// Every error body is exactly {"error": code, "message": friendly text},
+// Every error body is exactly {"error": code, "message": friendly text}
+// (mfa_required's adds its ticket),
 // such as {"error":"forbidden","message":"Access denied – contact your
 // administrator"}, with Cache-Control: no-store: no internal detail, no
 // hint whether the username exists or which part of a credential failed.
@@ -138,16 +152,33 @@
 // open route inside a group that requires sign-in is not open (it is
 // logged as a warning when registered, and [Router.Check] reports it).
 //
+// # Second factors
+//
+// With accounts.Config.TOTP (package mfa) and accounts.Config.Passkeys
+// (package passkey), a user who has confirmed a TOTP factor or
+// registered a passkey no longer logs in with the password alone: the
+// login answers 401 mfa_required with a single-use ticket (kept in the
+// Store's store.ChallengeStore for 5 minutes), and the login completes
+// at [Auth.MFAHandler] with a TOTP or recovery code, or with the ticket's
+// user's passkey ([Auth.MountPasskeys]). A passkey also signs in alone.
+// [Auth.MountTOTP] and [Auth.MountPasskeys] mount the routes that enrol,
+// confirm, list and remove factors; removing one ends the user's other
+// sessions. HTTP Basic and the OAuth password grant cannot carry a
+// second factor and are refused for such users.
+//
 // # Step-up
 //
 // Access tokens say how and when their user authenticated: amr (RFC
-// 8176, such as ["pwd"]) and auth_time, which [Principal] exposes as AMR
-// and AuthTime. A password login writes ["pwd"] and the login's time; a
-// refresh keeps the session's: ["pwd"] and the session's creation, as
-// sessions do not yet remember a second factor. A rule with
-// [Rule.WithMFA] answers 401 step_up_required (above) to a caller whose
-// amr lacks "mfa" or whose auth_time is older than its maximum age; the
-// same holds in stateless mode, where it is all in the token. [Auth.Required],
+// 8176) and auth_time, which [Principal] exposes as AMR and AuthTime. A
+// password login writes ["pwd"]; one completed with a code ["pwd", "otp",
+// "mfa"], with a passkey ["pwd", "hwk", "mfa"]; a passkey alone ["hwk"],
+// and "mfa" too when the authenticator verified the user. auth_time is
+// when the login completed. The refresh token and the session cookie
+// carry the same under their tag, so refreshed tokens and cookie
+// requests keep them. A rule with [Rule.WithMFA] answers 401
+// step_up_required (above) to a caller whose amr lacks "mfa" or whose
+// auth_time is older than its maximum age; the same holds in stateless
+// mode, where it is all in the token. [Auth.Required],
 // [Auth.RequireRoles] and [Auth.RequireAllRoles] still work as plain gin
 // middleware; only the listing needs the router. Mount the kit's
 // endpoints with [Open] (logout too: it authenticates by itself), and

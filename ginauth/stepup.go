@@ -36,10 +36,11 @@ func authnOf(amr []string, t time.Time) tokens.Authn {
 	return a
 }
 
-// sessionAuthn is how the user of session s authenticated, for a token
-// that a refresh issues and for the session cookie. Sessions do not keep
-// the login's amr yet: every session is a password login's, and its
-// auth_time is its creation. A store that reports no CreatedAt gives no
+// sessionAuthn is how the user of session s authenticated when nothing
+// the client presents says it: a session cookie set before cookies
+// carried an authentication context. The store does not keep the amr (the
+// refresh token and the cookie carry it), so this is a password login at
+// the session's creation. A store that reports no CreatedAt gives no
 // auth_time, so no step-up with a maximum age is met.
 func sessionAuthn(s store.Session) tokens.Authn {
 	return authnOf(passwordAMR, s.CreatedAt)
