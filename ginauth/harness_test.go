@@ -20,12 +20,14 @@ import (
 	"github.com/gin-authkit/authkit/accounts"
 	"github.com/gin-authkit/authkit/ginauth"
 	"github.com/gin-authkit/authkit/ginauth/ginauthtest"
+	"github.com/gin-authkit/authkit/internal/testpg"
 	"github.com/gin-authkit/authkit/internal/testredis"
 	"github.com/gin-authkit/authkit/mfa"
 	"github.com/gin-authkit/authkit/passkey"
 	"github.com/gin-authkit/authkit/store"
 	"github.com/gin-authkit/authkit/store/memstore"
 	"github.com/gin-authkit/authkit/store/redisstore"
+	"github.com/gin-authkit/authkit/store/sqlstore"
 	"github.com/gin-authkit/authkit/tokens"
 )
 
@@ -146,6 +148,39 @@ func newSplitKit(t testing.TB, opts ...func(*kitConfig)) *kit {
 	k := newKitWith(t, st, memstore.New(memstore.Options{Now: clk.Now}), clk, opts...)
 	k.rdb, k.trips, k.prefix = rdb, trips, prefix
 	return k
+}
+
+// newPGKit is newSplitKit with the users (and their second factors) in
+// PostgreSQL (store/sqlstore, a schema of its own), the sessions in the
+// test Redis.
+func newPGKit(t testing.TB, opts ...func(*kitConfig)) *kit {
+	t.Helper()
+	clk := &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	db := testpg.New(t)
+	if err := sqlstore.Migrate(t.Context(), db); err != nil {
+		t.Fatal(err)
+	}
+	users, err := sqlstore.New(db, sqlstore.Options{Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb, prefix := testredis.New(t)
+	trips := &counter{}
+	rdb.AddHook(trips)
+	st, err := redisstore.New(rdb, redisstore.Options{Prefix: prefix, Now: clk.Now, ExternalUsers: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := newKitWith(t, st, users, clk, opts...)
+	k.rdb, k.trips, k.prefix = rdb, trips, prefix
+	return k
+}
+
+// forEachFactorKit runs test on the kits of forEachKit and on the
+// PostgreSQL kit: the second factors live with the users.
+func forEachFactorKit(t *testing.T, test func(t *testing.T, newK kitMaker)) {
+	forEachKit(t, test)
+	t.Run("postgres", func(t *testing.T) { test(t, newPGKit) })
 }
 
 // newMemKit is newKit on the in-memory store.

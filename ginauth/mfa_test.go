@@ -52,7 +52,7 @@ func (k *kit) mfaLogin(user, pw string, extra ...string) string {
 func withTOTP(c *kitConfig) { c.totp = true }
 
 func TestTOTPLoginNeedsCode(t *testing.T) {
-	forEachKit(t, func(t *testing.T, newK kitMaker) {
+	forEachFactorKit(t, func(t *testing.T, newK kitMaker) {
 		k := newK(t, withTOTP)
 		recovery := k.enrolTOTP("alice")
 
@@ -179,7 +179,7 @@ func TestTOTPBasicAndOAuthRefused(t *testing.T) {
 // (recovery codes shown once), login asks for a code, disable with the
 // password and a code ends the other sessions and hands out a new one.
 func TestTOTPEnrolConfirmDisable(t *testing.T) {
-	forEachKit(t, func(t *testing.T, newK kitMaker) {
+	forEachFactorKit(t, func(t *testing.T, newK kitMaker) {
 		k := newK(t, withTOTP)
 		other := k.login("bob", bobPW)
 		tok := k.login("bob", bobPW)
@@ -220,7 +220,7 @@ func TestTOTPEnrolConfirmDisable(t *testing.T) {
 // too) until the rule's maximum age has passed since the code; a client
 // cannot raise its cookie's amr.
 func TestTOTPStepUp(t *testing.T) {
-	forEachKit(t, func(t *testing.T, newK kitMaker) {
+	forEachFactorKit(t, func(t *testing.T, newK kitMaker) {
 		k := newK(t, withTOTP)
 		pwd := k.login("alice", alicePW) // before the factor: a password session
 		k.enrolTOTP("alice")

@@ -58,7 +58,7 @@ func (k *kit) passkeyLogin(browser *softauthn.Authenticator, ticket string) resp
 // as the second factor of a password login, refusals, and revocation,
 // which ends the user's other sessions and the passkey's use.
 func TestPasskeyRoutes(t *testing.T) {
-	forEachKit(t, func(t *testing.T, newK kitMaker) {
+	forEachFactorKit(t, func(t *testing.T, newK kitMaker) {
 		k := newK(t, withPasskeys)
 		browser := &softauthn.Authenticator{Origin: "https://example.com"}
 		bob := k.login("bob", bobPW)
