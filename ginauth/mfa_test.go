@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/gin-authkit/authkit/internal/testredis"
 	"github.com/gin-authkit/authkit/mfa"
 )
 
@@ -263,4 +266,43 @@ func TestTOTPStepUp(t *testing.T) {
 		expect(t, k.do("GET", "/api/me", nil, "Cookie", old), 200, "")
 		expect(t, k.do("GET", "/api/step-up", nil, "Cookie", old), 401, "step_up_required")
 	})
+}
+
+// TestSecondFactorStoreDown: when the store stops answering between the
+// password and the code, the second step (and a password login of a user
+// with a factor) is 503 with Retry-After, never 401 or 200; once it
+// answers again, the ticket still completes the login.
+func TestSecondFactorStoreDown(t *testing.T) {
+	srv := testredis.StartServer(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, ContextTimeoutEnabled: true, MaxRetries: -1})
+	t.Cleanup(func() { rdb.Close() })
+	k := newKitOn(t, rdb, "mfa-down:", withTOTP, func(c *kitConfig) { c.StoreTimeout = 300 * time.Millisecond })
+	k.enrolTOTP("alice")
+	ticket := k.mfaLogin("alice", alicePW)
+	code := k.code("alice")
+
+	// CLIENT PAUSE ALL stalls every command on this private server: the
+	// store does not answer within its 300 ms.
+	if err := rdb.Do(t.Context(), "CLIENT", "PAUSE", "2000", "ALL").Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []resp{
+		k.do("POST", "/auth/mfa", map[string]string{"mfa_ticket": ticket, "code": code}),
+		k.do("POST", "/auth/login", map[string]string{"username": "alice", "password": alicePW}),
+	} {
+		expect(t, r, 503, "unavailable")
+		if r.Header().Get("Retry-After") == "" {
+			t.Error("503 without Retry-After")
+		}
+	}
+	if err := rdb.Do(t.Context(), "CLIENT", "UNPAUSE").Err(); err != nil {
+		t.Fatal(err)
+	}
+	var r resp
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if r = k.do("POST", "/auth/mfa", map[string]string{"mfa_ticket": ticket, "code": code}); r.Code != 503 {
+			break
+		}
+	}
+	expect(t, r, 200, "")
 }
