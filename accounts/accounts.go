@@ -13,6 +13,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/text/unicode/norm"
 
+	"github.com/gin-authkit/authkit/apikey"
 	"github.com/gin-authkit/authkit/audit"
 	"github.com/gin-authkit/authkit/mfa"
 	"github.com/gin-authkit/authkit/passkey"
@@ -104,6 +105,9 @@ type Config struct {
 	// after the password (as TOTP, it then makes the password alone not
 	// enough). Default nil: no passkeys.
 	Passkeys *passkey.Passkeys
+	// APIKeys, when set, are the users' API keys (see package apikey),
+	// which ginauth accepts as Bearer credentials. Default nil: none.
+	APIKeys *apikey.Keys
 }
 
 // Manager creates users, sets and checks passwords, and owns the password
@@ -251,6 +255,29 @@ func (a *Manager) CreateUser(ctx context.Context, username, password string, rol
 	sctx, cancel := a.storeCtx(ctx)
 	defer cancel()
 	return w.CreateUser(sctx, store.User{Username: name, PasswordHash: h, Roles: roles})
+}
+
+// CreateServiceAccount creates a user without a password, for machines:
+// it cannot log in (a login runs the same hashing work against a
+// stand-in and fails as a wrong password does) and acts through API keys
+// (see package apikey) or as an OAuth client's owner. Its name and roles
+// follow [Manager.CreateUser]'s rules; SetPassword would make it a user
+// who can log in.
+func (a *Manager) CreateServiceAccount(ctx context.Context, username string, roles []string) error {
+	w, err := a.writer("create service account")
+	if err != nil {
+		return err
+	}
+	name, err := store.CanonicalUsername(username)
+	if err != nil {
+		return err
+	}
+	if err := store.ValidateRoles(roles); err != nil {
+		return err
+	}
+	sctx, cancel := a.storeCtx(ctx)
+	defer cancel()
+	return w.CreateUser(sctx, store.User{Username: name, Roles: roles})
 }
 
 // SetPassword replaces a user's password. The store moves the user to a

@@ -221,3 +221,29 @@ func TestLowBcryptCostRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestServiceAccountCannotLogIn: a service account has no password, and
+// no password logs it in, the empty one included.
+func TestServiceAccountCannotLogIn(t *testing.T) {
+	st := memstore.New(memstore.Options{})
+	m, err := accounts.New(accounts.Config{Users: st, Hasher: accounts.Bcrypt{Cost: 4}, AllowTestCosts: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := m.CreateServiceAccount(ctx, "Billing-Job", []string{"reports"}); err != nil {
+		t.Fatal(err)
+	}
+	u, err := st.User(ctx, "billing-job")
+	if err != nil || len(u.PasswordHash) != 0 || len(u.Roles) != 1 {
+		t.Fatalf("stored %+v, %v", u, err)
+	}
+	for _, pw := range []string{"", "anything at all"} {
+		if _, err := m.Verify(ctx, "billing-job", pw); !errors.Is(err, accounts.ErrBadCredentials) {
+			t.Errorf("Verify(%q) = %v, want ErrBadCredentials", pw, err)
+		}
+	}
+	if err := m.CreateServiceAccount(ctx, "billing-job", nil); !errors.Is(err, store.ErrExists) {
+		t.Errorf("twice: %v", err)
+	}
+}

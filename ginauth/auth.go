@@ -15,6 +15,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/gin-authkit/authkit/accounts"
+	"github.com/gin-authkit/authkit/apikey"
 	"github.com/gin-authkit/authkit/audit"
 	"github.com/gin-authkit/authkit/internal/observed"
 	"github.com/gin-authkit/authkit/observe"
@@ -48,6 +49,10 @@ type Auth struct {
 	// challenges keeps the tickets of logins waiting for a second factor;
 	// nil when the Store has no store.ChallengeStore.
 	challenges store.ChallengeStore
+	// apiKeys is accounts.Config.APIKeys, read once; keyLocks remembers
+	// the addresses locked for refused API keys.
+	apiKeys  *apikey.Keys
+	keyLocks keyLocks
 	// devices keeps device credentials; nil when they are off.
 	devices   store.DeviceStore
 	deviceKey []byte
@@ -137,6 +142,7 @@ func New(cfg Config) (*Auth, error) {
 		a.deviceKey = m.Sum(nil)
 	}
 	a.challenges, _ = cfg.Store.(store.ChallengeStore)
+	a.apiKeys = cfg.Accounts.Config().APIKeys
 	if ac := cfg.Accounts.Config(); (ac.TOTP != nil || ac.Passkeys != nil) && a.challenges == nil {
 		return nil, fmt.Errorf("%w: second factors (accounts.Config.TOTP, Passkeys) need a Store that keeps challenges (store.ChallengeStore), for the tickets between password and factor", ErrConfig)
 	}

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/gin-authkit/authkit/accounts"
+	"github.com/gin-authkit/authkit/apikey"
 	"github.com/gin-authkit/authkit/ginauth"
 	"github.com/gin-authkit/authkit/ginauth/ginauthtest"
 	"github.com/gin-authkit/authkit/internal/testpg"
@@ -78,6 +79,8 @@ type kit struct {
 	users store.UserStore
 	// totp is the accounts' second factor, with kitConfig.totp.
 	totp *mfa.Service
+	// keys are the accounts' API keys, with kitConfig.apiKeys.
+	keys *apikey.Keys
 }
 
 // kitConfig is what a kit option may change: the Auth's config, and the
@@ -93,6 +96,8 @@ type kitConfig struct {
 	totp bool
 	// passkeys gives the accounts passkeys (RP example.com) on the same.
 	passkeys bool
+	// apiKeys gives the accounts API keys, kept in the session store.
+	apiKeys bool
 }
 
 // kitMaker builds a kit; the tests of the status contract run on each.
@@ -252,6 +257,13 @@ func newKitWith(t testing.TB, st store.SessionBackend, users store.UserStore, cl
 		if err != nil {
 			t.Fatal(err)
 		}
+	}
+	if cfg.apiKeys {
+		k.keys, err = apikey.New(apikey.Config{Store: st.(store.APIKeyStore), Users: cfg.users, Now: clk.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		acfg.APIKeys = k.keys
 	}
 	if cfg.Accounts == nil {
 		acfg.Users, acfg.Hasher, acfg.Audit = cfg.users, cfg.hasher, cfg.Audit

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/gin-authkit/authkit/apikey"
 	"github.com/gin-authkit/authkit/audit"
 	"github.com/gin-authkit/authkit/observe"
 	"github.com/gin-authkit/authkit/store"
@@ -179,6 +180,9 @@ func (a *Auth) extract(c *gin.Context) (Credential, error) {
 }
 
 func (a *Auth) checkBearer(c *gin.Context, token string) (Principal, error) {
+	if a.apiKeys != nil && apikey.Is(token) {
+		return a.checkAPIKey(c, a.apiKeys, token)
+	}
 	claims, verr := a.cfg.Verifier.Verify(token)
 	if verr != nil && !errors.Is(verr, tokens.ErrExpired) {
 		return Principal{}, classifyToken(verr)

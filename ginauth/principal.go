@@ -23,8 +23,12 @@ type Principal struct {
 	Scheme string
 	// SessionID is the session's public handle; zero for Basic.
 	SessionID store.Digest
-	// TokenID is the access token's jti; empty unless Scheme is "Bearer".
+	// TokenID is the access token's jti; empty unless Scheme is "Bearer"
+	// and the credential an access token.
 	TokenID string
+	// KeyID is the public ID of the API key the caller presented (as a
+	// Bearer credential, see package apikey); empty otherwise.
+	KeyID string
 	// ExpiresAt is when the access token expires; zero unless Scheme is
 	// "Bearer".
 	ExpiresAt time.Time

@@ -52,6 +52,7 @@ func testCreateAndReadUser(t *testing.T, e *env) {
 		{"Disabled", store.User{Username: "carol", PasswordHash: []byte("$2a$10$carol"), Roles: []string{"user"}, Disabled: true}},
 		// The store owns CreatedAt: a caller cannot backdate an account.
 		{"CreatedAtIgnored", store.User{Username: "dave", PasswordHash: []byte("x"), CreatedAt: time.Unix(1, 0)}},
+		{"NoPassword", store.User{Username: "billing-job", Roles: []string{"reports"}}}, // a service account
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
