@@ -17,6 +17,11 @@ const (
 	MaxAPIKeys = 50
 )
 
+// APIKeyTouchInterval is how old the last recorded use of a key must be
+// before [APIKeyStore.UseAPIKey] records a new one, so that a key in
+// steady use costs one write a minute, not one per request.
+const APIKeyTouchInterval = time.Minute
+
 // APIKey is a credential for machines: a cron job, a webhook sender or
 // another service acting as its owner, a user or a service account (a
 // user without a password). The store keeps the digest of its secret
@@ -88,12 +93,19 @@ func (k APIKey) Validate() error {
 	return nil
 }
 
-// Live reports whether the key works at now for an owner of generation
-// gen who is enabled: not expired, and of the owner's generation. This is
-// the one statement of the rule; stores do not apply it.
+// Live reports whether the key works at now for owner: the owner is
+// enabled and still in the key's generation, and the key has not
+// expired. This is the one statement of the rule; stores do not apply
+// it.
 func (k APIKey) Live(now time.Time, owner User) bool {
-	return !owner.Disabled && owner.Generation == k.Generation &&
-		(k.ExpiresAt.IsZero() || now.Before(k.ExpiresAt))
+	return !owner.Disabled && owner.Generation == k.Generation && !k.Expired(now)
+}
+
+// Expired reports whether the key's expiry has passed at now: the one
+// statement of the expiry rule, which stores apply only to drop keys
+// (see [APIKeyStore.AddAPIKey]).
+func (k APIKey) Expired(now time.Time) bool {
+	return !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt)
 }
 
 // EffectiveRoles returns the key's roles that the owner still has, in
@@ -128,26 +140,41 @@ type APIKeyUse struct {
 // it.
 //
 // Lookups of absent keys, and any key of a username that fails
-// [ValidateUsername], return an error wrapping [ErrNotFound]; revoked
-// keys are deleted, expired ones read as they are (the caller applies
-// [APIKey.Live]) until the store drops them.
+// [ValidateUsername], return an error wrapping [ErrNotFound]; any error
+// that wraps no sentinel is an infrastructure failure. Revoked keys are
+// deleted; expired ones read as they are (the caller applies
+// [APIKey.Live]) until the store drops them, which it may do at any
+// AddAPIKey of their owner.
+//
+// A store that keeps users (memstore and redisstore by default,
+// sqlstore) keeps keys of its own users only, and reads the owner with
+// the key; one configured for external users (memstore and redisstore
+// with ExternalUsers) keeps keys of any valid username and leaves the
+// owner to the caller's [UserSource] (see [APIKeyUse]).
 type APIKeyStore interface {
 	// AddAPIKey stores k (see [APIKey.Validate]). A key of the same owner
-	// and ID fails with [ErrExists]; an owner with [MaxAPIKeys] live keys
-	// (not expired at the store's clock) gets [ErrInvalid].
+	// and ID fails with [ErrExists]; an owner with [MaxAPIKeys] keys not
+	// expired at the store's clock gets [ErrInvalid], and the expired
+	// ones may be dropped. A store that keeps users fails with
+	// [ErrNotFound] when it has no user k.Owner.
 	AddAPIKey(ctx context.Context, k APIKey) error
 	// UseAPIKey is the request path's one read: the key of owner with id
 	// and, when the store keeps users, the owner, in one step (one round
 	// trip). It records the use in LastUsed when the last recorded one is
-	// a minute old or more (by the store's clock), and returns the key as
-	// it was before that.
+	// [APIKeyTouchInterval] old or more (by the store's clock), and
+	// returns the key as it was before that. It applies no rule: a key of
+	// a disabled owner or of an older generation is returned like any
+	// other, and so is an expired one until it is dropped. A store that
+	// keeps users reports a key whose owner it no longer has as
+	// [ErrNotFound].
 	UseAPIKey(ctx context.Context, owner, id string) (APIKeyUse, error)
 	// APIKeys lists the owner's keys, expired ones included, oldest first,
 	// ties by ID.
 	APIKeys(ctx context.Context, owner string) ([]APIKey, error)
 	// ExpireAPIKey moves the key's expiry to at when at is earlier than
 	// its expiry (or it had none), for a rotation: the old key works
-	// until the new one is deployed. [ErrNotFound] when absent.
+	// until the new one is deployed. A later at changes nothing; a zero
+	// one fails with [ErrInvalid]. [ErrNotFound] when absent.
 	ExpireAPIKey(ctx context.Context, owner, id string, at time.Time) error
 	// RevokeAPIKey deletes the key; [ErrNotFound] when absent.
 	RevokeAPIKey(ctx context.Context, owner, id string) error

@@ -34,6 +34,11 @@
 //     optional: second factors (TOTP generators and passkeys, with the
 //     counter rule [Accepts]) and single-use recovery codes; memstore,
 //     redisstore and sqlstore have them.
+//   - [APIKeyStore], optional: API keys for machines, stored as digests
+//     with their own roles, read with their owner in one step on the
+//     request path ([APIKeyStore.UseAPIKey]); the rules that decide
+//     whether a key works are [APIKey.Live] and [APIKey.EffectiveRoles];
+//     memstore, redisstore and sqlstore have it.
 //   - [ChallengeStore], optional: short-lived single-use values between
 //     the two requests of a ceremony (MFA tickets, WebAuthn challenges);
 //     memstore and redisstore have it.
@@ -43,8 +48,9 @@
 // UserStore that keeps no sessions, such as store/sqlstore) and
 // RunExternalUsers (a session backend configured for external users:
 // redisstore and memstore with ExternalUsers), and for the optional
-// capabilities RunFactors (a FactorBackend) and RunChallenges (a
-// ChallengeStore).
+// capabilities RunFactors (a FactorBackend), RunChallenges (a
+// ChallengeStore), and RunAPIKeys and RunExternalAPIKeys (an
+// APIKeyStore that keeps its users, or one for external users).
 //
 // # The lookup rule
 //

@@ -30,3 +30,14 @@ func SortFactors(f []Factor) {
 		return cmp.Compare(a.ID, b.ID)
 	})
 }
+
+// SortAPIKeys sorts k into the order [APIKeyStore.APIKeys] returns:
+// oldest first, ties by ID.
+func SortAPIKeys(k []APIKey) {
+	slices.SortFunc(k, func(a, b APIKey) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+}

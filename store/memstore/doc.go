@@ -13,9 +13,13 @@
 // number and the time of the last rotation).
 //
 // Beyond [store.Store] it has the optional capabilities
-// [store.FactorBackend] (second factors and recovery codes) and
-// [store.ChallengeStore], and passes their suites (storetest.RunFactors
-// and storetest.RunChallenges).
+// [store.FactorBackend] (second factors and recovery codes),
+// [store.ChallengeStore] and [store.APIKeyStore], and passes their
+// suites (storetest.RunFactors, storetest.RunChallenges, and
+// storetest.RunAPIKeys, or with ExternalUsers
+// storetest.RunExternalAPIKeys: keys of any valid username, and
+// UseAPIKey leaves the owner to the caller). Expired API keys are
+// dropped at the next AddAPIKey of their owner.
 //
 // The store starts no goroutines. Sessions that are no longer live are
 // removed when they are next touched, and every [Store.CreateSession] also

@@ -48,6 +48,8 @@ type Store struct {
 	// floor holds, with ExternalUsers, the highest generation given for
 	// each user; a session of a lower one is no longer live.
 	floor map[string]uint64
+	// keys holds API keys by owner, then ID.
+	keys map[string]map[string]*store.APIKey
 
 	attempts attemptTable
 	devices  deviceTable
@@ -95,6 +97,7 @@ func New(opts Options) *Store {
 		users:    make(map[string]*user),
 		sessions: make(map[string]map[store.Digest]*session),
 		floor:    make(map[string]uint64),
+		keys:     make(map[string]map[string]*store.APIKey),
 	}
 }
 

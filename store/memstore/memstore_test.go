@@ -97,3 +97,15 @@ func TestContractChallenges(t *testing.T) {
 		return memstore.New(memstore.Options{Now: now})
 	})
 }
+
+func TestContractAPIKeys(t *testing.T) {
+	storetest.RunAPIKeys(t, func(t *testing.T, now func() time.Time) storetest.APIKeyBackend {
+		return memstore.New(memstore.Options{Now: now})
+	})
+}
+
+func TestContractAPIKeysExternalUsers(t *testing.T) {
+	storetest.RunExternalAPIKeys(t, func(t *testing.T, now func() time.Time) store.APIKeyStore {
+		return memstore.New(memstore.Options{Now: now, ExternalUsers: true})
+	})
+}
