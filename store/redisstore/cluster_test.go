@@ -84,6 +84,19 @@ func TestClusterContract(t *testing.T) {
 	t.Run("Challenges", func(t *testing.T) {
 		storetest.RunChallenges(t, func(t *testing.T, now func() time.Time) store.ChallengeStore { return clusterStore(t, now) })
 	})
+	// API keys in the owner's slot, read with the user hash.
+	t.Run("APIKeys", func(t *testing.T) {
+		storetest.RunAPIKeys(t, func(t *testing.T, now func() time.Time) storetest.APIKeyBackend { return clusterStore(t, now) })
+	})
+	t.Run("APIKeysExternalUsers", func(t *testing.T) {
+		storetest.RunExternalAPIKeys(t, func(t *testing.T, now func() time.Time) store.APIKeyStore {
+			s, err := redisstore.New(rdb, redisstore.Options{Prefix: testredis.NewPrefix(), Now: now, ExternalUsers: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		})
+	})
 
 	// Last, since it changes the configuration of one node: CheckEviction
 	// asks every master, so one that may evict is enough to fail it.

@@ -85,6 +85,31 @@
 // for sessions, and [Store.TakeChallenge] is one GETDEL, so of two
 // concurrent takes one wins.
 //
+// # API keys
+//
+// A Store is a [store.APIKeyStore] and passes storetest.RunAPIKeys (with
+// [Options.ExternalUsers], storetest.RunExternalAPIKeys), on a single
+// server and on Cluster. An owner's keys are one hash in the owner's
+// slot, beside the user hash, so [Store.UseAPIKey], the request path, is
+// one script and one round trip (TestUseAPIKeyOneRoundTrip): it reads
+// the key and the owner's roles, disabled flag, creation and generation,
+// and records the use when the last recorded one is
+// [store.APIKeyTouchInterval] old or more. The touch rule is the only
+// one the script applies, on the record's first number
+// (TestUseAPIKeyScriptMatchesTouchRule holds it to the Go statement of
+// the rule); whether the key works is the caller's [store.APIKey.Live].
+// With ExternalUsers the script reads no user hash and the caller reads
+// the owner from its own source.
+//
+// The hash holds no TTL, since a key may never expire: [Store.AddAPIKey]
+// drops the owner's keys that have expired (decided in Go, deleted by
+// the add's script only if unchanged since read) before it checks the
+// cap, and a revoked key is deleted at once, so the hash holds at most
+// [store.MaxAPIKeys] live keys and the expired ones since the owner's
+// last add. Disabling the owner, changing their password or
+// [Store.RevokeAll] moves the user's generation and so ends their keys
+// without touching them.
+//
 // # Local cache
 //
 // [Options.LocalCache] keeps sessions read recently in the process and
@@ -295,6 +320,12 @@
 //	                   before> <created ms> <name length> <name><data>"
 //	                   (see store.FactorStore)
 //	P{u:<name>}:r      set: the user's recovery codes, as 32-byte digests
+//	P{u:<name>}:k      hash: the user's API keys, one field per key ID,
+//	                   whose value is the record "<last used ms, 0
+//	                   before> <created ms> <expires ms, empty for
+//	                   none> <generation> <roles, comma-separated>
+//	                   <name length> <name><32-byte secret digest>"
+//	                   (about 100 bytes; see store.APIKeyStore)
 //	P{f:<digest>}      string: the username holding a passkey, named by
 //	                   the base64url SHA-256 of "<kind>:<credential ID>"
 //	                   (in a slot of its own: see "Second factors" below)
