@@ -209,6 +209,23 @@ func (k *Keys) Revoke(ctx context.Context, owner, id string) error {
 	return nil
 }
 
+// RevokeAll deletes every key of the owner: "log out everywhere" ends
+// keys as it ends sessions. (With users kept in the store, the owner's
+// new generation already ends them; with users kept apart, only this
+// does.)
+func (k *Keys) RevokeAll(ctx context.Context, owner string) error {
+	list, err := k.List(ctx, owner)
+	if err != nil {
+		return err
+	}
+	for _, key := range list {
+		if err := k.cfg.Store.RevokeAPIKey(ctx, owner, key.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("apikey: revoke all: %w", err)
+		}
+	}
+	return nil
+}
+
 // Principal is who a valid key acts for.
 type Principal struct {
 	// Owner is the key's owner.

@@ -3,12 +3,15 @@ package ginauth
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
 	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/gin-authkit/authkit/apikey"
+	"github.com/gin-authkit/authkit/audit"
 	"github.com/gin-authkit/authkit/store"
 )
 
@@ -87,4 +90,171 @@ func (a *Auth) refusedKey(c *gin.Context, addr string) {
 	if err != nil {
 		a.cfg.Logger.WarnContext(ctx, "authkit: counting a refused API key failed", "err", err)
 	}
+}
+
+// MountAPIKeys mounts the routes with which a signed-in user manages
+// their own API keys on rt (a group such as "/auth"), each with its rule:
+//
+//	POST   apikeys             SignedIn  {"name", "roles", "expires_in"}: {"key", "id", …}, the key shown once
+//	GET    apikeys             SignedIn  {"api_keys": [{"id", "name", "roles", "created_at", "expires_at", "last_used"}]}
+//	POST   apikeys/:id/rotate  SignedIn  {"overlap"} (seconds): a successor, the old key ending after the overlap
+//	DELETE apikeys/:id         SignedIn  204
+//
+// roles must be the caller's (else 400 invalid_request), expires_in is in
+// seconds (0 or absent: never). A key cannot manage keys: these routes
+// refuse a caller authenticated by an API key (403 forbidden), so a
+// leaked key cannot mint more. Unknown ids are 404 not_found. Without
+// accounts.Config.APIKeys every route answers 404 not_enabled.
+func (a *Auth) MountAPIKeys(rt *Router) {
+	rt.POST("/apikeys", SignedIn(), a.apiKeyCreate)
+	rt.GET("/apikeys", SignedIn(), a.apiKeyList)
+	rt.POST("/apikeys/:id/rotate", SignedIn(), a.apiKeyRotate)
+	rt.DELETE("/apikeys/:id", SignedIn(), a.apiKeyRevoke)
+}
+
+// keyOwner returns the API keys and the caller, or answers why not.
+func (a *Auth) keyOwner(c *gin.Context) (*apikey.Keys, *Principal, bool) {
+	if a.apiKeys == nil {
+		c.AbortWithStatusJSON(http.StatusNotFound, gin.H{"error": "not_enabled", "message": "API keys are not enabled here"})
+		return nil, nil, false
+	}
+	p, ok := a.principal(c)
+	if !ok {
+		return nil, nil, false
+	}
+	if p.KeyID != "" {
+		a.fail(c, fmt.Errorf("%w: an API key cannot manage API keys", ErrForbidden))
+		return nil, nil, false
+	}
+	return a.apiKeys, p, true
+}
+
+func keyJSON(k store.APIKey) gin.H {
+	h := gin.H{"id": k.ID, "name": k.Name, "roles": k.Roles, "created_at": k.CreatedAt.UTC().Format(time.RFC3339)}
+	if h["roles"] == nil {
+		h["roles"] = []string{}
+	}
+	if !k.ExpiresAt.IsZero() {
+		h["expires_at"] = k.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	if !k.LastUsed.IsZero() {
+		h["last_used"] = k.LastUsed.UTC().Format(time.RFC3339)
+	}
+	return h
+}
+
+// keyError maps package apikey's errors.
+func (a *Auth) keyError(c *gin.Context, err error) {
+	switch {
+	case errors.Is(err, apikey.ErrNotFound):
+		c.AbortWithStatusJSON(http.StatusNotFound, gin.H{"error": "not_found", "message": "You have no such API key"})
+	case errors.Is(err, apikey.ErrRoles), errors.Is(err, store.ErrInvalid):
+		a.fail(c, errors.Join(ErrBadRequest, err))
+	case errors.Is(err, apikey.ErrNoOwner):
+		a.fail(c, errors.Join(ErrTokenInvalid, err))
+	default:
+		a.fail(c, errors.Join(ErrUnavailable, err))
+	}
+}
+
+type apiKeyRequest struct {
+	Name      string   `json:"name"`
+	Roles     []string `json:"roles"`
+	ExpiresIn int64    `json:"expires_in"`
+	Overlap   int64    `json:"overlap"`
+}
+
+// maxKeySeconds bounds expires_in and overlap: ten years.
+const maxKeySeconds = 10 * 365 * 24 * 3600
+
+func (a *Auth) apiKeyCreate(c *gin.Context) {
+	keys, p, ok := a.keyOwner(c)
+	if !ok {
+		return
+	}
+	var req apiKeyRequest
+	if err := decodeBody(c, &req); err != nil {
+		a.fail(c, err)
+		return
+	}
+	if req.ExpiresIn < 0 || req.ExpiresIn > maxKeySeconds {
+		a.fail(c, fmt.Errorf("%w: expires_in must be 0 to %d seconds", ErrBadRequest, maxKeySeconds))
+		return
+	}
+	ctx, cancel := a.storeCtx(c)
+	raw, k, err := keys.Create(ctx, p.Username, apikey.Spec{Name: req.Name, Roles: req.Roles, TTL: time.Duration(req.ExpiresIn) * time.Second})
+	cancel()
+	if err != nil {
+		a.keyError(c, err)
+		return
+	}
+	a.auditRequest(c, audit.Event{Kind: audit.APIKeyCreated, Status: http.StatusCreated, Username: p.Username, Reason: k.ID})
+	noStore(c)
+	h := keyJSON(k)
+	h["key"] = raw
+	c.JSON(http.StatusCreated, h)
+}
+
+func (a *Auth) apiKeyList(c *gin.Context) {
+	keys, p, ok := a.keyOwner(c)
+	if !ok {
+		return
+	}
+	ctx, cancel := a.storeCtx(c)
+	list, err := keys.List(ctx, p.Username)
+	cancel()
+	if err != nil {
+		a.keyError(c, err)
+		return
+	}
+	out := make([]gin.H, 0, len(list))
+	for _, k := range list {
+		out = append(out, keyJSON(k))
+	}
+	noStore(c)
+	c.JSON(http.StatusOK, gin.H{"api_keys": out})
+}
+
+func (a *Auth) apiKeyRotate(c *gin.Context) {
+	keys, p, ok := a.keyOwner(c)
+	if !ok {
+		return
+	}
+	var req apiKeyRequest
+	if err := decodeBody(c, &req); err != nil {
+		a.fail(c, err)
+		return
+	}
+	if req.Overlap < 0 || req.Overlap > maxKeySeconds {
+		a.fail(c, fmt.Errorf("%w: overlap must be 0 to %d seconds", ErrBadRequest, maxKeySeconds))
+		return
+	}
+	ctx, cancel := a.storeCtx(c)
+	raw, k, err := keys.Rotate(ctx, p.Username, c.Param("id"), time.Duration(req.Overlap)*time.Second)
+	cancel()
+	if err != nil {
+		a.keyError(c, err)
+		return
+	}
+	a.auditRequest(c, audit.Event{Kind: audit.APIKeyRotated, Status: http.StatusCreated, Username: p.Username, Reason: c.Param("id") + ">" + k.ID})
+	noStore(c)
+	h := keyJSON(k)
+	h["key"] = raw
+	c.JSON(http.StatusCreated, h)
+}
+
+func (a *Auth) apiKeyRevoke(c *gin.Context) {
+	keys, p, ok := a.keyOwner(c)
+	if !ok {
+		return
+	}
+	ctx, cancel := a.storeCtx(c)
+	err := keys.Revoke(ctx, p.Username, c.Param("id"))
+	cancel()
+	if err != nil {
+		a.keyError(c, err)
+		return
+	}
+	a.auditRequest(c, audit.Event{Kind: audit.APIKeyRevoked, Status: http.StatusNoContent, Username: p.Username, Reason: c.Param("id")})
+	c.Status(http.StatusNoContent)
 }

@@ -405,6 +405,12 @@ func (a *Auth) LogoutAllHandler() gin.HandlerFunc {
 		}
 		ctx, cancel := a.storeCtx(c)
 		err = classifyStore(a.store.RevokeAll(ctx, p.Username), ErrTokenInvalid)
+		if err == nil && a.apiKeys != nil {
+			// The user's API keys end too.
+			if kerr := a.apiKeys.RevokeAll(ctx, p.Username); kerr != nil {
+				err = errors.Join(ErrUnavailable, kerr)
+			}
+		}
 		cancel()
 		if err != nil {
 			a.fail(c, err)

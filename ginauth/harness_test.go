@@ -296,6 +296,7 @@ func demoEngine(auth *ginauth.Auth) (*gin.Engine, *ginauth.Router) {
 	a.POST("/refresh", ginauth.Open(), auth.RefreshHandler())
 	auth.MountTOTP(a)                                       // mfa, totp/enroll, totp/confirm, totp/disable
 	auth.MountPasskeys(a)                                   // passkeys/...
+	auth.MountAPIKeys(a)                                    // apikeys/...
 	a.POST("/logout", ginauth.Open(), auth.LogoutHandler()) // authenticates by itself
 	a.POST("/logout-all", ginauth.SignedIn(), auth.LogoutAllHandler())
 	rt.POST("/oauth/token", ginauth.Open(), auth.TokenHandler())

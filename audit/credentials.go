@@ -1,7 +1,8 @@
 package audit
 
-// Event kinds of the second factor (package mfa). Username names the
-// account; no event carries a secret or a code.
+// Event kinds of the second factors (packages mfa and passkey) and API
+// keys (package apikey). Username names the account; no event carries a
+// secret or a code.
 const (
 	// TOTPEnrolled: a TOTP enrolment started; the factor is pending
 	// until its first valid code.
@@ -25,4 +26,10 @@ const (
 	PasskeyAdded Kind = "passkey_added"
 	// PasskeyRevoked: the user removed one of their passkeys.
 	PasskeyRevoked Kind = "passkey_revoked"
+	// APIKeyCreated, APIKeyRotated and APIKeyRevoked: the user changed
+	// their API keys (package apikey); Reason holds the key's public ID
+	// (old>new for a rotation), never its secret.
+	APIKeyCreated Kind = "api_key_created"
+	APIKeyRotated Kind = "api_key_rotated"
+	APIKeyRevoked Kind = "api_key_revoked"
 )
