@@ -12,6 +12,7 @@ import (
 
 	"github.com/gin-authkit/authkit/audit"
 	"github.com/gin-authkit/authkit/mfa"
+	"github.com/gin-authkit/authkit/observe"
 	"github.com/gin-authkit/authkit/store"
 )
 
@@ -142,6 +143,10 @@ func (a *Auth) MFAHandler() gin.HandlerFunc {
 
 // mfaGrant completes a login with its ticket and a code.
 func (a *Auth) mfaGrant(c *gin.Context, ticket, code string) (g grant, cookie bool, err error) {
+	if a.obs != nil {
+		end := a.begin(c, observe.Login)
+		defer func() { end(err, http.StatusOK) }()
+	}
 	totp := a.accounts.Config().TOTP
 	if totp == nil {
 		return grant{}, false, fmt.Errorf("%w: no TOTP factor configured", ErrInvalidGrant)

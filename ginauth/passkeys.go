@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/gin-authkit/authkit/audit"
+	"github.com/gin-authkit/authkit/observe"
 	"github.com/gin-authkit/authkit/passkey"
 	"github.com/gin-authkit/authkit/store"
 )
@@ -276,7 +277,11 @@ func (a *Auth) passkeyLoginFinish(c *gin.Context) {
 
 // passkeyGrant checks a sign-in's assertion and starts the session: of
 // the passkey alone, or as the second factor of a ticket's login.
-func (a *Auth) passkeyGrant(c *gin.Context, pk *passkey.Passkeys, req passkeyRequest) (grant, bool, error) {
+func (a *Auth) passkeyGrant(c *gin.Context, pk *passkey.Passkeys, req passkeyRequest) (_ grant, _ bool, err error) {
+	if a.obs != nil {
+		end := a.begin(c, observe.Login)
+		defer func() { end(err, http.StatusOK) }()
+	}
 	var (
 		id     store.Digest
 		t      mfaTicket
