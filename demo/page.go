@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -40,6 +41,7 @@ func describeRoutes(rt *ginauth.Router) []pageRoute {
 }
 
 func who(r ginauth.Route) string {
+	var s string
 	switch {
 	case !r.Annotated || r.Problem != "":
 		return "misconfigured"
@@ -50,10 +52,28 @@ func who(r ginauth.Route) string {
 		for i, c := range r.AllOf {
 			clauses[i] = "role " + strings.Join(c, " or ")
 		}
-		return strings.Join(clauses, ", and ")
+		s = strings.Join(clauses, ", and ")
 	default:
-		return "authenticated"
+		s = "authenticated"
 	}
+	switch {
+	case r.MFA && r.MFAMaxAge > 0:
+		s += ", with a second factor used within " + maxAge(r.MFAMaxAge)
+	case r.MFA:
+		s += ", with a second factor"
+	}
+	return s
+}
+
+// maxAge renders a step-up's maximum age for people: "5 minutes".
+func maxAge(d time.Duration) string {
+	if d%time.Minute == 0 {
+		if m := int(d / time.Minute); m != 1 {
+			return strconv.Itoa(m) + " minutes"
+		}
+		return "1 minute"
+	}
+	return d.String()
 }
 
 // page serves the browser page, for GET and HEAD. Its inline script and
