@@ -264,6 +264,12 @@ func TestUsage(t *testing.T) {
 		{"useradd -h", []string{"useradd", "-h"}, exitOK, "--password-stdin"},
 		{"-h lists the commands", []string{"-h"}, exitOK, "Commands:\n  serve"},
 		{"serve -h lists the commands", []string{"serve", "-h"}, exitOK, "Commands:\n  serve"},
+		{"totp without subcommand", []string{"totp"}, exitUsage, "totp: a subcommand is required: code, confirm, disable, enroll, status"},
+		{"totp unknown subcommand", []string{"totp", "reset"}, exitUsage, `totp: unknown subcommand "reset"`},
+		{"totp -h", []string{"totp", "-h"}, exitOK, "demo totp confirm --username NAME --code CODE"},
+		{"totp code -h says tests only", []string{"totp", "code", "-h"}, exitOK, "for tests and demos only"},
+		{"passkey without subcommand", []string{"passkey", "--username", "bob"}, exitUsage, "passkey: a subcommand is required: list, revoke"},
+		{"help lists totp code", []string{"help"}, exitOK, "totp code     --username NAME --test"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
