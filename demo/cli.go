@@ -40,6 +40,8 @@ var commands = map[string]command{
 	"disable":     cmdDisable,
 	"sessions":    cmdSessions,
 	"revoke":      cmdRevoke,
+	"totp":        cmdTOTP,
+	"passkey":     cmdPasskey,
 	"healthcheck": cmdHealthcheck,
 }
 
@@ -417,17 +419,26 @@ func cmdSessions(ctx context.Context, args []string, getenv func(string) string,
 // liveSessions connects and lists the sessions of an existing user; the
 // store reports none for an unknown user, the CLI says so instead.
 func (env *cliEnv) liveSessions(ctx context.Context, name string) ([]store.Session, error) {
-	if err := env.connect(ctx); err != nil {
+	if err := env.existingUser(ctx, name); err != nil {
 		return nil, err
-	}
-	if _, err := env.store.User(ctx, name); err != nil {
-		return nil, storeError(err, name)
 	}
 	list, err := env.store.Sessions(ctx, name)
 	if err != nil {
 		return nil, storeError(err, name)
 	}
 	return list, nil
+}
+
+// existingUser connects and checks that the user exists: the store
+// answers for any name, the CLI says there is no such user.
+func (env *cliEnv) existingUser(ctx context.Context, name string) error {
+	if err := env.connect(ctx); err != nil {
+		return err
+	}
+	if _, err := env.store.User(ctx, name); err != nil {
+		return storeError(err, name)
+	}
+	return nil
 }
 
 // printSessions writes one line per session. Only the first 8 hex digits

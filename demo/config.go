@@ -110,7 +110,8 @@ type config struct {
 	// zero value when unset: a key derived from the token signing key.
 	mfaKeys mfa.Keys
 	// PasskeyRPID and PasskeyOrigins are the passkeys' relying party:
-	// default "localhost" and http://localhost on the port of Addr.
+	// default "localhost" and http://localhost on the port of Addr; for
+	// another RP ID the origins default to https://<RP ID>.
 	PasskeyRPID    string
 	PasskeyOrigins []string
 }
@@ -220,15 +221,26 @@ func loadConfig(getenv func(string) string) (config, error) {
 		c.mfaKeys = k
 	}
 	c.PasskeyRPID = orDefault(getenv(envPasskeyRPID), defaultPasskeyRPID)
+	rpOK := validRPID(c.PasskeyRPID)
+	if !rpOK {
+		bad(envPasskeyRPID, "%q is not a domain name such as example.com (no scheme, port or path; an IP address cannot be a relying party ID: use localhost on this machine)", c.PasskeyRPID)
+	}
 	if s := getenv(envPasskeyOrig); s != "" {
 		for _, o := range strings.Split(s, ",") {
 			u, err := url.Parse(strings.TrimSpace(o))
-			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "" || u.RawQuery != "" {
+			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.User != nil {
 				bad(envPasskeyOrig, "%q is not an origin such as https://login.example.com", o)
+				continue
+			}
+			// Browsers refuse a ceremony whose page is not on the RP ID.
+			if h := u.Hostname(); rpOK && h != c.PasskeyRPID && !strings.HasSuffix(h, "."+c.PasskeyRPID) {
+				bad(envPasskeyOrig, "%q is not on %s %q: browsers refuse passkeys there", o, envPasskeyRPID, c.PasskeyRPID)
 				continue
 			}
 			c.PasskeyOrigins = append(c.PasskeyOrigins, u.Scheme+"://"+u.Host)
 		}
+	} else if c.PasskeyRPID != defaultPasskeyRPID {
+		c.PasskeyOrigins = []string{"https://" + c.PasskeyRPID}
 	} else if _, port, err := splitAddr(c.Addr); err == nil {
 		c.PasskeyOrigins = []string{"http://localhost:" + strconv.Itoa(port)}
 	}
@@ -237,6 +249,21 @@ func loadConfig(getenv func(string) string) (config, error) {
 		bad(envLogFormat, "%q must be text or json", c.LogFormat)
 	}
 	return c, errors.Join(errs...)
+}
+
+// validRPID reports whether id can be a WebAuthn relying party ID: a
+// lower-case domain name, not an IP address.
+func validRPID(id string) bool {
+	if len(id) > 253 || net.ParseIP(id) != nil {
+		return false
+	}
+	for _, label := range strings.Split(id, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' ||
+			strings.ContainsFunc(label, func(r rune) bool { return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') }) {
+			return false
+		}
+	}
+	return true
 }
 
 // splitAddr checks a listen address, host:port with a port from 0 to

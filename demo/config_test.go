@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"log/slog"
 	"os"
@@ -92,6 +93,19 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"log format", envLogFormat, "xml", envLogFormat},
 		{"cookie secure", envCookieSecure, "maybe", envCookieSecure},
 		{"cookie secure on", envCookieSecure, "on", envCookieSecure},
+		{"mfa keys not id:key", envMFAKeys, "just-a-key", envMFAKeys},
+		{"mfa key not base64", envMFAKeys, "k1:not*base64", envMFAKeys},
+		{"mfa key short", envMFAKeys, "k1:" + base64.StdEncoding.EncodeToString(make([]byte, 16)), envMFAKeys},
+		{"mfa key all zero", envMFAKeys, "k1:" + base64.StdEncoding.EncodeToString(make([]byte, 32)), envMFAKeys},
+		{"passkey rp id with scheme", envPasskeyRPID, "https://example.com", envPasskeyRPID},
+		{"passkey rp id with port", envPasskeyRPID, "localhost:8080", envPasskeyRPID},
+		{"passkey rp id an IP address", envPasskeyRPID, "127.0.0.1", envPasskeyRPID},
+		{"passkey rp id upper case", envPasskeyRPID, "Example.com", envPasskeyRPID},
+		{"passkey origin without scheme", envPasskeyOrig, "localhost:8080", envPasskeyOrig},
+		{"passkey origin ftp", envPasskeyOrig, "ftp://localhost", envPasskeyOrig},
+		{"passkey origin with path", envPasskeyOrig, "http://localhost:8080/login", envPasskeyOrig},
+		{"passkey origin off the rp id", envPasskeyOrig, "http://127.0.0.1:8080", envPasskeyOrig},
+		{"passkey origin a suffix only", envPasskeyOrig, "https://notlocalhost", envPasskeyOrig},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -102,7 +116,7 @@ func TestLoadConfigErrors(t *testing.T) {
 			if !strings.Contains(r.stderr, tt.want) {
 				t.Fatalf("stderr %q does not name %s", r.stderr, tt.want)
 			}
-			if tt.key == envSecret && strings.Contains(r.stderr, tt.value) {
+			if (tt.key == envSecret || tt.key == envMFAKeys) && strings.Contains(r.stderr, tt.value) {
 				t.Fatalf("stderr echoes the secret: %q", r.stderr)
 			}
 		})
@@ -250,6 +264,12 @@ func TestUsage(t *testing.T) {
 		{"useradd -h", []string{"useradd", "-h"}, exitOK, "--password-stdin"},
 		{"-h lists the commands", []string{"-h"}, exitOK, "Commands:\n  serve"},
 		{"serve -h lists the commands", []string{"serve", "-h"}, exitOK, "Commands:\n  serve"},
+		{"totp without subcommand", []string{"totp"}, exitUsage, "totp: a subcommand is required: code, confirm, disable, enroll, status"},
+		{"totp unknown subcommand", []string{"totp", "reset"}, exitUsage, `totp: unknown subcommand "reset"`},
+		{"totp -h", []string{"totp", "-h"}, exitOK, "demo totp confirm --username NAME --code CODE"},
+		{"totp code -h says tests only", []string{"totp", "code", "-h"}, exitOK, "for tests and demos only"},
+		{"passkey without subcommand", []string{"passkey", "--username", "bob"}, exitUsage, "passkey: a subcommand is required: list, revoke"},
+		{"help lists totp code", []string{"help"}, exitOK, "totp code     --username NAME --test"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -300,6 +320,39 @@ func TestLoadConfigSigningKeyFile(t *testing.T) {
 			_, err := loadConfig(envOf(env))
 			if err == nil || !strings.Contains(err.Error(), envSigningKey) || strings.Contains(err.Error(), "PRIVATE KEY") {
 				t.Errorf("err = %v, want a config error naming %s and no key material", err, envSigningKey)
+			}
+		})
+	}
+}
+
+// The passkeys' relying party: localhost and the listen port by default,
+// https://<RP ID> for another RP ID, and origins on subdomains of the RP
+// ID accepted as browsers accept them. AUTHKIT_MFA_KEYS unset leaves the
+// sealing keys to be derived from the signing key.
+func TestLoadConfigPasskeysAndMFAKeys(t *testing.T) {
+	key := base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
+	tests := []struct {
+		name    string
+		env     map[string]string
+		rpID    string
+		origins []string
+		keyIDs  string
+	}{
+		{"defaults", nil, "localhost", []string{"http://localhost:8080"}, ""},
+		{"port of AUTHKIT_ADDR", map[string]string{envAddr: ":9000"}, "localhost", []string{"http://localhost:9000"}, ""},
+		{"another rp id", map[string]string{envPasskeyRPID: "example.com"}, "example.com", []string{"https://example.com"}, ""},
+		{"origins on the rp id", map[string]string{envPasskeyRPID: "example.com", envPasskeyOrig: "https://login.example.com, https://example.com:8443"},
+			"example.com", []string{"https://login.example.com", "https://example.com:8443"}, ""},
+		{"mfa keys", map[string]string{envMFAKeys: "k2:" + key + ",k1:" + key}, "localhost", []string{"http://localhost:8080"}, "k2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := loadConfig(envOf(tt.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.PasskeyRPID != tt.rpID || strings.Join(c.PasskeyOrigins, " ") != strings.Join(tt.origins, " ") || c.mfaKeys.Current != tt.keyIDs {
+				t.Fatalf("rp id %q, origins %q, mfa keys %v; want %q, %q, current %q", c.PasskeyRPID, c.PasskeyOrigins, c.mfaKeys, tt.rpID, tt.origins, tt.keyIDs)
 			}
 		})
 	}

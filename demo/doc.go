@@ -12,6 +12,13 @@
 //	demo disable  --username NAME [--enable]
 //	demo sessions --username NAME                      list live sessions
 //	demo revoke   --username NAME                      revoke every session
+//	demo totp enroll  --username NAME                  a pending TOTP factor: otpauth URI and secret
+//	demo totp confirm --username NAME --code CODE      activate it: the 10 recovery codes, once
+//	demo totp disable --username NAME                  remove it (revokes every session)
+//	demo totp code    --username NAME --test           the current code: tests and demos only
+//	demo totp status  --username NAME
+//	demo passkey list   --username NAME                ids, names, created, last used
+//	demo passkey revoke --username NAME --id ID        (revokes every session)
 //	demo healthcheck                                   GET /healthz on AUTHKIT_ADDR's port
 //
 // Without REDIS_URL, serve uses the in-memory store and seeds alice
@@ -26,17 +33,22 @@
 // AUTHKIT_ACCESS_TTL, AUTHKIT_REFRESH_TTL, AUTHKIT_STORE_TIMEOUT,
 // AUTHKIT_REDIS_WAIT_REPLICAS, AUTHKIT_REALM, AUTHKIT_BCRYPT_COST,
 // AUTHKIT_REDIS_PREFIX,
-// AUTHKIT_LOG_FORMAT, AUTHKIT_COOKIE_SECURE and AUTHKIT_METRICS_ADDR
+// AUTHKIT_LOG_FORMAT, AUTHKIT_COOKIE_SECURE, AUTHKIT_METRICS_ADDR
 // (Prometheus metrics at /metrics on a listener of their own; unset,
-// none).
+// none), AUTHKIT_MFA_KEYS (the keys sealing TOTP secrets; unset, derived
+// from the signing key), AUTHKIT_PASSKEY_RP_ID (localhost) and
+// AUTHKIT_PASSKEY_ORIGINS (http://localhost on AUTHKIT_ADDR's port). totp
+// enroll, confirm and code need the server's AUTHKIT_MFA_KEYS or signing
+// key.
 //
 // Usernames given to the CLI are canonical (store.CanonicalUsername):
 // "--username Alice" names the user alice.
 //
 // Exit codes: 0 success; 1 runtime failure (Redis unreachable, server
 // error); 2 usage or configuration error; 3 input rejected (weak or
-// over-long password, bad username or role); 4 the user already exists;
-// 5 no such user. healthcheck exits 0 or 1 only: Docker reserves 2.
+// over-long password, bad username or role, wrong TOTP code); 4 the user
+// (or an active TOTP factor) already exists; 5 no such user (or factor,
+// or passkey). healthcheck exits 0 or 1 only: Docker reserves 2.
 //
 // main only calls run, which takes its arguments, environment and standard
 // streams as parameters, so the whole program is tested in-process.

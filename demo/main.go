@@ -97,6 +97,13 @@ Commands:
   disable     --username NAME [--enable]
   sessions    --username NAME                    (list live sessions)
   revoke      --username NAME                    (revoke every session)
+  totp enroll   --username NAME                  (a pending TOTP factor: prints its otpauth URI and secret)
+  totp confirm  --username NAME --code CODE      (activates it: prints the 10 recovery codes, once)
+  totp disable  --username NAME                  (removes it and the recovery codes; revokes every session)
+  totp code     --username NAME --test           (for tests and demos only: prints the current code)
+  totp status   --username NAME
+  passkey list   --username NAME                 (ids, names, created, last used)
+  passkey revoke --username NAME --id ID         (revokes every session too)
   healthcheck GET /healthz on the port of AUTHKIT_ADDR (exit 0 on 200, else 1)
   help        print this text
 
@@ -111,12 +118,18 @@ bytes, required with Redis), AUTHKIT_ACCESS_TTL (15m), AUTHKIT_REFRESH_TTL
 AUTHKIT_REALM (authkit-demo), AUTHKIT_BCRYPT_COST (12), AUTHKIT_REDIS_PREFIX
 (authkit:), AUTHKIT_LOG_FORMAT (text or json), AUTHKIT_COOKIE_SECURE (unset:
 Secure cookies except on plain HTTP to loopback), AUTHKIT_METRICS_ADDR
-(unset: no /metrics).
+(unset: no /metrics), AUTHKIT_MFA_KEYS (id:base64 key,...; unset: derived
+from the signing key), AUTHKIT_PASSKEY_RP_ID (localhost),
+AUTHKIT_PASSKEY_ORIGINS (http://localhost:<port of AUTHKIT_ADDR>).
 
 Usernames are compared in lower case: --username Alice names alice.
 
+totp enroll, confirm and code need the server's AUTHKIT_MFA_KEYS or signing
+key (AUTHKIT_SECRET, AUTHKIT_SECRET_FILE or AUTHKIT_SIGNING_KEY_FILE).
+
 Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error,
-3 input rejected, 4 user exists, 5 no such user (healthcheck: 0 or 1 only).
+3 input rejected (wrong code included), 4 user (or active TOTP factor)
+exists, 5 no such user (or factor, or passkey) (healthcheck: 0 or 1 only).
 `
 
 // run is the whole program. It reads nothing global: arguments,
@@ -175,14 +188,21 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 
 // synopsis is the one-line usage of each command.
 var synopsis = map[string]string{
-	"serve":       "(configured by the environment; see demo help)",
-	"useradd":     "--username NAME [--roles a,b] --password-stdin",
-	"passwd":      "--username NAME --password-stdin",
-	"roles":       "--username NAME --set a,b",
-	"disable":     "--username NAME [--enable]",
-	"sessions":    "--username NAME",
-	"revoke":      "--username NAME",
-	"healthcheck": "(reads AUTHKIT_ADDR; exit 0 when GET /healthz answers 200, else 1)",
+	"serve":          "(configured by the environment; see demo help)",
+	"useradd":        "--username NAME [--roles a,b] --password-stdin",
+	"passwd":         "--username NAME --password-stdin",
+	"roles":          "--username NAME --set a,b",
+	"disable":        "--username NAME [--enable]",
+	"sessions":       "--username NAME",
+	"revoke":         "--username NAME",
+	"totp enroll":    "--username NAME",
+	"totp confirm":   "--username NAME --code CODE",
+	"totp disable":   "--username NAME",
+	"totp code":      "--username NAME --test   (tests and demos only)",
+	"totp status":    "--username NAME",
+	"passkey list":   "--username NAME",
+	"passkey revoke": "--username NAME --id ID",
+	"healthcheck":    "(reads AUTHKIT_ADDR; exit 0 when GET /healthz answers 200, else 1)",
 }
 
 // parseFlags parses args and rejects positional arguments, which are

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -30,10 +31,21 @@ var wantRoutes = []string{
 	"GET /api/admin/stats  roles: admin",
 	"GET /api/me  authenticated",
 	"GET /api/reports  roles: admin|analyst",
+	"GET /api/step-up  authenticated, mfa within 5m0s",
 	"POST /auth/login  public",
 	"POST /auth/logout  public",
 	"POST /auth/logout-all  authenticated",
+	"POST /auth/mfa  public",
+	"GET /auth/passkeys  authenticated",
+	"DELETE /auth/passkeys/:id  authenticated",
+	"POST /auth/passkeys/login/begin  public",
+	"POST /auth/passkeys/login/finish  public",
+	"POST /auth/passkeys/register/begin  authenticated",
+	"POST /auth/passkeys/register/finish  authenticated",
 	"POST /auth/refresh  public",
+	"POST /auth/totp/confirm  authenticated",
+	"POST /auth/totp/disable  authenticated",
+	"POST /auth/totp/enroll  authenticated",
 	"GET /healthz  public",
 	"HEAD /healthz  public",
 	"POST /oauth/revoke  public",
@@ -52,6 +64,60 @@ func TestRoutes(t *testing.T) {
 	}
 	if len(a.routes) != len(wantRoutes) {
 		t.Fatalf("the page lists %d routes, want %d", len(a.routes), len(wantRoutes))
+	}
+}
+
+// TestRoutesInREADME holds the README's route table to the router: one row
+// per route, and each row's "who" column saying its rule (public routes
+// "anyone" or "public", the roles by name, a second factor when the rule
+// asks for one).
+func TestRoutesInREADME(t *testing.T) {
+	a, _ := newTestApp(t)
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, _ := strings.Cut(string(readme), "\n## Demo routes\n")
+	table, _, _ = strings.Cut(table, "\n\n")
+	row := regexp.MustCompile("(?m)^\\| `([A-Z]+) (/[^`]*)`[^|]*\\| ([^|]+) \\|")
+	who := map[string]string{}
+	for _, m := range row.FindAllStringSubmatch(table, -1) {
+		who[m[1]+" "+m[2]] = m[3]
+	}
+	for _, r := range a.router.Routes() {
+		key := r.Method + " " + r.Path
+		w, ok := who[key]
+		if !ok {
+			t.Errorf("README route table has no row for %s", key)
+			continue
+		}
+		delete(who, key)
+		_, rule, _ := strings.Cut(r.String(), "  ")
+		var want []string
+		switch {
+		case rule == "public":
+			if !strings.HasPrefix(w, "anyone") && !strings.HasPrefix(w, "public") {
+				t.Errorf("%s is public, README says %q", key, w)
+			}
+		case strings.HasPrefix(rule, "roles: "):
+			roles := strings.TrimPrefix(rule, "roles: ")
+			for _, role := range strings.Split(strings.Fields(roles)[0], "|") {
+				want = append(want, "`"+role+"`")
+			}
+		default:
+			want = append(want, "authenticated")
+		}
+		if strings.Contains(rule, "mfa") {
+			want = append(want, "second factor")
+		}
+		for _, s := range want {
+			if !strings.Contains(w, s) {
+				t.Errorf("%s (%s): README says %q, which lacks %q", key, rule, w, s)
+			}
+		}
+	}
+	for key := range who {
+		t.Errorf("README route table lists %s, which is no route", key)
 	}
 }
 
