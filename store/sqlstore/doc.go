@@ -2,8 +2,9 @@
 // database/sql and the pgx driver, for applications whose users live in
 // their own database while sessions live in Redis.
 //
-// It is a store.UserStore and a store.FactorBackend (second factors and
-// recovery codes, passing storetest.RunFactors); it keeps no sessions
+// It is a store.UserStore, a store.FactorBackend (second factors and
+// recovery codes, passing storetest.RunFactors) and a store.APIKeyStore
+// (passing storetest.RunAPIKeys); it keeps no sessions
 // and no challenges (store.ChallengeStore), which stay with the session
 // store. Pass it as accounts.Config.Users, with the
 // session store (configured for external users,
@@ -21,8 +22,8 @@
 // # The schema
 //
 // [Schema] is migrations/001_users.sql followed by
-// migrations/002_factors.sql, for an application's own migration tool
-// (copy both files); [Migrate] runs it in one transaction under an
+// migrations/002_factors.sql and migrations/003_apikeys.sql, for an
+// application's own migration tool (copy the files); [Migrate] runs it in one transaction under an
 // advisory lock, so replicas starting together are safe, and every
 // statement is safe to run again, so a database created by an earlier
 // version gains the new tables. The table authkit_users:
@@ -61,6 +62,23 @@
 // UseRecoveryCode is one DELETE … RETURNING. Neither table references
 // authkit_users, since factors may belong to users kept elsewhere:
 // delete a user's rows there too when deleting the user by hand.
+//
+// The table authkit_api_keys holds API keys, one row per (username, id):
+// name, secret (the 32-byte digest of the key's secret, never the
+// secret), roles text[], created_at, expires_at and last_used (NULL for
+// none), and generation (the owner's when the key was added). It
+// references authkit_users (ON DELETE CASCADE): keys belong to this
+// store's users. UseAPIKey, the request path, is one statement: it
+// reads the key joined with its owner's row (roles, disabled,
+// generation) and, in a data-modifying WITH of the same statement,
+// records the use when the last one is a minute old or more
+// (store.APIKeyTouchInterval), returning the key as it was. A
+// disabling, a password change or an UPDATE by hand that moves the
+// owner's generation ends their keys (store.APIKey.Live); "log out
+// everywhere" in a session store for external users does not move it
+// (see the limits of the split below), so it leaves keys working.
+// AddAPIKey runs under the owner's advisory lock, deletes the owner's
+// expired keys and then checks store.MaxAPIKeys.
 //
 // # How changes reach sessions
 //

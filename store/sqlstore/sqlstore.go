@@ -20,29 +20,33 @@ var (
 	schemaUsers string
 	//go:embed migrations/002_factors.sql
 	schemaFactors string
+	//go:embed migrations/003_apikeys.sql
+	schemaAPIKeys string
 )
 
 // Schema is the migrations, one after the other: the users table, its
 // generation and notification triggers (migrations/001_users.sql), and
 // the tables of second factors and recovery codes
-// (migrations/002_factors.sql). Every statement is safe to run again.
+// (migrations/002_factors.sql), and the table of API keys
+// (migrations/003_apikeys.sql). Every statement is safe to run again.
 // [Migrate] runs it; an application with a migration tool of its own
 // copies the files instead.
-var Schema = schemaUsers + "\n" + schemaFactors
+var Schema = schemaUsers + "\n" + schemaFactors + "\n" + schemaAPIKeys
 
 // Options configures a [Store]. The zero value is ready to use.
 type Options struct {
-	// Now stamps new users' CreatedAt. Default time.Now. Tests inject a
+	// Now stamps new users' CreatedAt, records API keys' uses and
+	// decides which keys have expired. Default time.Now. Tests inject a
 	// fake clock.
 	Now func() time.Time
 }
 
 // Store keeps users in PostgreSQL, in the table authkit_users of the
-// connection's search_path, and their second factors and recovery codes
-// in authkit_factors and authkit_recovery_codes (see [Schema]). It
-// implements store.UserStore, and so store.UserSource and
-// store.PasswordRehasher, store.FactorBackend and store.Pinger. It is
-// safe for concurrent use.
+// connection's search_path, their second factors and recovery codes in
+// authkit_factors and authkit_recovery_codes, and their API keys in
+// authkit_api_keys (see [Schema]). It implements store.UserStore, and
+// so store.UserSource and store.PasswordRehasher, store.FactorBackend,
+// store.APIKeyStore and store.Pinger. It is safe for concurrent use.
 type Store struct {
 	db  *sql.DB
 	now func() time.Time

@@ -214,3 +214,42 @@ func TestMigrateFrom001(t *testing.T) {
 		t.Errorf("User after Migrate: %v", err)
 	}
 }
+
+func TestContractAPIKeys(t *testing.T) {
+	storetest.RunAPIKeys(t, func(t *testing.T, now func() time.Time) storetest.APIKeyBackend {
+		s, _ := newStore(t, now)
+		return s
+	})
+}
+
+// TestAPIKeyOwnerDeleted deletes a key's owner by hand: the key no
+// longer works, and one of a user created again under the name is of
+// another generation.
+func TestAPIKeyOwnerDeleted(t *testing.T) {
+	s, db := newStore(t, time.Now)
+	ctx := t.Context()
+	if err := s.CreateUser(ctx, store.User{Username: "alice", PasswordHash: []byte("h")}); err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.User(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := store.APIKey{ID: "key-0001", Owner: "alice", Secret: store.HashSecret([]byte("s")), CreatedAt: time.Now(), Generation: u.Generation}
+	if err := s.AddAPIKey(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, "DELETE FROM authkit_users WHERE username = 'alice'"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UseAPIKey(ctx, "alice", k.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("UseAPIKey of a deleted owner's key = %v, want ErrNotFound", err)
+	}
+	if err := s.CreateUser(ctx, store.User{Username: "alice", PasswordHash: []byte("h")}); err != nil {
+		t.Fatal(err)
+	}
+	use, err := s.UseAPIKey(ctx, "alice", k.ID)
+	if err != nil || use.Key.Live(time.Now(), use.Owner) {
+		t.Errorf("UseAPIKey after the name was created again = %+v, %v; want a key that is not live", use, err)
+	}
+}
