@@ -334,19 +334,22 @@ return 1
 `)
 
 // luaRecord defines decodeRecord(v), the Lua reading of [record.encode]'s
-// format, and putVarint, the encoder that rotateScript builds a record
-// with. Lua numbers are doubles, exact to 2^53, so a varint of more than
-// 7 bytes (2^49 and above, about 17,800 years in milliseconds) makes
-// decodeRecord return nil, as does anything malformed: rotateScript
-// then replies rotateFallback and Go decides. It returns a table of the
-// record's times (absolute, as in [record]) and the byte positions
-// rotateScript copies: fixed (created, idle and expiry, kept by every
-// rotation) and state (the state prefix, see [record.encode]).
+// format, and putUvarint and putVarint, the encoders that rotateScript
+// builds a record with. Lua numbers are doubles, exact to 2^53, so a
+// varint of more than 7 bytes (2^49 and above, about 17,800 years in
+// milliseconds) makes decodeRecord return nil, as does anything
+// malformed: rotateScript then replies rotateFallback and Go decides.
+// Otherwise it returns, in this order, ref, seq, created, idle, exp,
+// rot, prev (the last two nil when seq is 0), seen, the record's times
+// absolute as in [record], and the byte positions rotateScript copies:
+// fixed and fixedEnd (created, idle and expiry, kept by every rotation)
+// and state (the end of the state prefix, see [record.encode]).
 //
-// A record runs every rotation through the interpreter, so the code
-// counts steps: the record's bytes come out of one string.byte call
-// (a record of this layout has at most maxRecordLen), and a varint of
-// one byte is written by one string.char.
+// Every rotation runs this through the interpreter, so the code counts
+// steps: the record's bytes come out of one string.byte call (a record
+// of this layout has at most maxRecordLen), its fields are returned as
+// values rather than put in a table, and a varint of one byte is written
+// by one string.char.
 var luaRecord = `
 local function uvarint(b, i)
   local v, m = 0, 1
