@@ -37,9 +37,10 @@ import (
 // (hash-max-listpack-value): one longer value would turn the user's whole
 // sessions hash into a hash table, which more than doubles its size.
 //
-// Lua never decodes a record: the scripts compare and swap whole values
-// (or their state prefix, see [record.encode]) that Go read and built, so
-// the rules about records live in Go only.
+// One script decodes a record: rotateScript, the refresh path (see
+// luaRecord and [record.rotate]). The others compare and swap whole
+// values (or their state prefix, see [record.encode]) that Go read and
+// built.
 type record struct {
 	ref, prev refKey
 	seq       uint64
@@ -63,6 +64,10 @@ func refKeyOf(d store.Digest) refKey { return refKey(d[:16]) }
 
 // recordVersion is the first byte of every record of this layout.
 const recordVersion = 1
+
+// maxRecordLen is the longest record of this layout: every varint at
+// its longest.
+const maxRecordLen = 1 + 2*len(refKey{}) + 6*binary.MaxVarintLen64
 
 // live reports whether the session is live at now, as far as the record
 // goes: neither its absolute expiry nor its idle timeout has passed. This
@@ -133,7 +138,7 @@ const maxTTL = maxMillis
 // prefix: every byte but the trailing last use. Two encodings with the
 // same prefix are the same session in the same rotation state.
 func (r record) encode() (value string, state int) {
-	b := make([]byte, 0, 1+2*len(refKey{})+6*binary.MaxVarintLen64)
+	b := make([]byte, 0, maxRecordLen)
 	b = append(b, recordVersion)
 	b = append(b, r.ref[:]...)
 	b = binary.AppendUvarint(b, r.seq)

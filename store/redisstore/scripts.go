@@ -334,72 +334,81 @@ return 1
 `)
 
 // luaRecord defines decodeRecord(v), the Lua reading of [record.encode]'s
-// format, and the varint encoders that rotateScript builds a record
-// with. Lua numbers are doubles, exact to 2^53, so a varint of more than
-// 7 bytes (2^49 and above, about 17,800 years in milliseconds) makes
-// decodeRecord return nil, as does anything malformed: rotateScript
-// then replies rotateFallback and Go decides. It returns a table of the
-// record's times (absolute, as in [record]) and the byte positions
-// rotateScript copies: fixed (created, idle and expiry, kept by every
-// rotation) and state (the state prefix, see [record.encode]).
+// format, and putUvarint and putVarint, the encoders that rotateScript
+// builds a record with. Lua numbers are doubles, exact to 2^53, so a
+// varint of more than 7 bytes (2^49 and above, about 17,800 years in
+// milliseconds) makes decodeRecord return nil, as does anything
+// malformed: rotateScript then replies rotateFallback and Go decides.
+// Otherwise it returns, in this order, ref, seq, created, idle, exp,
+// rot, prev (the last two nil when seq is 0), seen, the record's times
+// absolute as in [record], and the byte positions rotateScript copies:
+// fixed and fixedEnd (created, idle and expiry, kept by every rotation)
+// and state (the end of the state prefix, see [record.encode]).
+//
+// Every rotation runs this through the interpreter, so the code counts
+// steps: the record's bytes come out of one string.byte call (a record
+// of this layout has at most maxRecordLen), its fields are returned as
+// values rather than put in a table, and a varint of one byte is written
+// by one string.char.
 var luaRecord = `
-local function uvarint(s, i)
+local function uvarint(b, i)
   local v, m = 0, 1
   for j = i, i + 6 do
-    local b = string.byte(s, j)
-    if not b then return nil end
-    if b < 128 then return v + b * m, j + 1 end
-    v = v + (b - 128) * m
+    local c = b[j]
+    if not c then return nil end
+    if c < 128 then return v + c * m, j + 1 end
+    v = v + (c - 128) * m
     m = m * 128
   end
   return nil
 end
-local function varint(s, i)
-  local u, j = uvarint(s, i)
+local function varint(b, i)
+  local u, j = uvarint(b, i)
   if not u then return nil end
   if u % 2 == 0 then return u / 2, j end
   return -(u + 1) / 2, j
 end
 local function putUvarint(v)
+  if v < 128 then return string.char(v) end
   local t = {}
   while v >= 128 do
     local low = v % 128
-    t[#t + 1] = string.char(low + 128)
+    t[#t + 1] = low + 128
     v = (v - low) / 128
   end
-  t[#t + 1] = string.char(v)
-  return table.concat(t)
+  t[#t + 1] = v
+  return string.char(unpack(t))
 end
 local function putVarint(v)
   if v < 0 then return putUvarint(-2 * v - 1) end
   return putUvarint(2 * v)
 end
 local function decodeRecord(s)
-  if #s < 17 or string.byte(s, 1) ~= tonumber(recordVersion) then return nil end
-  local r = {ref = string.sub(s, 2, 17)}
-  local i, idle, exp, rot, seen = 18
-  r.seq, i = uvarint(s, i)
-  if not r.seq then return nil end
-  r.fixed = i
-  r.created, i = varint(s, i)
-  if not r.created then return nil end
-  idle, i = uvarint(s, i)
+  local n = #s
+  if n < 17 or n > ` + strconv.Itoa(maxRecordLen) + ` then return nil end
+  local b = {string.byte(s, 1, n)}
+  if b[1] ~= tonumber(recordVersion) then return nil end
+  local seq, created, idle, exp, rot, prev, seen, fixed, fixedEnd, state, i
+  seq, fixed = uvarint(b, 18)
+  if not seq then return nil end
+  created, i = varint(b, fixed)
+  if not created then return nil end
+  idle, i = uvarint(b, i)
   if not idle or idle > tonumber(maxMillis) then return nil end
-  exp, i = varint(s, i)
+  exp, i = varint(b, i)
   if not exp then return nil end
-  r.fixedEnd = i - 1
-  if r.seq > 0 then
-    rot, i = varint(s, i)
-    if not rot or #s < i + 15 then return nil end
-    r.prev = string.sub(s, i, i + 15)
+  fixedEnd = i - 1
+  if seq > 0 then
+    rot, i = varint(b, i)
+    if not rot or n < i + 15 then return nil end
+    prev = string.sub(s, i, i + 15)
     i = i + 16
-    r.rot = r.created + rot
+    rot = created + rot
   end
-  r.state = i - 1
-  seen, i = varint(s, i)
-  if not seen or i ~= #s + 1 then return nil end
-  r.idle, r.exp, r.seen = idle, r.created + exp, r.created + seen
-  return r
+  state = i - 1
+  seen, i = varint(b, i)
+  if not seen or i ~= n + 1 then return nil end
+  return string.sub(s, 2, 17), seq, created, idle, created + exp, rot, prev, created + seen, fixed, fixedEnd, state
 end
 `
 
@@ -436,26 +445,26 @@ local addrField = addrOf(ARGV[1])
 local got = redis.call('HMGET', KEYS[1], ARGV[1], ARGV[8], addrField)
 local cur = got[1]
 if not cur then return {0} end
-local r = decodeRecord(cur)
-if not r then return {6} end
-local now, grace = tonumber(ARGV[5]), tonumber(ARGV[6])
-if not (now < r.exp and now - r.seen < r.idle) then return {0} end
-local at = putVarint(now - r.created)
+local ref, seq, created, idle, exp, rot, prev, seen, fixed, fixedEnd, state = decodeRecord(cur)
+if not ref then return {6} end
+local now = tonumber(ARGV[5])
+if not (now < exp and now - seen < idle) then return {0} end
+local at = putVarint(now - created)
 local value, outcome
-if r.ref == ARGV[2] then
+if ref == ARGV[2] then
   outcome = 1
-  value = string.char(tonumber(recordVersion)) .. ARGV[3] .. putUvarint(r.seq + 1) ..
-    string.sub(cur, r.fixed, r.fixedEnd) .. at .. r.ref .. at
+  value = string.char(tonumber(recordVersion)) .. ARGV[3] .. putUvarint(seq + 1) ..
+    string.sub(cur, fixed, fixedEnd) .. at .. ref .. at
   if ARGV[7] ~= '' then
     redis.call('HSET', KEYS[1], ARGV[1], value, addrField, ARGV[7])
   else
     redis.call('HSET', KEYS[1], ARGV[1], value)
     if got[3] then redis.call('HDEL', KEYS[1], addrField) end
   end
-elseif r.seq > 0 and r.prev == ARGV[2] and r.ref == ARGV[3] and now - r.rot < grace then
-  outcome, value = 2, string.sub(cur, 1, r.state) .. at
+elseif seq > 0 and prev == ARGV[2] and ref == ARGV[3] and now - rot < tonumber(ARGV[6]) then
+  outcome, value = 2, string.sub(cur, 1, state) .. at
   redis.call('HSET', KEYS[1], ARGV[1], value)
-elseif tonumber(ARGV[4]) < r.seq then
+elseif tonumber(ARGV[4]) < seq then
   redis.call('HDEL', KEYS[1], ARGV[1], addrField)
   if sessionsLeft(KEYS[1]) == 0 then
     redis.call('DEL', KEYS[1])
@@ -468,7 +477,11 @@ else
   return {0}
 end
 local max = tonumber(maxMillis)
-local ttl = math.min(math.max(math.min(r.exp, now + math.min(r.idle, max)) - now, 1), max)
+local deadline = now + idle
+if idle > max then deadline = now + max end
+if exp < deadline then deadline = exp end
+local ttl = deadline - now
+if ttl < 1 then ttl = 1 elseif ttl > max then ttl = max end
 extend(KEYS[1], string.format('%d', ttl))
 if outcome == 2 then return {2, value, got[2], got[3]} end
 return {1, value, got[2]}
