@@ -241,9 +241,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 	} else if c.PasskeyRPID != defaultPasskeyRPID {
 		c.PasskeyOrigins = []string{"https://" + c.PasskeyRPID}
-	} else if _, port, err := splitAddr(c.Addr); err == nil {
+	} else if _, port, err := splitAddr(c.Addr); err == nil && port != 0 {
 		c.PasskeyOrigins = []string{"http://localhost:" + strconv.Itoa(port)}
 	}
+	// With port 0, serve sets http://localhost:<the port it got>.
 
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		bad(envLogFormat, "%q must be text or json", c.LogFormat)

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -93,8 +94,18 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		}
 		obs = prom
 	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("%s: cannot listen on %s: %w", envAddr, cfg.Addr, err)
+	}
+	if cfg.PasskeyOrigins == nil {
+		// AUTHKIT_ADDR's port was 0: the passkeys' origin is the port the
+		// listener got.
+		cfg.PasskeyOrigins = []string{"http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)}
+	}
 	auth, err := newAuth(cfg, st, logger, obs)
 	if err != nil {
+		ln.Close()
 		return err
 	}
 	if cfg.testCost() {
@@ -102,10 +113,6 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	}
 
 	app := newApp(auth, logger, mode)
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("%s: cannot listen on %s: %w", envAddr, cfg.Addr, err)
-	}
 	if prom != nil {
 		if mserv, err = startMetrics(cfg, reg, prom, auth, logger); err != nil {
 			ln.Close()
