@@ -92,10 +92,21 @@ func authkit(mode bench.Mode) func(*bench.Env) (*bench.Target, error) {
 	return func(e *bench.Env) (*bench.Target, error) { return bench.Authkit(e, mode) }
 }
 
+func authkitKeys(mode bench.Mode, k bench.Keys) func(*bench.Env) (*bench.Target, error) {
+	return func(e *bench.Env) (*bench.Target, error) { return bench.AuthkitKeys(e, mode, k) }
+}
+
+// nocacheClients is how many distinct access tokens the -nocache
+// scenarios cycle over. Their Verifier has no cache, so every request
+// verifies its token in full whatever their number; 2,000 keeps the
+// tokens out of the CPU's caches as distinct clients' would be, where
+// missClients RS256 tokens would take minutes to sign.
+const nocacheClients = 2_000
+
 // getScenarios are in an order that puts each pair that cmd/ratios
 // compares next to each other in a round: authkit-stateless-miss and
-// gin-jwt, gin-jwt and authkit-stateless, then the limit between
-// authkit-cached and authkit-session.
+// gin-jwt, gin-jwt and authkit-stateless and its variants by algorithm,
+// then the limit between authkit-cached and authkit-session.
 //
 // authkit-stateless answers every GET but the first of each user from the
 // Verifier's cache; authkit-stateless-miss is the same target with
@@ -106,6 +117,13 @@ var getScenarios = []scenario{
 	{"authkit-stateless-miss", "/me", authkit(bench.Stateless), missClients},
 	{"gin-jwt", "/me", bench.GinJWT, 0},
 	{"authkit-stateless", "/me", authkit(bench.Stateless), 0},
+	// The stateless scenarios by signing algorithm (see "Stateless by
+	// algorithm" in README.md): cache hits, and full verifications.
+	{"authkit-stateless-eddsa", "/me", authkitKeys(bench.Stateless, bench.Keys{Alg: "EdDSA"}), 0},
+	{"authkit-stateless-rs256", "/me", authkitKeys(bench.Stateless, bench.Keys{Alg: "RS256"}), 0},
+	{"authkit-stateless-nocache", "/me", authkitKeys(bench.Stateless, bench.Keys{NoCache: true}), nocacheClients},
+	{"authkit-stateless-nocache-eddsa", "/me", authkitKeys(bench.Stateless, bench.Keys{Alg: "EdDSA", NoCache: true}), nocacheClients},
+	{"authkit-stateless-nocache-rs256", "/me", authkitKeys(bench.Stateless, bench.Keys{Alg: "RS256", NoCache: true}), nocacheClients},
 	{"sessions-redis", "/me", bench.Sessions, 0},
 	{"authkit-cached", "/me", authkit(bench.Cached), 0},
 	{"limit", "/me", func(e *bench.Env) (*bench.Target, error) { return bench.Limit(e), nil }, 0},

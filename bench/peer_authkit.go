@@ -2,7 +2,9 @@ package bench
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/rsa"
 	"encoding/base64"
 	"fmt"
 	"log/slog"
@@ -10,7 +12,9 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
@@ -53,12 +57,62 @@ func (m Mode) String() string {
 	}
 }
 
+// Keys chooses the signing key of an authkit target and its Verifier's
+// cache. The zero value is the HS256 key of [Env.Secret] and the default
+// cache.
+type Keys struct {
+	// Alg is "HS256" (the default), "EdDSA" (a key whose seed is
+	// Env.Secret) or "RS256" (a 2048-bit key, made once per process). A
+	// target of another algorithm than HS256 is named after it:
+	// authkit-stateless-rs256.
+	Alg string
+	// NoCache turns the Verifier's cache off (tokens.WithCacheSize(0)),
+	// so that every request verifies its token in full.
+	NoCache bool
+}
+
+// rsaKey is the RS256 targets' key: generating one takes about a
+// second, so they share it.
+var rsaKey = sync.OnceValues(func() (*rsa.PrivateKey, error) { return rsa.GenerateKey(rand.Reader, 2048) })
+
+// key returns the signing key that k chooses.
+func (k Keys) key(e *Env) (*tokens.Key, error) {
+	switch k.Alg {
+	case "", "HS256":
+		return tokens.NewHMACKey("bench", e.Secret)
+	case "EdDSA":
+		return tokens.NewEd25519Key("bench", ed25519.NewKeyFromSeed(e.Secret))
+	case "RS256":
+		priv, err := rsaKey()
+		if err != nil {
+			return nil, err
+		}
+		return tokens.NewRSAKey("bench", priv)
+	}
+	return nil, fmt.Errorf("bench: unknown algorithm %q", k.Alg)
+}
+
+// name returns the target name of mode with k's suffix.
+func (k Keys) name(mode Mode) string {
+	n := mode.String()
+	if k.NoCache {
+		n += "-nocache"
+	}
+	if k.Alg != "" && k.Alg != "HS256" {
+		n += "-" + strings.ToLower(k.Alg)
+	}
+	return n
+}
+
 // Authkit is ginauth with HS256 tokens on a redisstore, with the routes of
 // the Quick start: Required on /me, and RequireRoles("admin") on /admin
 // inside the same group. Every setting but the bcrypt cost is the
 // default; the logger discards. [Cached] uses the store's local session
 // cache on a client of its own; call [Target.Warm] before measuring it.
-func Authkit(e *Env, mode Mode) (*Target, error) {
+func Authkit(e *Env, mode Mode) (*Target, error) { return AuthkitKeys(e, mode, Keys{}) }
+
+// AuthkitKeys is [Authkit] with the signing key and Verifier cache of k.
+func AuthkitKeys(e *Env, mode Mode, k Keys) (*Target, error) {
 	var (
 		st      store.Store
 		err     error
@@ -74,7 +128,7 @@ func Authkit(e *Env, mode Mode) (*Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	t, err := authkitTarget(e, mode, st)
+	t, err := authkitTarget(e, mode, k, st)
 	if err != nil {
 		release()
 		return nil, err
@@ -87,8 +141,8 @@ func Authkit(e *Env, mode Mode) (*Target, error) {
 }
 
 // authkitTarget builds the kit and its engine on st.
-func authkitTarget(e *Env, mode Mode, st store.Store) (*Target, error) {
-	key, err := tokens.NewHMACKey("bench", e.Secret)
+func authkitTarget(e *Env, mode Mode, k Keys, st store.Store) (*Target, error) {
+	key, err := k.key(e)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +151,11 @@ func authkitTarget(e *Env, mode Mode, st store.Store) (*Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	verifier, err := tokens.NewVerifier([]*tokens.Key{key}, opts...)
+	vopts := opts
+	if k.NoCache {
+		vopts = append(opts[:len(opts):len(opts)], tokens.WithCacheSize(0))
+	}
+	verifier, err := tokens.NewVerifier([]*tokens.Key{key}, vopts...)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +192,7 @@ func authkitTarget(e *Env, mode Mode, st store.Store) (*Target, error) {
 	api.GET("/me", authkitMe)
 	api.GET("/admin", auth.RequireRoles("admin"), authkitMe)
 	t := &Target{
-		Name:   mode.String(),
+		Name:   k.name(mode),
 		Engine: r,
 		credential: func(w *httptest.ResponseRecorder) (Credential, error) {
 			access, err := jsonField(w, "access_token")
@@ -157,9 +215,9 @@ func authkitTarget(e *Env, mode Mode, st store.Store) (*Target, error) {
 	return t, nil
 }
 
-// issueAccess signs n access tokens as ginauth's login does, the users
-// in turn, each for a session of its own: Issue(username, sid claim,
-// roles), where the sid claim is the base64url (no padding) of the
+// issueAccess signs n access tokens as ginauth's password login does,
+// the users in turn, each for a session of its own: IssueAuthn(username,
+// sid claim, roles, amr ["pwd"] and auth_time now), where the sid claim is the base64url (no padding) of the
 // session's 32-byte id. The ids are random and name no stored session,
 // which stateless requests never look up. TestIssue holds the tokens to
 // a login's.
@@ -168,7 +226,8 @@ func issueAccess(issuer *tokens.Issuer, n int) ([]Credential, error) {
 	sid := make([]byte, 32)
 	for i := range creds {
 		rand.Read(sid) // never fails: since Go 1.24 it crashes the program instead
-		access, _, err := issuer.Issue(UserName(i), base64.RawURLEncoding.EncodeToString(sid), UserRoles)
+		access, _, err := issuer.IssueAuthn(UserName(i), base64.RawURLEncoding.EncodeToString(sid), UserRoles,
+			tokens.Authn{AMR: []string{tokens.AMRPassword}, Time: time.Now()})
 		if err != nil {
 			return nil, err
 		}

@@ -99,6 +99,9 @@ func TestIssue(t *testing.T) {
 		delete(c, "jti")
 		delete(c, "sid")
 		c["exp"] = c["exp"].(float64) - c["iat"].(float64) // the same lifetime
+		if at, ok := c["auth_time"].(float64); ok {
+			c["auth_time"] = at - c["iat"].(float64) // at issue, as a login's
+		}
 		delete(c, "iat")
 	}
 	if !reflect.DeepEqual(want.claims, got.claims) {

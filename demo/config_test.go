@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
@@ -355,5 +356,45 @@ func TestLoadConfigPasskeysAndMFAKeys(t *testing.T) {
 				t.Fatalf("rp id %q, origins %q, mfa keys %v; want %q, %q, current %q", c.PasskeyRPID, c.PasskeyOrigins, c.mfaKeys, tt.rpID, tt.origins, tt.keyIDs)
 			}
 		})
+	}
+}
+
+// TestLoadConfigSigningKeyFileRSA: AUTHKIT_SIGNING_KEY_FILE also takes an
+// RSA key (PKCS #1 as "openssl genrsa" writes it, or PKCS #8), which signs
+// RS256 and from which the kit derives its other keys; an RSA key under
+// 2048 bits is a configuration error.
+func TestLoadConfigSigningKeyFileRSA(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, data []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	priv, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := write("rsa.pem", pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(priv)}))
+	c, err := loadConfig(envOf(map[string]string{envSigningKey: good}))
+	if err != nil || c.signingKey == nil || c.signingKey.Algorithm() != "RS256" || !strings.HasPrefix(c.signingKey.ID(), "demo-") {
+		t.Fatalf("loadConfig = %+v, %v", c.signingKey, err)
+	}
+	if _, err := newAuth(c, openMemory(), slog.New(slog.DiscardHandler), nil); err != nil {
+		t.Fatalf("newAuth with an RSA signing key: %v", err)
+	}
+
+	weak, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(weak)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = loadConfig(envOf(map[string]string{envSigningKey: write("weak.pem", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))}))
+	if err == nil || !strings.Contains(err.Error(), envSigningKey) || !strings.Contains(err.Error(), "2048") {
+		t.Errorf("a 1024-bit key: %v, want a config error naming %s and the 2048 bits it needs", err, envSigningKey)
 	}
 }

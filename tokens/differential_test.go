@@ -1,8 +1,11 @@
 package tokens_test
 
 import (
+	"crypto"
 	"crypto/ed25519"
 	"crypto/hmac"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -141,9 +144,29 @@ func (r rawSigner) ed(header, claims string) string {
 	return input + "." + base64.RawURLEncoding.EncodeToString(ed25519.Sign(r.k.edPriv, []byte(input)))
 }
 
+// rs signs with RSASSA-PKCS1-v1_5 (RS256), or with PSS (PS256, salt as
+// long as the hash) when pss is set.
+func (r rawSigner) rs(header, claims string, pss bool) string {
+	input := b64(header) + "." + b64(claims)
+	digest := sha256.Sum256([]byte(input))
+	var sig []byte
+	var err error
+	if pss {
+		sig, err = rsa.SignPSS(rand.Reader, r.k.rsaPriv, crypto.SHA256, digest[:], &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
+	} else {
+		sig, err = rsa.SignPKCS1v15(nil, r.k.rsaPriv, crypto.SHA256, digest[:])
+	}
+	if err != nil {
+		panic(err) // the fixed test key always signs
+	}
+	return input + "." + base64.RawURLEncoding.EncodeToString(sig)
+}
+
 const (
 	hsHeader = `{"alg":"HS256","kid":"hs-1","typ":"at+jwt"}`
 	edHeader = `{"alg":"EdDSA","kid":"ed-1","typ":"at+jwt"}`
+	rsHeader = `{"alg":"RS256","kid":"rs-1","typ":"at+jwt"}`
+	psHeader = `{"alg":"PS256","kid":"ps-1","typ":"at+jwt"}`
 )
 
 // claimsJSON returns a valid claim set for testNow as JSON text, with extra
@@ -285,7 +308,9 @@ func differentialClaims() []string {
 // mattering in combination with differentialSignatures.
 func differentialHeaders() []string {
 	return []string{
-		hsHeader, edHeader,
+		hsHeader, edHeader, rsHeader, psHeader,
+		`{"alg":"PS256","kid":"rs-1","typ":"at+jwt"}`, `{"alg":"RS256","kid":"ps-1","typ":"at+jwt"}`,
+		`{"alg":"RS384","kid":"rs-1","typ":"at+jwt"}`, `{"alg":"HS256","kid":"rs-1","typ":"at+jwt"}`,
 		`{"typ":"at+jwt","kid":"hs-1","alg":"HS256"}`, ` { "alg" : "HS256" , "kid" : "hs-1" , "typ" : "at+jwt" } `,
 		`{"\u0061lg":"HS256","kid":"hs-1","typ":"at+jwt"}`, `{"alg":"HS\u0032\u0035\u0036","kid":"hs\u002d1","typ":"at\u002bjwt"}`,
 		`{"alg":"none","alg":"HS256","kid":"hs-1","typ":"at+jwt"}`, `{"alg":"HS256","alg":null,"kid":"hs-1","typ":"at+jwt"}`,
@@ -315,6 +340,7 @@ func differentialTokens(t testing.TB, k *testKeys) []string {
 	issued := []string{
 		mustIssue(t, mustIssuer(t, k.hs)), mustIssue(t, mustIssuer(t, k.ed)), mustIssue(t, mustIssuer(t, k.ec)),
 		mustIssue(t, mustIssuer(t, k.hs, tokens.WithTTL(time.Hour))),
+		mustIssue(t, mustIssuer(t, k.rs)), mustIssue(t, mustIssuer(t, k.ps)),
 	}
 	for _, authn := range []tokens.Authn{
 		{AMR: []string{tokens.AMRPassword}, Time: testNow.Add(-time.Hour)},
@@ -340,9 +366,27 @@ func differentialTokens(t testing.TB, k *testKeys) []string {
 		toks = append(toks, r.hs(hsHeader, c))
 	}
 	for _, c := range differentialClaims()[:12] {
-		toks = append(toks, r.ed(edHeader, c))
+		toks = append(toks, r.ed(edHeader, c), r.rs(rsHeader, c, false), r.rs(psHeader, c, true))
 	}
+	// RSA signatures of the other scheme, of the wrong length, and of a
+	// salt other than the hash's length (which PS256 verification allows).
 	valid := claimsJSON("")
+	rsTok, psTok := r.rs(rsHeader, valid, false), r.rs(psHeader, valid, true)
+	rsSig, psSig := rsTok[strings.LastIndexByte(rsTok, '.'):], psTok[strings.LastIndexByte(psTok, '.'):]
+	input := b64(psHeader) + "." + b64(valid)
+	digest := sha256.Sum256([]byte(input))
+	for _, salt := range []int{0, 20, rsa.PSSSaltLengthAuto} {
+		sig, err := rsa.SignPSS(rand.Reader, k.rsaPriv, crypto.SHA256, digest[:], &rsa.PSSOptions{SaltLength: salt})
+		if err != nil {
+			t.Fatal(err)
+		}
+		toks = append(toks, input+"."+base64.RawURLEncoding.EncodeToString(sig))
+	}
+	toks = append(toks,
+		b64(rsHeader)+"."+b64(valid)+psSig, input+rsSig,
+		rsTok[:len(rsTok)-4], rsTok+"AAAA", rsTok[:len(rsTok)-342]+strings.Repeat("A", 342),
+		rsTok[:len(rsTok)-342]+strings.Repeat("_", 683), rsTok[:len(rsTok)-342]+strings.Repeat("A", 1366),
+	)
 	for _, h := range differentialHeaders() {
 		signed := r.hs(h, valid)
 		toks = append(toks, signed, r.hs(h, "x"), flipLastChar(signed, 4), flipLastChar(signed, 1),
@@ -363,7 +407,7 @@ func differentialTokens(t testing.TB, k *testKeys) []string {
 		strings.Repeat("a", tokens.MaxTokenSize+1), r.hs(hsHeader, claimsJSON(`,"pad":"`+strings.Repeat("x", 6000)+`"`)),
 	)
 	// Mutations of issued tokens: each character replaced, and removed.
-	for _, tok := range issued[:2] {
+	for _, tok := range []string{issued[0], issued[1], issued[4]} {
 		for i := 0; i < len(tok); i += 3 {
 			for _, c := range []string{"A", "_", ".", "=", "\n"} {
 				toks = append(toks, tok[:i]+c+tok[i+1:])
@@ -390,10 +434,11 @@ func TestVerifyDifferential(t *testing.T) {
 
 // FuzzVerifyDifferential holds Verify to golang-jwt on any input. Each run
 // checks the raw token, and the header and claims texts signed as they
-// stand (with HS256, or with EdDSA when mode is odd), so that the fuzzer
-// reaches the claim rules past a valid signature; mode also picks the
-// verifier's clock, and with bit 3 set the Issuer's exact header replaces
-// the header text (the lean parser's shortcut).
+// stand (with HS256, with EdDSA when mode is odd, with RS256 when bit 2 is
+// set, or PS256 when bits 2 and 1 are), so that the fuzzer reaches the
+// claim rules past a valid signature; mode also picks the verifier's
+// clock, and with bit 3 set the Issuer's exact header replaces the header
+// text (the lean parser's shortcut).
 //
 // Besides the seeds added here, testdata/fuzz/FuzzVerifyDifferential holds
 // a committed corpus of such inputs (whose keys are fixed in newTestKeys).
@@ -410,18 +455,32 @@ func FuzzVerifyDifferential(f *testing.F) {
 	for i, h := range differentialHeaders() {
 		f.Add("", h, claimsJSON(""), byte(i))
 	}
+	f.Add("", rsHeader, claimsJSON(""), byte(4))
+	f.Add("", psHeader, claimsJSON(""), byte(6))
+	f.Add("", "", claimsJSON(`,"x":1`), byte(4|8))
+	f.Add("", "", claimsJSON(`,"x":1`), byte(6|8))
 	f.Fuzz(func(t *testing.T, token, header, claims string, mode byte) {
 		c := configs[int(mode>>4)%len(configs)]
 		checkSame(t, c, token)
+		rsa, pss := mode&4 != 0, mode&6 == 6
 		if mode&8 != 0 {
-			header = hsHeader
-			if mode&1 != 0 {
+			switch {
+			case pss:
+				header = psHeader
+			case rsa:
+				header = rsHeader
+			case mode&1 != 0:
 				header = edHeader
+			default:
+				header = hsHeader
 			}
 		}
-		if mode&1 != 0 {
+		switch {
+		case rsa:
+			checkSame(t, c, r.rs(header, claims, pss))
+		case mode&1 != 0:
 			checkSame(t, c, r.ed(header, claims))
-		} else {
+		default:
 			checkSame(t, c, r.hs(header, claims))
 		}
 	})

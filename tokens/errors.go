@@ -45,7 +45,8 @@ var (
 	ErrClaims = errors.New("invalid claims")
 
 	// ErrWeakKey means an HMAC secret is shorter than 32 bytes, the size of
-	// the SHA-256 output; shorter secrets make brute force feasible.
+	// the SHA-256 output, or an RSA modulus has fewer than 2048 bits
+	// (MinRSAKeySize); smaller keys make brute force or factoring feasible.
 	ErrWeakKey = errors.New("tokens: weak key")
 
 	// ErrConfig means a constructor or option was given an invalid argument.

@@ -23,6 +23,8 @@ func FuzzVerify(f *testing.F) {
 	f.Add(mustIssue(f, mustIssuer(f, k.hs)))
 	f.Add(mustIssue(f, mustIssuer(f, k.ed)))
 	f.Add(mustIssue(f, mustIssuer(f, k.ec)))
+	f.Add(mustIssue(f, mustIssuer(f, k.rs)))
+	f.Add(mustIssue(f, mustIssuer(f, k.ps)))
 	f.Add(handBuilt(f, map[string]any{"alg": "none", "typ": "at+jwt", "kid": "hs-1"}, claimsAt(testNow), ""))
 	for _, s := range []string{"", ".", "..", "...", "a.b.c", "not a token", "eyJ.eyJ.", "\x00\xff.\x80.", "e30.e30.e30"} {
 		f.Add(s)

@@ -6,10 +6,15 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"maps"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,14 +33,32 @@ var testNow = time.Date(2030, time.January, 2, 3, 4, 5, 0, time.UTC)
 func clockAt(t time.Time) func() time.Time { return func() time.Time { return t } }
 
 // testKeys holds one key of each algorithm, plus the raw material so that
-// tests can forge tokens.
+// tests can forge tokens. rs and ps are the RS256 and PS256 keys of the
+// one RSA key of testdata/rsa2048.pem.
 type testKeys struct {
 	hmacSecret []byte
 	edPriv     ed25519.PrivateKey
 	ecPriv     *ecdsa.PrivateKey
+	rsaPriv    *rsa.PrivateKey
 
-	hs, ed, ec *tokens.Key
+	hs, ed, ec, rs, ps *tokens.Key
 }
+
+// testRSAKey is the fixed 2048-bit key of testdata/rsa2048.pem (made by
+// "openssl genpkey -algorithm RSA"): fixed so that the committed fuzz
+// corpora stay valid, and read once since every test needs it.
+var testRSAKey = sync.OnceValues(func() (*rsa.PrivateKey, error) {
+	data, err := os.ReadFile("testdata/rsa2048.pem")
+	if err != nil {
+		return nil, err
+	}
+	block, _ := pem.Decode(data)
+	priv, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	return priv.(*rsa.PrivateKey), nil
+})
 
 func newTestKeys(t testing.TB) *testKeys {
 	t.Helper()
@@ -56,10 +79,19 @@ func newTestKeys(t testing.TB) *testKeys {
 	if k.ec, err = tokens.NewECDSAKey("ec-1", k.ecPriv); err != nil {
 		t.Fatal(err)
 	}
+	if k.rsaPriv, err = testRSAKey(); err != nil {
+		t.Fatal(err)
+	}
+	if k.rs, err = tokens.NewRSAKey("rs-1", k.rsaPriv); err != nil {
+		t.Fatal(err)
+	}
+	if k.ps, err = tokens.NewRSAPSSKey("ps-1", k.rsaPriv); err != nil {
+		t.Fatal(err)
+	}
 	return k
 }
 
-func (k *testKeys) all() []*tokens.Key { return []*tokens.Key{k.hs, k.ed, k.ec} }
+func (k *testKeys) all() []*tokens.Key { return []*tokens.Key{k.hs, k.ed, k.ec, k.rs, k.ps} }
 
 func baseOptions(now time.Time) []tokens.Option {
 	return []tokens.Option{

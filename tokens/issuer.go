@@ -3,6 +3,7 @@ package tokens
 import (
 	"crypto/hmac"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -168,7 +169,7 @@ func (i *Issuer) issue(subject, sessionID string, roles []string, authn *Authn) 
 		return "", nil, fmt.Errorf("tokens: issue: encoding claims: %w", err)
 	}
 	enc := base64.RawURLEncoding
-	tok := make([]byte, 0, len(i.header)+1+enc.EncodedLen(len(payload))+1+enc.EncodedLen(maxSignatureSize))
+	tok := make([]byte, 0, len(i.header)+1+enc.EncodedLen(len(payload))+1+enc.EncodedLen(i.key.signatureSize()))
 	tok = append(tok, i.header...)
 	tok = append(tok, '.')
 	tok = enc.AppendEncode(tok, payload)
@@ -178,9 +179,14 @@ func (i *Issuer) issue(subject, sessionID string, roles []string, authn *Authn) 
 	return string(tok), claims, nil
 }
 
-// maxSignatureSize is the longest signature of a supported algorithm:
-// 64 bytes for EdDSA and ES256, 32 for HS256.
-const maxSignatureSize = 64
+// signatureSize returns the size of k's signatures in bytes: 32 for
+// HS256, 64 for EdDSA and ES256, the modulus size for RSA.
+func (k *Key) signatureSize() int {
+	if pub, ok := k.material.verify.(*rsa.PublicKey); ok {
+		return pub.Size()
+	}
+	return 64
+}
 
 // appendSignature appends "." and the encoded signature of the signing
 // input to it. HS256 signs with a pooled HMAC state, which gives what
@@ -231,8 +237,8 @@ func (k *Key) headerSegment() (string, error) {
 }
 
 // DeriveSecret returns a 32-byte secret for label, derived from the private
-// material of the Issuer's signing key (the HMAC secret, the Ed25519 seed or
-// the ECDSA private scalar) as HMAC-SHA256 of "authkit derive v1\x00"
+// material of the Issuer's signing key (the HMAC secret, the Ed25519 seed,
+// the ECDSA private scalar or the RSA private exponent) as HMAC-SHA256 of "authkit derive v1\x00"
 // followed by label. The same key and label always give the same secret, and
 // different labels give unrelated ones, so one configured key can also
 // provide, for example, the MAC key of refresh tokens.

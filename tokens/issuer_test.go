@@ -127,7 +127,8 @@ func TestIssueSignatureMatchesJWT(t *testing.T) {
 						t.Errorf("token %d: signature %x, golang-jwt signs %x (err %v)", n, sig, want, err)
 					}
 				}
-				verify := map[string]any{"HS256": k.hmacSecret, "EdDSA": k.edPriv.Public(), "ES256": &k.ecPriv.PublicKey}[key.Algorithm()]
+				verify := map[string]any{"HS256": k.hmacSecret, "EdDSA": k.edPriv.Public(), "ES256": &k.ecPriv.PublicKey,
+					"RS256": &k.rsaPriv.PublicKey, "PS256": &k.rsaPriv.PublicKey}[key.Algorithm()]
 				if _, err := jwt.NewParser(jwt.WithTimeFunc(clockAt(testNow))).Parse(tok, func(*jwt.Token) (any, error) { return verify, nil }); err != nil {
 					t.Errorf("token %d: golang-jwt: %v", n, err)
 				}

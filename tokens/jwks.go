@@ -4,10 +4,12 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
+	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"slices"
 	"strings"
 )
@@ -25,23 +27,26 @@ type jwkSet struct {
 	Keys []publicJWK `json:"keys"`
 }
 
-// publicJWK is the public half of an EdDSA key, as an RFC 8037 OKP key, or
-// of an ES256 key, as an RFC 7518 EC key. It has no member for private
-// material.
+// publicJWK is the public half of an EdDSA key, as an RFC 8037 OKP key, of
+// an ES256 key, as an RFC 7518 EC key, or of an RS256 or PS256 key, as an
+// RFC 7518 RSA key. It has no member for private material.
 type publicJWK struct {
 	Kty string `json:"kty"`
 	Kid string `json:"kid"`
 	Use string `json:"use"`
 	Alg string `json:"alg"`
-	Crv string `json:"crv"`
-	X   string `json:"x"`
+	Crv string `json:"crv,omitempty"`
+	X   string `json:"x,omitempty"`
 	Y   string `json:"y,omitempty"`
+	N   string `json:"n,omitempty"`
+	E   string `json:"e,omitempty"`
 }
 
 // JWKS returns the JSON Web Key Set (RFC 7517) of the Verifier's public
-// keys, for other services to verify its tokens with [ParseJWKS]: EdDSA keys
-// as OKP keys (RFC 8037), ES256 keys as EC P-256 keys (RFC 7518), each with
-// its "kid", "alg" and "use":"sig", ordered by kid. HMAC keys are left out,
+// keys, for other services to verify its tokens with [ParseJWKS] or any
+// JOSE library: EdDSA keys as OKP keys (RFC 8037), ES256 keys as EC P-256
+// keys and RS256 and PS256 keys as RSA keys with "n" and "e" (RFC 7518),
+// each with its "kid", "alg" and "use":"sig", ordered by kid. HMAC keys are left out,
 // since their secret is all there is to them; a Verifier with only HMAC keys
 // gives {"keys":[]}. Private material is never written.
 //
@@ -122,6 +127,9 @@ func (k *Key) publicJWK() (publicJWK, bool, error) {
 			return jwk, false, fmt.Errorf("%w: key %q: %w", ErrConfig, k.id, err)
 		}
 		jwk.Kty, jwk.Crv, jwk.X, jwk.Y = "EC", "P-256", b64(p[1:1+coordSize]), b64(p[1+coordSize:])
+	case *rsa.PublicKey:
+		// Both big-endian in the fewest bytes (RFC 7518 section 6.3.1).
+		jwk.Kty, jwk.N, jwk.E = "RSA", b64(pub.N.Bytes()), b64(big.NewInt(int64(pub.E)).Bytes())
 	default:
 		return jwk, false, fmt.Errorf("%w: key %q has unsupported material", ErrConfig, k.id)
 	}
@@ -140,14 +148,18 @@ var privateMembers = []string{"d", "k", "p", "q", "dp", "dq", "qi", "oth"}
 //	...
 //	verifier, err := tokens.NewVerifier(keys, opts...)
 //
-// It accepts Ed25519 OKP keys (RFC 8037) and EC P-256 keys, and is strict:
-// every key needs a unique, non-empty "kid"; "kty" and "crv" must be one of
-// those pairs, and "alg", if present, must be its algorithm (EdDSA or
-// ES256); "use", if present, must be "sig", and "key_ops", if present, must
-// include "verify"; a key holding private material ("d" and the like) is
-// refused rather than stripped, because whoever published it leaked it;
-// coordinates must be unpadded base64url of exactly 32 bytes and name a
-// valid point (for Ed25519, one not of small order). Members it does not
+// It accepts Ed25519 OKP keys (RFC 8037), EC P-256 keys and RSA keys, and
+// is strict: every key needs a unique, non-empty "kid"; "kty" and "crv"
+// must be one of those pairs (an RSA key has no "crv"), and "alg", if
+// present, must be its algorithm (EdDSA, ES256, or for RSA RS256 or PS256;
+// an RSA key without "alg" is RS256); "use", if present, must be "sig",
+// and "key_ops", if present, must include "verify"; a key holding private
+// material ("d" and the like) is refused rather than stripped, because
+// whoever published it leaked it; coordinates must be unpadded base64url
+// of exactly 32 bytes and name a valid point (for Ed25519, one not of
+// small order); an RSA "n" and "e" must be unpadded base64url without
+// leading zero bytes, the modulus of at least [MinRSAKeySize] bits (or the
+// error wraps [ErrWeakKey] too). Members it does not
 // know are ignored. Unlike RFC 7517's advice to skip keys of unknown types,
 // any key it cannot use fails the whole set, so that a mistake in what is
 // published shows up at once rather than as refused tokens. A set with no
@@ -232,14 +244,18 @@ func jwkKey(m map[string]json.RawMessage, kid string) (*Key, error) {
 		want = "EdDSA"
 	case kty == "EC" && crv == "P-256":
 		want = "ES256"
+	case kty == "RSA" && m["crv"] == nil:
+		return rsaJWK(m, kid, alg)
+	case kty == "RSA":
+		return nil, errors.New(`an RSA key has no "crv"`)
 	case kty == "OKP" || kty == "EC":
 		return nil, fmt.Errorf("unsupported crv %q for kty %s; want Ed25519 (OKP) or P-256 (EC)", truncate(crv, 64), kty)
 	default:
-		return nil, fmt.Errorf("unsupported kty %q; want OKP or EC", truncate(kty, 64))
+		return nil, fmt.Errorf("unsupported kty %q; want OKP, EC or RSA", truncate(kty, 64))
 	}
 	// An absent alg is implied by kty and crv; a present one must match.
 	if _, ok := m["alg"]; ok && alg != want {
-		if alg == "EdDSA" || alg == "ES256" {
+		if jwkAlg(alg) {
 			return nil, fmt.Errorf("alg %s does not fit kty %s, crv %s", alg, kty, crv)
 		}
 		return nil, fmt.Errorf("unsupported alg %q; want %s", truncate(alg, 64), want)
@@ -266,6 +282,62 @@ func jwkKey(m map[string]json.RawMessage, kid string) (*Key, error) {
 		return nil, fmt.Errorf("invalid P-256 public key: %w", err)
 	}
 	return NewECDSAPublicKey(kid, pub)
+}
+
+// jwkAlg reports whether alg is one that ParseJWKS knows.
+func jwkAlg(alg string) bool {
+	return alg == "EdDSA" || alg == "ES256" || alg == "RS256" || alg == "PS256"
+}
+
+// rsaJWK makes the RS256 or PS256 key with id kid of the RSA members m;
+// alg is "" when absent.
+func rsaJWK(m map[string]json.RawMessage, kid, alg string) (*Key, error) {
+	newKey := NewRSAPublicKey
+	switch {
+	case alg == "PS256":
+		newKey = NewRSAPSSPublicKey
+	case alg == "" && m["alg"] == nil, alg == "RS256":
+	case jwkAlg(alg):
+		return nil, fmt.Errorf("alg %s does not fit kty RSA", alg)
+	default:
+		return nil, fmt.Errorf("unsupported alg %q; want RS256 or PS256", truncate(alg, 64))
+	}
+	n, err := uintMember(m, "n", maxRSAKeySize/8)
+	if err != nil {
+		return nil, err
+	}
+	e, err := uintMember(m, "e", 4)
+	if err != nil {
+		return nil, err
+	}
+	pub := &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}
+	// Checked first to keep NewRSAPublicKey's ErrConfig prefix out of the
+	// middle of ParseJWKS's message.
+	if err := rsaKeyError(pub); err != nil {
+		return nil, err
+	}
+	return newKey(kid, pub)
+}
+
+// uintMember decodes the member name of m, a Base64urlUInt (RFC 7518
+// section 2): unpadded base64url of at most max bytes, without leading
+// zero bytes, line breaks or stray bits.
+func uintMember(m map[string]json.RawMessage, name string, max int) ([]byte, error) {
+	var s string
+	if err := stringMember(m, name, &s, true); err != nil {
+		return nil, err
+	}
+	if len(s) > base64.RawURLEncoding.EncodedLen(max) {
+		return nil, fmt.Errorf("%q is longer than %d bytes", name, max)
+	}
+	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	switch {
+	case err != nil || len(b) == 0 || strings.ContainsAny(s, "\r\n"):
+		return nil, fmt.Errorf("%q is not unpadded base64url", name)
+	case b[0] == 0:
+		return nil, fmt.Errorf("%q has a leading zero byte", name)
+	}
+	return b, nil
 }
 
 // stringMember sets *dst to the string member name of m, and fails if it is

@@ -34,6 +34,12 @@ func publicJWKs(t *testing.T, k *testKeys) (ed, ec map[string]any) {
 	return ed, ec
 }
 
+// publicRSAJWK is the JWK of k.rs as JWKS writes it.
+func publicRSAJWK(k *testKeys) map[string]any {
+	return map[string]any{"kty": "RSA", "kid": "rs-1", "use": "sig", "alg": "RS256",
+		"n": b64u(k.rsaPriv.N.Bytes()), "e": "AQAB"}
+}
+
 // jwksOf encodes keys, each a JWK as a map, as a JWKS.
 func jwksOf(t *testing.T, keys ...map[string]any) []byte {
 	t.Helper()
@@ -57,10 +63,13 @@ func TestVerifierJWKS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	n := b64u(k.rsaPriv.N.Bytes())
 	want := fmt.Sprintf(`{"keys":[`+
 		`{"kty":"EC","kid":"ec-1","use":"sig","alg":"ES256","crv":"P-256","x":%q,"y":%q},`+
-		`{"kty":"OKP","kid":"ed-1","use":"sig","alg":"EdDSA","crv":"Ed25519","x":%q}]}`,
-		b64u(p[1:33]), b64u(p[33:]), b64u(k.edPriv.Public().(ed25519.PublicKey)))
+		`{"kty":"OKP","kid":"ed-1","use":"sig","alg":"EdDSA","crv":"Ed25519","x":%q},`+
+		`{"kty":"RSA","kid":"ps-1","use":"sig","alg":"PS256","n":%q,"e":"AQAB"},`+
+		`{"kty":"RSA","kid":"rs-1","use":"sig","alg":"RS256","n":%q,"e":"AQAB"}]}`,
+		b64u(p[1:33]), b64u(p[33:]), b64u(k.edPriv.Public().(ed25519.PublicKey)), n, n)
 	if string(got) != want {
 		t.Errorf("JWKS =\n%s\nwant\n%s", got, want)
 	}
@@ -71,6 +80,9 @@ func TestVerifierJWKS(t *testing.T) {
 		"Ed25519 seed":  k.edPriv.Seed(),
 		"ECDSA scalar":  k.ecPriv.D.FillBytes(make([]byte, 32)),
 		"Ed25519 whole": k.edPriv,
+		"RSA d":         k.rsaPriv.D.Bytes(),
+		"RSA p":         k.rsaPriv.Primes[0].Bytes(),
+		"RSA q":         k.rsaPriv.Primes[1].Bytes(),
 	} {
 		for _, enc := range []string{string(secret), b64u(secret), base64.StdEncoding.EncodeToString(secret), hex.EncodeToString(secret)} {
 			if bytes.Contains(got, []byte(enc)) {
@@ -80,9 +92,9 @@ func TestVerifierJWKS(t *testing.T) {
 	}
 
 	// The package function gives the same set, whatever the order of keys.
-	again, err := tokens.JWKS(k.ec, k.hs, k.ed)
+	again, err := tokens.JWKS(k.rs, k.ec, k.hs, k.ps, k.ed)
 	if err != nil || !bytes.Equal(again, got) {
-		t.Errorf("JWKS(ec, hs, ed) = %s, %v; want the Verifier's set", again, err)
+		t.Errorf("JWKS(rs, ec, hs, ps, ed) = %s, %v; want the Verifier's set", again, err)
 	}
 }
 
@@ -136,7 +148,7 @@ func TestJWKSRoundTrip(t *testing.T) {
 	for _, key := range keys {
 		names = append(names, key.String())
 	}
-	if got, want := strings.Join(names, " "), `tokens.Key{kid="ec-1" alg=ES256} tokens.Key{kid="ed-1" alg=EdDSA}`; got != want {
+	if got, want := strings.Join(names, " "), `tokens.Key{kid="ec-1" alg=ES256} tokens.Key{kid="ed-1" alg=EdDSA} tokens.Key{kid="ps-1" alg=PS256} tokens.Key{kid="rs-1" alg=RS256}`; got != want {
 		t.Errorf("ParseJWKS gave %s, want %s", got, want)
 	}
 	v := mustVerifier(t, keys)
@@ -148,6 +160,8 @@ func TestJWKSRoundTrip(t *testing.T) {
 	}{
 		{"EdDSA", k.ed, nil},
 		{"ES256", k.ec, nil},
+		{"RS256", k.rs, nil},
+		{"PS256", k.ps, nil},
 		{"HS256", k.hs, tokens.ErrSignature},
 	}
 	for _, tc := range tests {
@@ -311,6 +325,9 @@ func TestParseJWKSAccepts(t *testing.T) {
 			[]string{"ed-1/EdDSA"}},
 		{"unknown top-level member", []byte(`{"note":"hi","keys":[]}`), nil},
 		{"key_ops verify", jwksOf(t, with(ec, "key_ops", []string{"verify"})), []string{"ec-1/ES256"}},
+		{"RSA", jwksOf(t, publicRSAJWK(k), with(publicRSAJWK(k), "kid", "ps-1", "alg", "PS256")),
+			[]string{"rs-1/RS256", "ps-1/PS256"}},
+		{"RSA without alg is RS256", jwksOf(t, with(publicRSAJWK(k), "alg", nil, "use", nil)), []string{"rs-1/RS256"}},
 		{"duplicate member, last wins", []byte(`{"keys":[{"kid":"x","kid":"ed-9","kty":"OKP","crv":"Ed25519","x":"` + ed["x"].(string) + `"}]}`),
 			[]string{"ed-9/EdDSA"}},
 	}
@@ -345,6 +362,14 @@ func TestParseJWKSRefuses(t *testing.T) {
 	// 32 bytes whose standard base64 has "+" and "/", not base64url.
 	stdB64 := base64.RawStdEncoding.EncodeToString(bytes.Repeat([]byte{0xfb, 0xef, 0xff}, 11)[:32])
 	ff := b64u(bytes.Repeat([]byte{0xff}, 32))
+	rs := publicRSAJWK(k)
+	n := k.rsaPriv.N.Bytes()
+	evenN := bytes.Clone(n)
+	evenN[len(evenN)-1] &^= 1
+	weak, err := weakRSAKey()
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	tests := []struct {
 		name string
@@ -419,6 +444,31 @@ func TestParseJWKSRefuses(t *testing.T) {
 		{"EC coordinates 2^256-1", jwksOf(t, with(ec, "x", ff, "y", ff))},
 		{"EC zero point", jwksOf(t, with(ec, "x", b64u(make([]byte, 32)), "y", b64u(make([]byte, 32))))},
 		{"EC x and y swapped", jwksOf(t, with(ec, "x", ecY, "y", ecX))},
+
+		{"RSA of 1024 bits", jwksOf(t, with(rs, "n", b64u(weak.N.Bytes())))},
+		{"RSA of 8200 bits", jwksOf(t, with(rs, "n", b64u(append([]byte{1}, bytes.Repeat([]byte{0xff}, 1024)...))))},
+		{"RSA missing n", jwksOf(t, with(rs, "n", nil))},
+		{"RSA missing e", jwksOf(t, with(rs, "e", nil))},
+		{"RSA n empty", jwksOf(t, with(rs, "n", ""))},
+		{"RSA n a number", jwksOf(t, with(rs, "n", 7))},
+		{"RSA n with a leading zero", jwksOf(t, with(rs, "n", b64u(append([]byte{0}, n...))))},
+		{"RSA n padded", jwksOf(t, with(rs, "n", base64.URLEncoding.EncodeToString(append([]byte{1}, n...))))},
+		{"RSA n standard base64", jwksOf(t, with(rs, "n", base64.RawStdEncoding.EncodeToString(bytes.Repeat([]byte{0xfb, 0xef, 0xff}, 100))))},
+		{"RSA n with a line break", jwksOf(t, with(rs, "n", rs["n"].(string)[:100]+"\n"+rs["n"].(string)[100:]))},
+		{"RSA n even", jwksOf(t, with(rs, "n", b64u(evenN)))},
+		{"RSA e 1", jwksOf(t, with(rs, "e", "AQ"))},
+		{"RSA e 2", jwksOf(t, with(rs, "e", "Ag"))},
+		{"RSA e with a leading zero", jwksOf(t, with(rs, "e", "AAEAAQ"))},
+		{"RSA e 2^32+1", jwksOf(t, with(rs, "e", b64u([]byte{1, 0, 0, 0, 1})))},
+		{"RSA e 2^31+1", jwksOf(t, with(rs, "e", b64u([]byte{0x80, 0, 0, 1})))},
+		{"RSA with crv", jwksOf(t, with(rs, "crv", "P-256"))},
+		{"RSA with alg ES256", jwksOf(t, with(rs, "alg", "ES256"))},
+		{"RSA with alg RS384", jwksOf(t, with(rs, "alg", "RS384"))},
+		{"RSA with alg RSA-OAEP", jwksOf(t, with(rs, "alg", "RSA-OAEP"))},
+		{"RSA use enc", jwksOf(t, with(rs, "use", "enc"))},
+		{"RSA private d", jwksOf(t, with(rs, "d", b64u(k.rsaPriv.D.Bytes())))},
+		{"RSA private p", jwksOf(t, with(rs, "p", b64u(k.rsaPriv.Primes[0].Bytes())))},
+		{"RSA private qi", jwksOf(t, with(rs, "qi", "AQAB"))},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -430,7 +480,8 @@ func TestParseJWKSRefuses(t *testing.T) {
 				t.Errorf("got keys %v along with the error", keys)
 			}
 			// Private members are refused without repeating them.
-			if strings.Contains(err.Error(), seed) || strings.Contains(err.Error(), b64u(k.hmacSecret)) {
+			if strings.Contains(err.Error(), seed) || strings.Contains(err.Error(), b64u(k.hmacSecret)) ||
+				strings.Contains(err.Error(), b64u(k.rsaPriv.D.Bytes())[:16]) {
 				t.Errorf("error %q repeats private material", err)
 			}
 		})
@@ -449,6 +500,7 @@ func FuzzParseJWKS(f *testing.F) {
 	f.Add([]byte(`{"keys":[]}`))
 	f.Add([]byte(`{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"a","x":"` + rfc8037X + `"}]}`))
 	f.Add([]byte(`{"keys":[{"kty":"EC","crv":"P-256","kid":"1","use":"sig","x":"` + rfc7517X + `","y":"` + rfc7517Y + `"}]}`))
+	f.Add([]byte(`{"keys":[{"kty":"RSA","kid":"r","n":"` + b64u(k.rsaPriv.N.Bytes()) + `","e":"AQAB"}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		keys, err := tokens.ParseJWKS(data)
 		if err != nil {

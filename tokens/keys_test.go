@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -32,6 +33,14 @@ func TestKeyConstructors(t *testing.T) {
 	}
 	ecMismatched := &ecdsa.PrivateKey{PublicKey: other.PublicKey, D: k.ecPriv.D}
 	offCurve := &ecdsa.PublicKey{Curve: elliptic.P256(), X: big.NewInt(1), Y: big.NewInt(1)}
+	weak, err := weakRSAKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsaPub := &k.rsaPriv.PublicKey
+	rsaWithE := func(e int) *rsa.PublicKey { return &rsa.PublicKey{N: rsaPub.N, E: e} }
+	// A private key whose exponent D belongs to another key.
+	rsaMismatched := &rsa.PrivateKey{PublicKey: *rsaPub, D: new(big.Int).Add(k.rsaPriv.D, big.NewInt(2)), Primes: k.rsaPriv.Primes}
 
 	tests := []struct {
 		name string
@@ -59,6 +68,31 @@ func TestKeyConstructors(t *testing.T) {
 		{name: "ECDSA public off curve", new: func() (*tokens.Key, error) { return tokens.NewECDSAPublicKey("k", offCurve) }, want: tokens.ErrConfig},
 		{name: "ECDSA public nil", new: func() (*tokens.Key, error) { return tokens.NewECDSAPublicKey("k", nil) }, want: tokens.ErrConfig},
 		{name: "ECDSA public zero value", new: func() (*tokens.Key, error) { return tokens.NewECDSAPublicKey("k", &ecdsa.PublicKey{}) }, want: tokens.ErrConfig},
+		{name: "RSA 2048 bits", new: func() (*tokens.Key, error) { return tokens.NewRSAKey("k", k.rsaPriv) }},
+		{name: "RSA-PSS 2048 bits", new: func() (*tokens.Key, error) { return tokens.NewRSAPSSKey("k", k.rsaPriv) }},
+		{name: "RSA 1024 bits", new: func() (*tokens.Key, error) { return tokens.NewRSAKey("k", weak) }, want: tokens.ErrWeakKey},
+		{name: "RSA-PSS 1024 bits", new: func() (*tokens.Key, error) { return tokens.NewRSAPSSKey("k", weak) }, want: tokens.ErrWeakKey},
+		{name: "RSA mismatched D", new: func() (*tokens.Key, error) { return tokens.NewRSAKey("k", rsaMismatched) }, want: tokens.ErrConfig},
+		{name: "RSA nil", new: func() (*tokens.Key, error) { return tokens.NewRSAKey("k", nil) }, want: tokens.ErrConfig},
+		{name: "RSA zero value", new: func() (*tokens.Key, error) { return tokens.NewRSAKey("k", &rsa.PrivateKey{}) }, want: tokens.ErrConfig},
+		{name: "RSA no primes", new: func() (*tokens.Key, error) {
+			return tokens.NewRSAKey("k", &rsa.PrivateKey{PublicKey: *rsaPub, D: k.rsaPriv.D})
+		}, want: tokens.ErrConfig},
+		{name: "RSA empty id", new: func() (*tokens.Key, error) { return tokens.NewRSAKey("", k.rsaPriv) }, want: tokens.ErrConfig},
+		{name: "RSA public", new: func() (*tokens.Key, error) { return tokens.NewRSAPublicKey("k", rsaPub) }},
+		{name: "RSA-PSS public", new: func() (*tokens.Key, error) { return tokens.NewRSAPSSPublicKey("k", rsaPub) }},
+		{name: "RSA public 1024 bits", new: func() (*tokens.Key, error) { return tokens.NewRSAPublicKey("k", &weak.PublicKey) }, want: tokens.ErrWeakKey},
+		{name: "RSA public 2047 bits", new: func() (*tokens.Key, error) {
+			return tokens.NewRSAPublicKey("k", &rsa.PublicKey{N: new(big.Int).Rsh(rsaPub.N, 1), E: 65537})
+		}, want: tokens.ErrWeakKey},
+		{name: "RSA public 8200 bits", new: func() (*tokens.Key, error) {
+			return tokens.NewRSAPublicKey("k", &rsa.PublicKey{N: new(big.Int).Lsh(rsaPub.N, 6152), E: 65537})
+		}, want: tokens.ErrConfig},
+		{name: "RSA public e 1", new: func() (*tokens.Key, error) { return tokens.NewRSAPublicKey("k", rsaWithE(1)) }, want: tokens.ErrConfig},
+		{name: "RSA public e 65536", new: func() (*tokens.Key, error) { return tokens.NewRSAPublicKey("k", rsaWithE(65536)) }, want: tokens.ErrConfig},
+		{name: "RSA public e 2^31", new: func() (*tokens.Key, error) { return tokens.NewRSAPublicKey("k", rsaWithE(1<<31)) }, want: tokens.ErrConfig},
+		{name: "RSA public nil", new: func() (*tokens.Key, error) { return tokens.NewRSAPublicKey("k", nil) }, want: tokens.ErrConfig},
+		{name: "RSA public zero value", new: func() (*tokens.Key, error) { return tokens.NewRSAPublicKey("k", &rsa.PublicKey{}) }, want: tokens.ErrConfig},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -125,5 +159,33 @@ func TestKeyRedacted(t *testing.T) {
 	}
 	if got := key.String(); got != `tokens.Key{kid="hs-9" alg=HS256}` {
 		t.Errorf("String() = %s", got)
+	}
+}
+
+// TestRSAKeyCopies checks that NewRSAKey neither writes to the caller's key
+// (Precompute) nor follows later changes to it, and that an RSA Issuer
+// derives the same secrets from the same key.
+func TestRSAKeyCopies(t *testing.T) {
+	k := newTestKeys(t)
+	priv := &rsa.PrivateKey{
+		PublicKey: rsa.PublicKey{N: new(big.Int).Set(k.rsaPriv.N), E: k.rsaPriv.E},
+		D:         new(big.Int).Set(k.rsaPriv.D),
+		Primes:    []*big.Int{new(big.Int).Set(k.rsaPriv.Primes[0]), new(big.Int).Set(k.rsaPriv.Primes[1])},
+	}
+	key, err := tokens.NewRSAKey("rs-1", priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if priv.Precomputed.Dp != nil {
+		t.Error("NewRSAKey precomputed the caller's key")
+	}
+	priv.D.SetInt64(3)
+	priv.N.SetInt64(5)
+	if _, err := mustVerifier(t, []*tokens.Key{k.rs}).Verify(mustIssue(t, mustIssuer(t, key))); err != nil {
+		t.Errorf("a token of the key after the caller changed its copy: %v", err)
+	}
+	a, b := mustIssuer(t, key).DeriveSecret("label"), mustIssuer(t, k.rs).DeriveSecret("label")
+	if len(a) != 32 || !bytes.Equal(a, b) {
+		t.Errorf("DeriveSecret of the same RSA key: %x and %x", a, b)
 	}
 }

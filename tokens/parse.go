@@ -32,9 +32,10 @@ type parsedToken struct {
 	signingInput string // the header and claims segments and the dot between them
 
 	// The signature: sigLen bytes in sigBuf, or in sigHeap when it is
-	// longer than any of ours or decoded by golang-jwt. (A slice of sigBuf
-	// kept here would move every parsedToken to the heap.)
-	sigBuf  [96]byte
+	// longer than any of ours (up to a 4096-bit RSA key's) or decoded by
+	// golang-jwt. (A slice of sigBuf kept here would move every
+	// parsedToken to the heap.)
+	sigBuf  [512]byte
 	sigLen  int
 	sigHeap []byte
 

@@ -22,20 +22,28 @@ const MaxKeyFileSize = 64 << 10
 // LoadKeyPEM returns the key encoded in data, a single PEM block, with the
 // identifier id:
 //
-//   - "PRIVATE KEY" (PKCS #8) holding an Ed25519 or ECDSA P-256 key gives a
-//     signing key, as [NewEd25519Key] or [NewECDSAKey] would;
-//   - "EC PRIVATE KEY" (SEC 1) holding a P-256 key gives a signing key;
-//   - "PUBLIC KEY" (PKIX) holding an Ed25519 or P-256 key gives a
-//     verify-only key, as [NewEd25519PublicKey] or [NewECDSAPublicKey]
+//   - "PRIVATE KEY" (PKCS #8) holding an Ed25519, ECDSA P-256 or RSA key
+//     gives a signing key, as [NewEd25519Key], [NewECDSAKey] or
+//     [NewRSAKey] would;
+//   - "EC PRIVATE KEY" (SEC 1) holding a P-256 key, or "RSA PRIVATE KEY"
+//     (PKCS #1), gives a signing key;
+//   - "PUBLIC KEY" (PKIX) holding an Ed25519, P-256 or RSA key, or "RSA
+//     PUBLIC KEY" (PKCS #1), gives a verify-only key, as
+//     [NewEd25519PublicKey], [NewECDSAPublicKey] or [NewRSAPublicKey]
 //     would, which a [Verifier] accepts and [NewIssuer] refuses.
 //
+// RSA keys give RS256 keys, the algorithm every verifier accepts; for
+// PS256, parse the block with crypto/x509 and call [NewRSAPSSKey]. They
+// must have at least [MinRSAKeySize] bits: a smaller one is refused with
+// an error wrapping [ErrWeakKey] too.
+//
 // These are what "openssl genpkey -algorithm ed25519", "openssl ecparam
-// -name prime256v1 -genkey" and "openssl pkey -pubout" write. Anything else
-// is refused with an error wrapping [ErrConfig]: RSA keys, other curves,
-// encrypted keys (decrypt them first; the key then belongs in a secret
-// store rather than on disk with its password), certificates, text before
-// or after the block, and several blocks. HMAC secrets are not PEM: use
-// [NewHMACKey].
+// -name prime256v1 -genkey", "openssl genpkey -algorithm rsa -pkeyopt
+// rsa_keygen_bits:3072" and "openssl pkey -pubout" write. Anything else
+// is refused with an error wrapping [ErrConfig]: other curves, encrypted
+// keys (decrypt them first; the key then belongs in a secret store rather
+// than on disk with its password), certificates, text before or after the
+// block, and several blocks. HMAC secrets are not PEM: use [NewHMACKey].
 //
 // Errors describe the block, never its content.
 func LoadKeyPEM(id string, data []byte) (*Key, error) {
@@ -125,6 +133,8 @@ func keyFromBlock(id string, block *pem.Block) (*Key, error) {
 				return nil, err
 			}
 			return NewECDSAKey(id, priv)
+		case *rsa.PrivateKey:
+			return NewRSAKey(id, priv)
 		default:
 			return nil, unsupportedKey(priv)
 		}
@@ -150,15 +160,27 @@ func keyFromBlock(id string, block *pem.Block) (*Key, error) {
 				return nil, err
 			}
 			return NewECDSAPublicKey(id, pub)
+		case *rsa.PublicKey:
+			return NewRSAPublicKey(id, pub)
 		default:
 			return nil, unsupportedKey(pub)
 		}
-	case "RSA PRIVATE KEY", "RSA PUBLIC KEY":
-		return nil, errors.New("RSA keys are not supported; use Ed25519 or ECDSA P-256")
+	case "RSA PRIVATE KEY":
+		priv, err := x509.ParsePKCS1PrivateKey(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("PKCS #1 RSA private key: %w", err)
+		}
+		return NewRSAKey(id, priv)
+	case "RSA PUBLIC KEY":
+		pub, err := x509.ParsePKCS1PublicKey(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("PKCS #1 RSA public key: %w", err)
+		}
+		return NewRSAPublicKey(id, pub)
 	case "ENCRYPTED PRIVATE KEY":
 		return nil, errors.New("the PKCS #8 key is encrypted; decrypt it first")
 	default:
-		return nil, fmt.Errorf(`PEM block of type %q; want "PRIVATE KEY", "EC PRIVATE KEY" or "PUBLIC KEY"`, truncate(block.Type, 64))
+		return nil, fmt.Errorf(`PEM block of type %q; want "PRIVATE KEY", "EC PRIVATE KEY", "RSA PRIVATE KEY", "PUBLIC KEY" or "RSA PUBLIC KEY"`, truncate(block.Type, 64))
 	}
 }
 
@@ -178,10 +200,5 @@ func checkCurve(c elliptic.Curve) error {
 // unsupportedKey describes a parsed key of a type authkit does not sign
 // with, by its type alone.
 func unsupportedKey(key any) error {
-	switch key.(type) {
-	case *rsa.PrivateKey, *rsa.PublicKey:
-		return errors.New("RSA keys are not supported; use Ed25519 or ECDSA P-256")
-	default:
-		return fmt.Errorf("%T keys are not supported; use Ed25519 or ECDSA P-256", key)
-	}
+	return fmt.Errorf("%T keys are not supported; use Ed25519, ECDSA P-256 or RSA", key)
 }

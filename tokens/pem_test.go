@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gin-authkit/authkit/tokens"
@@ -26,7 +27,8 @@ import (
 type pemKeys struct {
 	*testKeys
 	edPKCS8, ecPKCS8, ecSEC1, edPKIX, ecPKIX []byte
-	rsaPKCS8, rsaPKCS1, rsaPKIX              []byte
+	rsaPKCS8, rsaPKCS1, rsaPKIX, rsaPKCS1Pub []byte
+	weakRSAPKCS8, weakRSAPKIX                []byte
 	p384PKCS8, p384SEC1, p384PKIX            []byte
 	x25519PKCS8, smallOrderPKIX              []byte
 	secrets                                  [][]byte // private material, which no error may show
@@ -35,7 +37,8 @@ type pemKeys struct {
 func newPEMKeys(t *testing.T) *pemKeys {
 	t.Helper()
 	k := &pemKeys{testKeys: newTestKeys(t)}
-	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	rsaKey := k.rsaPriv
+	weakRSA, err := weakRSAKey()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,15 +65,22 @@ func newPEMKeys(t *testing.T) *pemKeys {
 	k.rsaPKCS8 = der(x509.MarshalPKCS8PrivateKey(rsaKey))
 	k.rsaPKCS1 = x509.MarshalPKCS1PrivateKey(rsaKey)
 	k.rsaPKIX = der(x509.MarshalPKIXPublicKey(&rsaKey.PublicKey))
+	k.rsaPKCS1Pub = x509.MarshalPKCS1PublicKey(&rsaKey.PublicKey)
+	k.weakRSAPKCS8 = der(x509.MarshalPKCS8PrivateKey(weakRSA))
+	k.weakRSAPKIX = der(x509.MarshalPKIXPublicKey(&weakRSA.PublicKey))
 	k.p384PKCS8 = der(x509.MarshalPKCS8PrivateKey(p384))
 	k.p384SEC1 = der(x509.MarshalECPrivateKey(p384))
 	k.p384PKIX = der(x509.MarshalPKIXPublicKey(&p384.PublicKey))
 	k.x25519PKCS8 = der(x509.MarshalPKCS8PrivateKey(x25519))
 	// The identity point: x509 encodes it, LoadKeyPEM must refuse it.
 	k.smallOrderPKIX = der(x509.MarshalPKIXPublicKey(ed25519.PublicKey(append([]byte{1}, make([]byte, 31)...))))
-	k.secrets = [][]byte{k.edPriv.Seed(), k.ecPriv.D.Bytes(), rsaKey.D.Bytes(), p384.D.Bytes(), x25519.Bytes()}
+	k.secrets = [][]byte{k.edPriv.Seed(), k.ecPriv.D.Bytes(), rsaKey.D.Bytes(), rsaKey.Primes[0].Bytes(),
+		weakRSA.D.Bytes(), p384.D.Bytes(), x25519.Bytes()}
 	return k
 }
+
+// weakRSAKey is a 1024-bit RSA key, which every RSA constructor refuses.
+var weakRSAKey = sync.OnceValues(func() (*rsa.PrivateKey, error) { return rsa.GenerateKey(rand.Reader, 1024) })
 
 func pemOf(typ string, der []byte) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
@@ -100,9 +110,16 @@ func TestLoadKeyPEM(t *testing.T) {
 		{name: "white space around", data: append(append([]byte("\n\r\n"), edPEM...), "\n\t\n  "...), alg: "EdDSA"},
 
 		{name: "empty id", id: "-", data: edPEM, wantErr: tokens.ErrConfig},
-		{name: "PKCS #8 RSA", data: pemOf("PRIVATE KEY", k.rsaPKCS8), wantErr: tokens.ErrConfig},
-		{name: "PKCS #1 RSA", data: pemOf("RSA PRIVATE KEY", k.rsaPKCS1), wantErr: tokens.ErrConfig},
-		{name: "PKIX RSA", data: pemOf("PUBLIC KEY", k.rsaPKIX), wantErr: tokens.ErrConfig},
+		{name: "PKCS #8 RSA", data: pemOf("PRIVATE KEY", k.rsaPKCS8), alg: "RS256"},
+		{name: "PKCS #1 RSA", data: pemOf("RSA PRIVATE KEY", k.rsaPKCS1), alg: "RS256"},
+		{name: "PKIX RSA", data: pemOf("PUBLIC KEY", k.rsaPKIX), alg: "RS256", signer: k.rs},
+		{name: "PKCS #1 RSA public", data: pemOf("RSA PUBLIC KEY", k.rsaPKCS1Pub), alg: "RS256", signer: k.rs},
+		{name: "the RSA file of testdata", data: mustRead(t, "testdata/rsa2048.pem"), alg: "RS256"},
+		{name: "PKCS #8 RSA of 1024 bits", data: pemOf("PRIVATE KEY", k.weakRSAPKCS8), wantErr: tokens.ErrWeakKey},
+		{name: "PKIX RSA of 1024 bits", data: pemOf("PUBLIC KEY", k.weakRSAPKIX), wantErr: tokens.ErrWeakKey},
+		{name: "PKCS #1 RSA labelled PKCS #8", data: pemOf("PRIVATE KEY", k.rsaPKCS1), wantErr: tokens.ErrConfig},
+		{name: "PKCS #1 RSA public labelled PKIX", data: pemOf("PUBLIC KEY", k.rsaPKCS1Pub), wantErr: tokens.ErrConfig},
+		{name: "RSA private key labelled public", data: pemOf("RSA PUBLIC KEY", k.rsaPKCS1), wantErr: tokens.ErrConfig},
 		{name: "PKCS #8 P-384", data: pemOf("PRIVATE KEY", k.p384PKCS8), wantErr: tokens.ErrConfig},
 		{name: "SEC 1 P-384", data: pemOf("EC PRIVATE KEY", k.p384SEC1), wantErr: tokens.ErrConfig},
 		{name: "PKIX P-384", data: pemOf("PUBLIC KEY", k.p384PKIX), wantErr: tokens.ErrConfig},
@@ -131,8 +148,8 @@ func TestLoadKeyPEM(t *testing.T) {
 				id = ""
 			}
 			key, err := tokens.LoadKeyPEM(id, tc.data)
-			if !errors.Is(err, tc.wantErr) {
-				t.Fatalf("LoadKeyPEM: %v, want %v", err, tc.wantErr)
+			if !errors.Is(err, tc.wantErr) || (err != nil && !errors.Is(err, tokens.ErrConfig)) {
+				t.Fatalf("LoadKeyPEM: %v, want %v and ErrConfig", err, tc.wantErr)
 			}
 			if err != nil {
 				if key != nil {
@@ -161,6 +178,15 @@ func TestLoadKeyPEM(t *testing.T) {
 			}
 		})
 	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // checkNoLeak fails if err shows any run of 12 characters of the PEM body

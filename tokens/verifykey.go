@@ -1,9 +1,11 @@
 package tokens
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/hmac"
+	"crypto/rsa"
 	"crypto/sha256"
 	"fmt"
 	"hash"
@@ -18,7 +20,13 @@ const (
 	kindHMAC keyKind = iota + 1
 	kindEd25519
 	kindECDSA
+	kindRSA    // RS256
+	kindRSAPSS // PS256
 )
+
+// pssVerify are the PSS options of PS256 verification: any salt length,
+// as golang-jwt's SigningMethodPS256 verifies.
+var pssVerify = &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthAuto}
 
 // verifyKey is a Key prepared for verification.
 type verifyKey struct {
@@ -33,6 +41,7 @@ type verifyKey struct {
 	macs      *sync.Pool // of *macState, for HS256
 	ed        ed25519.PublicKey
 	ec        *ecdsa.PublicKey
+	rsa       *rsa.PublicKey
 }
 
 func newVerifyKey(k *Key) (*verifyKey, error) {
@@ -52,6 +61,11 @@ func newVerifyKey(k *Key) (*verifyKey, error) {
 		vk.kind, vk.ed = kindEd25519, m
 	case *ecdsa.PublicKey:
 		vk.kind, vk.ec = kindECDSA, m
+	case *rsa.PublicKey:
+		vk.kind, vk.rsa = kindRSA, m
+		if vk.alg == "PS256" {
+			vk.kind = kindRSAPSS
+		}
 	default:
 		return nil, fmt.Errorf("%w: key %q has unsupported material", ErrConfig, k.id)
 	}
@@ -87,6 +101,15 @@ func (k *verifyKey) verify(input string, sig []byte) bool {
 		messages.Put(buf)
 		r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
 		return ecdsa.Verify(k.ec, digest[:], r, s)
+	case kindRSA, kindRSAPSS:
+		buf := messages.Get().(*[]byte)
+		*buf = append((*buf)[:0], input...)
+		digest := sha256.Sum256(*buf)
+		messages.Put(buf)
+		if k.kind == kindRSA {
+			return rsa.VerifyPKCS1v15(k.rsa, crypto.SHA256, digest[:], sig) == nil
+		}
+		return rsa.VerifyPSS(k.rsa, crypto.SHA256, digest[:], sig, pssVerify) == nil
 	}
 	return false
 }
@@ -99,6 +122,6 @@ type macState struct {
 	sum   [sha256.Size]byte
 }
 
-// messages holds buffers for the signing input of EdDSA and ES256, whose
+// messages holds buffers for the signing input of EdDSA, ES256 and RSA, whose
 // verification functions take a []byte.
 var messages = sync.Pool{New: func() any { return new([]byte) }}
