@@ -80,8 +80,8 @@ type config struct {
 	// secret is the HS256 key, from AUTHKIT_SECRET or the file named by
 	// AUTHKIT_SECRET_FILE; nil when neither is set.
 	secret []byte
-	// signingKey is the EdDSA or ES256 key from the PEM file named by
-	// AUTHKIT_SIGNING_KEY_FILE, the alternative to secret whose public
+	// signingKey is the EdDSA, ES256 or RS256 key from the PEM file named
+	// by AUTHKIT_SIGNING_KEY_FILE, the alternative to secret whose public
 	// half other services fetch from /.well-known/jwks.json.
 	signingKey *tokens.Key
 	// AccessTTL, RefreshTTL and BcryptCost are zero when unset: the
@@ -385,9 +385,9 @@ func isControlOrSpace(r rune) bool { return isControl(r) || r == ' ' }
 // database, never the credentials.
 func redisTarget(r *redisConfig) string { return r.String() }
 
-// loadSigningKey reads an EdDSA or ES256 private key from a PEM file. Its
-// kid is derived from the public key, so a new key gets a new kid and the
-// old one keeps verifying while both are published.
+// loadSigningKey reads an EdDSA, ES256 or RS256 private key from a PEM
+// file. Its kid is derived from the public key, so a new key gets a new
+// kid and the old one keeps verifying while both are published.
 func loadSigningKey(path string) (*tokens.Key, error) {
 	probe, err := tokens.LoadKeyFile("probe", path)
 	if err != nil {
