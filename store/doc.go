@@ -39,18 +39,26 @@
 //     request path ([APIKeyStore.UseAPIKey]); the rules that decide
 //     whether a key works are [APIKey.Live] and [APIKey.EffectiveRoles];
 //     memstore, redisstore and sqlstore have it.
+//   - [ClientStore], optional: registered OAuth clients for the
+//     client_credentials grant, with their secrets as digests and their
+//     own roles; memstore and redisstore have it. sqlstore does not, and
+//     need not: it is a capability of the session backend, which every
+//     deployment has beside its user store.
 //   - [ChallengeStore], optional: short-lived single-use values between
 //     the two requests of a ceremony (MFA tickets, WebAuthn challenges);
 //     memstore and redisstore have it.
-//   - [Store]: all of the above, what redisstore and memstore are.
+//   - [Store]: the users, sessions, session listing, devices and ping
+//     above together, what redisstore and memstore are; the other
+//     optional capabilities are found on it by type assertion.
 //
 // The contract suites of storetest: Run (a whole Store), RunUsers (a
 // UserStore that keeps no sessions, such as store/sqlstore) and
 // RunExternalUsers (a session backend configured for external users:
 // redisstore and memstore with ExternalUsers), and for the optional
 // capabilities RunFactors (a FactorBackend), RunChallenges (a
-// ChallengeStore), and RunAPIKeys and RunExternalAPIKeys (an
-// APIKeyStore that keeps its users, or one for external users).
+// ChallengeStore), RunAPIKeys and RunExternalAPIKeys (an APIKeyStore
+// that keeps its users, or one for external users) and RunClients (a
+// ClientStore).
 //
 // # The lookup rule
 //

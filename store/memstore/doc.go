@@ -14,12 +14,13 @@
 //
 // Beyond [store.Store] it has the optional capabilities
 // [store.FactorBackend] (second factors and recovery codes),
-// [store.ChallengeStore] and [store.APIKeyStore], and passes their
-// suites (storetest.RunFactors, storetest.RunChallenges, and
+// [store.ChallengeStore], [store.APIKeyStore] and [store.ClientStore]
+// (OAuth clients for the client_credentials grant), and passes their
+// suites (storetest.RunFactors, storetest.RunChallenges,
 // storetest.RunAPIKeys, or with ExternalUsers
 // storetest.RunExternalAPIKeys: keys of any valid username, and
-// UseAPIKey leaves the owner to the caller). Expired API keys are
-// dropped at the next AddAPIKey of their owner.
+// UseAPIKey leaves the owner to the caller; and storetest.RunClients).
+// Expired API keys are dropped at the next AddAPIKey of their owner.
 //
 // The store starts no goroutines. Sessions that are no longer live are
 // removed when they are next touched, and every [Store.CreateSession] also

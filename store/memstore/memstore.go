@@ -50,6 +50,8 @@ type Store struct {
 	floor map[string]uint64
 	// keys holds API keys by owner, then ID.
 	keys map[string]map[string]*store.APIKey
+	// clients holds OAuth clients by ID.
+	clients map[string]store.OAuthClient
 
 	attempts attemptTable
 	devices  deviceTable
@@ -98,6 +100,7 @@ func New(opts Options) *Store {
 		sessions: make(map[string]map[store.Digest]*session),
 		floor:    make(map[string]uint64),
 		keys:     make(map[string]map[string]*store.APIKey),
+		clients:  make(map[string]store.OAuthClient),
 	}
 }
 

@@ -109,3 +109,9 @@ func TestContractAPIKeysExternalUsers(t *testing.T) {
 		return memstore.New(memstore.Options{Now: now, ExternalUsers: true})
 	})
 }
+
+func TestContractClients(t *testing.T) {
+	storetest.RunClients(t, func(t *testing.T, now func() time.Time) store.ClientStore {
+		return memstore.New(memstore.Options{Now: now})
+	})
+}

@@ -97,6 +97,10 @@ func TestClusterContract(t *testing.T) {
 			return s
 		})
 	})
+	// OAuth clients in one hash, in a slot of its own.
+	t.Run("Clients", func(t *testing.T) {
+		storetest.RunClients(t, func(t *testing.T, now func() time.Time) store.ClientStore { return clusterStore(t, now) })
+	})
 
 	// Last, since it changes the configuration of one node: CheckEviction
 	// asks every master, so one that may evict is enough to fail it.

@@ -115,6 +115,18 @@
 // [Store.RevokeAll] moves the user's generation and so ends their keys
 // without touching them.
 //
+// # OAuth clients
+//
+// A Store is a [store.ClientStore] and passes storetest.RunClients, on
+// a single server and on Cluster. All clients are fields of one hash
+// (P clients below), which on Cluster lives in one slot like any
+// single key, so every call is one command on it: [Store.AddClient] is
+// one HSETNX (of concurrent adds of one ID exactly one wins),
+// [Store.Client] one HGET, [Store.Clients] one HGETALL and
+// [Store.RemoveClient] one HDEL. The hash holds no TTL. A record edited
+// into a form the store cannot read makes that client unknown to
+// [Store.Client] and fails [Store.Clients] (TestClientUnreadableRecord).
+//
 // # Local cache
 //
 // [Options.LocalCache] keeps sessions read recently in the process and
@@ -331,6 +343,10 @@
 //	                   none> <generation> <roles, comma-separated>
 //	                   <name length> <name><32-byte secret digest>"
 //	                   (about 100 bytes; see store.APIKeyStore)
+//	P clients          hash: the registered OAuth clients, one field per
+//	                   client ID, whose value is the record "<created
+//	                   ms> <roles, comma-separated> <32-byte secret
+//	                   digest>" (about 60 bytes; see store.ClientStore)
 //	P{f:<digest>}      string: the username holding a passkey, named by
 //	                   the base64url SHA-256 of "<kind>:<credential ID>"
 //	                   (in a slot of its own: see "Second factors" below)

@@ -7,10 +7,12 @@
 // Optional capabilities have suites of their own: [RunFactors] for a
 // [store.FactorBackend] (second factors and recovery codes, the counter
 // rule of UseFactor under concurrency), [RunChallenges] for a
-// [store.ChallengeStore] (values taken once, expiry by the clock), and
+// [store.ChallengeStore] (values taken once, expiry by the clock),
 // [RunAPIKeys] and [RunExternalAPIKeys] for a [store.APIKeyStore] that
 // keeps its users or is configured for external ones (the cap under
-// concurrency, the owner read with the key, the touch rule).
+// concurrency, the owner read with the key, the touch rule), and
+// [RunClients] for a [store.ClientStore] (OAuth clients added once per
+// ID, also under concurrency, and listed by ID).
 //
 // The suite owns the clock. It hands each store a settable fake clock and
 // moves it forward instead of sleeping, so a backend must read the time only
