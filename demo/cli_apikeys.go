@@ -58,7 +58,7 @@ func (env *cliEnv) keyOwner(ctx context.Context, name string) (*apikey.Keys, err
 func keyError(err error, name, id string) error {
 	switch {
 	case errors.Is(err, apikey.ErrRoles):
-		return &kindError{kind: errRejected, err: fmt.Errorf("roles rejected: a key's roles must be its owner's, and %s lacks one (%w); see demo roles", name, err)}
+		return &kindError{kind: errRejected, err: fmt.Errorf("roles rejected: %w (a key's roles must be its owner's; see demo roles)", err)}
 	case errors.Is(err, apikey.ErrNoOwner):
 		return withKind(errRejected, "%s is disabled: a disabled user's keys are refused; enable them first with demo disable --enable", name)
 	case errors.Is(err, apikey.ErrNotFound):

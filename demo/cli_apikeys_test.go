@@ -27,7 +27,8 @@ func newKey(t *testing.T, r cliResult) (key, id string) {
 // tried against an in-process demo on the same Redis: create, use (200,
 // and 403 for a role the key lacks), list, rotate with and without
 // overlap, revoke (401), disable the owner (401), and a service account
-// that cannot log in but acts through its key; with the exit codes of
+// that cannot log in but acts through its key, whose keys end when it is
+// logged out everywhere or given a password; with the exit codes of
 // their errors.
 func TestAPIKeyCommands(t *testing.T) {
 	url, prefix := testRedis(t)
@@ -58,7 +59,7 @@ func TestAPIKeyCommands(t *testing.T) {
 	expectStatus(t, c.do("GET", "/api/admin/stats", nil, bearer(key)...), 403, "forbidden")
 
 	// Refused: a role alice lacks, no such user, bad flags.
-	expectRun(t, runDemo(t, env, "", "apikey", "create", "--username", "alice", "--roles", "analyst"), exitRejected, "roles rejected: a key's roles must be its owner's")
+	expectRun(t, runDemo(t, env, "", "apikey", "create", "--username", "alice", "--roles", "analyst"), exitRejected, `roles rejected: apikey: the owner does not have every role asked for: "analyst" (a key's roles must be its owner's`)
 	expectRun(t, runDemo(t, env, "", "apikey", "create", "--username", "alice", "--roles", "a b"), exitRejected, "invalid roles")
 	expectRun(t, runDemo(t, env, "", "apikey", "create", "--username", "nobody"), exitNoUser, `no user "nobody"`)
 	expectRun(t, runDemo(t, env, "", "apikey", "create", "--username", "alice", "--expires", "-1h"), exitUsage, "--expires must not be negative")
@@ -130,4 +131,13 @@ func TestAPIKeyCommands(t *testing.T) {
 	expectStatus(t, c.do("GET", "/api/reports", nil, bearer(botKey)...), 403, "forbidden")
 	r2 := c.do("POST", "/auth/login", map[string]string{"username": "ci-bot", "password": "any-password-at-all"})
 	expectStatus(t, r2, 401, "invalid_credentials")
+
+	// Logging the owner out everywhere, and a password change, end their
+	// keys as they end their sessions.
+	expectRun(t, runDemo(t, env, "", "revoke", "--username", "ci-bot"), exitOK, "revoked every session of ci-bot")
+	me(botKey, 401, "invalid_token")
+	botKey, _ = newKey(t, runDemo(t, env, "", "apikey", "create", "--username", "ci-bot"))
+	me(botKey, 200, "")
+	expectRun(t, runDemo(t, env, "bot-password-123", "passwd", "--username", "ci-bot", "--password-stdin"), exitOK, "changed the password of ci-bot")
+	me(botKey, 401, "invalid_token")
 }
