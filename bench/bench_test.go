@@ -293,3 +293,63 @@ func BenchmarkRefreshPaired(b *testing.B) {
 	b.ReportMetric(float64(lt.Nanoseconds())/float64(i), "limit-ns/op")
 	b.ReportMetric(float64(at.Nanoseconds())/float64(i), "authkit-ns/op")
 }
+
+// BenchmarkAPIKeyPaired measures issue 15's ratio in pairs: on one
+// authkit-apikey target, each iteration GETs /me once with a session's
+// access token and once with an API key of the same user, in
+// alternating order, timing each (the request is built before the
+// clock starts), and reports the median of the per-pair ratios
+// (apikey/session). Both are one Redis round trip: the session's record,
+// or the key with its owner. A first pass uses every key and session
+// once, so that the first use's write of a key's last use (then made at
+// most once a minute) is not timed.
+func BenchmarkAPIKeyPaired(b *testing.B) {
+	tg, err := bench.AuthkitAPIKeys(env)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tg.Close()
+	sessions := make([]bench.Credential, bench.Users)
+	for i := range sessions {
+		if sessions[i], err = tg.Login(bench.UserName(i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	keys, err := tg.APIKeys(bench.Users)
+	if err != nil {
+		b.Fatal(err)
+	}
+	get := func(c bench.Credential) time.Duration {
+		r := bench.Get("/me", c)
+		start := time.Now()
+		w := tg.Serve(r)
+		d := time.Since(start)
+		if w.Code != 200 {
+			b.Fatalf("GET /me: %d %s", w.Code, w.Body)
+		}
+		return d
+	}
+	for i := range keys {
+		get(keys[i])
+		get(sessions[i])
+	}
+	var ratios []float64
+	var st, kt time.Duration
+	i := 0
+	for b.Loop() {
+		s, k := sessions[i%bench.Users], keys[i%bench.Users]
+		var ds, dk time.Duration
+		if i%2 == 0 {
+			ds, dk = get(s), get(k)
+		} else {
+			dk, ds = get(k), get(s)
+		}
+		st, kt = st+ds, kt+dk
+		ratios = append(ratios, float64(dk)/float64(ds))
+		i++
+	}
+	slices.Sort(ratios)
+	b.ReportMetric(ratios[len(ratios)/2], "apikey/session")
+	b.ReportMetric(float64(st.Nanoseconds())/float64(i), "session-ns/op")
+	b.ReportMetric(float64(kt.Nanoseconds())/float64(i), "apikey-ns/op")
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gin-authkit/authkit/accounts"
+	"github.com/gin-authkit/authkit/apikey"
 	"github.com/gin-authkit/authkit/ginauth"
 	"github.com/gin-authkit/authkit/observe"
 	"github.com/gin-authkit/authkit/store"
@@ -128,7 +129,7 @@ func AuthkitKeys(e *Env, mode Mode, k Keys) (*Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	t, err := authkitTarget(e, mode, k, st)
+	t, err := authkitTarget(e, mode, k, st, false)
 	if err != nil {
 		release()
 		return nil, err
@@ -140,8 +141,22 @@ func AuthkitKeys(e *Env, mode Mode, k Keys) (*Target, error) {
 	return t, nil
 }
 
-// authkitTarget builds the kit and its engine on st.
-func authkitTarget(e *Env, mode Mode, k Keys, st store.Store) (*Target, error) {
+// AuthkitAPIKeys is authkit-session whose accounts also have API keys
+// (package apikey, on the same redisstore as the users): /me and /admin
+// take a session's access token or an API key as the Bearer credential,
+// so that one target serves both kinds of request. [Target.APIKeys]
+// creates the keys.
+func AuthkitAPIKeys(e *Env) (*Target, error) {
+	st, err := redisstore.New(e.Redis, redisstore.Options{Prefix: e.Prefix + "ak-" + randomHex(4) + ":"})
+	if err != nil {
+		return nil, err
+	}
+	return authkitTarget(e, Session, Keys{}, st, true)
+}
+
+// authkitTarget builds the kit and its engine on st, with API keys on st
+// when withKeys.
+func authkitTarget(e *Env, mode Mode, k Keys, st store.Store, withKeys bool) (*Target, error) {
 	key, err := k.key(e)
 	if err != nil {
 		return nil, err
@@ -159,7 +174,17 @@ func authkitTarget(e *Env, mode Mode, k Keys, st store.Store) (*Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	users, err := accounts.New(accounts.Config{Users: st, Hasher: accounts.Bcrypt{Cost: BcryptCost}, AllowTestCosts: true})
+	var keys *apikey.Keys
+	if withKeys {
+		keyStore, ok := st.(store.APIKeyStore)
+		if !ok {
+			return nil, fmt.Errorf("authkit: the store keeps no API keys")
+		}
+		if keys, err = apikey.New(apikey.Config{Store: keyStore, Users: st}); err != nil {
+			return nil, err
+		}
+	}
+	users, err := accounts.New(accounts.Config{Users: st, Hasher: accounts.Bcrypt{Cost: BcryptCost}, AllowTestCosts: true, APIKeys: keys})
 	if err != nil {
 		return nil, err
 	}
@@ -212,7 +237,25 @@ func authkitTarget(e *Env, mode Mode, k Keys, st store.Store) (*Target, error) {
 	if mode == Stateless {
 		t.issue = func(n int) ([]Credential, error) { return issueAccess(issuer, n) }
 	}
+	if keys != nil {
+		t.Name = "authkit-apikey"
+		t.apiKeys = func(n int) ([]Credential, error) { return createKeys(keys, n) }
+	}
 	return t, nil
+}
+
+// createKeys creates n API keys with every role of their owner, the
+// users in turn, as POST /auth/apikeys or demo apikey create would.
+func createKeys(keys *apikey.Keys, n int) ([]Credential, error) {
+	creds := make([]Credential, n)
+	for i := range creds {
+		raw, _, err := keys.Create(context.Background(), UserName(i%Users), apikey.Spec{Name: "bench", Roles: UserRoles})
+		if err != nil {
+			return nil, err
+		}
+		creds[i] = Credential{Header: "Authorization", Value: "Bearer " + raw}
+	}
+	return creds, nil
 }
 
 // issueAccess signs n access tokens as ginauth's password login does,

@@ -34,6 +34,8 @@ type Target struct {
 	// issue returns n distinct credentials without logging in; nil when
 	// the target cannot.
 	issue func(n int) ([]Credential, error)
+	// apiKeys creates n API keys; nil when the target has none.
+	apiKeys func(n int) ([]Credential, error)
 }
 
 // Credential is what a client presents after logging in.
@@ -95,6 +97,20 @@ func (t *Target) Issue(n int) ([]Credential, error) {
 		return nil, fmt.Errorf("%s: %w", t.Name, ErrNoIssue)
 	}
 	return t.issue(n)
+}
+
+// ErrNoAPIKeys is returned by [Target.APIKeys] for targets without them.
+var ErrNoAPIKeys = errors.New("bench: this target has no API keys")
+
+// APIKeys creates n API keys, the users' in turn, each with every role of
+// its owner, and returns them as credentials: "Authorization: Bearer
+// ak_…". Only authkit-apikey ([AuthkitAPIKeys]) has them; other targets
+// answer [ErrNoAPIKeys].
+func (t *Target) APIKeys(n int) ([]Credential, error) {
+	if t.apiKeys == nil {
+		return nil, fmt.Errorf("%s: %w", t.Name, ErrNoAPIKeys)
+	}
+	return t.apiKeys(n)
 }
 
 // RefreshRequest is a fresh refresh request for c, or nil when the target

@@ -156,3 +156,48 @@ func TestLimitRefresh(t *testing.T) {
 		t.Error("the successor rotated after the replay ended the session")
 	}
 }
+
+// TestAPIKeyTarget checks what BenchmarkAPIKeyPaired assumes: on
+// authkit-apikey, a session's token and an API key both get their user
+// through /me and /admin, a tampered key gets 401, and the other targets
+// have no keys.
+func TestAPIKeyTarget(t *testing.T) {
+	tg, err := bench.AuthkitAPIKeys(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	session, err := tg.Login("user01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := tg.APIKeys(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(keys[1].Value, "Bearer ak_") || keys[0].Value == keys[1].Value {
+		t.Fatalf("keys %q", keys)
+	}
+	for name, c := range map[string]bench.Credential{"session": session, "key": keys[1]} {
+		for _, path := range []string{"/me", "/admin"} {
+			w := tg.Serve(bench.Get(path, c))
+			var body struct{ Username string }
+			if w.Code != 200 || json.Unmarshal(w.Body.Bytes(), &body) != nil || body.Username != "user01" {
+				t.Errorf("GET %s with the %s: %d %s, want 200 for user01", path, name, w.Code, w.Body)
+			}
+		}
+	}
+	tampered := keys[1]
+	tampered.Value = tampered.Value[:len(tampered.Value)-2] + "xx"
+	if w := tg.Serve(bench.Get("/me", tampered)); w.Code != 401 {
+		t.Errorf("GET /me with a tampered key: %d %s, want 401", w.Code, w.Body)
+	}
+	other, err := bench.Authkit(env, bench.Session)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := other.APIKeys(1); !errors.Is(err, bench.ErrNoAPIKeys) {
+		t.Errorf("APIKeys on %s: %v, want ErrNoAPIKeys", other.Name, err)
+	}
+}

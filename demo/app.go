@@ -71,6 +71,9 @@ func newApp(auth *ginauth.Auth, logger *slog.Logger, mode string) *app {
 	// (/auth/totp/...) and passkeys (/auth/passkeys/...).
 	auth.MountTOTP(ag)
 	auth.MountPasskeys(ag)
+	// API keys for machines (/auth/apikeys/...): a signed-in user manages
+	// their own; the keys themselves are Bearer credentials on /api.
+	auth.MountAPIKeys(ag)
 
 	// OAuth 2.0 clients (golang.org/x/oauth2 and the like): the password
 	// and refresh_token grants of RFC 6749, and RFC 7009 revocation.

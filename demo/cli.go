@@ -34,15 +34,17 @@ type command func(ctx context.Context, args []string, getenv func(string) string
 // commands are the user commands and healthcheck; serve and help are
 // handled by run.
 var commands = map[string]command{
-	"useradd":     cmdUseradd,
-	"passwd":      cmdPasswd,
-	"roles":       cmdRoles,
-	"disable":     cmdDisable,
-	"sessions":    cmdSessions,
-	"revoke":      cmdRevoke,
-	"totp":        cmdTOTP,
-	"passkey":     cmdPasskey,
-	"healthcheck": cmdHealthcheck,
+	"useradd":         cmdUseradd,
+	"passwd":          cmdPasswd,
+	"roles":           cmdRoles,
+	"disable":         cmdDisable,
+	"sessions":        cmdSessions,
+	"revoke":          cmdRevoke,
+	"totp":            cmdTOTP,
+	"passkey":         cmdPasskey,
+	"apikey":          cmdAPIKey,
+	"service-account": cmdServiceAccount,
+	"healthcheck":     cmdHealthcheck,
 }
 
 // cliEnv is what a user command works with.

@@ -19,6 +19,14 @@
 //	demo totp status  --username NAME
 //	demo passkey list   --username NAME                ids, names, created, last used
 //	demo passkey revoke --username NAME --id ID        (revokes every session)
+//	demo apikey create  --username NAME [--roles a,b] [--expires DURATION] [--name LABEL]
+//	                                                   a key for machines, printed once on the last line
+//	demo apikey list    --username NAME                ids, names, roles, created, expires, last used
+//	demo apikey revoke  --username NAME --id ID
+//	demo apikey rotate  --username NAME --id ID [--overlap DURATION]
+//	                                                   a successor; the old key works for the overlap
+//	demo service-account create --username NAME [--roles a,b]
+//	                                                   a user without a password, for API keys
 //	demo healthcheck                                   GET /healthz on AUTHKIT_ADDR's port
 //
 // Without REDIS_URL, serve uses the in-memory store and seeds alice
@@ -46,9 +54,10 @@
 //
 // Exit codes: 0 success; 1 runtime failure (Redis unreachable, server
 // error); 2 usage or configuration error; 3 input rejected (weak or
-// over-long password, bad username or role, wrong TOTP code); 4 the user
-// (or an active TOTP factor) already exists; 5 no such user (or factor,
-// or passkey). healthcheck exits 0 or 1 only: Docker reserves 2.
+// over-long password, bad username or role, wrong TOTP code, a key role
+// the owner lacks, a disabled owner); 4 the user (or an active TOTP
+// factor) already exists; 5 no such user (or factor, or passkey, or API
+// key). healthcheck exits 0 or 1 only: Docker reserves 2.
 //
 // main only calls run, which takes its arguments, environment and standard
 // streams as parameters, so the whole program is tested in-process.

@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gin-authkit/authkit/accounts"
+	"github.com/gin-authkit/authkit/apikey"
 	"github.com/gin-authkit/authkit/audit"
 	"github.com/gin-authkit/authkit/ginauth"
 	"github.com/gin-authkit/authkit/mfa"
@@ -51,7 +52,8 @@ func openMemory() store.Store { return memstore.New(memstore.Options{}) }
 func (c config) testCost() bool { return c.BcryptCost != 0 && c.BcryptCost < accounts.MinBcryptCost }
 
 // newAccounts builds the account service with its second factors (TOTP
-// and passkeys, on the factor store of st), for serve and for the CLI:
+// and passkeys, on the factor store of st) and its API keys (on st, whose
+// users own them), for serve and for the CLI:
 // no tokens, no HTTP. issuer provides the keys derived from the token
 // signing key: the TOTP secrets' sealing key when AUTHKIT_MFA_KEYS is
 // unset, and the passkeys' user-handle key. Its audit events (password
@@ -79,6 +81,14 @@ func newAccounts(cfg config, st store.Store, issuer *tokens.Issuer, logger *slog
 	if err != nil {
 		return nil, withKind(errConfig, "%s, %s: %v", envPasskeyRPID, envPasskeyOrig, err)
 	}
+	keyStore, ok := st.(store.APIKeyStore)
+	if !ok {
+		return nil, withKind(errConfig, "the store keeps no API keys")
+	}
+	apiKeys, err := apikey.New(apikey.Config{Store: keyStore, Users: st})
+	if err != nil {
+		return nil, withKind(errConfig, "%v", err)
+	}
 	m, err := accounts.New(accounts.Config{
 		Users:          st,
 		Hasher:         accounts.Bcrypt{Cost: cfg.BcryptCost},
@@ -87,6 +97,7 @@ func newAccounts(cfg config, st store.Store, issuer *tokens.Issuer, logger *slog
 		Logger:         logger,
 		TOTP:           totp,
 		Passkeys:       passkeys,
+		APIKeys:        apiKeys,
 	})
 	if err != nil {
 		return nil, withKind(errConfig, "%v", err)

@@ -104,6 +104,14 @@ Commands:
   totp status   --username NAME
   passkey list   --username NAME                 (ids, names, created, last used)
   passkey revoke --username NAME --id ID         (revokes every session too)
+  apikey create  --username NAME [--roles a,b] [--expires DURATION] [--name LABEL]
+                                                 (prints the new key, once, on its last line)
+  apikey list    --username NAME                 (ids, names, roles, created, expires, last used; no secret)
+  apikey revoke  --username NAME --id ID
+  apikey rotate  --username NAME --id ID [--overlap DURATION]
+                                                 (a successor on the last line; the old key works for the overlap)
+  service-account create --username NAME [--roles a,b]
+                                                 (a user without a password, for API keys)
   healthcheck GET /healthz on the port of AUTHKIT_ADDR (exit 0 on 200, else 1)
   help        print this text
 
@@ -128,8 +136,9 @@ totp enroll, confirm and code need the server's AUTHKIT_MFA_KEYS or signing
 key (AUTHKIT_SECRET, AUTHKIT_SECRET_FILE or AUTHKIT_SIGNING_KEY_FILE).
 
 Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error,
-3 input rejected (wrong code included), 4 user (or active TOTP factor)
-exists, 5 no such user (or factor, or passkey) (healthcheck: 0 or 1 only).
+3 input rejected (wrong code, a key role the owner lacks, a disabled
+owner included), 4 user (or active TOTP factor) exists, 5 no such user
+(or factor, or passkey, or API key) (healthcheck: 0 or 1 only).
 `
 
 // run is the whole program. It reads nothing global: arguments,
@@ -188,21 +197,26 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 
 // synopsis is the one-line usage of each command.
 var synopsis = map[string]string{
-	"serve":          "(configured by the environment; see demo help)",
-	"useradd":        "--username NAME [--roles a,b] --password-stdin",
-	"passwd":         "--username NAME --password-stdin",
-	"roles":          "--username NAME --set a,b",
-	"disable":        "--username NAME [--enable]",
-	"sessions":       "--username NAME",
-	"revoke":         "--username NAME",
-	"totp enroll":    "--username NAME",
-	"totp confirm":   "--username NAME --code CODE",
-	"totp disable":   "--username NAME",
-	"totp code":      "--username NAME --test   (tests and demos only)",
-	"totp status":    "--username NAME",
-	"passkey list":   "--username NAME",
-	"passkey revoke": "--username NAME --id ID",
-	"healthcheck":    "(reads AUTHKIT_ADDR; exit 0 when GET /healthz answers 200, else 1)",
+	"serve":                  "(configured by the environment; see demo help)",
+	"useradd":                "--username NAME [--roles a,b] --password-stdin",
+	"passwd":                 "--username NAME --password-stdin",
+	"roles":                  "--username NAME --set a,b",
+	"disable":                "--username NAME [--enable]",
+	"sessions":               "--username NAME",
+	"revoke":                 "--username NAME",
+	"totp enroll":            "--username NAME",
+	"totp confirm":           "--username NAME --code CODE",
+	"totp disable":           "--username NAME",
+	"totp code":              "--username NAME --test   (tests and demos only)",
+	"totp status":            "--username NAME",
+	"passkey list":           "--username NAME",
+	"passkey revoke":         "--username NAME --id ID",
+	"apikey create":          "--username NAME [--roles a,b] [--expires DURATION] [--name LABEL]",
+	"apikey list":            "--username NAME",
+	"apikey revoke":          "--username NAME --id ID",
+	"apikey rotate":          "--username NAME --id ID [--overlap DURATION]",
+	"service-account create": "--username NAME [--roles a,b]",
+	"healthcheck":            "(reads AUTHKIT_ADDR; exit 0 when GET /healthz answers 200, else 1)",
 }
 
 // parseFlags parses args and rejects positional arguments, which are
