@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/gin-authkit/authkit/tokens"
@@ -112,6 +113,55 @@ func BenchmarkIssue(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, _, err := iss.Issue("user-1", "sess-1", []string{"admin"}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// typicalGrant is a password login's token with two application claims,
+// as the package documentation sizes it.
+var typicalGrant = tokens.Grant{
+	Subject: "alice", SessionID: strings.Repeat("s", 43), Roles: []string{"user"},
+	Authn: tokens.Authn{AMR: []string{tokens.AMRPassword}, Time: testNow},
+	Extra: map[string]any{"tenant": "acme", "email": "alice@example.com"},
+}
+
+// BenchmarkIssueExtra measures signing typicalGrant: what two application
+// claims add to BenchmarkIssue.
+func BenchmarkIssueExtra(b *testing.B) {
+	k := newTestKeys(b)
+	for _, key := range []*tokens.Key{k.hs, k.ed} {
+		b.Run(key.Algorithm(), func(b *testing.B) {
+			iss := mustIssuer(b, key)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, _, err := iss.IssueGrant(typicalGrant); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkVerifyExtra measures a cache miss and a hit of typicalGrant's
+// HS256 token: what two application claims add to BenchmarkVerify.
+func BenchmarkVerifyExtra(b *testing.B) {
+	k := newTestKeys(b)
+	tok, _, err := mustIssuer(b, k.hs).IssueGrant(typicalGrant)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		size int
+	}{{"miss", 0}, {"hit", tokens.DefaultCacheSize}} {
+		b.Run(c.name, func(b *testing.B) {
+			v := mustVerifier(b, []*tokens.Key{k.hs}, tokens.WithCacheSize(c.size))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := v.Verify(tok); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -1,6 +1,11 @@
 package tokens
 
-import "github.com/golang-jwt/jwt/v5"
+import (
+	"encoding/json"
+	"slices"
+
+	"github.com/golang-jwt/jwt/v5"
+)
 
 // Authentication method references (RFC 8176) that authkit writes in the
 // "amr" claim. An application may write others; these are the ones the
@@ -40,6 +45,12 @@ const ACRMultiFactor = "urn:authkit:acr:mfa"
 // 9068 §2.2.1, RFC 9470 §4): they are set only by [Issuer.IssueAuthn], and
 // a Verifier checks their JSON types (as golang-jwt does) but no rule:
 // what they must say is for the caller to decide, as a step-up rule does.
+//
+// ClientID names the OAuth client of a token issued to a client rather than
+// to a user's session (the client_credentials grant); such a token has no
+// sid. Extra holds the token's application claims: every top-level member
+// whose name is none of [ReservedClaims], as its JSON text, written by
+// [Issuer.IssueGrant] from [Grant.Extra].
 type Claims struct {
 	jwt.RegisteredClaims
 
@@ -62,11 +73,54 @@ type Claims struct {
 	// ACR is the authentication context class reference, such as
 	// [ACRMultiFactor]; empty when the token does not say.
 	ACR string `json:"acr,omitempty"`
+
+	// ClientID is the OAuth client the token was issued to (RFC 9068
+	// §2.2); empty for a token of a user's session.
+	ClientID string `json:"client_id,omitempty"`
+
+	// Extra holds the application claims: each top-level member whose
+	// name is not reserved (see [ReservedClaims]), by name, as the JSON
+	// text of its value (duplicates: the last one). Nil when the token
+	// has none. A Verifier checks only that they are valid JSON; what
+	// they say is the application's business.
+	Extra map[string]json.RawMessage `json:"-"`
+}
+
+// ReservedClaims are the claim names that application claims may not take
+// ([Grant.Extra]), nor any name that encoding/json would match to one of
+// them case-insensitively (such as "SUB", which golang-jwt would decode
+// into Subject): the registered claims of RFC 7519 §4.1 (iss, sub, aud,
+// exp, nbf, iat, jti); those of JWT access tokens, RFC 9068 §2.2
+// (client_id, auth_time, acr, amr) and §2.2.3.1 (roles, groups,
+// entitlements); scope and the delegation claims act and may_act (RFC 8693
+// §4); cnf, the confirmation of a proof-of-possession key (RFC 7800, used
+// by DPoP and mTLS-bound tokens); typ and azp (OpenID Connect Core §2);
+// and sid, which ties a token to its session. A Verifier leaves members of
+// these names out of [Claims.Extra]. The slice must not be changed.
+var ReservedClaims = slices.Clone(reservedClaims[:])
+
+// reservedClaims is ReservedClaims as the package checks it, out of reach
+// of callers that change the exported slice.
+var reservedClaims = [...]string{
+	"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid", "roles", "amr", "auth_time", "acr",
+	"client_id", "scope", "cnf", "typ", "azp", "groups", "entitlements", "act", "may_act",
+}
+
+// isReserved reports whether name is one of reservedClaims, exactly or
+// under encoding/json's case-insensitive matching (see foldEqual).
+func isReserved(name string) bool {
+	for _, r := range reservedClaims {
+		if name == r || foldEqual(name, r) {
+			return true
+		}
+	}
+	return false
 }
 
 // claimsBox holds a Claims together with everything it points to, so that
 // one allocation makes a complete, independent copy: the four times, and
-// (up to six of them) the strings of Audience, Roles and AMR. The
+// (up to six of them) the strings of Audience, Roles and AMR; Extra, when
+// there is one, takes two more (its map and its bytes). The
 // verifier's cache keeps one box per token and hands every caller a clone,
 // so that no caller can change the claims another one sees.
 type claimsBox struct {
@@ -106,6 +160,27 @@ func (b *claimsBox) link(from *Claims) {
 	if from.AMR != nil {
 		b.c.AMR = strs[na+nr : na+nr+nm : na+nr+nm]
 	}
+	b.c.Extra = cloneExtra(from.Extra)
+}
+
+// cloneExtra returns a deep copy of extra, values and all, in one map and
+// one byte slice; nil for nil.
+func cloneExtra(extra map[string]json.RawMessage) map[string]json.RawMessage {
+	if extra == nil {
+		return nil
+	}
+	n := 0
+	for _, v := range extra {
+		n += len(v)
+	}
+	buf := make([]byte, 0, n)
+	out := make(map[string]json.RawMessage, len(extra))
+	for k, v := range extra {
+		start := len(buf)
+		buf = append(buf, v...)
+		out[k] = buf[start:len(buf):len(buf)]
+	}
+	return out
 }
 
 // strings returns room for n strings: the box's own when they fit. The

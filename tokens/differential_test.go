@@ -10,7 +10,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +24,7 @@ import (
 // The differential tests hold Verify (the lean parser, with and without the
 // cache) to VerifyReference (golang-jwt's parser and signature check): for
 // every token both must return errors that match the same sentinels below,
-// and equal claims. Both apply the one set of rules of validate.go, so a
+// and equal claims, ClientID and Extra (the application claims) included. Both apply the one set of rules of validate.go, so a
 // difference is one of parsing or of signature checking; the claim rules are
 // held to golang-jwt's Validator by TestClaimRulesMatchValidator.
 
@@ -117,9 +119,18 @@ func dumpClaims(c *tokens.Claims) string {
 		}
 		return d.Format(time.RFC3339Nano) + "/" + d.Location().String()
 	}
-	return fmt.Sprintf("iss=%q sub=%q aud=%#v exp=%s nbf=%s iat=%s jti=%q sid=%q roles=%#v amr=%#v auth_time=%s acr=%q",
+	extra := "nil"
+	if c.Extra != nil {
+		names := slices.Sorted(maps.Keys(c.Extra))
+		parts := make([]string, len(names))
+		for i, n := range names {
+			parts[i] = fmt.Sprintf("%q:%q", n, c.Extra[n])
+		}
+		extra = "{" + strings.Join(parts, ",") + "}"
+	}
+	return fmt.Sprintf("iss=%q sub=%q aud=%#v exp=%s nbf=%s iat=%s jti=%q sid=%q roles=%#v amr=%#v auth_time=%s acr=%q client_id=%q extra=%s",
 		c.Issuer, c.Subject, c.Audience, date(c.ExpiresAt), date(c.NotBefore), date(c.IssuedAt), c.ID, c.SessionID, c.Roles,
-		c.AMR, date(c.AuthTime), c.ACR)
+		c.AMR, date(c.AuthTime), c.ACR, c.ClientID, extra)
 }
 
 // rawSigner signs arbitrary header and claims text, bypassing every JSON
@@ -294,9 +305,30 @@ func differentialClaims() []string {
 		claimsJSON(`,"deep":` + strings.Repeat("[", 500) + strings.Repeat("]", 500)),
 		claimsJSON(`,"deep":` + strings.Repeat(`{"a":`, 300) + "1" + strings.Repeat("}", 300)),
 		claimsJSON(`,"deep":` + strings.Repeat("[", 300) + strings.Repeat("]", 299)),
+		// Application claims (Extra): kept as their JSON text, from the
+		// first byte of the value to its last.
+		claimsJSON(`,"tenant":"acme","email":"alice@example.com"`),
+		claimsJSON(`,"org":{"id":7,"name":"Acme","tags":["a","b"],"parent":null}`),
+		claimsJSON(`,"perms":["read","write",{"x":[1,2.5,-3e2]}],"n":0,"f":-1.25e-3,"big":1e400,"t":true,"z":null`),
+		claimsJSON(`,"u":"caf\u00e9 \ud83d\ude00 \ud800","\u0074enant":"x","e\u0301":"y","名前":"値"`),
+		claimsJSON(` , "sp" : [ 1 , { "a" : "b" } ] , "s2" : "x" `), claimsJSON(`,"raw":"\u0000\n\"\/"`),
+		claimsJSON(",\"bad\":\"\xff\xfe\",\"k\xff\":1,\"k\xfe\":2"), claimsJSON(`,"":"empty name"`), claimsJSON(`,"x":{"":1}`),
+		// Duplicate application claims: the last wins, as in a map.
+		claimsJSON(`,"tenant":"a","tenant":"b"`), claimsJSON(`,"tenant":"a","Tenant":"b"`), claimsJSON(`,"t":{"a":1},"t":null`),
+		claimsJSON(`,"t":1,"x":2,"t":[3]`), claimsJSON(`,"tenant":"a","sub":"other","tenant":"b"`),
+		// Reserved names: never in Extra, whatever their value or case;
+		// fields of the wrong type fail.
+		claimsJSON(`,"scope":"read write","cnf":{"jkt":"abc"},"typ":"x","azp":"c","groups":["g"],"entitlements":[1],"act":{"sub":"s"},"may_act":null`),
+		claimsJSON(`,"scope":1,"cnf":[],"typ":{},"azp":true,"tenant":"acme"`), claimsJSON(`,"SCOPE":"x","Cnf":1,"ſcope":2,"Typ":3`),
+		claimsJSON(`,"client_id":"svc-1"`), claimsJSON(`,"client_id":7`), claimsJSON(`,"client_id":["svc"]`), claimsJSON(`,"client_id":null`),
+		claimsJSON(`,"Client_ID":"svc","tenant":"acme"`), claimsJSON(`,"client_id":"a","client_id":"b"`), claimsJSON(`,"client_id":"\u0061"`),
+		claimsJSON(`,"ROLES":"admin"`), claimsJSON(`,"sid2":"x","sub_":1,"auth time":2`),
+		// A client's token: client_id instead of sid.
+		claimsWith("sid", "") + "", strings.Replace(claimsWith("sid", ""), "}", `,"client_id":"svc-1"}`, 1),
+		strings.Replace(claimsWith("sid", ""), "}", `,"client_id":""}`, 1), strings.Replace(claimsWith("sid", `""`), "}", `,"client_id":"svc"}`, 1),
 	}
 	// Every member left out, null, and of each wrong type in turn.
-	for _, name := range []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid", "roles", "amr", "auth_time", "acr"} {
+	for _, name := range []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid", "roles", "amr", "auth_time", "acr", "client_id", "scope", "tenant"} {
 		for _, value := range []string{"", "null", "1", "true", "false", `"x"`, "[]", `["x"]`, "{}", `{"x":1}`, "nul", "tru", "[", "{"} {
 			cs = append(cs, claimsWith(name, value))
 		}
@@ -355,6 +387,18 @@ func differentialTokens(t testing.TB, k *testKeys) []string {
 		issued = append(issued, tok)
 	}
 	toks = append(toks, issued...)
+	for _, g := range []tokens.Grant{
+		{Subject: "user-1", SessionID: "sess-1", Roles: []string{"user"}, Extra: map[string]any{"tenant": "acme", "email": "alice@example.com"}},
+		{Subject: "user-1", SessionID: "sess-1", Extra: map[string]any{"org": map[string]any{"id": 7, "tags": []string{"a"}}, "n": 1.5, "<&>": "\u2028", "nil": nil}},
+		{Subject: "svc-1", ClientID: "svc-1", Roles: []string{"reports"}},
+		{Subject: "svc-1", ClientID: "svc-1", SessionID: "sess-1", Extra: map[string]any{"tenant": "acme"}},
+	} {
+		tok, _, err := mustIssuer(t, k.hs).IssueGrant(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		toks = append(toks, tok)
+	}
 	for _, roles := range [][]string{nil, {}, {"a", "b", "c", "d", "e"}, {"<&>", "é", "\u2028"}} {
 		tok, _, err := mustIssuer(t, k.hs).Issue("user-1", "sess-1", roles)
 		if err != nil {
@@ -459,6 +503,8 @@ func FuzzVerifyDifferential(f *testing.F) {
 	f.Add("", psHeader, claimsJSON(""), byte(6))
 	f.Add("", "", claimsJSON(`,"x":1`), byte(4|8))
 	f.Add("", "", claimsJSON(`,"x":1`), byte(6|8))
+	f.Add("", "", claimsJSON(`,"tenant":"acme","email":"alice@example.com"`), byte(8))
+	f.Add("", "", claimsJSON(`,"t":{"a":[1,"\u00e9"]},"t":2,"scope":"x"`), byte(9))
 	f.Fuzz(func(t *testing.T, token, header, claims string, mode byte) {
 		c := configs[int(mode>>4)%len(configs)]
 		checkSame(t, c, token)

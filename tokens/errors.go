@@ -38,8 +38,10 @@ var (
 
 	// ErrClaims means the signature is valid but a claim is not: wrong
 	// issuer or audience, nbf or iat in the future, a required claim
-	// (exp, iat, sub, sid) missing, exp not after iat, or exp - iat longer
-	// than the TTL plus the leeway (see WithTTL). An expired token
+	// (exp, iat, sub, and sid unless client_id is present) missing, exp
+	// not after iat, or exp - iat longer than the TTL plus the leeway (see
+	// WithTTL). Issuing, it means the claims asked for cannot make a token
+	// (see Issuer.IssueGrant); such errors do not wrap ErrInvalidToken. An expired token
 	// with any other fault also gets ErrClaims, never ErrExpired, and its
 	// error then does not match jwt.ErrTokenExpired either.
 	ErrClaims = errors.New("invalid claims")

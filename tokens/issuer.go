@@ -8,9 +8,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -86,8 +88,9 @@ func (i *Issuer) TTL() time.Duration { return i.ttl }
 //
 // Empty subject or sessionID are refused with an error wrapping [ErrClaims]
 // (but not [ErrInvalidToken]), since a [Verifier] would reject the token.
+// It is [Issuer.IssueGrant] with only those three.
 func (i *Issuer) Issue(subject, sessionID string, roles []string) (token string, claims *Claims, err error) {
-	return i.issue(subject, sessionID, roles, nil)
+	return i.issue(&Grant{Subject: subject, SessionID: sessionID, Roles: roles})
 }
 
 // Authn describes how and when the subject of a token authenticated, for
@@ -109,20 +112,64 @@ type Authn struct {
 // authenticated: the claims amr, auth_time (RFC 9068 §2.2.1) and acr, from
 // authn, each left out when empty.
 func (i *Issuer) IssueAuthn(subject, sessionID string, roles []string, authn Authn) (token string, claims *Claims, err error) {
-	return i.issue(subject, sessionID, roles, &authn)
+	return i.issue(&Grant{Subject: subject, SessionID: sessionID, Roles: roles, Authn: authn})
 }
 
-// issue signs a token; authn is nil for a token without amr, auth_time
-// and acr.
-func (i *Issuer) issue(subject, sessionID string, roles []string, authn *Authn) (token string, claims *Claims, err error) {
+// Grant is everything an access token says, for [Issuer.IssueGrant]: whom
+// it is for and why. The Issuer adds iss, aud, iat, exp and jti.
+type Grant struct {
+	// Subject is the user (or, for a client's own token, the client):
+	// "sub". Required.
+	Subject string
+	// SessionID ties the token to a session: "sid". Required unless
+	// ClientID is set: a client_credentials token has no session.
+	SessionID string
+	// Roles are written as "roles" unless empty.
+	Roles []string
+	// Authn is how and when the subject authenticated, as for
+	// [Issuer.IssueAuthn]; its zero value writes nothing.
+	Authn Authn
+	// ClientID is the OAuth client the token is issued to: "client_id"
+	// (RFC 9068 §2.2), left out when empty.
+	ClientID string
+	// Extra are the application claims, each written as a top-level
+	// member whose value is the JSON encoding of the map's value (so a
+	// json.RawMessage is written as it is, compacted), in the order of
+	// their names. A name may be none of [ReservedClaims], in any case,
+	// and must be valid UTF-8 and not empty.
+	Extra map[string]any
+}
+
+// IssueGrant signs an access token that says what g says, as
+// [Issuer.Issue] does, and returns it with its claims: Claims.Extra holds
+// the JSON encoding of each of g.Extra's values. An empty Subject, an
+// empty SessionID without a ClientID, an application claim with a
+// reserved or empty name or a value that encoding/json cannot encode, and
+// a token longer than [MaxTokenSize] are refused with an error wrapping
+// [ErrClaims] (but not [ErrInvalidToken]).
+//
+// Every application claim makes every request's token longer: keep them
+// few and short (see the package documentation for sizes).
+func (i *Issuer) IssueGrant(g Grant) (token string, claims *Claims, err error) {
+	return i.issue(&g)
+}
+
+// issue signs a token for g.
+func (i *Issuer) issue(g *Grant) (token string, claims *Claims, err error) {
 	if i == nil || !i.key.canSign() {
 		return "", nil, fmt.Errorf("%w: Issuer not made by NewIssuer", ErrConfig)
 	}
-	if subject == "" {
+	if g.Subject == "" {
 		return "", nil, fmt.Errorf("tokens: issue: %w: empty subject", ErrClaims)
 	}
-	if sessionID == "" {
+	if g.SessionID == "" && g.ClientID == "" {
 		return "", nil, fmt.Errorf("tokens: issue: %w: empty session id", ErrClaims)
+	}
+	var extra []extraClaim
+	if len(g.Extra) > 0 {
+		if extra, err = encodeExtra(g.Extra); err != nil {
+			return "", nil, err
+		}
 	}
 	jti, err := newJTI()
 	if err != nil {
@@ -134,23 +181,22 @@ func (i *Issuer) issue(subject, sessionID string, roles []string, authn *Authn) 
 	claims = &Claims{
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    i.issuer,
-			Subject:   subject,
+			Subject:   g.Subject,
 			Audience:  jwt.ClaimStrings{i.audience},
 			ExpiresAt: jwt.NewNumericDate(iat.Add(i.ttl)),
 			IssuedAt:  iat,
 			ID:        jti,
 		},
-		SessionID: sessionID,
-		Roles:     slices.Clone(roles),
+		SessionID: g.SessionID,
+		Roles:     slices.Clone(g.Roles),
+		ACR:       g.Authn.ACR,
+		ClientID:  g.ClientID,
 	}
-	if authn != nil {
-		if len(authn.AMR) > 0 {
-			claims.AMR = slices.Clone(authn.AMR)
-		}
-		if !authn.Time.IsZero() {
-			claims.AuthTime = jwt.NewNumericDate(authn.Time)
-		}
-		claims.ACR = authn.ACR
+	if len(g.Authn.AMR) > 0 {
+		claims.AMR = slices.Clone(g.Authn.AMR)
+	}
+	if !g.Authn.Time.IsZero() {
+		claims.AuthTime = jwt.NewNumericDate(g.Authn.Time)
 	}
 	payload, err := json.Marshal(wireClaims{
 		Issuer:    claims.Issuer,
@@ -164,9 +210,13 @@ func (i *Issuer) issue(subject, sessionID string, roles []string, authn *Authn) 
 		AMR:       claims.AMR,
 		AuthTime:  claims.AuthTime,
 		ACR:       claims.ACR,
+		ClientID:  claims.ClientID,
 	})
 	if err != nil {
 		return "", nil, fmt.Errorf("tokens: issue: encoding claims: %w", err)
+	}
+	if extra != nil {
+		payload, claims.Extra = appendExtra(payload, extra)
 	}
 	enc := base64.RawURLEncoding
 	tok := make([]byte, 0, len(i.header)+1+enc.EncodedLen(len(payload))+1+enc.EncodedLen(i.key.signatureSize()))
@@ -176,7 +226,54 @@ func (i *Issuer) issue(subject, sessionID string, roles []string, authn *Authn) 
 	if tok, err = i.appendSignature(tok); err != nil {
 		return "", nil, fmt.Errorf("tokens: issue: signing with %v: %w", i.key, err)
 	}
+	if len(tok) > MaxTokenSize {
+		return "", nil, fmt.Errorf("tokens: issue: %w: the token would be %d bytes, more than a Verifier accepts (%d)", ErrClaims, len(tok), MaxTokenSize)
+	}
 	return string(tok), claims, nil
+}
+
+// extraClaim is one application claim, encoded.
+type extraClaim struct {
+	name  string
+	value []byte
+}
+
+// encodeExtra checks the names of the application claims in extra and
+// encodes their values, in the order of their names.
+func encodeExtra(extra map[string]any) ([]extraClaim, error) {
+	out := make([]extraClaim, 0, len(extra))
+	for _, name := range slices.Sorted(maps.Keys(extra)) {
+		switch {
+		case name == "":
+			return nil, fmt.Errorf("tokens: issue: %w: an application claim has an empty name", ErrClaims)
+		case !utf8.ValidString(name):
+			return nil, fmt.Errorf("tokens: issue: %w: application claim %q: name is not valid UTF-8", ErrClaims, name)
+		case isReserved(name):
+			return nil, fmt.Errorf("tokens: issue: %w: application claim %q: the name is reserved (see tokens.ReservedClaims)", ErrClaims, name)
+		}
+		v, err := json.Marshal(extra[name])
+		if err != nil {
+			return nil, fmt.Errorf("tokens: issue: %w: application claim %q: %w", ErrClaims, name, err)
+		}
+		out = append(out, extraClaim{name: name, value: v})
+	}
+	return out, nil
+}
+
+// appendExtra adds the application claims to payload, the JSON object of
+// the other claims, and returns it with Claims.Extra.
+func appendExtra(payload []byte, extra []extraClaim) ([]byte, map[string]json.RawMessage) {
+	m := make(map[string]json.RawMessage, len(extra))
+	payload = payload[:len(payload)-1] // drop '}'
+	for _, e := range extra {
+		name, _ := json.Marshal(e.name) // a valid UTF-8 string always encodes
+		payload = append(payload, ',')
+		payload = append(payload, name...)
+		payload = append(payload, ':')
+		payload = append(payload, e.value...)
+		m[e.name] = e.value
+	}
+	return append(payload, '}'), m
 }
 
 // signatureSize returns the size of k's signatures in bytes: 32 for
@@ -209,9 +306,11 @@ func (i *Issuer) appendSignature(input []byte) ([]byte, error) {
 	return base64.RawURLEncoding.AppendEncode(append(input, '.'), sig), nil
 }
 
-// wireClaims is the claim set as an Issuer writes it: Claims minus nbf, with
-// aud as a single string (RFC 7519 section 4.1.3 allows either form, and a
-// Verifier accepts both), to keep tokens short.
+// wireClaims is the claim set as an Issuer writes it: Claims minus nbf and
+// the application claims (appendExtra adds those), with sid left out when
+// empty (a client's token) and aud as a single string (RFC 7519 section
+// 4.1.3 allows either form, and a Verifier accepts both), to keep tokens
+// short.
 type wireClaims struct {
 	Issuer    string           `json:"iss"`
 	Subject   string           `json:"sub"`
@@ -219,11 +318,12 @@ type wireClaims struct {
 	ExpiresAt *jwt.NumericDate `json:"exp"`
 	IssuedAt  *jwt.NumericDate `json:"iat"`
 	ID        string           `json:"jti"`
-	SessionID string           `json:"sid"`
+	SessionID string           `json:"sid,omitempty"`
 	Roles     []string         `json:"roles,omitempty"`
 	AMR       []string         `json:"amr,omitempty"`
 	AuthTime  *jwt.NumericDate `json:"auth_time,omitempty"`
 	ACR       string           `json:"acr,omitempty"`
+	ClientID  string           `json:"client_id,omitempty"`
 }
 
 // headerSegment returns the encoded header of the tokens that k signs:

@@ -1,6 +1,7 @@
 package tokens
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -152,11 +153,16 @@ var jwtParser = jwt.NewParser(jwt.WithStrictDecoding())
 
 // parseWithJWT parses token with golang-jwt (p must be zero): its header
 // map is read into p.header as parse reads the header text, its claims are
-// decoded into a Claims by encoding/json.
+// decoded into a Claims by encoding/json, and decoded again into a
+// map[string]json.RawMessage for the application claims (Claims.Extra):
+// the members that are neither a field of Claims nor reserved.
 func (p *parsedToken) parseWithJWT(token string) error {
 	p.decoded = new(claimsBox)
-	t, _, err := jwtParser.ParseUnverified(token, &p.decoded.c)
+	t, parts, err := jwtParser.ParseUnverified(token, &p.decoded.c)
 	if err != nil {
+		return err
+	}
+	if p.decoded.c.Extra, err = decodeExtra(parts[1]); err != nil {
 		return err
 	}
 	if t == nil || t.Method == nil {
@@ -171,6 +177,29 @@ func (p *parsedToken) parseWithJWT(token string) error {
 	p.method, p.sigHeap, p.sigLen = t.Method, t.Signature, len(t.Signature)
 	p.signingInput = token[:strings.LastIndexByte(token, '.')]
 	return nil
+}
+
+// decodeExtra decodes the claims segment seg, which golang-jwt has just
+// decoded into a Claims, into the application claims: nil when there are
+// none.
+func decodeExtra(seg string) (map[string]json.RawMessage, error) {
+	text, err := jwtParser.DecodeSegment(seg)
+	if err != nil {
+		return nil, malformed("could not base64 decode claim") // unreachable: golang-jwt decoded it
+	}
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(text, &all); err != nil {
+		return nil, malformed("could not JSON decode claim") // unreachable, as above
+	}
+	for name := range all {
+		if isReserved(name) { // every field of Claims is reserved
+			delete(all, name)
+		}
+	}
+	if len(all) == 0 {
+		return nil, nil
+	}
+	return all, nil
 }
 
 // claimsBox returns the token's claims, in a box of their own. For parse

@@ -1,6 +1,9 @@
 package tokens
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // This file reads a token's claims JSON text into a rawClaims, the lean
 // parser's half of what golang-jwt's json.Unmarshal into a Claims does (see
@@ -21,11 +24,12 @@ const (
 	fieldAMR
 	fieldAuthTime
 	fieldACR
+	fieldClientID
 	fieldNone
 )
 
 // claimNames are the JSON names of the fields, indexed as above.
-var claimNames = [...]string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid", "roles", "amr", "auth_time", "acr"}
+var claimNames = [...]string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid", "roles", "amr", "auth_time", "acr", "client_id"}
 
 // claimField returns the field that encoding/json decodes the member key
 // into: an exact match, or else a case-insensitive one (see foldEqual).
@@ -55,6 +59,8 @@ func claimField(key string) int {
 		return fieldAuthTime
 	case "acr":
 		return fieldACR
+	case "client_id":
+		return fieldClientID
 	}
 	for f, name := range claimNames {
 		if foldEqual(key, name) {
@@ -77,6 +83,7 @@ const (
 // nothing is allocated before the signature has been checked.
 type rawClaims struct {
 	iss, sub, jti, sid, acr string
+	clientID                string
 	aud                     string // a string or an array of nAud (> 0) strings; "" for none
 	roles                   string // an array of nRoles strings and nulls; "" when absent
 	amr                     string // as roles, with nAMR
@@ -88,6 +95,9 @@ type rawClaims struct {
 	hasIat                  bool
 	hasAuthTime             bool
 	seen                    uint16 // fields met so far
+	// text is the claims JSON text when it has an application claim (a
+	// member that is neither a field nor reserved), which build reads.
+	text string
 }
 
 // parse reads the claims JSON text s as encoding/json decodes it into a
@@ -98,7 +108,10 @@ type rawClaims struct {
 // it (for Roles, an element given as null keeps the earlier array's element
 // at that index), and rather than copy that, parse reports parseDuplicate
 // and the token is parsed by golang-jwt instead (parsedToken.handOver).
-// Tokens of ours never name a field twice.
+// Tokens of ours never name a field twice. Application claims (members
+// that are neither a field nor reserved) are only noted here, and read by
+// build; a name given twice takes the last value, as encoding/json does
+// when it decodes into a map.
 func (c *rawClaims) parse(s string) parseResult {
 	i := skipSpace(s, 0)
 	if end, ok := scanLiteral(s, i, "null"); ok {
@@ -125,6 +138,8 @@ func (c *rawClaims) parse(s string) parseResult {
 				return parseDuplicate
 			}
 			c.seen |= 1 << f
+		} else if c.text == "" && !isReserved(key) {
+			c.text = s
 		}
 		if j, ok = c.readField(f, s, j); !ok {
 			return parseMalformed
@@ -168,6 +183,8 @@ func (c *rawClaims) readField(f int, s string, i int) (int, bool) {
 		return readString(s, i, &c.sid)
 	case fieldACR:
 		return readString(s, i, &c.acr)
+	case fieldClientID:
+		return readString(s, i, &c.clientID)
 	case fieldExp:
 		return readDate(s, i, &c.exp, &c.hasExp)
 	case fieldNbf:
@@ -306,6 +323,7 @@ func fillStrings(dst []string, text string) {
 func (c *rawClaims) build() *claimsBox {
 	b := new(claimsBox)
 	b.c.Issuer, b.c.Subject, b.c.ID, b.c.SessionID, b.c.ACR = c.iss, c.sub, c.jti, c.sid, c.acr
+	b.c.ClientID = c.clientID
 	if c.hasExp {
 		b.exp.Time, b.c.ExpiresAt = c.exp, &b.exp
 	}
@@ -333,5 +351,42 @@ func (c *rawClaims) build() *claimsBox {
 		fillStrings(strs[nr:n], c.amr)
 		b.c.AMR = strs[nr:n:n]
 	}
+	if c.text != "" {
+		b.c.Extra = extraClaims(c.text)
+	}
 	return b
+}
+
+// extraClaims returns the application claims of the claims object s,
+// which parse has checked: each member that is neither a field of Claims
+// nor reserved, by its name, with its value's JSON text (from the first
+// byte of the value to its last, as encoding/json gives a
+// json.RawMessage); for a name given twice, the last. The values share
+// one copy of s.
+func extraClaims(s string) map[string]json.RawMessage {
+	var (
+		extra map[string]json.RawMessage
+		buf   []byte
+	)
+	i := skipSpace(s, 0) + 1 // past '{'
+	for {
+		key, j, ok := scanKey(s, i)
+		if !ok {
+			return extra // unreachable: parse read s
+		}
+		end, ok := skipValue(s, j, false)
+		if !ok {
+			return extra // unreachable, as above
+		}
+		if claimField(key) == fieldNone && !isReserved(key) {
+			if extra == nil {
+				extra, buf = make(map[string]json.RawMessage, 2), []byte(s)
+			}
+			extra[key] = buf[j:end:end]
+		}
+		if i = skipSpace(s, end); s[i] == '}' {
+			return extra
+		}
+		i++ // past ','
+	}
 }

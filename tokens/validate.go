@@ -233,8 +233,9 @@ var _ jwt.ClaimsValidator = (*Claims)(nil)
 
 var errExpNotAfterIat = errors.New("exp is not after iat")
 
-// Validate checks the rules that golang-jwt cannot express with options: sub,
-// sid and iat must be present and exp must come after iat. golang-jwt calls it
+// Validate checks the rules that golang-jwt cannot express with options: sub
+// and iat must be present, sid too unless client_id is (a client's token
+// has no session), and exp must come after iat. golang-jwt calls it
 // while parsing, after its own checks of time, issuer and audience; it checks
 // neither the signature nor the time, so on its own it proves nothing about a
 // token: use [Verifier.Verify].
@@ -242,8 +243,8 @@ func (c *Claims) Validate() error {
 	switch {
 	case c.Subject == "":
 		return fmt.Errorf("%w: sub claim is required", jwt.ErrTokenRequiredClaimMissing)
-	case c.SessionID == "":
-		return fmt.Errorf("%w: sid claim is required", jwt.ErrTokenRequiredClaimMissing)
+	case c.SessionID == "" && c.ClientID == "":
+		return fmt.Errorf("%w: sid claim is required (or client_id)", jwt.ErrTokenRequiredClaimMissing)
 	case c.IssuedAt == nil:
 		return fmt.Errorf("%w: iat claim is required", jwt.ErrTokenRequiredClaimMissing)
 	case c.ExpiresAt != nil && !c.ExpiresAt.After(c.IssuedAt.Time):
