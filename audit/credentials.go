@@ -32,4 +32,7 @@ const (
 	APIKeyCreated Kind = "api_key_created"
 	APIKeyRotated Kind = "api_key_rotated"
 	APIKeyRevoked Kind = "api_key_revoked"
+	// ClientToken: an OAuth client obtained an access token for itself
+	// (client_credentials); Reason holds its client_id.
+	ClientToken Kind = "client_token"
 )

@@ -114,6 +114,10 @@ func (a *app) me(c *gin.Context) {
 		roles = []string{}
 	}
 	c.Header("Cache-Control", "no-store")
+	if p.ClientID != "" { // an OAuth client acting as itself
+		c.JSON(http.StatusOK, gin.H{"client_id": p.ClientID, "roles": roles})
+		return
+	}
 	c.JSON(http.StatusOK, gin.H{"username": p.Username, "roles": roles})
 }
 

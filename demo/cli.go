@@ -43,6 +43,7 @@ var commands = map[string]command{
 	"totp":            cmdTOTP,
 	"passkey":         cmdPasskey,
 	"apikey":          cmdAPIKey,
+	"client":          cmdClient,
 	"service-account": cmdServiceAccount,
 	"healthcheck":     cmdHealthcheck,
 }

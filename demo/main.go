@@ -112,6 +112,9 @@ Commands:
                                                  (a successor on the last line; the old key works for the overlap)
   service-account create --username NAME [--roles a,b]
                                                  (a user without a password, for API keys)
+  client add    --id ID [--roles a,b] --secret-stdin  (an OAuth client for the client_credentials grant)
+  client list                                    (ids, roles, created; never the secrets)
+  client remove --id ID                          (its access tokens stop working at once)
   healthcheck GET /healthz on the port of AUTHKIT_ADDR (exit 0 on 200, else 1)
   help        print this text
 
@@ -216,6 +219,9 @@ var synopsis = map[string]string{
 	"apikey revoke":          "--username NAME --id ID",
 	"apikey rotate":          "--username NAME --id ID [--overlap DURATION]",
 	"service-account create": "--username NAME [--roles a,b]",
+	"client add":             "--id ID [--roles a,b] --secret-stdin",
+	"client list":            "",
+	"client remove":          "--id ID",
 	"healthcheck":            "(reads AUTHKIT_ADDR; exit 0 when GET /healthz answers 200, else 1)",
 }
 

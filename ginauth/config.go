@@ -88,9 +88,10 @@ type Config struct {
 	ClientAddress func(*gin.Context) string
 
 	// Clients are the OAuth 2.0 clients allowed at [Auth.TokenHandler] and
-	// [Auth.RevokeHandler]; they authenticate with HTTP Basic (RFC 6749
+	// [Auth.RevokeHandler], beside those registered in the Store when it
+	// is a store.ClientStore; they authenticate with HTTP Basic (RFC 6749
 	// §2.3.1) or client_id and client_secret in the body. Default none:
-	// client authentication is not required.
+	// client authentication is not required, but for client_credentials.
 	Clients []Client
 
 	// Audit receives every security event: logins, refreshes, reuse,

@@ -246,13 +246,26 @@
 //
 // # OAuth 2.0 endpoints
 //
-// [Auth.TokenHandler] (RFC 6749: password and refresh_token grants) and
-// [Auth.RevokeHandler] (RFC 7009) serve standard OAuth 2.0 clients such as
-// golang.org/x/oauth2. Their requests are form-encoded, at most 8 KiB,
-// with no parameter twice; an empty parameter counts as absent. With
-// Config.Clients, a client authenticates with HTTP Basic (form-encoded id
-// and secret, §2.3.1) or with client_id and client_secret in the body,
-// not both; a client without a secret is public and names itself with
-// client_id. Their throttling, rotation and audit are those of the JSON
-// endpoints, and a refresh chain may move between the two.
+// [Auth.TokenHandler] (RFC 6749: password, refresh_token and
+// client_credentials grants) and [Auth.RevokeHandler] (RFC 7009) serve
+// standard OAuth 2.0 clients such as golang.org/x/oauth2. Their requests
+// are form-encoded, at most 8 KiB, with no parameter twice; an empty
+// parameter counts as absent. A client of Config.Clients, or one
+// registered in the Store (store.ClientStore, whose secrets are kept as
+// digests), authenticates with HTTP Basic (form-encoded id and secret,
+// §2.3.1) or with client_id and client_secret in the body, not both; a
+// client without a secret is public and names itself with client_id.
+// Their throttling, rotation and audit are those of the JSON endpoints,
+// and a refresh chain may move between the two.
+//
+// # Machines
+//
+// A service has two ways in. An API key (package apikey,
+// accounts.Config.APIKeys) acts as its owner, a user or a service
+// account, with the key's roles that the owner still has, in one store
+// read per request; [Auth.MountAPIKeys] lets users manage their own. An
+// OAuth client uses the client_credentials grant and acts as itself
+// ([Principal.ClientID], no Username): in session mode each request
+// checks that the client is still registered, so removing it ends its
+// tokens at once. Neither meets a step-up rule.
 package ginauth

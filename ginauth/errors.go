@@ -58,6 +58,13 @@ var (
 	// ErrInvalidClient: the token endpoint's client authentication failed
 	// (RFC 6749 §5.2 invalid_client).
 	ErrInvalidClient = errors.New("ginauth: invalid client")
+	// ErrUnauthorizedClient: the client may not use the grant it asked
+	// for, such as a public client asking for client_credentials (RFC
+	// 6749 §5.2 unauthorized_client).
+	ErrUnauthorizedClient = errors.New("ginauth: client not allowed this grant")
+	// ErrInvalidScope: the scope asked for is not the client's (RFC 6749
+	// §5.2 invalid_scope).
+	ErrInvalidScope = errors.New("ginauth: invalid scope")
 	// ErrUnsupportedGrant: the token endpoint does not serve the requested
 	// grant_type (RFC 6749 §5.2 unsupported_grant_type).
 	ErrUnsupportedGrant = errors.New("ginauth: unsupported grant type")
@@ -87,6 +94,8 @@ const (
 	// RFC 6749 §5.2 codes, used by the token endpoint.
 	codeInvalidClient          = "invalid_client"
 	codeUnsupportedGrantType   = "unsupported_grant_type"
+	codeUnauthorizedClient     = "unauthorized_client"
+	codeInvalidScope           = "invalid_scope"
 	codeTemporarilyUnavailable = "temporarily_unavailable"
 )
 
@@ -156,6 +165,10 @@ var contract = []response{
 		message: "Client authentication failed", oauthStatus: http.StatusUnauthorized},
 	{err: ErrUnsupportedGrant, status: http.StatusBadRequest, code: codeUnsupportedGrantType,
 		message: "This grant type is not supported"},
+	{err: ErrUnauthorizedClient, status: http.StatusBadRequest, code: codeUnauthorizedClient,
+		message: "This client may not use this grant type"},
+	{err: ErrInvalidScope, status: http.StatusBadRequest, code: codeInvalidScope,
+		message: "The requested scope is not granted to this client"},
 	{err: ErrCredentialsMalformed, status: http.StatusBadRequest, code: codeInvalidRequest,
 		message: "The request is malformed – check how the credentials are sent", challenge: true, bearerErr: codeInvalidRequest},
 	{err: ErrTooLarge, status: http.StatusRequestEntityTooLarge, code: codeInvalidRequest,

@@ -29,10 +29,15 @@ const maxBodyBytes = 8 << 10
 // TokenResponse is the body of a successful login or refresh, in the shape
 // of RFC 6749 §5.1.
 type TokenResponse struct {
-	AccessToken  string `json:"access_token"`
-	TokenType    string `json:"token_type"`
-	ExpiresIn    int    `json:"expires_in"`
-	RefreshToken string `json:"refresh_token"`
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int    `json:"expires_in"`
+	// RefreshToken is absent from client_credentials answers, which
+	// have no session.
+	RefreshToken string `json:"refresh_token,omitempty"`
+	// Scope is the scope granted, when the client_credentials request
+	// named one (RFC 6749 §5.1).
+	Scope string `json:"scope,omitempty"`
 	// DeviceToken is a new device credential, after a password login from
 	// a client that presented none for the account: a client that keeps
 	// no cookies sends it back in the [DeviceHeader] header of its next
@@ -117,6 +122,9 @@ type grant struct {
 	// auth is how and when the user authenticated, for the access
 	// token's amr, auth_time and acr.
 	auth authContext
+	// client is the client_id of a client_credentials grant, which has
+	// no user, session or refresh token; scope is the scope it asked.
+	client, scope string
 }
 
 // passwordGrant checks a username and password (throttled) and creates a
@@ -305,7 +313,13 @@ func (a *Auth) RefreshHandler() gin.HandlerFunc {
 // sendTokens answers a grant with a new access token and its refresh
 // token (RFC 6749 §5.1); fail answers a signing error.
 func (a *Auth) sendTokens(c *gin.Context, g grant, fail func(*gin.Context, error)) {
-	access, _, err := a.cfg.Issuer.IssueAuthn(g.username, sessionClaim(g.sid), g.roles, g.auth.authn())
+	var access string
+	var err error
+	if g.client != "" {
+		access, _, err = a.cfg.Issuer.IssueGrant(tokens.Grant{Subject: g.client, ClientID: g.client, Roles: g.roles})
+	} else {
+		access, _, err = a.cfg.Issuer.IssueAuthn(g.username, sessionClaim(g.sid), g.roles, g.auth.authn())
+	}
 	if err != nil {
 		fail(c, err)
 		return
@@ -313,7 +327,7 @@ func (a *Auth) sendTokens(c *gin.Context, g grant, fail func(*gin.Context, error
 	c.JSON(http.StatusOK, TokenResponse{
 		AccessToken: access, TokenType: SchemeBearer,
 		ExpiresIn:    int(math.Ceil(a.cfg.Issuer.TTL().Seconds())),
-		RefreshToken: g.refresh, DeviceToken: g.device,
+		RefreshToken: g.refresh, DeviceToken: g.device, Scope: g.scope,
 	})
 }
 

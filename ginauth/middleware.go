@@ -187,6 +187,9 @@ func (a *Auth) checkBearer(c *gin.Context, token string) (Principal, error) {
 	if verr != nil && !errors.Is(verr, tokens.ErrExpired) {
 		return Principal{}, classifyToken(verr)
 	}
+	if claims.ClientID != "" && claims.SessionID == "" {
+		return a.checkClientToken(c, claims, verr)
+	}
 	sid, err := parseSessionClaim(claims.SessionID)
 	if err != nil {
 		return Principal{}, errors.Join(ErrTokenInvalid, err)

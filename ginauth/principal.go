@@ -14,8 +14,13 @@ import (
 
 // Principal is the authenticated caller of a request.
 type Principal struct {
-	// Username identifies the user.
+	// Username identifies the user; empty for an OAuth client acting as
+	// itself (ClientID).
 	Username string
+	// ClientID is the OAuth client of a client_credentials access token
+	// (RFC 6749 §4.4), which acts as itself: no user, no session. Empty
+	// otherwise.
+	ClientID string
 	// Roles are the user's roles: from the session (session mode), or from
 	// the access token (stateless mode), or from the user record (Basic).
 	Roles []string
@@ -51,6 +56,9 @@ func (p *Principal) HasRole(role string) bool { return slices.Contains(p.Roles, 
 
 // LogValue keeps log lines free of credentials.
 func (p *Principal) LogValue() slog.Value {
+	if p.ClientID != "" {
+		return slog.GroupValue(slog.String("client", p.ClientID), slog.String("scheme", p.Scheme))
+	}
 	return slog.GroupValue(slog.String("user", p.Username), slog.String("scheme", p.Scheme))
 }
 
