@@ -17,7 +17,8 @@ import (
 // with the client_credentials grant at /oauth/token. The store keeps the
 // SHA-256 of each secret; secrets are read from stdin, never from the
 // command line, and must be at least store.MinClientSecretLen characters
-// (generate one with: openssl rand -base64 32).
+// (generate one with: openssl rand -hex 32: hex needs no form-encoding
+// in HTTP Basic, RFC 6749 §2.3.1).
 
 var clientCommands = map[string]command{
 	"add":    cmdClientAdd,
@@ -62,7 +63,7 @@ func cmdClientAdd(ctx context.Context, args []string, getenv func(string) string
 				return err
 			}
 			if len(secret) < store.MinClientSecretLen {
-				return withKind(errRejected, "client add: the secret is %d characters; at least %d are required (generate one with: openssl rand -base64 32)", len(secret), store.MinClientSecretLen)
+				return withKind(errRejected, "client add: the secret is %d characters; at least %d are required (generate one with: openssl rand -hex 32)", len(secret), store.MinClientSecretLen)
 			}
 			c := store.OAuthClient{ID: id, Secret: store.HashSecret([]byte(secret)), Roles: roles, CreatedAt: time.Now()}
 			if err := c.Validate(); err != nil {

@@ -27,6 +27,10 @@
 //	                                                   a successor; the old key works for the overlap
 //	demo service-account create --username NAME [--roles a,b]
 //	                                                   a user without a password, for API keys
+//	demo client add    --id ID [--roles a,b] --secret-stdin
+//	                                                   an OAuth client for the client_credentials grant
+//	demo client list                                   ids, roles, created; never the secrets
+//	demo client remove --id ID                         its access tokens stop working at once
 //	demo healthcheck                                   GET /healthz on AUTHKIT_ADDR's port
 //
 // Without REDIS_URL, serve uses the in-memory store and seeds alice
