@@ -108,6 +108,25 @@ type Config struct {
 	// APIKeys, when set, are the users' API keys (see package apikey),
 	// which ginauth accepts as Bearer credentials. Default nil: none.
 	APIKeys *apikey.Keys
+	// Claims, when set, gives the application claims of a user's access
+	// tokens, such as a tenant id or an e-mail address, which handlers
+	// then read without a lookup (ginauth.Claim). ginauth calls it at
+	// every access-token issue for a user: login, the second factor's or
+	// passkey's completion, refresh, the OAuth password and refresh_token
+	// grants. A client's own token (client_credentials) has no user and
+	// gets none. u is the user as far as the request read it: the full
+	// record at login; at refresh, only Username and the current Roles,
+	// unless users live apart from sessions and the record was read
+	// anyway. ctx carries the request, bounded by ginauth's StoreTimeout.
+	//
+	// Each value is written as the JSON encoding of the map's value. A
+	// name among tokens.ReservedClaims (in any case) is refused with an
+	// error naming it, as is a value that does not encode; that error, or
+	// one Claims returns, fails the issue: ginauth answers 503 and logs
+	// it. Claims go into every request's token: keep them few and short
+	// (package tokens documents sizes). Default nil: no application
+	// claims.
+	Claims func(ctx context.Context, u store.User) (map[string]any, error)
 }
 
 // Manager creates users, sets and checks passwords, and owns the password
@@ -506,6 +525,20 @@ func (a *Manager) rehash(ctx context.Context, u *store.User, pw []byte) {
 
 // Users returns the source of users the Manager checks passwords against.
 func (a *Manager) Users() store.UserSource { return a.cfg.Users }
+
+// TokenClaims returns the application claims of u's access tokens, from
+// Config.Claims: nil without a hook. An error of the hook is returned
+// wrapped.
+func (a *Manager) TokenClaims(ctx context.Context, u store.User) (map[string]any, error) {
+	if a.cfg.Claims == nil {
+		return nil, nil
+	}
+	claims, err := a.cfg.Claims(ctx, u)
+	if err != nil {
+		return nil, fmt.Errorf("accounts: Config.Claims for %q: %w", u.Username, err)
+	}
+	return claims, nil
+}
 
 func setDefault[T comparable](v *T, def T) {
 	var zero T

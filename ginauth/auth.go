@@ -265,8 +265,12 @@ func (a *Auth) failOAuth(c *gin.Context, err error) {
 func (a *Auth) report(c *gin.Context, err error, e *Error) {
 	if e.Status == http.StatusServiceUnavailable {
 		msg := "authkit: store unavailable"
-		if errors.Is(err, errPasswordBusy) {
+		var ce *claimsError
+		switch {
+		case errors.Is(err, errPasswordBusy):
 			msg = "authkit: every password-check slot busy"
+		case errors.As(err, &ce):
+			msg = "authkit: no access token: the application claims failed"
 		}
 		a.cfg.Logger.WarnContext(c.Request.Context(), msg,
 			"method", c.Request.Method, "path", c.FullPath(), "err", err)

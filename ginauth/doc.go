@@ -186,6 +186,25 @@
 // rules' checks only read its result: one store round trip in all,
 // however many checks.
 //
+// # Application claims
+//
+// accounts.Config.Claims gives each user's access tokens claims of the
+// application's own, such as a tenant id or an e-mail address, so that
+// handlers need no lookup. It is called at every access-token issue for a
+// user (login, a second factor's or a passkey's completion, refresh, the
+// OAuth password and refresh_token grants) and read with [Claim]:
+//
+//	tenant, ok := ginauth.Claim[string](p, "tenant")
+//
+// They are in the token, so session and stateless mode carry them alike,
+// and so does the verifier's cache; the session cookie, HTTP Basic and
+// API keys have none. A name among tokens.ReservedClaims, a value that
+// does not encode, or an error of the hook fails the issue: 503, logged,
+// and no token. At refresh the hook is given the user's name and current
+// roles, not the whole record (unless users live apart from sessions),
+// and what it returns then replaces what the login's token said. Every
+// claim makes every request longer; package tokens documents the sizes.
+//
 // # Sessions, refresh tokens and cookies
 //
 // Login creates a session with a fresh 256-bit secret from crypto/rand.

@@ -125,6 +125,11 @@ type grant struct {
 	// client is the client_id of a client_credentials grant, which has
 	// no user, session or refresh token; scope is the scope it asked.
 	client, scope string
+	// user is the user as far as the grant read it, for the hook of
+	// application claims (accounts.Config.Claims): the full record at a
+	// login, the name and current roles at a refresh. A grant without a
+	// user (a client's) gets no application claims.
+	user store.User
 }
 
 // passwordGrant checks a username and password (throttled) and creates a
@@ -167,7 +172,7 @@ func (a *Auth) startSession(c *gin.Context, u store.User, auth authContext, dv d
 		a.auditRequest(c, audit.Event{Kind: audit.SessionEvicted, Status: http.StatusOK, Reason: "session_cap", Username: u.Username, Session: sessionPrefix(id)})
 	}
 	a.auditRequest(c, audit.Event{Kind: audit.LoginSucceeded, Status: http.StatusOK, Username: u.Username, Session: sessionPrefix(sid)})
-	g := grant{username: u.Username, sid: sid, roles: u.Roles, refresh: refresh.raw, secret: secret, auth: auth}
+	g := grant{username: u.Username, sid: sid, roles: u.Roles, user: u, refresh: refresh.raw, secret: secret, auth: auth}
 	if !dv.known || dv.renew {
 		g.device = a.issueDevice(c, u.Username)
 	}
@@ -213,10 +218,12 @@ func (a *Auth) refreshGrant(c *gin.Context, token string) (g grant, err error) {
 		Client: addr,
 	})
 	err = classifyStore(err, ErrInvalidGrant)
+	var user store.User
 	if owner != nil {
 		r := <-owner
 		if err == nil {
 			s, err = owned(s, r.u, r.err, ErrInvalidGrant)
+			user = r.u
 		}
 	}
 	cancel()
@@ -238,7 +245,10 @@ func (a *Auth) refreshGrant(c *gin.Context, token string) (g grant, err error) {
 	if auth.at == 0 && !s.CreatedAt.IsZero() {
 		auth.at = s.CreatedAt.Unix() // an rt2 token's session: its login's time
 	}
-	return grant{username: s.Username, sid: s.ID, roles: s.Roles, refresh: next.raw, auth: auth}, nil
+	if user.Username == "" {
+		user = store.User{Username: s.Username, Roles: s.Roles}
+	}
+	return grant{username: s.Username, sid: s.ID, roles: s.Roles, user: user, refresh: next.raw, auth: auth}, nil
 }
 
 // createSession stores the session of a login, in the user generation
@@ -311,16 +321,29 @@ func (a *Auth) RefreshHandler() gin.HandlerFunc {
 }
 
 // sendTokens answers a grant with a new access token and its refresh
-// token (RFC 6749 §5.1); fail answers a signing error.
+// token (RFC 6749 §5.1), with the application claims of the grant's user
+// (accounts.Config.Claims); fail answers a signing error or a failure of
+// the claims, as 503.
 func (a *Auth) sendTokens(c *gin.Context, g grant, fail func(*gin.Context, error)) {
-	var access string
-	var err error
-	if g.client != "" {
-		access, _, err = a.cfg.Issuer.IssueGrant(tokens.Grant{Subject: g.client, ClientID: g.client, Roles: g.roles})
-	} else {
-		access, _, err = a.cfg.Issuer.IssueAuthn(g.username, sessionClaim(g.sid), g.roles, g.auth.authn())
-	}
+	extra, err := a.applicationClaims(c, g.user)
 	if err != nil {
+		fail(c, err)
+		return
+	}
+	tg := tokens.Grant{
+		Subject: g.username, SessionID: sessionClaim(g.sid), Roles: g.roles,
+		Authn: g.auth.authn(), Extra: extra,
+	}
+	if g.client != "" {
+		tg = tokens.Grant{Subject: g.client, ClientID: g.client, Roles: g.roles}
+	}
+	access, _, err := a.cfg.Issuer.IssueGrant(tg)
+	if err != nil {
+		if extra != nil && errors.Is(err, tokens.ErrClaims) {
+			// A reserved name or a value that does not encode: the
+			// hook's fault, answered and logged as its errors are.
+			err = &claimsError{err: err}
+		}
 		fail(c, err)
 		return
 	}
@@ -329,6 +352,30 @@ func (a *Auth) sendTokens(c *gin.Context, g grant, fail func(*gin.Context, error
 		ExpiresIn:    int(math.Ceil(a.cfg.Issuer.TTL().Seconds())),
 		RefreshToken: g.refresh, DeviceToken: g.device, Scope: g.scope,
 	})
+}
+
+// applicationClaims asks accounts.Config.Claims for u's application
+// claims; nil for a grant without a user.
+func (a *Auth) applicationClaims(c *gin.Context, u store.User) (map[string]any, error) {
+	if u.Username == "" {
+		return nil, nil
+	}
+	ctx, cancel := a.storeCtx(c)
+	defer cancel()
+	extra, err := a.accounts.TokenClaims(ctx, u)
+	if err != nil {
+		return nil, &claimsError{err: err}
+	}
+	return extra, nil
+}
+
+// claimsError is a failure of the application claims: it wraps none of
+// the sentinels whatever the hook returned, so that it is always a 503,
+// logged (see Auth.report).
+type claimsError struct{ err error }
+
+func (e *claimsError) Error() string {
+	return "ginauth: application claims (accounts.Config.Claims): " + e.err.Error()
 }
 
 // LogoutHandler revokes the caller's session and answers 204. It is

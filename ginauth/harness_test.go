@@ -98,6 +98,8 @@ type kitConfig struct {
 	passkeys bool
 	// apiKeys gives the accounts API keys, kept in the session store.
 	apiKeys bool
+	// claims is the accounts' hook of application claims.
+	claims func(context.Context, store.User) (map[string]any, error)
 }
 
 // kitMaker builds a kit; the tests of the status contract run on each.
@@ -266,7 +268,7 @@ func newKitWith(t testing.TB, st store.SessionBackend, users store.UserStore, cl
 		acfg.APIKeys = k.keys
 	}
 	if cfg.Accounts == nil {
-		acfg.Users, acfg.Hasher, acfg.Audit = cfg.users, cfg.hasher, cfg.Audit
+		acfg.Users, acfg.Hasher, acfg.Audit, acfg.Claims = cfg.users, cfg.hasher, cfg.Audit, cfg.claims
 		if cfg.Accounts, err = accounts.New(acfg); err != nil {
 			t.Fatal(err)
 		}

@@ -202,14 +202,14 @@ func (a *Auth) checkBearer(c *gin.Context, token string) (Principal, error) {
 		// token) even though requests do not consult it.
 		return Principal{Username: claims.Subject, Roles: claims.Roles, Scheme: SchemeBearer,
 			SessionID: sid, TokenID: claims.ID, ExpiresAt: claims.ExpiresAt.Time,
-			AMR: claims.AMR, AuthTime: authTimeOf(claims)}, nil
+			AMR: claims.AMR, AuthTime: authTimeOf(claims), claims: claims.Extra}, nil
 	}
 	p, err := a.checkSession(c, claims.Subject, sid, SchemeBearer)
 	if err != nil {
 		return Principal{}, err
 	}
 	p.TokenID, p.ExpiresAt = claims.ID, claims.ExpiresAt.Time
-	p.AMR, p.AuthTime = claims.AMR, authTimeOf(claims)
+	p.AMR, p.AuthTime, p.claims = claims.AMR, authTimeOf(claims), claims.Extra
 	return p, nil
 }
 

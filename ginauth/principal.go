@@ -2,6 +2,7 @@ package ginauth
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"slices"
 	"time"
@@ -49,6 +50,41 @@ type Principal struct {
 	// cookie; the request's own time for HTTP Basic, whose password is
 	// checked on every request.
 	AuthTime time.Time
+
+	// claims are the access token's application claims (tokens.Claims'
+	// Extra), read with Claim; nil for every other credential.
+	claims map[string]json.RawMessage
+}
+
+// Claim returns the application claim name of p's access token (see
+// accounts.Config.Claims), decoded from its JSON into a T as
+// encoding/json decodes it: false when p has no such claim or its value
+// does not decode into a T. A JSON null decodes into T's zero value.
+// Tokens carry them in session and stateless mode alike, verified or
+// found in the verifier's cache; the session cookie, HTTP Basic and API
+// keys have none.
+//
+//	tenant, ok := ginauth.Claim[string](p, "tenant")
+func Claim[T any](p *Principal, name string) (T, bool) {
+	var v T
+	raw, ok := p.claim(name)
+	if !ok {
+		return v, false
+	}
+	if err := json.Unmarshal(raw, &v); err != nil {
+		var zero T
+		return zero, false
+	}
+	return v, true
+}
+
+// claim returns the JSON text of the application claim name.
+func (p *Principal) claim(name string) (json.RawMessage, bool) {
+	if p == nil {
+		return nil, false
+	}
+	raw, ok := p.claims[name]
+	return raw, ok
 }
 
 // HasRole reports whether p has role.
