@@ -167,32 +167,48 @@ type apiKeyRequest struct {
 // maxKeySeconds bounds expires_in and overlap: ten years.
 const maxKeySeconds = 10 * 365 * 24 * 3600
 
+// keyRequest decodes the body of a create or rotate request and checks
+// the duration in seconds that field names, or answers why not.
+func (a *Auth) keyRequest(c *gin.Context, field string, secs func(apiKeyRequest) int64) (apiKeyRequest, bool) {
+	var req apiKeyRequest
+	if err := decodeBody(c, &req); err != nil {
+		a.fail(c, err)
+		return req, false
+	}
+	if v := secs(req); v < 0 || v > maxKeySeconds {
+		a.fail(c, fmt.Errorf("%w: %s must be 0 to %d seconds", ErrBadRequest, field, maxKeySeconds))
+		return req, false
+	}
+	return req, true
+}
+
+// answerNewKey answers a created or rotated key: 201 with the key, shown
+// this once, audited as kind.
+func (a *Auth) answerNewKey(c *gin.Context, p *Principal, raw string, k store.APIKey, err error, kind audit.Kind, reason string) {
+	if err != nil {
+		a.keyError(c, err)
+		return
+	}
+	a.auditRequest(c, audit.Event{Kind: kind, Status: http.StatusCreated, Username: p.Username, Reason: reason + k.ID})
+	noStore(c)
+	h := keyJSON(k)
+	h["key"] = raw
+	c.JSON(http.StatusCreated, h)
+}
+
 func (a *Auth) apiKeyCreate(c *gin.Context) {
 	keys, p, ok := a.keyOwner(c)
 	if !ok {
 		return
 	}
-	var req apiKeyRequest
-	if err := decodeBody(c, &req); err != nil {
-		a.fail(c, err)
-		return
-	}
-	if req.ExpiresIn < 0 || req.ExpiresIn > maxKeySeconds {
-		a.fail(c, fmt.Errorf("%w: expires_in must be 0 to %d seconds", ErrBadRequest, maxKeySeconds))
+	req, ok := a.keyRequest(c, "expires_in", func(r apiKeyRequest) int64 { return r.ExpiresIn })
+	if !ok {
 		return
 	}
 	ctx, cancel := a.storeCtx(c)
 	raw, k, err := keys.Create(ctx, p.Username, apikey.Spec{Name: req.Name, Roles: req.Roles, TTL: time.Duration(req.ExpiresIn) * time.Second})
 	cancel()
-	if err != nil {
-		a.keyError(c, err)
-		return
-	}
-	a.auditRequest(c, audit.Event{Kind: audit.APIKeyCreated, Status: http.StatusCreated, Username: p.Username, Reason: k.ID})
-	noStore(c)
-	h := keyJSON(k)
-	h["key"] = raw
-	c.JSON(http.StatusCreated, h)
+	a.answerNewKey(c, p, raw, k, err, audit.APIKeyCreated, "")
 }
 
 func (a *Auth) apiKeyList(c *gin.Context) {
@@ -220,27 +236,14 @@ func (a *Auth) apiKeyRotate(c *gin.Context) {
 	if !ok {
 		return
 	}
-	var req apiKeyRequest
-	if err := decodeBody(c, &req); err != nil {
-		a.fail(c, err)
-		return
-	}
-	if req.Overlap < 0 || req.Overlap > maxKeySeconds {
-		a.fail(c, fmt.Errorf("%w: overlap must be 0 to %d seconds", ErrBadRequest, maxKeySeconds))
+	req, ok := a.keyRequest(c, "overlap", func(r apiKeyRequest) int64 { return r.Overlap })
+	if !ok {
 		return
 	}
 	ctx, cancel := a.storeCtx(c)
 	raw, k, err := keys.Rotate(ctx, p.Username, c.Param("id"), time.Duration(req.Overlap)*time.Second)
 	cancel()
-	if err != nil {
-		a.keyError(c, err)
-		return
-	}
-	a.auditRequest(c, audit.Event{Kind: audit.APIKeyRotated, Status: http.StatusCreated, Username: p.Username, Reason: c.Param("id") + ">" + k.ID})
-	noStore(c)
-	h := keyJSON(k)
-	h["key"] = raw
-	c.JSON(http.StatusCreated, h)
+	a.answerNewKey(c, p, raw, k, err, audit.APIKeyRotated, c.Param("id")+">")
 }
 
 func (a *Auth) apiKeyRevoke(c *gin.Context) {

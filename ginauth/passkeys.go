@@ -59,6 +59,28 @@ func (a *Auth) passkeys(c *gin.Context) (*passkey.Passkeys, bool) {
 	return p, p != nil
 }
 
+// passkeyCaller returns the passkey service and the signed-in caller, or
+// answers why not.
+func (a *Auth) passkeyCaller(c *gin.Context) (*passkey.Passkeys, *Principal, bool) {
+	pk, ok := a.passkeys(c)
+	if !ok {
+		return nil, nil, false
+	}
+	p, ok := a.principal(c)
+	return pk, p, ok
+}
+
+// answerCeremony answers the begin step of a ceremony: its options for
+// the browser and the ceremony string the finish step takes back.
+func (a *Auth) answerCeremony(c *gin.Context, options []byte, ceremony string, err error) {
+	if err != nil {
+		a.fail(c, passkeyError(err))
+		return
+	}
+	noStore(c)
+	c.JSON(http.StatusOK, gin.H{"ceremony": ceremony, "options": json.RawMessage(options)})
+}
+
 type passkeyRequest struct {
 	Name       *string         `json:"name"`
 	Ceremony   *string         `json:"ceremony"`
@@ -82,11 +104,7 @@ func passkeyError(err error) error {
 }
 
 func (a *Auth) passkeyRegisterBegin(c *gin.Context) {
-	pk, ok := a.passkeys(c)
-	if !ok {
-		return
-	}
-	p, ok := a.principal(c)
+	pk, p, ok := a.passkeyCaller(c)
 	if !ok {
 		return
 	}
@@ -102,20 +120,11 @@ func (a *Auth) passkeyRegisterBegin(c *gin.Context) {
 	ctx, cancel := a.storeCtx(c)
 	options, ceremony, err := pk.BeginRegistration(ctx, p.Username, name)
 	cancel()
-	if err != nil {
-		a.fail(c, passkeyError(err))
-		return
-	}
-	noStore(c)
-	c.JSON(http.StatusOK, gin.H{"ceremony": ceremony, "options": options})
+	a.answerCeremony(c, options, ceremony, err)
 }
 
 func (a *Auth) passkeyRegisterFinish(c *gin.Context) {
-	pk, ok := a.passkeys(c)
-	if !ok {
-		return
-	}
-	p, ok := a.principal(c)
+	pk, p, ok := a.passkeyCaller(c)
 	if !ok {
 		return
 	}
@@ -158,11 +167,7 @@ func passkeyJSON(i passkey.Info) gin.H {
 }
 
 func (a *Auth) passkeyList(c *gin.Context) {
-	pk, ok := a.passkeys(c)
-	if !ok {
-		return
-	}
-	p, ok := a.principal(c)
+	pk, p, ok := a.passkeyCaller(c)
 	if !ok {
 		return
 	}
@@ -182,11 +187,7 @@ func (a *Auth) passkeyList(c *gin.Context) {
 }
 
 func (a *Auth) passkeyRevoke(c *gin.Context) {
-	pk, ok := a.passkeys(c)
-	if !ok {
-		return
-	}
-	p, ok := a.principal(c)
+	pk, p, ok := a.passkeyCaller(c)
 	if !ok {
 		return
 	}
@@ -250,12 +251,7 @@ func (a *Auth) passkeyLoginBegin(c *gin.Context) {
 	ctx, cancel := a.storeCtx(c)
 	options, ceremony, err := pk.BeginLogin(ctx, username)
 	cancel()
-	if err != nil {
-		a.fail(c, passkeyError(err))
-		return
-	}
-	noStore(c)
-	c.JSON(http.StatusOK, gin.H{"ceremony": ceremony, "options": options})
+	a.answerCeremony(c, options, ceremony, err)
 }
 
 func (a *Auth) passkeyLoginFinish(c *gin.Context) {
