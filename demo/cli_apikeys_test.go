@@ -26,10 +26,10 @@ func newKey(t *testing.T, r cliResult) (key, id string) {
 // The apikey and service-account commands on one Redis prefix, each key
 // tried against an in-process demo on the same Redis: create, use (200,
 // and 403 for a role the key lacks), list, rotate with and without
-// overlap, revoke (401), disable the owner (401), and a service account
-// that cannot log in but acts through its key, whose keys end when it is
-// logged out everywhere or given a password; with the exit codes of
-// their errors.
+// overlap, revoke (401), disable the owner (401, and still after enabling
+// them again), and a service account that cannot log in but acts through
+// its key, whose keys end when it is logged out everywhere or given a
+// password; with the exit codes of their errors.
 func TestAPIKeyCommands(t *testing.T) {
 	url, prefix := testRedis(t)
 	env := cliEnvFor(url, prefix)
@@ -117,6 +117,8 @@ func TestAPIKeyCommands(t *testing.T) {
 	if strings.Contains(r.stdout, " live\n") {
 		t.Fatalf("apikey list of a disabled owner:\n%s", r.stdout)
 	}
+	expectRun(t, runDemo(t, env, "", "disable", "--username", "alice", "--enable"), exitOK, "enabled alice")
+	me(key, 401, "invalid_token")
 
 	// A service account: no password, no login, a key with its role.
 	expectRun(t, runDemo(t, env, "", "service-account", "create", "--username", "CI-Bot", "--roles", "deploy"), exitOK,

@@ -9,9 +9,10 @@ import (
 // Limits on OAuth clients, enforced by [OAuthClient.Validate].
 const (
 	MaxClientIDLen = 64
-	// MinClientSecretLen is the shortest client secret a store keeps the
-	// digest of: secrets are machine-generated, so a fast digest is
-	// enough only when they are long enough not to be guessed.
+	// MinClientSecretLen is the shortest client secret to register:
+	// secrets are machine-generated, so a fast digest is enough only
+	// when they are long enough not to be guessed. Whoever hashes the
+	// secret checks it; a store sees only the digest and cannot.
 	MinClientSecretLen = 32
 )
 
@@ -52,7 +53,9 @@ func (c OAuthClient) Validate() error {
 
 // ClientStore keeps registered OAuth clients. It is an optional
 // capability of a session backend; memstore and redisstore have it.
-// Absent clients read as [ErrNotFound].
+// Absent clients, and IDs that no valid client can have, read as
+// [ErrNotFound]; any error that wraps no sentinel is an infrastructure
+// failure.
 type ClientStore interface {
 	// AddClient registers c (see [OAuthClient.Validate]); an existing ID
 	// fails with [ErrExists].
