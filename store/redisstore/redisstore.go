@@ -321,18 +321,15 @@ func (s *Store) SetDisabled(ctx context.Context, username string, disabled bool)
 }
 
 // updateUser sets field of an existing user to value; bump also moves it
-// to the next generation and ends its sessions. A change that bumps or
-// sets roles invalidates the user's cached sessions everywhere.
+// to the next generation and ends its sessions. Every change, even
+// enabling a user again, invalidates the user's cached entries
+// everywhere: a cache may hold what it read of the user.
 func (s *Store) updateUser(ctx context.Context, op, username, field string, value any, bump bool) error {
 	if store.ValidateUsername(username) != nil {
 		return notFound(op)
 	}
-	pub := noPublish
-	if bump || field == userFieldRoles {
-		pub = s.pub.args(username)
-	}
 	keys := []string{s.userKey(username), s.sessionsKey(username)}
-	args := append([]any{field, value, boolFlag(bump)}, pub...)
+	args := append([]any{field, value, boolFlag(bump)}, s.pub.args(username)...)
 	// A change that ends sessions is a revocation: with WaitReplicas it
 	// must not be undone by a failover either.
 	n, err := s.run(ctx, bump, updateUserScript, keys, args...).Int()
