@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -27,7 +28,7 @@ import (
 // The scripts that delete a key or change its record (but for the touch)
 // publish an invalidation for [Options.LocalCache] naming the owner and
 // the key (apiKeyField), as the session scripts do; a change of the owner
-// publishes the owner alone.
+// publishes the owner alone, which drops their keys too.
 
 var _ store.APIKeyStore = (*Store)(nil)
 
@@ -68,6 +69,23 @@ const apiKeyFieldPrefix = "k:"
 
 // apiKeyField names owner's key id in an invalidation message.
 func apiKeyField(id string) string { return apiKeyFieldPrefix + id }
+
+// apiKeyTouchDue reports whether a use at now must be recorded when the
+// last recorded one is last, both in Unix milliseconds (0 for none): the
+// rule of [store.APIKeyTouchInterval], which useAPIKeyScript applies in
+// Lua and the local cache in Go (TestUseAPIKeyScriptMatchesTouchRule
+// holds the two together).
+func apiKeyTouchDue(last, now int64) bool {
+	return now-last >= store.APIKeyTouchInterval.Milliseconds()
+}
+
+// cloneAPIKeyUse returns a copy of u that shares no slice with it.
+func cloneAPIKeyUse(u store.APIKeyUse) store.APIKeyUse {
+	u.Key.Roles = slices.Clone(u.Key.Roles)
+	u.Owner.Roles = slices.Clone(u.Owner.Roles)
+	u.Owner.PasswordHash = slices.Clone(u.Owner.PasswordHash)
+	return u
+}
 
 // errAPIKeyRecord reports a record the store cannot read.
 var errAPIKeyRecord = errors.New("unreadable api key record")
@@ -221,6 +239,9 @@ func (s *Store) AddAPIKey(ctx context.Context, k store.APIKey) error {
 		args = append(args, noPublish...)
 	}
 	res, err := addAPIKeyScript.Run(ctx, s.client, []string{key, s.userKey(k.Owner)}, append(args, dead...)...).Text()
+	if len(dead) > 0 {
+		s.cache.invalidate(k.Owner, fields...) // even on error: the write may have landed
+	}
 	switch {
 	case err != nil:
 		return fmt.Errorf("redisstore: %s: %w", op, err)
@@ -240,13 +261,41 @@ func (s *Store) AddAPIKey(ctx context.Context, k store.APIKey) error {
 // trip): the key, its owner from the user hash, and the use recorded. A
 // record the store cannot read is [store.ErrNotFound]: the key does not
 // work.
+//
+// With [Options.LocalCache], a key found recently is answered from
+// memory, with no round trip, while its last recorded use is younger
+// than [store.APIKeyTouchInterval] by the store's clock: the read that
+// must record a use always runs the script. The answer is then the key
+// as Redis holds it, with the last use the script recorded.
 func (s *Store) UseAPIKey(ctx context.Context, owner, id string) (store.APIKeyUse, error) {
 	const op = "use api key"
 	if err := ownerGone(ctx, op, owner); err != nil {
 		return store.APIKeyUse{}, err
 	}
+	now := s.nowMillis()
+	if use, ok := s.cache.getAPIKey(owner, id, now); ok {
+		return use, nil
+	}
+	epoch := s.cache.epoch()
+	use, err := s.useAPIKey(ctx, op, owner, id, now)
+	if err != nil {
+		return store.APIKeyUse{}, err
+	}
+	// What Redis holds now: the script recorded this use if it was due.
+	last := millisOrZero(use.Key.LastUsed)
+	if apiKeyTouchDue(last, now) {
+		last = now
+	}
+	cached := use
+	cached.Key.LastUsed = time.UnixMilli(last)
+	s.cache.putAPIKey(epoch, cached, last)
+	return use, nil
+}
+
+// useAPIKey runs useAPIKeyScript at now (Unix milliseconds).
+func (s *Store) useAPIKey(ctx context.Context, op, owner, id string, now int64) (store.APIKeyUse, error) {
 	reply, err := useAPIKeyScript.Run(ctx, s.client, []string{s.apiKeysKey(owner), s.userKey(owner)},
-		id, s.nowMillis(), store.APIKeyTouchInterval.Milliseconds(), boolFlag(s.external)).Slice()
+		id, now, store.APIKeyTouchInterval.Milliseconds(), boolFlag(s.external)).Slice()
 	if err != nil {
 		return store.APIKeyUse{}, fmt.Errorf("redisstore: %s: %w", op, err)
 	}
@@ -331,6 +380,7 @@ func (s *Store) ExpireAPIKey(ctx context.Context, owner, id string, at time.Time
 		k.ExpiresAt = at
 		args := append([]any{id, v, encodeAPIKey(k)}, s.pub.args(owner, apiKeyField(id))...)
 		n, err := swapAPIKeyScript.Run(ctx, s.client, []string{key}, args...).Int()
+		s.cache.invalidate(owner, apiKeyField(id)) // even on error: the write may have landed
 		if err != nil {
 			return fmt.Errorf("redisstore: %s: %w", op, err)
 		}
@@ -350,6 +400,7 @@ func (s *Store) RevokeAPIKey(ctx context.Context, owner, id string) error {
 	}
 	args := append([]any{id}, s.pub.args(owner, apiKeyField(id))...)
 	n, err := revokeAPIKeyScript.Run(ctx, s.client, []string{s.apiKeysKey(owner)}, args...).Int()
+	s.cache.invalidate(owner, apiKeyField(id)) // even on error: the write may have landed
 	if err != nil {
 		return fmt.Errorf("redisstore: %s: %w", op, err)
 	}
