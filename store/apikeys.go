@@ -160,13 +160,15 @@ type APIKeyStore interface {
 	AddAPIKey(ctx context.Context, k APIKey) error
 	// UseAPIKey is the request path's one read: the key of owner with id
 	// and, when the store keeps users, the owner, in one step (one round
-	// trip). It records the use in LastUsed when the last recorded one is
-	// [APIKeyTouchInterval] old or more (by the store's clock), and
-	// returns the key as it was before that. It applies no rule: a key of
-	// a disabled owner or of an older generation is returned like any
-	// other, and so is an expired one until it is dropped. A store that
-	// keeps users reports a key whose owner it no longer has as
-	// [ErrNotFound].
+	// trip; a store may offer a local cache, as redisstore does, whose
+	// answers trail a change made through another process by the short
+	// delay it documents). It records the use in LastUsed when the last
+	// recorded one is [APIKeyTouchInterval] old or more (by the store's
+	// clock), and returns the key as it was before that. It applies no
+	// rule: a key of a disabled owner or of an older generation is
+	// returned like any other, and so is an expired one until it is
+	// dropped. A store that keeps users reports a key whose owner it no
+	// longer has as [ErrNotFound].
 	UseAPIKey(ctx context.Context, owner, id string) (APIKeyUse, error)
 	// APIKeys lists the owner's keys, expired ones included, oldest first,
 	// ties by ID.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,6 +24,11 @@ import (
 // the touch rule; every other rule about keys (expiry, the cap, which
 // keys an add drops) is decided in Go, and the scripts compare and swap
 // the records Go read, as the session scripts do.
+//
+// The scripts that delete a key or change its record (but for the touch)
+// publish an invalidation for [Options.LocalCache] naming the owner and
+// the key (apiKeyField), as the session scripts do; a change of the owner
+// publishes the owner alone, which drops their keys too.
 
 var _ store.APIKeyStore = (*Store)(nil)
 
@@ -53,6 +59,32 @@ func encodeAPIKey(k store.APIKey) string {
 	b.WriteString(k.Name)
 	b.Write(k.Secret[:])
 	return b.String()
+}
+
+// apiKeyFieldPrefix starts the name of a key in an invalidation message,
+// where session IDs (idField) are 43 characters of base64url: a colon is
+// in neither them nor a key ID. A store of an older version that does not
+// know it drops the whole user, which is safe.
+const apiKeyFieldPrefix = "k:"
+
+// apiKeyField names owner's key id in an invalidation message.
+func apiKeyField(id string) string { return apiKeyFieldPrefix + id }
+
+// apiKeyTouchDue reports whether a use at now must be recorded when the
+// last recorded one is last, both in Unix milliseconds (0 for none): the
+// rule of [store.APIKeyTouchInterval], which useAPIKeyScript applies in
+// Lua and the local cache in Go (TestUseAPIKeyScriptMatchesTouchRule
+// holds the two together).
+func apiKeyTouchDue(last, now int64) bool {
+	return now-last >= store.APIKeyTouchInterval.Milliseconds()
+}
+
+// cloneAPIKeyUse returns a copy of u that shares no slice with it.
+func cloneAPIKeyUse(u store.APIKeyUse) store.APIKeyUse {
+	u.Key.Roles = slices.Clone(u.Key.Roles)
+	u.Owner.Roles = slices.Clone(u.Owner.Roles)
+	u.Owner.PasswordHash = slices.Clone(u.Owner.PasswordHash)
+	return u
 }
 
 // errAPIKeyRecord reports a record the store cannot read.
@@ -119,16 +151,22 @@ return {1, v, u[1], u[2], u[3], u[4]}
 // addAPIKeyScript stores a key unless the owner is absent (with users
 // of the store's own), its ID is taken, or the owner has max keys once
 // the dead ones Go listed are gone. It deletes each dead key only if its
-// record is still the one Go read. It replies "ok", "nouser", "exists"
-// or "full".
+// record is still the one Go read, and publishes the invalidation when
+// it deleted any. It replies "ok", "nouser", "exists" or "full".
 //
 // KEYS: the owner's keys, the owner's user hash. ARGV: id, record, max,
-// external ("1" or "0"), then pairs of a dead key's ID and record.
-var addAPIKeyScript = redis.NewScript(`
+// external ("1" or "0"), the invalidation to publish (3 values), then
+// pairs of a dead key's ID and record.
+var addAPIKeyScript = redis.NewScript(luaPublish + `
 if ARGV[4] ~= '1' and redis.call('EXISTS', KEYS[2]) == 0 then return 'nouser' end
-for i = 5, #ARGV, 2 do
-  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then redis.call('HDEL', KEYS[1], ARGV[i]) end
+local dropped = false
+for i = 8, #ARGV, 2 do
+  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then
+    redis.call('HDEL', KEYS[1], ARGV[i])
+    dropped = true
+  end
 end
+if dropped then publish(5) end
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 'exists' end
 if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[3]) then return 'full' end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
@@ -136,13 +174,26 @@ return 'ok'
 `)
 
 // swapAPIKeyScript replaces a key's record while it is still the one Go
-// read, and replies 1, else 0.
+// read, publishes the invalidation and replies 1, else 0.
 //
-// KEYS: the owner's keys. ARGV: id, record read, record to write.
-var swapAPIKeyScript = redis.NewScript(`
+// KEYS: the owner's keys. ARGV: id, record read, record to write, the
+// invalidation to publish (3 values).
+var swapAPIKeyScript = redis.NewScript(luaPublish + `
 if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+publish(4)
 return 1
+`)
+
+// revokeAPIKeyScript deletes a key and, if it was there, publishes the
+// invalidation; it replies the number of keys deleted.
+//
+// KEYS: the owner's keys. ARGV: id, the invalidation to publish (3
+// values).
+var revokeAPIKeyScript = redis.NewScript(luaPublish + `
+local n = redis.call('HDEL', KEYS[1], ARGV[1])
+if n == 1 then publish(2) end
+return n
 `)
 
 // ownerGone reports, for a call on owner's keys, an invalid username as
@@ -172,14 +223,25 @@ func (s *Store) AddAPIKey(ctx context.Context, k store.APIKey) error {
 		return fmt.Errorf("redisstore: %s: %w", op, err)
 	}
 	now := s.now()
-	args := []any{k.ID, encodeAPIKey(k), store.MaxAPIKeys, boolFlag(s.external)}
+	var dead []any
+	var fields []string
 	for id, v := range all {
 		// A record the store cannot read stays, and counts.
 		if old, err := decodeAPIKey(k.Owner, id, v); err == nil && old.Expired(now) {
-			args = append(args, id, v)
+			dead = append(dead, id, v)
+			fields = append(fields, apiKeyField(id))
 		}
 	}
-	res, err := addAPIKeyScript.Run(ctx, s.client, []string{key, s.userKey(k.Owner)}, args...).Text()
+	args := []any{k.ID, encodeAPIKey(k), store.MaxAPIKeys, boolFlag(s.external)}
+	if len(dead) > 0 {
+		args = append(args, s.pub.args(k.Owner, fields...)...)
+	} else {
+		args = append(args, noPublish...)
+	}
+	res, err := addAPIKeyScript.Run(ctx, s.client, []string{key, s.userKey(k.Owner)}, append(args, dead...)...).Text()
+	if len(dead) > 0 {
+		s.cache.invalidate(k.Owner, fields...) // even on error: the write may have landed
+	}
 	switch {
 	case err != nil:
 		return fmt.Errorf("redisstore: %s: %w", op, err)
@@ -199,13 +261,41 @@ func (s *Store) AddAPIKey(ctx context.Context, k store.APIKey) error {
 // trip): the key, its owner from the user hash, and the use recorded. A
 // record the store cannot read is [store.ErrNotFound]: the key does not
 // work.
+//
+// With [Options.LocalCache], a key found recently is answered from
+// memory, with no round trip, while its last recorded use is younger
+// than [store.APIKeyTouchInterval] by the store's clock: the read that
+// must record a use always runs the script. The answer is then the key
+// as Redis holds it, with the last use the script recorded.
 func (s *Store) UseAPIKey(ctx context.Context, owner, id string) (store.APIKeyUse, error) {
 	const op = "use api key"
 	if err := ownerGone(ctx, op, owner); err != nil {
 		return store.APIKeyUse{}, err
 	}
+	now := s.nowMillis()
+	if use, ok := s.cache.getAPIKey(owner, id, now); ok {
+		return use, nil
+	}
+	epoch := s.cache.epoch()
+	use, err := s.useAPIKey(ctx, op, owner, id, now)
+	if err != nil {
+		return store.APIKeyUse{}, err
+	}
+	// What Redis holds now: the script recorded this use if it was due.
+	last := millisOrZero(use.Key.LastUsed)
+	if apiKeyTouchDue(last, now) {
+		last = now
+	}
+	cached := use
+	cached.Key.LastUsed = time.UnixMilli(last)
+	s.cache.putAPIKey(epoch, cached, last)
+	return use, nil
+}
+
+// useAPIKey runs useAPIKeyScript at now (Unix milliseconds).
+func (s *Store) useAPIKey(ctx context.Context, op, owner, id string, now int64) (store.APIKeyUse, error) {
 	reply, err := useAPIKeyScript.Run(ctx, s.client, []string{s.apiKeysKey(owner), s.userKey(owner)},
-		id, s.nowMillis(), store.APIKeyTouchInterval.Milliseconds(), boolFlag(s.external)).Slice()
+		id, now, store.APIKeyTouchInterval.Milliseconds(), boolFlag(s.external)).Slice()
 	if err != nil {
 		return store.APIKeyUse{}, fmt.Errorf("redisstore: %s: %w", op, err)
 	}
@@ -288,7 +378,9 @@ func (s *Store) ExpireAPIKey(ctx context.Context, owner, id string, at time.Time
 			return nil
 		}
 		k.ExpiresAt = at
-		n, err := swapAPIKeyScript.Run(ctx, s.client, []string{key}, id, v, encodeAPIKey(k)).Int()
+		args := append([]any{id, v, encodeAPIKey(k)}, s.pub.args(owner, apiKeyField(id))...)
+		n, err := swapAPIKeyScript.Run(ctx, s.client, []string{key}, args...).Int()
+		s.cache.invalidate(owner, apiKeyField(id)) // even on error: the write may have landed
 		if err != nil {
 			return fmt.Errorf("redisstore: %s: %w", op, err)
 		}
@@ -299,13 +391,16 @@ func (s *Store) ExpireAPIKey(ctx context.Context, owner, id string, at time.Time
 	return fmt.Errorf("redisstore: %s: %w", op, errContention)
 }
 
-// RevokeAPIKey implements [store.APIKeyStore] with one HDEL.
+// RevokeAPIKey implements [store.APIKeyStore] with one script: an HDEL
+// and the invalidation published.
 func (s *Store) RevokeAPIKey(ctx context.Context, owner, id string) error {
 	const op = "revoke api key"
 	if err := ownerGone(ctx, op, owner); err != nil {
 		return err
 	}
-	n, err := s.client.HDel(ctx, s.apiKeysKey(owner), id).Result()
+	args := append([]any{id}, s.pub.args(owner, apiKeyField(id))...)
+	n, err := revokeAPIKeyScript.Run(ctx, s.client, []string{s.apiKeysKey(owner)}, args...).Int()
+	s.cache.invalidate(owner, apiKeyField(id)) // even on error: the write may have landed
 	if err != nil {
 		return fmt.Errorf("redisstore: %s: %w", op, err)
 	}

@@ -10,11 +10,12 @@ import (
 )
 
 // TestUseAPIKeyScriptMatchesTouchRule holds the touch rule as
-// useAPIKeyScript applies it in Lua to the rule of
-// [store.APIKeyStore.UseAPIKey] (a use is recorded when the last one is
-// APIKeyTouchInterval old or more, or there was none): on each boundary
-// the script must record the use exactly when the rule says so, keep
-// the rest of the record, and reply the record as it was.
+// useAPIKeyScript applies it in Lua, and as the local cache applies it
+// in Go (apiKeyTouchDue), to the rule of [store.APIKeyStore.UseAPIKey]
+// (a use is recorded when the last one is APIKeyTouchInterval old or
+// more, or there was none): on each boundary the script must record the
+// use exactly when the rule says so, keep the rest of the record, and
+// reply the record as it was.
 func TestUseAPIKeyScriptMatchesTouchRule(t *testing.T) {
 	rdb, prefix := testredis.New(t)
 	s, err := New(rdb, Options{Prefix: prefix, ExternalUsers: true})
@@ -55,8 +56,12 @@ func TestUseAPIKeyScriptMatchesTouchRule(t *testing.T) {
 				t.Errorf("UseAPIKey = %+v, want the key as it was, %+v", got.Key, k)
 			}
 			want := k
-			if c.last.IsZero() || c.now.Sub(c.last) >= touch {
+			due := c.last.IsZero() || c.now.Sub(c.last) >= touch
+			if due {
 				want.LastUsed = c.now
+			}
+			if got := apiKeyTouchDue(millisOrZero(c.last), c.now.UnixMilli()); got != due {
+				t.Errorf("apiKeyTouchDue = %v, want %v", got, due)
 			}
 			stored, err := rdb.HGet(ctx, s.apiKeysKey("alice"), k.ID).Result()
 			if err != nil || stored != encodeAPIKey(want) {

@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -13,20 +14,44 @@ import (
 )
 
 func TestContractAPIKeys(t *testing.T) {
-	storetest.RunAPIKeys(t, func(t *testing.T, now func() time.Time) storetest.APIKeyBackend {
-		return newTestStore(t, now)
-	})
+	for _, cache := range []bool{false, true} {
+		t.Run(fmt.Sprintf("LocalCache=%v", cache), func(t *testing.T) {
+			storetest.RunAPIKeys(t, func(t *testing.T, now func() time.Time) storetest.APIKeyBackend {
+				return newKeyStore(t, now, false, cache)
+			})
+		})
+	}
 }
 
 func TestContractAPIKeysExternalUsers(t *testing.T) {
-	storetest.RunExternalAPIKeys(t, func(t *testing.T, now func() time.Time) store.APIKeyStore {
-		rdb, prefix := testredis.New(t)
-		s, err := redisstore.New(rdb, redisstore.Options{Prefix: prefix, Now: now, ExternalUsers: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	})
+	for _, cache := range []bool{false, true} {
+		t.Run(fmt.Sprintf("LocalCache=%v", cache), func(t *testing.T) {
+			storetest.RunExternalAPIKeys(t, func(t *testing.T, now func() time.Time) store.APIKeyStore {
+				return newKeyStore(t, now, true, cache)
+			})
+		})
+	}
+}
+
+// newKeyStore is a store on the test Redis, under a prefix of its own,
+// with external users or not, and with a local cache (subscribed before
+// it returns) or not.
+func newKeyStore(t *testing.T, now func() time.Time, external, cache bool) *redisstore.Store {
+	t.Helper()
+	rdb, prefix := testredis.New(t)
+	opts := redisstore.Options{Prefix: prefix, Now: now, ExternalUsers: external}
+	if cache {
+		opts.LocalCache = &redisstore.LocalCacheOptions{}
+	}
+	s, err := redisstore.New(rdb, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if cache {
+		waitReady(t, s, true)
+	}
+	return s
 }
 
 // newKey returns a key of alice, created now, in her generation.

@@ -16,42 +16,60 @@ import (
 	"github.com/gin-authkit/authkit/store"
 )
 
-// LocalCacheOptions configures the local session cache of
-// [Options.LocalCache].
+// LocalCacheOptions configures the local cache of [Options.LocalCache],
+// which holds sessions and API keys.
 //
 // The cache keeps sessions that [Store.Session] read from Redis in the
 // process, and answers later reads of the same session from memory while
 // the entry is younger than TTL, the session is live by the store's clock
 // and its last use need not be recorded yet (see [Options.TouchInterval]).
 //
-// Every change that ends a session or changes roles (RevokeSession,
-// RevokeAll, SetDisabled, SetPasswordHash, SetRoles, a replayed refresh
-// token, the per-user cap) publishes, from the script that makes it, a
-// message naming the user (and the session), on a channel every cached
-// store subscribes to: PUBLISH on a single server or Sentinel, sharded
-// SPUBLISH on Redis Cluster (Redis 7), to a channel in the user's slot.
-// A store that receives it drops the user's entries. The window in which
-// another process may still accept a revoked session is therefore the
-// delivery time of one message (measured on loopback: 2 to 5 ms at the
-// 99th percentile), and never more than TTL.
+// It keeps, the same way, what [Store.UseAPIKey] found of a key and its
+// owner ([store.APIKeyUse]), per owner and key ID, and answers later uses
+// of the key from memory while the entry is younger than TTL and the
+// key's last recorded use is younger than [store.APIKeyTouchInterval] by
+// the store's clock: the use that must be recorded always runs the
+// script, so a key in steady use still costs one write a minute. Only
+// uses that found the key fill the cache; an unknown key always reaches
+// Redis. Every answer is a copy.
+//
+// Every change that ends a session, changes a user or changes a key
+// (RevokeSession, RevokeAll, SetDisabled, SetPasswordHash, SetRoles, a
+// replayed refresh token, the per-user cap; RevokeAPIKey, ExpireAPIKey,
+// and AddAPIKey when it drops expired keys) publishes, from the script
+// that makes it, a message naming the user (and the sessions or keys),
+// on a channel every cached store subscribes to: PUBLISH on a single
+// server or Sentinel, sharded SPUBLISH on Redis Cluster (Redis 7), to a
+// channel in the user's slot. A store that receives it drops the entries
+// named, or all the user's sessions and keys when it names none. The
+// window in which another process may still accept a revoked session or
+// key, or see a disabled owner as enabled, is therefore the delivery
+// time of one message (measured on loopback: 2 to 5 ms at the 99th
+// percentile), and never more than TTL.
 //
 // A store only uses its cache while all its subscriptions are confirmed
 // and answer a health check (a PING every second when no message came);
-// when one breaks it empties the cache and reads every session from Redis
-// until it has subscribed again. A *redis.Ring is not supported, since
-// its shards do not share messages.
+// when one breaks it empties the cache and reads every session and key
+// from Redis until it has subscribed again. A *redis.Ring is not
+// supported, since its shards do not share messages.
 //
-// A cached read does not see a session change that is not an
-// invalidation until the entry ages out: a rotation's new last use, for
-// instance. Sessions created after a read are never cached wrongly: only
-// reads that found a live session fill the cache.
+// A cached read does not see a change that is not an invalidation until
+// the entry ages out: a rotation's new last use, or a key's use recorded
+// by another process, for instance. Sessions and keys created after a
+// read are never cached wrongly: only reads that found a live session or
+// a key fill the cache.
+//
+// [Store.CacheStats] counts sessions and keys together: Entries holds
+// both, and Hits and Misses count the reads of [Store.Session] and the
+// uses of [Store.UseAPIKey] alike.
 type LocalCacheOptions struct {
-	// Size is the most sessions kept; the least recently read go first.
-	// Default: 10,000 (a few MB).
+	// Size is the most entries kept, sessions and API keys together; the
+	// least recently read go first. Default: 10,000 (a few MB).
 	Size int
-	// TTL is how long a session read from Redis may be served from
-	// memory: the longest a revocation can go unseen by a process whose
-	// subscription is healthy but lost the message. Default: 1 second.
+	// TTL is how long a session or key read from Redis may be served
+	// from memory: the longest a revocation can go unseen by a process
+	// whose subscription is healthy but lost the message. Default: 1
+	// second.
 	TTL time.Duration
 }
 
@@ -80,28 +98,36 @@ type localCache struct {
 
 	mu      sync.Mutex
 	entries map[cacheKey]*list.Element // of *cacheEntry
-	byUser  map[string]map[store.Digest]*list.Element
+	byUser  map[string]map[cacheKey]*list.Element
 	lru     list.List // most recently read first
 	// gen changes with every invalidation and every change of health: a
 	// read that began in another generation must not fill the cache.
 	gen     uint64
 	healthy bool
-	// hits and misses count the reads of get.
+	// hits and misses count the reads of get and getAPIKey.
 	hits, misses uint64
 
 	cancel context.CancelFunc
 	done   chan struct{}
 }
 
+// cacheKey names an entry: a session of user (id), or one of user's API
+// keys (apiKey, the key's ID; id then zero).
 type cacheKey struct {
-	user string
-	id   store.Digest
+	user   string
+	id     store.Digest
+	apiKey string
 }
 
+// cacheEntry is a session (rec, owner) or an API key (use, and last, the
+// key's last use as recorded in Redis once the read that filled the
+// entry was done, in Unix milliseconds).
 type cacheEntry struct {
 	key   cacheKey
 	rec   record
 	owner owner
+	use   store.APIKeyUse
+	last  int64
 	born  time.Time
 }
 
@@ -115,7 +141,7 @@ func newLocalCache(s *Store, opts LocalCacheOptions) (*localCache, error) {
 	c := &localCache{
 		s: s, size: opts.Size, ttl: opts.TTL,
 		entries: make(map[cacheKey]*list.Element),
-		byUser:  make(map[string]map[store.Digest]*list.Element),
+		byUser:  make(map[string]map[cacheKey]*list.Element),
 		done:    make(chan struct{}),
 	}
 	if c.size == 0 {
@@ -144,24 +170,55 @@ func (c *localCache) get(user string, id store.Digest) (record, owner, bool) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.healthy {
-		c.misses++
+	e := c.lookup(cacheKey{user: user, id: id}, nil)
+	if e == nil {
 		return record{}, owner{}, false
 	}
-	el, ok := c.entries[cacheKey{user, id}]
+	return e.rec, e.owner.clone(), true
+}
+
+// getAPIKey returns a copy of the cached use of owner's key id, unless a
+// read at now (Unix milliseconds, the store's clock) must record the use
+// (see apiKeyTouchDue): that read goes to Redis, which records it.
+func (c *localCache) getAPIKey(owner, id string, now int64) (store.APIKeyUse, bool) {
+	if c == nil {
+		return store.APIKeyUse{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.lookup(cacheKey{user: owner, apiKey: id}, func(e *cacheEntry) bool { return !apiKeyTouchDue(e.last, now) })
+	if e == nil {
+		return store.APIKeyUse{}, false
+	}
+	return cloneAPIKeyUse(e.use), true
+}
+
+// lookup returns the entry of k, counting a hit, or nil, counting a
+// miss, when there is none younger than the TTL or usable (if not nil)
+// rejects it. The caller holds c.mu.
+func (c *localCache) lookup(k cacheKey, usable func(*cacheEntry) bool) *cacheEntry {
+	if !c.healthy {
+		c.misses++
+		return nil
+	}
+	el, ok := c.entries[k]
 	if !ok {
 		c.misses++
-		return record{}, owner{}, false
+		return nil
 	}
 	e := el.Value.(*cacheEntry)
 	if time.Since(e.born) >= c.ttl {
 		c.remove(el)
 		c.misses++
-		return record{}, owner{}, false
+		return nil
+	}
+	if usable != nil && !usable(e) {
+		c.misses++
+		return nil
 	}
 	c.hits++
 	c.lru.MoveToFront(el)
-	return e.rec, e.owner.clone(), true
+	return e
 }
 
 // stats reports the cache now; a nil cache reports zeros.
@@ -191,30 +248,48 @@ func (c *localCache) put(epoch uint64, user string, id store.Digest, rec record,
 	if c == nil {
 		return
 	}
+	c.insert(epoch, &cacheEntry{key: cacheKey{user: user, id: id}, rec: rec, owner: o.clone()})
+}
+
+// putAPIKey caches a copy of use, what a read from Redis found of a key
+// and its owner, with last, the key's last use as recorded once that
+// read was done, under the same condition as put.
+func (c *localCache) putAPIKey(epoch uint64, use store.APIKeyUse, last int64) {
+	if c == nil {
+		return
+	}
+	k := cacheKey{user: use.Key.Owner, apiKey: use.Key.ID}
+	c.insert(epoch, &cacheEntry{key: k, use: cloneAPIKeyUse(use), last: last})
+}
+
+// insert adds e, born now, in place of any entry of its key, unless the
+// cache changed generation since epoch.
+func (c *localCache) insert(epoch uint64, e *cacheEntry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.healthy || c.gen != epoch {
 		return
 	}
-	k := cacheKey{user, id}
-	if el, ok := c.entries[k]; ok {
+	if el, ok := c.entries[e.key]; ok {
 		c.remove(el)
 	}
-	el := c.lru.PushFront(&cacheEntry{key: k, rec: rec, owner: o.clone(), born: time.Now()})
-	c.entries[k] = el
-	m := c.byUser[user]
+	e.born = time.Now()
+	el := c.lru.PushFront(e)
+	c.entries[e.key] = el
+	m := c.byUser[e.key.user]
 	if m == nil {
-		m = make(map[store.Digest]*list.Element)
-		c.byUser[user] = m
+		m = make(map[cacheKey]*list.Element)
+		c.byUser[e.key.user] = m
 	}
-	m[id] = el
+	m[e.key] = el
 	for c.lru.Len() > c.size {
 		c.remove(c.lru.Back())
 	}
 }
 
-// invalidate drops the cached sessions of user named by fields (see
-// idField), or all of them when there are none.
+// invalidate drops the cached sessions and API keys of user named by
+// fields (see idField and apiKeyField), or all of them when there are
+// none.
 func (c *localCache) invalidate(user string, fields ...string) {
 	if c == nil {
 		return
@@ -229,15 +304,19 @@ func (c *localCache) invalidate(user string, fields ...string) {
 		return
 	}
 	for _, f := range fields {
-		id, err := parseIDField(f)
-		if err != nil {
+		k := cacheKey{user: user}
+		if id, ok := strings.CutPrefix(f, apiKeyFieldPrefix); ok {
+			k.apiKey = id
+		} else if d, err := parseIDField(f); err == nil {
+			k.id = d
+		} else {
 			// Not a message of ours: drop the whole user to be safe.
 			for _, el := range c.byUser[user] {
 				c.remove(el)
 			}
 			return
 		}
-		if el, ok := c.byUser[user][id]; ok {
+		if el, ok := c.byUser[user][k]; ok {
 			c.remove(el)
 		}
 	}
@@ -263,7 +342,7 @@ func (c *localCache) remove(el *list.Element) {
 	e := c.lru.Remove(el).(*cacheEntry)
 	delete(c.entries, e.key)
 	if m := c.byUser[e.key.user]; m != nil {
-		delete(m, e.key.id)
+		delete(m, e.key)
 		if len(m) == 0 {
 			delete(c.byUser, e.key.user)
 		}

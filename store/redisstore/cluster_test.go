@@ -288,7 +288,7 @@ func userOfKey(t *testing.T, prefix, key string) string {
 // the cached store subscribes, on each master, to the sharded channel of
 // every slot it serves, and the write scripts publish to the channel of
 // the user's slot from the user's node. A revocation of a cached session
-// reaches the cache whichever master holds the user.
+// or API key reaches the cache whichever master holds the user.
 func TestClusterLocalCache(t *testing.T) {
 	c, rdb := startCluster(t)
 	prefix := testredis.NewPrefix()
@@ -348,6 +348,38 @@ func TestClusterLocalCache(t *testing.T) {
 			}
 			if time.Since(start) > time.Second {
 				t.Fatalf("%s: the cached store still accepts a session revoked a second ago (%v)", name, err)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		// The same for an API key, revoked by revokeAPIKeyScript.
+		k := store.APIKey{ID: "key-" + name, Owner: name, Secret: store.HashSecret([]byte(name)),
+			CreatedAt: time.Now(), Generation: u.Generation}
+		if err := a.AddAPIKey(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if _, err := b.UseAPIKey(ctx, name, k.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		hook.take()
+		if _, err := b.UseAPIKey(ctx, name, k.ID); err != nil {
+			t.Fatal(err)
+		}
+		if process, pipelines, _ := hook.take(); process+pipelines != 0 {
+			t.Fatalf("%s: a third use of a key reached Redis; want it served from the cache", name)
+		}
+		if err := a.RevokeAPIKey(ctx, name, k.ID); err != nil {
+			t.Fatal(err)
+		}
+		start = time.Now()
+		for {
+			_, err := b.UseAPIKey(ctx, name, k.ID)
+			if errors.Is(err, store.ErrNotFound) {
+				break
+			}
+			if time.Since(start) > time.Second {
+				t.Fatalf("%s: the cached store still accepts a key revoked a second ago (%v)", name, err)
 			}
 			time.Sleep(time.Millisecond)
 		}

@@ -94,13 +94,14 @@
 //
 // A Store is a [store.APIKeyStore] and passes storetest.RunAPIKeys (with
 // [Options.ExternalUsers], storetest.RunExternalAPIKeys), on a single
-// server and on Cluster. An owner's keys are one hash in the owner's
-// slot, beside the user hash, so [Store.UseAPIKey], the request path, is
-// one script and one round trip (TestUseAPIKeyOneRoundTrip): it reads
-// the key and the owner's roles, disabled flag, creation and generation,
-// and records the use when the last recorded one is
-// [store.APIKeyTouchInterval] old or more. The touch rule is the only
-// one the script applies, on the record's first number
+// server and on Cluster, and with [Options.LocalCache] on a single
+// server. An owner's keys are one hash in the owner's slot, beside the
+// user hash, so [Store.UseAPIKey], the request path, is one script and
+// one round trip (TestUseAPIKeyOneRoundTrip), and none with the local
+// cache (see below): it reads the key and the owner's roles, disabled
+// flag, creation and generation, and records the use when the last
+// recorded one is [store.APIKeyTouchInterval] old or more. The touch
+// rule is the only one the script applies, on the record's first number
 // (TestUseAPIKeyScriptMatchesTouchRule holds it to the Go statement of
 // the rule); whether the key works is the caller's [store.APIKey.Live].
 // With ExternalUsers the script reads no user hash and the caller reads
@@ -113,7 +114,8 @@
 // [store.MaxAPIKeys] live keys and the expired ones since the owner's
 // last add. Disabling the owner, changing their password or
 // [Store.RevokeAll] moves the user's generation and so ends their keys
-// without touching them.
+// without touching them. [Store.RevokeAPIKey] is one script too, since it
+// publishes the invalidation of the local cache with the delete.
 //
 // # OAuth clients
 //
@@ -129,15 +131,23 @@
 //
 // # Local cache
 //
-// [Options.LocalCache] keeps sessions read recently in the process and
-// answers most requests without Redis. The scripts that end sessions or
-// change roles publish an invalidation (PUBLISH on a single server,
-// sharded SPUBLISH to the channel of the user's slot on Cluster), which
-// every cached store receives; the window in which another process still
-// accepts a revoked session is the delivery of that message (p99 2 to
-// 5 ms on loopback), bounded by the cache's TTL (default 1 s) should a
-// message be lost. A store whose subscription breaks stops using its
-// cache until it has subscribed again. See [LocalCacheOptions].
+// [Options.LocalCache] keeps sessions and API keys read recently in the
+// process and answers most requests without Redis. The scripts that end
+// sessions, change a user, or revoke, expire or drop a key publish an
+// invalidation (PUBLISH on a single server, sharded SPUBLISH to the
+// channel of the user's slot on Cluster), which every cached store
+// receives; the window in which another process still accepts a revoked
+// session or key is the delivery of that message (p99 2 to 5 ms on
+// loopback), bounded by the cache's TTL (default 1 s) should a message
+// be lost. A store whose subscription breaks stops using its cache until
+// it has subscribed again.
+//
+// A cached key is answered without Redis only while its last recorded
+// use is younger than [store.APIKeyTouchInterval]: the use that must be
+// recorded runs the script, so a key in steady use costs one round trip
+// a minute per process (TestLocalCacheAPIKeyRoundTrips). A message names
+// the user and, to drop less, the sessions (by their 43-character field)
+// or keys ("k:" and the ID) concerned. See [LocalCacheOptions].
 //
 // # Replicas
 //

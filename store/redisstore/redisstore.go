@@ -60,10 +60,11 @@ type Options struct {
 	// to half the session's idle timeout. A negative value records every
 	// use, as a store without the option would.
 	TouchInterval time.Duration
-	// LocalCache, when set, keeps recently read sessions in this process
-	// for a short time, so that most requests do not reach Redis at all;
-	// see [LocalCacheOptions] for how revocations reach it. Default: nil,
-	// no cache. A store with a cache must be closed with [Store.Close].
+	// LocalCache, when set, keeps recently read sessions and API keys in
+	// this process for a short time, so that most requests do not reach
+	// Redis at all; see [LocalCacheOptions] for how revocations reach it.
+	// Default: nil, no cache. A store with a cache must be closed with
+	// [Store.Close].
 	LocalCache *LocalCacheOptions
 	// ExternalUsers makes the store keep sessions of users held in
 	// another store.UserSource, such as store/sqlstore (see
@@ -187,8 +188,9 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// CacheStats reports the local session cache now: its entries, the
-// reads answered from memory and from Redis since it was made, and
+// CacheStats reports the local cache now: its entries (sessions and API
+// keys), the reads of sessions and uses of keys answered from memory and
+// from Redis since it was made, and
 // whether every subscription is confirmed (it holds nothing while not).
 // Without a local cache it reports zeros. It is meant for a gauge read at
 // scrape time (telemetry/authprom).
@@ -321,18 +323,15 @@ func (s *Store) SetDisabled(ctx context.Context, username string, disabled bool)
 }
 
 // updateUser sets field of an existing user to value; bump also moves it
-// to the next generation and ends its sessions. A change that bumps or
-// sets roles invalidates the user's cached sessions everywhere.
+// to the next generation and ends its sessions. Every change invalidates
+// the user's cached sessions and API keys everywhere: a cached key holds
+// its owner as read, so even enabling a user again must reach the caches.
 func (s *Store) updateUser(ctx context.Context, op, username, field string, value any, bump bool) error {
 	if store.ValidateUsername(username) != nil {
 		return notFound(op)
 	}
-	pub := noPublish
-	if bump || field == userFieldRoles {
-		pub = s.pub.args(username)
-	}
 	keys := []string{s.userKey(username), s.sessionsKey(username)}
-	args := append([]any{field, value, boolFlag(bump)}, pub...)
+	args := append([]any{field, value, boolFlag(bump)}, s.pub.args(username)...)
 	// A change that ends sessions is a revocation: with WaitReplicas it
 	// must not be undone by a failover either.
 	n, err := s.run(ctx, bump, updateUserScript, keys, args...).Int()
