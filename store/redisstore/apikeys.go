@@ -379,7 +379,7 @@ func (s *Store) ExpireAPIKey(ctx context.Context, owner, id string, at time.Time
 		}
 		k.ExpiresAt = at
 		args := append([]any{id, v, encodeAPIKey(k)}, s.pub.args(owner, apiKeyField(id))...)
-		n, err := swapAPIKeyScript.Run(ctx, s.client, []string{key}, args...).Int()
+		n, err := s.run(ctx, true, swapAPIKeyScript, []string{key}, args...).Int()
 		s.cache.invalidate(owner, apiKeyField(id)) // even on error: the write may have landed
 		if err != nil {
 			return fmt.Errorf("redisstore: %s: %w", op, err)
@@ -399,7 +399,7 @@ func (s *Store) RevokeAPIKey(ctx context.Context, owner, id string) error {
 		return err
 	}
 	args := append([]any{id}, s.pub.args(owner, apiKeyField(id))...)
-	n, err := revokeAPIKeyScript.Run(ctx, s.client, []string{s.apiKeysKey(owner)}, args...).Int()
+	n, err := s.run(ctx, true, revokeAPIKeyScript, []string{s.apiKeysKey(owner)}, args...).Int()
 	s.cache.invalidate(owner, apiKeyField(id)) // even on error: the write may have landed
 	if err != nil {
 		return fmt.Errorf("redisstore: %s: %w", op, err)

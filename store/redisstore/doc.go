@@ -176,7 +176,8 @@
 // [Options.WaitReplicas] closes the gap for logins, refreshes and
 // revocations: after the script that creates a session, rotates a
 // refresh token or ends sessions (a logout, log out everywhere, a
-// password change or disabling the user), the store
+// password change or disabling the user) or API keys (RevokeAPIKey,
+// ExpireAPIKey), the store
 // sends WAIT n timeout in the same pipeline (so on the connection that
 // wrote, which is what WAIT counts) and fails with [ErrNotReplicated],
 // a 503, when fewer than n replicas acknowledged within

@@ -79,7 +79,7 @@ type Options struct {
 	// and rotate a refresh token (a retry within the grace period
 	// included), and those that end sessions (RevokeSession, RevokeAll,
 	// and a password change or disabling, which end every session of the
-	// user), wait until that many replicas have acknowledged them, with
+	// user) or API keys (RevokeAPIKey, ExpireAPIKey), wait until that many replicas have acknowledged them, with
 	// WAIT on the connection that wrote. Should fewer acknowledge within
 	// WaitTimeout, the call fails with [ErrNotReplicated], which ginauth
 	// answers with 503: the write stays on the master, where a failover

@@ -296,3 +296,60 @@ func benchStep(b *testing.B, f *fixture, op string) func() error {
 		return err
 	}
 }
+
+// TestWaitReplicasAPIKeyRevocation: revoking an API key is a revocation
+// too. Without WaitReplicas, a revocation acknowledged while the replica
+// was cut off is lost when the replica is promoted (the key works again);
+// with it, the call fails with ErrNotReplicated, so the caller knows.
+func TestWaitReplicasAPIKeyRevocation(t *testing.T) {
+	for _, replicas := range []int{0, 1} {
+		t.Run(fmt.Sprintf("WaitReplicas %d", replicas), func(t *testing.T) {
+			master := testredis.StartServer(t)
+			replica := testredis.StartReplica(t, master)
+			rdb := redis.NewClient(&redis.Options{Addr: master.Addr, ContextTimeoutEnabled: true})
+			t.Cleanup(func() { rdb.Close() })
+			f := newFixtureOn(t, rdb, "revkey:", redisstore.Options{WaitReplicas: replicas, WaitTimeout: 200 * time.Millisecond})
+			ctx := context.Background()
+			u, err := f.s.User(ctx, "alice")
+			if err != nil {
+				t.Fatal(err)
+			}
+			key := store.APIKey{ID: "key-00001", Owner: "alice", Secret: store.HashSecret([]byte("s")), CreatedAt: f.clock.Now(), Generation: u.Generation}
+			if err := f.s.AddAPIKey(ctx, key); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := testredis.Wait(ctx, master.Addr, 1, 5*time.Second); err != nil || n != 1 {
+				t.Fatalf("WAIT before the cut: %d replicas, %v", n, err)
+			}
+			replica.Cut()
+			revokeErr := f.s.RevokeAPIKey(ctx, "alice", key.ID)
+			if err := replica.Promote(ctx); err != nil {
+				t.Fatal(err)
+			}
+			promoted := redis.NewClient(&redis.Options{Addr: replica.Addr, ContextTimeoutEnabled: true})
+			t.Cleanup(func() { promoted.Close() })
+			after, err := redisstore.New(promoted, redisstore.Options{Prefix: "revkey:", Now: f.clock.Now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, useErr := after.UseAPIKey(ctx, "alice", key.ID)
+			if replicas == 0 {
+				if revokeErr != nil || useErr != nil {
+					t.Fatalf("without WaitReplicas: revoke %v, then use on the promoted replica %v; want both nil (the lost revocation shows)", revokeErr, useErr)
+				}
+				return
+			}
+			if !errors.Is(revokeErr, redisstore.ErrNotReplicated) {
+				t.Fatalf("with the link cut: %v, want ErrNotReplicated", revokeErr)
+			}
+			// The caller was told the revocation failed and retries, now on
+			// the new master.
+			if err := after.RevokeAPIKey(ctx, "alice", key.ID); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := after.UseAPIKey(ctx, "alice", key.ID); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("after the retried revocation: %v, want ErrNotFound", err)
+			}
+		})
+	}
+}
