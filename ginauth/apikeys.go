@@ -122,8 +122,8 @@ func (a *Auth) keyOwner(c *gin.Context) (*apikey.Keys, *Principal, bool) {
 	if !ok {
 		return nil, nil, false
 	}
-	if p.KeyID != "" {
-		a.fail(c, fmt.Errorf("%w: an API key cannot manage API keys", ErrForbidden))
+	if p.KeyID != "" || p.ClientID != "" {
+		a.fail(c, fmt.Errorf("%w: API keys and OAuth clients cannot manage API keys", ErrForbidden))
 		return nil, nil, false
 	}
 	return a.apiKeys, p, true

@@ -162,3 +162,20 @@ func TestAPIKeyRoutes(t *testing.T) {
 		expect(t, k.do("POST", "/auth/apikeys/nosuchkey1/rotate", map[string]any{}, auth...), 404, "")
 	})
 }
+
+// TestAPIKeyCannotManageFactors: a key (even of a user without a second
+// factor) cannot enrol TOTP, register or list passkeys, or log its owner
+// out everywhere: 403, so a leaked key never becomes an interactive login.
+func TestAPIKeyCannotManageFactors(t *testing.T) {
+	k := newKit(t, withAPIKeys, withTOTP, withPasskeys)
+	key := k.newKey("bob", apikey.Spec{Roles: []string{"user"}})
+	for _, r := range []struct{ method, path string }{
+		{"POST", "/auth/totp/enroll"},
+		{"POST", "/auth/passkeys/register/begin"},
+		{"GET", "/auth/passkeys"},
+		{"POST", "/auth/logout-all"},
+	} {
+		expect(t, k.do(r.method, r.path, map[string]string{}, bearer(key)...), 403, "forbidden")
+	}
+	expect(t, k.do("GET", "/api/me", nil, bearer(key)...), 200, "")
+}

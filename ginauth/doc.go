@@ -163,7 +163,9 @@
 // user's passkey ([Auth.MountPasskeys]). A passkey also signs in alone.
 // [Auth.MountTOTP] and [Auth.MountPasskeys] mount the routes that enrol,
 // confirm, list and remove factors; removing one ends the user's other
-// sessions. HTTP Basic and the OAuth password grant cannot carry a
+// sessions. Once a user has a factor, adding or removing one needs a
+// session that used one (step-up), and API keys and OAuth clients never
+// manage factors (403). HTTP Basic and the OAuth password grant cannot carry a
 // second factor and are refused for such users.
 //
 // # Step-up

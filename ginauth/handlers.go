@@ -88,7 +88,7 @@ func (a *Auth) LoginHandler() gin.HandlerFunc {
 			a.fail(c, fmt.Errorf("%w: username and password are required", ErrBadRequest))
 			return
 		}
-		g, err := a.passwordGrant(c, *req.Username, *req.Password, req.Cookie)
+		g, err := a.passwordGrant(c, *req.Username, *req.Password, req.Cookie, true)
 		if err != nil {
 			a.fail(c, err)
 			return
@@ -135,8 +135,9 @@ type grant struct {
 // passwordGrant checks a username and password (throttled) and creates a
 // session: the one implementation behind the login and token endpoints.
 // A user with a second factor gets no session but the mfa_required error
-// with a ticket (cookie: the login asked for a cookie).
-func (a *Auth) passwordGrant(c *gin.Context, username, password string, cookie bool) (g grant, err error) {
+// with a ticket (cookie: the login asked for a cookie; ticket false: the
+// grant cannot go on to a second step, as the OAuth password grant).
+func (a *Auth) passwordGrant(c *gin.Context, username, password string, cookie, ticket bool) (g grant, err error) {
 	if a.obs != nil {
 		end := a.begin(c, observe.Login)
 		defer func() { end(err, http.StatusOK) }()
@@ -145,7 +146,7 @@ func (a *Auth) passwordGrant(c *gin.Context, username, password string, cookie b
 	if err != nil {
 		return grant{}, err
 	}
-	if err := a.secondFactor(c, u, dv, cookie, false); err != nil {
+	if err := a.secondFactor(c, u, dv, cookie, !ticket); err != nil {
 		return grant{}, err
 	}
 	return a.startSession(c, u, authContext{methods: amrPwd, at: a.cfg.Now().Unix()}, dv)
@@ -458,6 +459,12 @@ func (a *Auth) LogoutAllHandler() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		p, ok := a.principal(c)
 		if !ok {
+			return
+		}
+		if p.KeyID != "" || p.ClientID != "" {
+			// A leaked key must not be able to end its owner's sessions
+			// and keys; a client has no sessions.
+			a.fail(c, fmt.Errorf("%w: API keys and OAuth clients cannot log out everywhere", ErrForbidden))
 			return
 		}
 		var err error

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -14,6 +15,7 @@ import (
 	"github.com/gin-authkit/authkit/mfa"
 	"github.com/gin-authkit/authkit/observe"
 	"github.com/gin-authkit/authkit/store"
+	"github.com/gin-authkit/authkit/tokens"
 )
 
 // Second factors at login. A user with a confirmed second factor (see
@@ -76,8 +78,9 @@ func mfaBody(err error, body gin.H) {
 
 // secondFactor is called once the password of u was right: it returns nil
 // when u has no second factor, or the mfa_required error with a new
-// ticket. basic marks HTTP Basic, which gets no ticket.
-func (a *Auth) secondFactor(c *gin.Context, u store.User, dv deviceVerdict, cookie, basic bool) error {
+// ticket. noTicket marks HTTP Basic and the OAuth password grant, which
+// cannot go on to a second step and get none.
+func (a *Auth) secondFactor(c *gin.Context, u store.User, dv deviceVerdict, cookie, noTicket bool) error {
 	ctx, cancel := a.storeCtx(c)
 	defer cancel()
 	methods, err := a.accounts.SecondFactors(ctx, u.Username)
@@ -87,7 +90,7 @@ func (a *Auth) secondFactor(c *gin.Context, u store.User, dv deviceVerdict, cook
 	if len(methods) == 0 {
 		return nil
 	}
-	if basic || a.challenges == nil {
+	if noTicket || a.challenges == nil {
 		return &mfaRequiredError{methods: methods}
 	}
 	secret, err := newSecret()
@@ -224,7 +227,12 @@ func (a *Auth) completeTicket(c *gin.Context, id store.Digest, t mfaTicket, meth
 //	                              user's other sessions, and answers a new
 //	                              session as a login does
 //
-// Enrolling for a user who has a confirmed factor is 409 totp_enrolled;
+// Once the user has a second factor, enrolling and confirming need a
+// session that used one ("mfa" in amr; else 401 step_up_required), so a
+// stolen password session cannot add a factor of its own; disabling asks
+// for the password and a code instead. API keys and OAuth clients get
+// 403 on all of them. Enrolling for a user who has a confirmed factor is
+// 409 totp_enrolled;
 // confirming without a pending one is 409 totp_not_pending. Wrong codes
 // are 401 invalid_code and count as [Auth.MFAHandler]'s do; a wrong
 // password at disable is 401 invalid_credentials, counted as a login's.
@@ -237,14 +245,47 @@ func (a *Auth) MountTOTP(rt *Router) {
 }
 
 // totpFor returns the TOTP service and the caller, or answers why not.
-func (a *Auth) totpFor(c *gin.Context) (*mfa.Service, *Principal, bool) {
+func (a *Auth) totpFor(c *gin.Context, change bool) (*mfa.Service, *Principal, bool) {
 	totp := a.accounts.Config().TOTP
 	if totp == nil {
 		c.AbortWithStatusJSON(http.StatusNotFound, gin.H{"error": "not_enabled", "message": "Second factors are not enabled here"})
 		return nil, nil, false
 	}
-	p, ok := a.principal(c)
+	p, ok := a.factorCaller(c, change)
 	return totp, p, ok
+}
+
+// factorCaller returns the caller of a route that manages the caller's
+// second factors, or answers why not. API keys and OAuth clients never
+// manage factors (403): a leaked key must not turn itself into an
+// interactive login. When change is set and the user already has a
+// second factor, the caller must have used one ("mfa" in amr), or the
+// answer is 401 step_up_required: a stolen password session must not add
+// a factor of its own, or remove the user's.
+func (a *Auth) factorCaller(c *gin.Context, change bool) (*Principal, bool) {
+	p, ok := a.principal(c)
+	if !ok {
+		return nil, false
+	}
+	if p.KeyID != "" || p.ClientID != "" {
+		a.fail(c, fmt.Errorf("%w: API keys and OAuth clients cannot manage second factors", ErrForbidden))
+		return nil, false
+	}
+	if !change || slices.Contains(p.AMR, tokens.AMRMultiFactor) {
+		return p, true
+	}
+	ctx, cancel := a.storeCtx(c)
+	methods, err := a.accounts.SecondFactors(ctx, p.Username)
+	cancel()
+	switch {
+	case err != nil:
+		a.fail(c, errors.Join(ErrUnavailable, err))
+		return nil, false
+	case len(methods) > 0:
+		a.fail(c, &errStepUp{})
+		return nil, false
+	}
+	return p, true
 }
 
 // conflict answers a factor in the wrong state for the request.
@@ -254,7 +295,7 @@ func conflict(c *gin.Context, code, message string) {
 }
 
 func (a *Auth) totpEnroll(c *gin.Context) {
-	totp, p, ok := a.totpFor(c)
+	totp, p, ok := a.totpFor(c, true)
 	if !ok {
 		return
 	}
@@ -278,7 +319,7 @@ type codeRequest struct {
 }
 
 func (a *Auth) totpConfirm(c *gin.Context) {
-	totp, p, ok := a.totpFor(c)
+	totp, p, ok := a.totpFor(c, true)
 	if !ok {
 		return
 	}
@@ -310,7 +351,9 @@ func (a *Auth) totpConfirm(c *gin.Context) {
 }
 
 func (a *Auth) totpDisable(c *gin.Context) {
-	totp, p, ok := a.totpFor(c)
+	// The password and a code re-authenticate the caller with both
+	// factors: no step-up is asked first.
+	totp, p, ok := a.totpFor(c, false)
 	if !ok {
 		return
 	}

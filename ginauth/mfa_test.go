@@ -201,10 +201,19 @@ func TestTOTPEnrolConfirmDisable(t *testing.T) {
 		if codes, _ := cf.body["recovery_codes"].([]any); len(codes) != mfa.RecoveryCodeCount {
 			t.Fatalf("recovery codes: %s", cf.Body)
 		}
-		expect(t, k.do("POST", "/auth/totp/enroll", nil, auth...), 409, "totp_enrolled")
-		expect(t, k.do("POST", "/auth/totp/confirm", map[string]string{"code": "123456"}, auth...), 409, "totp_enrolled")
+		// Now that bob has a factor, changing factors needs a session that
+		// used one: the password session that enrolled gets step-up.
+		expect(t, k.do("POST", "/auth/totp/enroll", nil, auth...), 401, "step_up_required")
 		k.clock.Advance(mfa.Period)
-		k.mfaLogin("bob", bobPW)
+		ticket := k.mfaLogin("bob", bobPW)
+		strong := k.do("POST", "/auth/mfa", map[string]string{"mfa_ticket": ticket, "code": k.code("bob")})
+		expect(t, strong, 200, "")
+		mfaAuth := bearer(strong.str("access_token"))
+		expect(t, k.do("POST", "/auth/totp/enroll", nil, mfaAuth...), 409, "totp_enrolled")
+		expect(t, k.do("POST", "/auth/totp/confirm", map[string]string{"code": "123456"}, mfaAuth...), 409, "totp_enrolled")
+		k.clock.Advance(mfa.Period)
+		// Disabling asks for the password and a code instead: the
+		// password session may do it.
 
 		expect(t, k.do("POST", "/auth/totp/disable", map[string]string{"password": "wrong password", "code": k.code("bob")}, auth...), 401, "invalid_credentials")
 		expect(t, k.do("POST", "/auth/totp/disable", map[string]string{"password": bobPW, "code": "000000"}, auth...), 401, "invalid_code")
@@ -212,6 +221,7 @@ func TestTOTPEnrolConfirmDisable(t *testing.T) {
 		expect(t, d, 200, "")
 		// The other sessions ended; the caller got a new one.
 		expect(t, k.do("GET", "/api/me", nil, bearer(other.AccessToken)...), 401, "invalid_token")
+		expect(t, k.do("GET", "/api/me", nil, mfaAuth...), 401, "invalid_token")
 		expect(t, k.do("GET", "/api/me", nil, bearer(d.str("access_token"))...), 200, "")
 		k.login("bob", bobPW)
 		expect(t, k.do("POST", "/auth/totp/confirm", map[string]string{"code": "123456"}, bearer(d.str("access_token"))...), 409, "totp_not_pending")

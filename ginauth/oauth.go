@@ -169,7 +169,7 @@ func (a *Auth) TokenHandler() gin.HandlerFunc {
 				a.failOAuth(c, fmt.Errorf("%w: username and password are required", ErrBadRequest))
 				return
 			}
-			g, err = a.passwordGrant(c, user, pw, false)
+			g, err = a.passwordGrant(c, user, pw, false, false)
 		case "refresh_token":
 			tok := form.Get("refresh_token")
 			if tok == "" {

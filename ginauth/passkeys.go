@@ -28,6 +28,12 @@ import (
 //	POST   passkeys/login/begin      Open      {} or {"mfa_ticket"}: {"ceremony", "options"}
 //	POST   passkeys/login/finish     Open      {"ceremony", "credential", "cookie", "mfa_ticket"}
 //
+// Once the user has a second factor, registering and removing a passkey
+// need a session that used one ("mfa" in amr; else 401
+// step_up_required): a stolen password session can neither add a
+// passkey of its own nor remove the user's. API keys and OAuth clients
+// get 403 on the signed-in routes.
+//
 // options is what the browser's navigator.credentials.create or .get
 // takes (its "publicKey" member, in WebAuthn's JSON form), and credential
 // the PublicKeyCredential's toJSON(). A sign-in finishes as a login does
@@ -60,13 +66,14 @@ func (a *Auth) passkeys(c *gin.Context) (*passkey.Passkeys, bool) {
 }
 
 // passkeyCaller returns the passkey service and the signed-in caller, or
-// answers why not.
-func (a *Auth) passkeyCaller(c *gin.Context) (*passkey.Passkeys, *Principal, bool) {
+// answers why not (see [Auth.factorCaller]; change: the request adds or
+// removes a passkey).
+func (a *Auth) passkeyCaller(c *gin.Context, change bool) (*passkey.Passkeys, *Principal, bool) {
 	pk, ok := a.passkeys(c)
 	if !ok {
 		return nil, nil, false
 	}
-	p, ok := a.principal(c)
+	p, ok := a.factorCaller(c, change)
 	return pk, p, ok
 }
 
@@ -104,7 +111,7 @@ func passkeyError(err error) error {
 }
 
 func (a *Auth) passkeyRegisterBegin(c *gin.Context) {
-	pk, p, ok := a.passkeyCaller(c)
+	pk, p, ok := a.passkeyCaller(c, true)
 	if !ok {
 		return
 	}
@@ -124,7 +131,7 @@ func (a *Auth) passkeyRegisterBegin(c *gin.Context) {
 }
 
 func (a *Auth) passkeyRegisterFinish(c *gin.Context) {
-	pk, p, ok := a.passkeyCaller(c)
+	pk, p, ok := a.passkeyCaller(c, true)
 	if !ok {
 		return
 	}
@@ -167,7 +174,7 @@ func passkeyJSON(i passkey.Info) gin.H {
 }
 
 func (a *Auth) passkeyList(c *gin.Context) {
-	pk, p, ok := a.passkeyCaller(c)
+	pk, p, ok := a.passkeyCaller(c, false)
 	if !ok {
 		return
 	}
@@ -187,7 +194,7 @@ func (a *Auth) passkeyList(c *gin.Context) {
 }
 
 func (a *Auth) passkeyRevoke(c *gin.Context) {
-	pk, p, ok := a.passkeyCaller(c)
+	pk, p, ok := a.passkeyCaller(c, true)
 	if !ok {
 		return
 	}

@@ -103,11 +103,18 @@ func TestPasskeyRoutes(t *testing.T) {
 			"ceremony": b.str("ceremony"), "credential": json.RawMessage(assertion), "mfa_ticket": aliceTicket,
 		}), 401, "invalid_credentials")
 
-		// Revoking ends bob's other sessions, answers a new one, and the
-		// passkey no longer signs in.
-		rv := k.do("DELETE", "/auth/passkeys/"+id, nil, bearer(bob.AccessToken)...)
+		// A password session cannot add or remove a passkey once bob has
+		// one (step-up); an API key never can.
+		expect(t, k.do("DELETE", "/auth/passkeys/"+id, nil, bearer(bob.AccessToken)...), 401, "step_up_required")
+		expect(t, k.do("POST", "/auth/passkeys/register/begin", map[string]string{}, bearer(bob.AccessToken)...), 401, "step_up_required")
+
+		// Revoking, from the passkey's own session (amr hwk, mfa), ends
+		// bob's other sessions, answers a new one, and the passkey no
+		// longer signs in.
+		rv := k.do("DELETE", "/auth/passkeys/"+id, nil, bearer(alone.str("access_token"))...)
 		expect(t, rv, 200, "")
 		expect(t, k.do("GET", "/api/me", nil, bearer(alone.str("access_token"))...), 401, "invalid_token")
+		expect(t, k.do("GET", "/api/me", nil, bearer(bob.AccessToken)...), 401, "invalid_token")
 		expect(t, k.do("GET", "/api/me", nil, bearer(rv.str("access_token"))...), 200, "")
 		expect(t, k.passkeyLogin(browser, ""), 401, "invalid_credentials")
 		expect(t, k.do("DELETE", "/auth/passkeys/"+id, nil, bearer(rv.str("access_token"))...), 404, "")
