@@ -34,6 +34,9 @@ func URL() (string, bool) {
 	return DefaultURL, false
 }
 
+// maxConns caps each test's pool.
+const maxConns = 8
+
 // New creates a schema named after a random string, returns a pool whose
 // connections use it (search_path), and drops it, cascading, when t
 // ends.
@@ -75,6 +78,11 @@ func New(t testing.TB) *sql.DB {
 	if err != nil {
 		t.Fatalf("testpg: %v", err)
 	}
+	// A test that runs 70 calls at once would otherwise open 70
+	// connections; two test processes at a time then pass PostgreSQL's
+	// max_connections (100) and fail with "too many clients". Calls wait
+	// for a connection instead.
+	db.SetMaxOpenConns(maxConns)
 	t.Cleanup(func() { db.Close() })
 	t.Logf("postgres backend: schema %s on %s", schema, redact(u))
 	return db
