@@ -2,6 +2,7 @@ package ginauth_test
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -267,10 +268,17 @@ func TestTOTPStepUp(t *testing.T) {
 		}
 		sess := "__Host-authkit_session=" + cookie
 		expect(t, k.do("GET", "/api/step-up", nil, "Cookie", sess), 200, "")
-		// A cookie whose context was raised by hand is refused; one without
-		// a context (set before cookies carried one) is a password session.
+		// A cookie whose context was changed by hand (here its auth_time
+		// moved an hour later, to outlive a step-up's maximum age) under
+		// the original tag is refused; one without a context (set before
+		// cookies carried one) is a password session.
 		parts := strings.Split(cookie, ".")
-		forged := strings.Join([]string{parts[0], parts[1], "19-" + strings.Split(parts[2], "-")[1], parts[3][:len(parts[3])-2] + "AA"}, ".")
+		methods, at, _ := strings.Cut(parts[2], "-")
+		later, err := strconv.ParseInt(at, 10, 64)
+		if err != nil || methods != "19" {
+			t.Fatalf("cookie context %q, want 19-<unix time> (pwd, otp, mfa)", parts[2])
+		}
+		forged := strings.Join([]string{parts[0], parts[1], methods + "-" + strconv.FormatInt(later+3600, 10), parts[3]}, ".")
 		expect(t, k.do("GET", "/api/me", nil, "Cookie", "__Host-authkit_session="+forged), 401, "invalid_token")
 		old := "__Host-authkit_session=" + parts[0] + "." + parts[1]
 		expect(t, k.do("GET", "/api/me", nil, "Cookie", old), 200, "")
