@@ -19,28 +19,39 @@ import (
 // clock.
 //
 // The encoding is binary and compact, since it is what a session costs
-// in memory:
+// in memory. Two layouts share it, told apart by the first byte; every
+// number of the record fits the fixed one in any configuration the kit
+// takes (lifetimes and idle timeouts under 17 years, fewer than 2^32
+// rotations), and encode writes the varint one only beyond that:
 //
+//	fixed (version 2), big-endian, so that rotateScript reads it with one
+//	struct.unpack, a C function, instead of decoding varints in Lua:
 //	version byte (1)
 //	ref            16 bytes, the current refresh digest (see [refKey])
-//	seq            uvarint
-//	created        varint
-//	idle           uvarint
-//	exp - created  varint
-//	rot - created  varint   } only when seq > 0: the last rotation
-//	prev           16 bytes } and the digest current before it
-//	seen - created varint   last, so that everything before it is the
-//	                        session's state apart from its last use
+//	seq            4 bytes, unsigned
+//	created        6 bytes, signed
+//	idle           5 bytes, unsigned
+//	exp - created  5 bytes, signed
+//	rot - created  5 bytes, signed } only when seq > 0: the last rotation
+//	prev           16 bytes        } and the digest current before it
+//	seen - created 5 bytes, signed   last, so that everything before it is
+//	                                 the session's state apart from its
+//	                                 last use
 //
-// A rotated session's record takes about 60 bytes, under the 64 that
+//	varint (version 1): the same fields in the same order, seq, idle as
+//	uvarints and the times as varints.
+//
+// A rotated session's record takes 63 bytes (fixed), under the 64 that
 // keep a small hash in Redis's compact listpack encoding
 // (hash-max-listpack-value): one longer value would turn the user's whole
-// sessions hash into a hash table, which more than doubles its size.
+// sessions hash into a hash table, which more than doubles its size. A
+// fresh one takes 42. Records written by earlier versions (varint) are
+// read as they are and rewritten in the fixed layout by their next write.
 //
 // One script decodes a record: rotateScript, the refresh path (see
-// luaRecord and [record.rotate]). The others compare and swap whole
-// values (or their state prefix, see [record.encode]) that Go read and
-// built.
+// [record.rotate]); it reads the fixed layout only and leaves the
+// varint one to Go. The others compare and swap whole values (or their
+// state prefix, see [record.encode]) that Go read and built.
 type record struct {
 	ref, prev refKey
 	seq       uint64
@@ -62,12 +73,25 @@ type refKey [16]byte
 // refKeyOf returns the refKey of d.
 func refKeyOf(d store.Digest) refKey { return refKey(d[:16]) }
 
-// recordVersion is the first byte of every record of this layout.
-const recordVersion = 1
+// The first byte of a record names its layout.
+const (
+	recordVarint = 1
+	recordFixed  = 2
+)
 
-// maxRecordLen is the longest record of this layout: every varint at
-// its longest.
-const maxRecordLen = 1 + 2*len(refKey{}) + 6*binary.MaxVarintLen64
+// The fixed layout: the widths of its numbers, the bounds they hold, and
+// its two lengths.
+const (
+	fixedSeqLen     = 4
+	fixedCreatedLen = 6
+	fixedRelLen     = 5 // idle and every time relative to created
+	fixedFreshLen   = 1 + len(refKey{}) + fixedSeqLen + fixedCreatedLen + 3*fixedRelLen
+	fixedRotatedLen = fixedFreshLen + fixedRelLen + len(refKey{})
+	fixedMaxSeq     = 1<<(8*fixedSeqLen) - 1
+	fixedCreatedMax = 1<<(8*fixedCreatedLen-1) - 1 // signed
+	fixedIdleMax    = 1<<(8*fixedRelLen) - 1       // unsigned
+	fixedRelMax     = 1<<(8*fixedRelLen-1) - 1     // signed
+)
 
 // live reports whether the session is live at now, as far as the record
 // goes: neither its absolute expiry nor its idle timeout has passed. This
@@ -88,9 +112,9 @@ const (
 	rotateRotated  rotation = 1 // the presented token was current
 	rotateRetried  rotation = 2 // a retry within the grace period
 	rotateReused   rotation = 3 // a replay: the session ends
-	// rotateFallback is a reply of rotateScript only: the record holds a
-	// number beyond what the script decodes exactly (see luaRecord), or
-	// is malformed, and Go must decide with rotate.
+	// rotateFallback is a reply of rotateScript only: a record in the
+	// varint layout, a successor that the fixed layout cannot hold, or a
+	// malformed record; Go must decide with rotate.
 	rotateFallback rotation = 6
 )
 
@@ -130,16 +154,52 @@ func (r record) deadline() int64 { return min(r.exp, r.seen+min(r.idle, maxMilli
 // until its deadline, at least 1 ms and at most maxTTL.
 func (r record) ttl(now int64) int64 { return min(max(r.deadline()-now, 1), maxTTL) }
 
+// ttlSlack is what rotateScript adds to [record.ttl] when it extends the
+// sessions hash's TTL: a sixteenth of the idle timeout (90 minutes of
+// the default 24 hours), so that a session refreshed every few minutes
+// extends it once in that while rather than at every refresh. The hash
+// outlives its last session by at most that much.
+func (r record) ttlSlack() int64 { return r.idle / ttlSlackDivisor }
+
+const ttlSlackDivisor = 16
+
 // maxTTL caps TTLs at about 292 years, the longest time.Duration, so that
 // no client or tool that reads a TTL back as a duration overflows.
 const maxTTL = maxMillis
 
 // encode returns the stored form of r and the length of its state
 // prefix: every byte but the trailing last use. Two encodings with the
-// same prefix are the same session in the same rotation state.
+// same prefix are the same session in the same rotation state. It writes
+// the fixed layout when every number fits, else the varint one.
 func (r record) encode() (value string, state int) {
-	b := make([]byte, 0, maxRecordLen)
-	b = append(b, recordVersion)
+	if r.fitsFixed() {
+		return r.encodeFixed()
+	}
+	return r.encodeVarint()
+}
+
+// encodeFixed is encode in the fixed layout, for a record that fits it.
+func (r record) encodeFixed() (value string, state int) {
+	b := make([]byte, 0, fixedRotatedLen)
+	b = append(b, recordFixed)
+	b = append(b, r.ref[:]...)
+	b = appendBE(b, r.seq, fixedSeqLen)
+	b = appendBE(b, uint64(r.created), fixedCreatedLen)
+	b = appendBE(b, uint64(r.idle), fixedRelLen)
+	b = appendBE(b, uint64(r.exp-r.created), fixedRelLen)
+	if r.seq > 0 {
+		b = appendBE(b, uint64(r.rot-r.created), fixedRelLen)
+		b = append(b, r.prev[:]...)
+	}
+	state = len(b)
+	b = appendBE(b, uint64(r.seen-r.created), fixedRelLen)
+	return string(b), state
+}
+
+// encodeVarint is encode in the varint layout, which holds any record.
+func (r record) encodeVarint() (value string, state int) {
+	b := make([]byte, 0, 1+2*len(refKey{})+6*binary.MaxVarintLen64)
+	b = append(b, recordVarint)
 	b = append(b, r.ref[:]...)
 	b = binary.AppendUvarint(b, r.seq)
 	b = binary.AppendVarint(b, r.created)
@@ -154,14 +214,46 @@ func (r record) encode() (value string, state int) {
 	return string(b), state
 }
 
+// fitsFixed reports whether every number of r fits the fixed layout.
+func (r record) fitsFixed() bool {
+	rel := func(t int64) bool { return t >= r.created-fixedRelMax-1 && t <= r.created+fixedRelMax }
+	return r.seq <= fixedMaxSeq &&
+		r.created >= -fixedCreatedMax-1 && r.created <= fixedCreatedMax &&
+		r.idle >= 0 && r.idle <= fixedIdleMax &&
+		rel(r.exp) && rel(r.seen) && (r.seq == 0 || rel(r.rot))
+}
+
+// appendBE appends the low n bytes of v, big-endian.
+func appendBE(b []byte, v uint64, n int) []byte {
+	for i := n - 1; i >= 0; i-- {
+		b = append(b, byte(v>>(8*i)))
+	}
+	return b
+}
+
+// readBE reads n bytes big-endian, sign-extended when signed.
+func readBE(b []byte, signed bool) int64 {
+	var v uint64
+	for _, c := range b {
+		v = v<<8 | uint64(c)
+	}
+	if shift := 64 - 8*len(b); signed {
+		return int64(v<<shift) >> shift
+	}
+	return int64(v)
+}
+
 var errRecord = errors.New("malformed session record")
 
-// decodeRecord parses what [record.encode] wrote, and returns the length
-// of its state prefix as encode does.
+// decodeRecord parses what [record.encode] wrote, in either layout, and
+// returns the length of its state prefix as encode does.
 func decodeRecord(v string) (r record, state int, err error) {
+	if len(v) > 0 && v[0] == recordFixed {
+		return decodeFixed(v)
+	}
 	b := []byte(v)
 	n := len(refKey{})
-	if len(b) < 1+n || b[0] != recordVersion {
+	if len(b) < 1+n || b[0] != recordVarint {
 		return record{}, 0, errRecord
 	}
 	copy(r.ref[:], b[1:1+n])
@@ -196,6 +288,35 @@ func decodeRecord(v string) (r record, state int, err error) {
 	}
 	r.idle, r.exp, r.seen = idle, r.created+exp, r.created+seen
 	return r, state, nil
+}
+
+// decodeFixed parses the fixed layout: 42 bytes with seq 0, 63 with a
+// rotation, and nothing else.
+func decodeFixed(v string) (r record, state int, err error) {
+	b := []byte(v)
+	if len(b) != fixedFreshLen && len(b) != fixedRotatedLen {
+		return record{}, 0, errRecord
+	}
+	field := func(n int) []byte {
+		f := b[:n]
+		b = b[n:]
+		return f
+	}
+	field(1)
+	copy(r.ref[:], field(len(refKey{})))
+	r.seq = uint64(readBE(field(fixedSeqLen), false))
+	if (r.seq > 0) != (len(v) == fixedRotatedLen) {
+		return record{}, 0, errRecord
+	}
+	r.created = readBE(field(fixedCreatedLen), true)
+	r.idle = readBE(field(fixedRelLen), false)
+	r.exp = r.created + readBE(field(fixedRelLen), true)
+	if r.seq > 0 {
+		r.rot = r.created + readBE(field(fixedRelLen), true)
+		copy(r.prev[:], field(len(refKey{})))
+	}
+	r.seen = r.created + readBE(field(fixedRelLen), true)
+	return r, len(v) - fixedRelLen, nil
 }
 
 func uvarint(b []byte) (uint64, []byte, bool) {

@@ -11,42 +11,82 @@ import (
 	"github.com/gin-authkit/authkit/store"
 )
 
+// TestRecordEncoding round-trips records through both layouts: the
+// fixed one for every record whose numbers fit it (and at its bounds),
+// the varint one beyond, and the varint one for records that fit the
+// fixed one too, as earlier versions wrote them and as they are still
+// read.
 func TestRecordEncoding(t *testing.T) {
 	ref := refKeyOf(store.HashSecret([]byte("ref")))
 	prev := refKeyOf(store.HashSecret([]byte("prev")))
 	const t0 = int64(1_900_000_000_000)
 	tests := []struct {
-		name string
-		r    record
+		name   string
+		r      record
+		layout byte
 	}{
-		{"Fresh", record{ref: ref, created: t0, seen: t0, idle: 30 * 60_000, exp: t0 + 86_400_000}},
-		{"Rotated", record{ref: ref, prev: prev, seq: 7, rot: t0 + 5000, created: t0, seen: t0 + 6000, idle: 30 * 60_000, exp: t0 + 30*86_400_000}},
-		{"FarFuture", record{ref: ref, prev: prev, seq: math.MaxUint64, rot: t0, created: t0, seen: t0, idle: maxMillis, exp: 253402300799000}},
-		{"SeenBeforeCreated", record{ref: ref, created: t0, seen: t0 - 10, idle: 1, exp: t0 + 1}},
+		{"Fresh", record{ref: ref, created: t0, seen: t0, idle: 30 * 60_000, exp: t0 + 86_400_000}, recordFixed},
+		{"Rotated", record{ref: ref, prev: prev, seq: 7, rot: t0 + 5000, created: t0, seen: t0 + 6000, idle: 30 * 60_000, exp: t0 + 30*86_400_000}, recordFixed},
+		{"SeenBeforeCreated", record{ref: ref, created: t0, seen: t0 - 10, idle: 1, exp: t0 + 1}, recordFixed},
+		{"FixedBounds", record{ref: ref, prev: prev, seq: fixedMaxSeq, rot: t0 - fixedRelMax - 1, created: t0, seen: t0 + fixedRelMax, idle: fixedIdleMax, exp: t0 - fixedRelMax - 1}, recordFixed},
+		{"FixedCreatedBounds", record{ref: ref, created: -fixedCreatedMax - 1, seen: -fixedCreatedMax - 1, exp: -fixedCreatedMax}, recordFixed},
+		{"FarFuture", record{ref: ref, prev: prev, seq: math.MaxUint64, rot: t0, created: t0, seen: t0, idle: maxMillis, exp: 253402300799000}, recordVarint},
+		{"SeqBeyond", record{ref: ref, prev: prev, seq: fixedMaxSeq + 1, rot: t0, created: t0, seen: t0, idle: 1, exp: t0 + 1}, recordVarint},
+		{"LifetimeBeyond", record{ref: ref, created: t0, seen: t0, idle: 1, exp: t0 + fixedRelMax + 1}, recordVarint},
+		{"IdleBeyond", record{ref: ref, created: t0, seen: t0, idle: fixedIdleMax + 1, exp: t0 + 1}, recordVarint},
+		{"CreatedBeyond", record{ref: ref, created: fixedCreatedMax + 1, seen: fixedCreatedMax + 1, idle: 1, exp: fixedCreatedMax + 2}, recordVarint},
+		{"RotationBeyond", record{ref: ref, prev: prev, seq: 1, rot: t0 - fixedRelMax - 2, created: t0, seen: t0, idle: 1, exp: t0 + 1}, recordVarint},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			v, state := tc.r.encode()
-			got, gotState, err := decodeRecord(v)
-			if err != nil || got != tc.r || gotState != state {
-				t.Errorf("decode(encode(%+v)) = %+v, state %d, %v; want state %d", tc.r, got, gotState, err, state)
+			if v[0] != tc.layout {
+				t.Fatalf("encode wrote layout %d, want %d", v[0], tc.layout)
+			}
+			encodings := []string{v}
+			if tc.layout == recordFixed {
+				want := fixedFreshLen
+				if tc.r.seq > 0 {
+					want = fixedRotatedLen
+				}
+				if len(v) != want || len(v) > 64 {
+					t.Errorf("a record of seq %d takes %d bytes, want %d (a listpack value holds 64)", tc.r.seq, len(v), want)
+				}
+				// As an earlier version wrote it: still read alike.
+				old, _ := tc.r.encodeVarint()
+				encodings = append(encodings, old)
+			}
+			for _, v := range encodings {
+				got, gotState, err := decodeRecord(v)
+				_, wantState := tc.r.encode()
+				if v[0] == recordVarint {
+					_, wantState = tc.r.encodeVarint()
+				}
+				if err != nil || got != tc.r || gotState != wantState {
+					t.Errorf("layout %d: decode(encode(%+v)) = %+v, state %d, %v; want state %d", v[0], tc.r, got, gotState, err, wantState)
+				}
+				for i := range len(v) {
+					if _, _, err := decodeRecord(v[:i]); err == nil {
+						t.Errorf("layout %d: decodeRecord of the first %d bytes succeeded", v[0], i)
+					}
+				}
 			}
 			// The state prefix is everything but the last use.
 			later := tc.r
-			later.seen += 1_000_000
-			v2, state2 := later.encode()
-			if state2 != state || v2[:state] != v[:state] {
+			later.seen = tc.r.created + 1_000_000
+			if v2, state2 := later.encode(); v2[0] == v[0] && (state2 != state || v2[:state] != v[:state]) {
 				t.Errorf("a later use changed the state prefix")
 			}
-			if tc.name == "Rotated" && len(v) > 64 {
-				t.Errorf("a rotated record takes %d bytes, more than the 64 of a listpack value", len(v))
-			}
-			for i := range len(v) {
-				if _, _, err := decodeRecord(v[:i]); err == nil {
-					t.Errorf("decodeRecord of the first %d bytes succeeded", i)
-				}
-			}
 		})
+	}
+	// A fixed record whose length disagrees with its sequence number is
+	// malformed.
+	fresh, _ := tests[0].r.encode()
+	rotated, _ := tests[1].r.encode()
+	for _, v := range []string{rotated[:fixedFreshLen], fresh + rotated[fixedFreshLen-fixedRelLen:fixedRotatedLen-fixedRelLen]} {
+		if _, _, err := decodeRecord(v); err == nil {
+			t.Errorf("decodeRecord(%x) succeeded", v)
+		}
 	}
 }
 

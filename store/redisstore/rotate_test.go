@@ -35,8 +35,10 @@ func (c rotateCase) String() string {
 // random ones) goes through both, which must reach the same outcome and,
 // after a rotation or a retry, store the very same bytes; a reuse must
 // delete the record and anything else leave it as it was. The script
-// must decide every such record itself, and decline (rotateFallback)
-// only records beyond its numbers and malformed ones.
+// must decide every record of the fixed layout itself, but for a
+// rotation or retry whose successor that layout cannot hold, and
+// decline (rotateFallback) exactly those, records of the varint layout
+// and malformed ones, changing nothing.
 func TestRotateScriptMatchesRule(t *testing.T) {
 	rdb, prefix := testredis.New(t)
 	s, err := New(rdb, Options{Prefix: prefix})
@@ -80,14 +82,41 @@ func TestRotateScriptMatchesRule(t *testing.T) {
 				t.Errorf("%v: the script replied record %x but stored %x", c, v, after)
 			}
 			after = v
+			// The hash had no TTL, so the script set one: what the
+			// record needs and the slack, less the real time since.
+			if ttl := rdb.PTTL(ctx, key).Val(); ttl >= 0 {
+				want := time.Duration(rec.ttl(c.now)+rec.ttlSlack()) * time.Millisecond
+				if ttl > want || ttl < want-time.Second {
+					t.Errorf("%v: the hash's TTL is %v, want %v", c, ttl, want)
+				}
+			}
 		}
 		return got, after
 	}
+	// Redis has the struct library the script reads records with; a
+	// server without it (miniredis) has the script decline every record,
+	// and Go decides.
+	reads := rdb.Eval(ctx, "return rawget(_G, 'struct') ~= nil", nil).Val() == int64(1)
+	t.Logf("the server has Lua's struct library: %v", reads)
+	// decided and declined count the cases the script decided itself and
+	// those it left to Go, so that each subtest can show it met both.
+	var decided, declined int
 	check := func(t *testing.T, c rotateCase) {
 		t.Helper()
 		stored, _ := c.rec.encode()
 		want, next := c.rec.rotate(c.old, c.next, c.seq, c.now, c.grace)
 		got, after := run(t, c, stored)
+		// The script reads the fixed layout only, and declines to write a
+		// successor that the fixed layout cannot hold.
+		writes := want == rotateRotated || want == rotateRetried
+		if !reads || stored[0] != recordFixed || writes && !next.fitsFixed() {
+			if got != rotateFallback || after != stored {
+				t.Fatalf("%v: script %d and stored %x, want a fallback that changes nothing", c, got, after)
+			}
+			declined++
+			return
+		}
+		decided++
 		if got != want {
 			t.Fatalf("%v: script %d, rule %d", c, got, want)
 		}
@@ -106,6 +135,14 @@ func TestRotateScriptMatchesRule(t *testing.T) {
 			}
 		}
 	}
+	both := func(t *testing.T) {
+		t.Helper()
+		t.Logf("%d cases decided by the script, %d declined", decided, declined)
+		if reads && decided == 0 || declined == 0 {
+			t.Errorf("the cases must include both: %d decided, %d declined", decided, declined)
+		}
+		decided, declined = 0, 0
+	}
 
 	ref, prev, other := refKey{1}, refKey{2}, refKey{3}
 	const t0 = int64(1_900_000_000_000)
@@ -114,7 +151,15 @@ func TestRotateScriptMatchesRule(t *testing.T) {
 	nearEnd := rotated
 	nearEnd.seen = t0 + 3_500_000
 	odd := record{ref: ref, prev: prev, seq: 1, rot: t0 - 5, created: t0, seen: t0 - 10, idle: 1, exp: t0 + 1} // times before creation
-	records := []record{fresh, rotated, nearEnd, odd}
+	// At the bounds of the fixed layout: the last sequence number it
+	// holds, the latest creation time, the longest relative times.
+	lastSeq := rotated
+	lastSeq.seq = fixedMaxSeq
+	late := record{ref: ref, created: fixedCreatedMax - 3_600_000, seen: fixedCreatedMax - 3_000_000, idle: 600_000, exp: fixedCreatedMax}
+	long := record{ref: ref, prev: prev, seq: 2, created: t0, rot: t0 + fixedRelMax - 1, seen: t0 + fixedRelMax - 10, idle: fixedIdleMax, exp: t0 + fixedRelMax}
+	varintRec := rotated
+	varintRec.exp = t0 + fixedRelMax + 1
+	records := []record{fresh, rotated, nearEnd, odd, lastSeq, late, long, varintRec}
 	t.Run("Boundaries", func(t *testing.T) {
 		n := 0
 		for _, rec := range records {
@@ -142,16 +187,40 @@ func TestRotateScriptMatchesRule(t *testing.T) {
 			}
 		}
 		t.Logf("%d cases", n)
+		both(t)
+	})
+	t.Run("TTLLongEnough", func(t *testing.T) {
+		// A hash whose TTL already covers the rotated record keeps it.
+		if !reads {
+			t.Skip("SKIPPED: the server has no struct library, so Go rotates (see rotateSlow)")
+		}
+		stored, _ := rotated.encode()
+		rdb.Del(ctx, key)
+		rdb.HSet(ctx, key, idField(id), stored, sessFieldRoles, "user")
+		rdb.PExpire(ctx, key, 100*time.Hour)
+		var old, next store.Digest
+		copy(old[:], ref[:])
+		next[0] = 9
+		got, _, _, _, err := s.rotateOnce(ctx, user, id, store.Rotation{Old: old, Seq: rotated.seq, Next: next}, rotated.seen+1, 0)
+		if err != nil || got != rotateRotated {
+			t.Fatalf("rotation: %d, %v", got, err)
+		}
+		if ttl := rdb.PTTL(ctx, key).Val(); ttl < 99*time.Hour {
+			t.Errorf("the hash's TTL went from 100 h to %v", ttl)
+		}
 	})
 	t.Run("Random", func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(1, 2))
 		pick := func(ks ...refKey) refKey { return ks[rng.IntN(len(ks))] }
 		for range 500 {
 			created := t0 + rng.Int64N(1e12) - 5e11
-			rec := record{ref: ref, created: created, idle: 1 + rng.Int64N(1e9), exp: created + rng.Int64N(1e13)}
+			// Lifetimes up to 19 years: most records fit the fixed
+			// layout, some (beyond 17 years) the varint one.
+			rec := record{ref: ref, created: created, idle: 1 + rng.Int64N(1e9), exp: created + rng.Int64N(6e11)}
 			rec.seen = created + rng.Int64N(1e9) - 1e6
 			if rng.IntN(4) > 0 {
-				rec.seq, rec.prev, rec.rot = rng.Uint64N(1<<40), prev, created+rng.Int64N(1e9)-1e6
+				// Sequence numbers mostly within the fixed layout's 32 bits.
+				rec.seq, rec.prev, rec.rot = rng.Uint64N(1<<33), prev, created+rng.Int64N(1e9)-1e6
 			}
 			now := rec.seen + rng.Int64N(2*rec.idle) - rec.idle/2
 			old := pick(ref, prev, other)
@@ -161,12 +230,13 @@ func TestRotateScriptMatchesRule(t *testing.T) {
 			}
 			check(t, rotateCase{rec, old, next, rng.Uint64N(rec.seq + 2), now, rng.Int64N(2e9)})
 		}
+		both(t)
 	})
 	t.Run("Fallback", func(t *testing.T) {
 		far := record{ref: ref, prev: prev, seq: math.MaxUint64, rot: t0, created: t0, seen: t0, idle: maxMillis, exp: 253402300799000}
 		v, _ := far.encode()
 		malformed, _ := rotated.encode()
-		for _, stored := range []string{v, malformed[:20], malformed + "x", "\x02" + malformed[1:]} {
+		for _, stored := range []string{v, malformed[:20], malformed + "x", "\x03" + malformed[1:], malformed[:fixedFreshLen]} {
 			c := rotateCase{rec: rotated, old: ref, next: other, now: t0 + 1}
 			if got, after := run(t, c, stored); got != rotateFallback || after != stored {
 				t.Errorf("stored %x: script %d and stored %x, want a fallback that changes nothing", stored, got, after)

@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -23,11 +24,14 @@ import (
 //
 // The exception is rotateScript, the refresh path: after an outage every
 // client refreshes at once, so a rotation decides and writes in one round
-// trip. It decodes the record (luaRecord) and applies [record.rotate],
-// liveness included, inside Redis. TestRotateScriptMatchesRule holds
-// its decisions and the records it writes to the Go rule on every case
-// and on random records, and it declines (replying rotateFallback) any
-// record it cannot decode exactly, which Go then decides.
+// trip. It reads the record (in the fixed layout, see [record] and
+// luaRecord) and applies [record.rotate], liveness included, inside
+// Redis. TestRotateScriptMatchesRule holds its decisions, the records it
+// writes and the TTLs it sets to the Go rule on every case and on random
+// records, and it declines (replying rotateFallback) any record it does
+// not read (the varint layout, or a server without Lua's struct library
+// such as miniredis) or whose successor the fixed layout cannot hold,
+// which Go then decides.
 //
 // Times and TTLs are integer milliseconds computed in Go from the
 // store's clock; TTLs are only a backstop that lets Redis drop what is
@@ -54,7 +58,6 @@ var luaFields = luaLocals(
 	"sessFieldVersion", sessFieldVersion,
 	"sessFieldGen", sessFieldGen,
 	"addrFieldPrefix", addrFieldPrefix,
-	"recordVersion", strconv.Itoa(recordVersion),
 	"maxMillis", strconv.FormatInt(maxMillis, 10),
 )
 
@@ -333,84 +336,42 @@ publish(1)
 return 1
 `)
 
-// luaRecord defines decodeRecord(v), the Lua reading of [record.encode]'s
-// format, and putUvarint and putVarint, the encoders that rotateScript
-// builds a record with. Lua numbers are doubles, exact to 2^53, so a
-// varint of more than 7 bytes (2^49 and above, about 17,800 years in
-// milliseconds) makes decodeRecord return nil, as does anything
-// malformed: rotateScript then replies rotateFallback and Go decides.
-// Otherwise it returns, in this order, ref, seq, created, idle, exp,
-// rot, prev (the last two nil when seq is 0), seen, the record's times
-// absolute as in [record], and the byte positions rotateScript copies:
-// fixed and fixedEnd (created, idle and expiry, kept by every rotation)
-// and state (the end of the state prefix, see [record.encode]).
-//
-// Every rotation runs this through the interpreter, so the code counts
-// steps: the record's bytes come out of one string.byte call (a record
-// of this layout has at most maxRecordLen), its fields are returned as
-// values rather than put in a table, and a varint of one byte is written
-// by one string.char.
-var luaRecord = `
-local function uvarint(b, i)
-  local v, m = 0, 1
-  for j = i, i + 6 do
-    local c = b[j]
-    if not c then return nil end
-    if c < 128 then return v + c * m, j + 1 end
-    v = v + (c - 128) * m
-    m = m * 128
-  end
-  return nil
-end
-local function varint(b, i)
-  local u, j = uvarint(b, i)
-  if not u then return nil end
-  if u % 2 == 0 then return u / 2, j end
-  return -(u + 1) / 2, j
-end
-local function putUvarint(v)
-  if v < 128 then return string.char(v) end
-  local t = {}
-  while v >= 128 do
-    local low = v % 128
-    t[#t + 1] = low + 128
-    v = (v - low) / 128
-  end
-  t[#t + 1] = v
-  return string.char(unpack(t))
-end
-local function putVarint(v)
-  if v < 0 then return putUvarint(-2 * v - 1) end
-  return putUvarint(2 * v)
-end
-local function decodeRecord(s)
-  local n = #s
-  if n < 17 or n > ` + strconv.Itoa(maxRecordLen) + ` then return nil end
-  local b = {string.byte(s, 1, n)}
-  if b[1] ~= tonumber(recordVersion) then return nil end
-  local seq, created, idle, exp, rot, prev, seen, fixed, fixedEnd, state, i
-  seq, fixed = uvarint(b, 18)
-  if not seq then return nil end
-  created, i = varint(b, fixed)
-  if not created then return nil end
-  idle, i = uvarint(b, i)
-  if not idle or idle > tonumber(maxMillis) then return nil end
-  exp, i = varint(b, i)
-  if not exp then return nil end
-  fixedEnd = i - 1
-  if seq > 0 then
-    rot, i = varint(b, i)
-    if not rot or n < i + 15 then return nil end
-    prev = string.sub(s, i, i + 15)
-    i = i + 16
-    rot = created + rot
-  end
-  state = i - 1
-  seen, i = varint(b, i)
-  if not seen or i ~= n + 1 then return nil end
-  return string.sub(s, 2, 17), seq, created, idle, created + exp, rot, prev, created + seen, fixed, fixedEnd, state
-end
-`
+// luaRecord defines, for rotateScript, the fixed layout of a record
+// (see [record]) as struct formats: freshFormat and rotatedFormat read a
+// record of seq 0 and of a rotated session in one struct.unpack each,
+// headFormat and tailFormat write the parts of a rotated one that
+// change. Lua numbers are doubles, exact to 2^53, which every number of
+// this layout is.
+var luaRecord = luaLocals(
+	"freshFormat", fmt.Sprintf(">Bc%dI%di%dI%di%di%d", len(refKey{}), fixedSeqLen, fixedCreatedLen, fixedRelLen, fixedRelLen, fixedRelLen),
+	"rotatedFormat", fmt.Sprintf(">Bc%dI%di%dI%di%di%dc%di%d", len(refKey{}), fixedSeqLen, fixedCreatedLen, fixedRelLen, fixedRelLen, fixedRelLen, len(refKey{}), fixedRelLen),
+	"headFormat", fmt.Sprintf(">Bc%dI%d", len(refKey{}), fixedSeqLen),
+	"tailFormat", fmt.Sprintf(">i%dc%di%d", fixedRelLen, len(refKey{}), fixedRelLen),
+	"seenFormat", fmt.Sprintf(">i%d", fixedRelLen),
+) + luaNumbers(
+	"recordFixed", recordFixed,
+	"freshLen", fixedFreshLen,
+	"rotatedLen", fixedRotatedLen,
+	"relLen", fixedRelLen,
+	"maxSeq", fixedMaxSeq,
+	"relMax", fixedRelMax,
+	// keptFrom and keptTo are the bytes a rotation keeps: created, idle
+	// and exp (1-based, inclusive, as string.sub takes them).
+	"keptFrom", 1+len(refKey{})+fixedSeqLen+1,
+	"keptTo", 1+len(refKey{})+fixedSeqLen+fixedCreatedLen+2*fixedRelLen,
+	"ttlSlackDivisor", ttlSlackDivisor,
+)
+
+// luaNumbers is luaLocals for integers, written as Lua numbers so that
+// the scripts need no tonumber, a function call, on every run. Each
+// must be below 2^53, which a Lua number holds exactly.
+func luaNumbers(pairs ...any) string {
+	var b strings.Builder
+	for i := 0; i < len(pairs); i += 2 {
+		fmt.Fprintf(&b, "local %s = %d\n", pairs[i], pairs[i+1])
+	}
+	return b.String()
+}
 
 // rotateScript is RotateRefresh in one round trip: it reads the session
 // record, decides with the rule of [record.rotate] (liveness first) and
@@ -425,7 +386,11 @@ end
 //   - not found: nothing.
 //
 // A rotation or retry makes the hash live as long as the record needs
-// (at least 1 ms, at most maxMillis). The replies carry what Go needs to
+// ([record.ttl]); when it must extend the hash's TTL for that, it adds
+// [record.ttlSlack], so that the rotations of the next while (a
+// sixteenth of the idle timeout) find the TTL long enough and write
+// nothing but the record: a PEXPIRE is a write, replicated and appended
+// to the AOF, and a refresh's share of Redis time. The replies carry what Go needs to
 // build the session without reading again: the record written, the
 // owner field (o or g, see [Store.read]), and after a retry the address
 // of the rotation retried.
@@ -440,21 +405,36 @@ end
 // Reply: {outcome, record, owner, address} (see rotation), the address
 // only after a retry; after not found, reused or fallback only the
 // outcome.
-var rotateScript = redis.NewScript(luaFields + luaExtend + luaPublish + luaMeta + luaAddr + luaRecord + `
+var rotateScript = redis.NewScript(luaFields + luaPublish + luaMeta + luaAddr + luaRecord + `
 local addrField = addrOf(ARGV[1])
 local got = redis.call('HMGET', KEYS[1], ARGV[1], ARGV[8], addrField)
 local cur = got[1]
 if not cur then return {0} end
-local ref, seq, created, idle, exp, rot, prev, seen, fixed, fixedEnd, state = decodeRecord(cur)
-if not ref then return {6} end
+if not rawget(_G, 'struct') then return {6} end
+local n = #cur
+local ver, ref, seq, created, idle, exp, rot, prev, seen
+if n == rotatedLen then
+  ver, ref, seq, created, idle, exp, rot, prev, seen = struct.unpack(rotatedFormat, cur)
+  if seq == 0 then return {6} end
+  rot = created + rot
+elseif n == freshLen then
+  ver, ref, seq, created, idle, exp, seen = struct.unpack(freshFormat, cur)
+  if seq ~= 0 then return {6} end
+else
+  return {6}
+end
+if ver ~= recordFixed then return {6} end
+exp, seen = created + exp, created + seen
 local now = tonumber(ARGV[5])
 if not (now < exp and now - seen < idle) then return {0} end
-local at = putVarint(now - created)
+local at = now - created
+local fits = at >= -relMax - 1 and at <= relMax
 local value, outcome
 if ref == ARGV[2] then
+  if not fits or seq >= maxSeq then return {6} end
   outcome = 1
-  value = string.char(tonumber(recordVersion)) .. ARGV[3] .. putUvarint(seq + 1) ..
-    string.sub(cur, fixed, fixedEnd) .. at .. ref .. at
+  value = struct.pack(headFormat, ver, ARGV[3], seq + 1) .. string.sub(cur, keptFrom, keptTo) ..
+    struct.pack(tailFormat, at, ref, at)
   if ARGV[7] ~= '' then
     redis.call('HSET', KEYS[1], ARGV[1], value, addrField, ARGV[7])
   else
@@ -462,7 +442,8 @@ if ref == ARGV[2] then
     if got[3] then redis.call('HDEL', KEYS[1], addrField) end
   end
 elseif seq > 0 and prev == ARGV[2] and ref == ARGV[3] and now - rot < tonumber(ARGV[6]) then
-  outcome, value = 2, string.sub(cur, 1, state) .. at
+  if not fits then return {6} end
+  outcome, value = 2, string.sub(cur, 1, n - relLen) .. struct.pack(seenFormat, at)
   redis.call('HSET', KEYS[1], ARGV[1], value)
 elseif tonumber(ARGV[4]) < seq then
   redis.call('HDEL', KEYS[1], ARGV[1], addrField)
@@ -476,13 +457,13 @@ elseif tonumber(ARGV[4]) < seq then
 else
   return {0}
 end
-local max = tonumber(maxMillis)
 local deadline = now + idle
-if idle > max then deadline = now + max end
 if exp < deadline then deadline = exp end
 local ttl = deadline - now
-if ttl < 1 then ttl = 1 elseif ttl > max then ttl = max end
-extend(KEYS[1], string.format('%d', ttl))
+if ttl < 1 then ttl = 1 end
+if redis.call('PTTL', KEYS[1]) < ttl then
+  redis.call('PEXPIRE', KEYS[1], ttl + (idle - idle % ttlSlackDivisor) / ttlSlackDivisor)
+end
 if outcome == 2 then return {2, value, got[2], got[3]} end
 return {1, value, got[2]}
 `)

@@ -423,8 +423,8 @@ func (s *Store) RevokeAll(ctx context.Context, username string) error {
 // the rotation it retries. The grace period is kept in whole
 // milliseconds, rounded up.
 //
-// A record the script cannot decode exactly (see luaRecord) is rotated
-// by rotateSlow instead, which decides in Go.
+// A record the script does not read (see rotateScript) is rotated by
+// rotateSlow instead, which decides in Go.
 func (s *Store) RotateRefresh(ctx context.Context, username string, id store.Digest, r store.Rotation) (store.Session, error) {
 	const op = "rotate refresh"
 	if r.Next.IsZero() || r.Next == r.Old {
