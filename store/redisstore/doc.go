@@ -17,25 +17,32 @@
 // client refreshes at once and the refresh path decides how fast the
 // service recovers: it is one round trip (one EVALSHA, with WAIT in the
 // same pipeline under [Options.WaitReplicas]). The script reads the
-// session record, decodes it, applies the rotation rule, liveness
-// included, writes the outcome and replies with the record written and
-// the user's roles (field o of the same hash), so neither a read before
-// nor a read after is needed. The rule is stated in Go once, as
-// record.rotate; TestRotateScriptMatchesRule runs every boundary of
-// every condition (8,100 combinations) and 500 random records through
-// both and requires the same outcome and the same bytes stored. A record
-// whose numbers a Lua double cannot hold exactly (a varint over 7 bytes:
-// times beyond about the year 19,800, sequence numbers from 2^49) or
-// that is malformed is declined by the script, and Go then rotates it
-// the old way, reading first and applying record.rotate with a
-// compare-and-set. Either way the script runs atomically: of concurrent
-// rotations of one token to different successors exactly one wins, and
-// a replay is always seen. Inside Redis the script costs about 13 µs a
-// rotation (INFO commandstats on a private redis-server), of which
-// decoding and encoding the record are about 5 µs; a hand-written
-// script that swaps one digest in a hash (bench/peer_limit.go) costs
-// about 6 µs. The paired refresh figure against it, and how it was
-// measured, are in bench/README.md ("The rotation script's cost").
+// session record, applies the rotation rule, liveness included, writes
+// the outcome and replies with the record written and the user's roles
+// (field o of the same hash), so neither a read before nor a read after
+// is needed. The rule is stated in Go once, as record.rotate;
+// TestRotateScriptMatchesRule runs every boundary of every condition
+// (about 15,700 combinations) and 500 random records through both and
+// requires the same outcome, the same bytes stored and the TTL that
+// record.ttl gives. Records are kept in a fixed-width layout that the
+// script reads with one struct.unpack and writes with struct.pack, C
+// functions of Redis's Lua. A record that layout cannot hold (a lifetime
+// or idle timeout over 17 years, 2^32 rotations) is kept in a varint
+// layout, as every record was before; the script declines those, and
+// every record on a server without the struct library (miniredis), and
+// Go then rotates them the old way, reading first and applying
+// record.rotate with a compare-and-set (two round trips; a varint record
+// that fits is rewritten in the fixed layout by that write). Either way
+// the rotation is atomic: of concurrent rotations of one token to
+// different successors exactly one wins, and a replay is always seen.
+// When a rotation must extend the hash's TTL it adds a sixteenth of the
+// idle timeout, so that the refreshes of the next while do not extend it
+// again. Inside Redis the script costs about 7.6 µs a rotation (INFO
+// commandstats on a private redis-server, the TTL long enough), 13 µs
+// before the fixed layout; a hand-written script that swaps one digest
+// in a hash (bench/peer_limit.go) costs about 6 µs. The paired refresh
+// figure against it, and how it was measured, are in bench/README.md
+// ("Refresh after an outage").
 //
 // # The request path
 //
@@ -298,11 +305,12 @@
 // Whether a session is live is decided in Go from stored millisecond
 // timestamps and [Options.Now]; tests therefore move a fake clock
 // instead of sleeping. Independently, every sessions hash carries a TTL
-// covering its longest-lived session, so Redis drops dead sessions by
-// itself and memory never grows without bound; a dead session in a hash
-// that is still alive waits for the next login of its user, which sweeps
-// (all sessions with a cap, else a random sample of 16), or for the
-// hash's TTL. Times are stored with millisecond precision.
+// covering its longest-lived session (plus, after a refresh extended it,
+// at most a sixteenth of the idle timeout), so Redis drops dead sessions
+// by itself and memory never grows without bound; a dead session in a
+// hash that is still alive waits for the next login of its user, which
+// sweeps (all sessions with a cap, else a random sample of 16), or for
+// the hash's TTL. Times are stored with millisecond precision.
 //
 // # Timeouts
 //
@@ -399,8 +407,8 @@
 // refresh digest with its sequence number, the previous digest and the
 // time of the last rotation (constant in size whatever the number of
 // rotations), the creation time, the last recorded use, the idle timeout
-// and the absolute expiry: about 60 bytes, small enough that a user's
-// hash keeps Redis's compact listpack encoding. Refresh digests are kept
+// and the absolute expiry: 42 bytes, 63 once rotated, small enough that
+// a user's hash keeps Redis's compact listpack encoding. Refresh digests are kept
 // to their first 128 bits; session IDs appear whole.
 //
 // The client address of a session's last rotation, which a retry within
@@ -417,15 +425,16 @@
 //
 // Memory per session, measured on Redis 7.0 with MEMORY USAGE of the
 // sessions hashes (their roles and version included) divided by the
-// number of sessions: about 200 B for users with one fresh session, 232 B
-// after a rotation, 131 to 152 B for users with three; the same at 1,000,
-// 10,000 and 100,000 sessions, and at 1,000,000 for rotated single
-// sessions. The growth of INFO used_memory, which also counts the
-// keyspace's tables, stays under 300 B (289 B at 1,000,000). The address
-// field of a rotation that names its client adds 32 B a session for
-// users with one (264 B), 21 B (IPv4) to 43 B (IPv6) for users with three
-// (173 to 195 B); used_memory then grows by up to 320 B a session (see
-// TestMemoryPerSession).
+// number of sessions: about 232 B for users with one session, fresh or
+// rotated, 131 to 152 B for users with three; the same at 1,000 and
+// 10,000 sessions. The address field of a rotation that names its
+// client adds 64 B a session for users with one (296 B), 43 B (IPv6)
+// for users with three (195 B); the growth of INFO used_memory, which
+// also counts the keyspace's tables, is up to 338 B a session (see
+// TestMemoryPerSession). The fixed layout's 7 or 8 more bytes a record
+// cost nothing with three sessions a user and 32 B with one (200 B
+// before for a fresh session, 264 B with the address), where the hash
+// crosses one of the allocator's size classes.
 //
 // A session belongs to one generation of its user. Changing the password,
 // disabling the user or revoking all sessions increments the generation

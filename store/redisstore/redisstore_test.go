@@ -455,6 +455,12 @@ func TestOneSlotAndRoundTrips(t *testing.T) {
 	f := newFixture(t)
 	hook := &hookRecorder{}
 	f.rdb.AddHook(hook)
+	// miniredis has no Lua struct library: the rotation script leaves
+	// the rotation to Go there, which reads, then compares and sets.
+	rotateCmds := []string{"evalsha"}
+	if testredis.Backend() == "miniredis" {
+		rotateCmds = []string{"evalsha", "hmget", "evalsha"}
+	}
 
 	// Every operation once, including both outcomes of a rotation.
 	ctx := f.ctx
@@ -548,7 +554,7 @@ func TestOneSlotAndRoundTrips(t *testing.T) {
 		{"RotateRefresh", func() error {
 			_, err := f.s.RotateRefresh(ctx, "alice", id, store.Rotation{Old: ref, Next: next})
 			return err
-		}, []string{"evalsha"}},
+		}, rotateCmds},
 		{"Session of an unknown ID", func() error {
 			_, err := f.s.Session(ctx, "alice", store.HashSecret([]byte("unknown")))
 			if !errors.Is(err, store.ErrNotFound) {
