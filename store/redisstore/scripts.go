@@ -379,7 +379,8 @@ func luaNumbers(pairs ...any) string {
 //
 //   - rotated: the record with next current, its sequence number one
 //     more, old as previous and now as the rotation and the last use;
-//     the address field set to the client (deleted when empty);
+//     the address field set to the client (deleted when empty; left
+//     alone when it holds the client already);
 //   - retried: the record with only the last use changed;
 //   - reused: the record and its address field deleted, as casScript
 //     deletes, with the invalidation published;
@@ -435,11 +436,13 @@ if ref == ARGV[2] then
   outcome = 1
   value = struct.pack(headFormat, ver, ARGV[3], seq + 1) .. string.sub(cur, keptFrom, keptTo) ..
     struct.pack(tailFormat, at, ref, at)
-  if ARGV[7] ~= '' then
+  if ARGV[7] == (got[3] or '') then
+    redis.call('HSET', KEYS[1], ARGV[1], value)
+  elseif ARGV[7] ~= '' then
     redis.call('HSET', KEYS[1], ARGV[1], value, addrField, ARGV[7])
   else
     redis.call('HSET', KEYS[1], ARGV[1], value)
-    if got[3] then redis.call('HDEL', KEYS[1], addrField) end
+    redis.call('HDEL', KEYS[1], addrField)
   end
 elseif seq > 0 and prev == ARGV[2] and ref == ARGV[3] and now - rot < tonumber(ARGV[6]) then
   if not fits then return {6} end

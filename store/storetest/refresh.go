@@ -263,7 +263,7 @@ func testRetryReportsClient(t *testing.T, e *env) {
 	const first, second = "192.0.2.1", "2001:db8::2"
 	e.user(t, "alice", "user")
 	id, r0 := e.session(t, "alice", idle, life)
-	r1, r2, r3 := newDigest(), newDigest(), newDigest()
+	r1, r2, r3, r4, r5 := newDigest(), newDigest(), newDigest(), newDigest(), newDigest()
 	rotation := func(old, next store.Digest, seq uint64, client string) store.Rotation {
 		return store.Rotation{Old: old, Seq: seq, Next: next, Grace: grace, Client: client}
 	}
@@ -300,7 +300,11 @@ func testRetryReportsClient(t *testing.T, e *env) {
 		}},
 		{"RotationAfterRetries", func(t *testing.T) {
 			// The session carries on from r3, whatever the retries.
-			present(t, "RotateRefresh", rotation(r3, newDigest(), 3, second), false, "")
+			present(t, "RotateRefresh", rotation(r3, r4, 3, second), false, "")
+		}},
+		{"SameClientAgain", func(t *testing.T) {
+			present(t, "RotateRefresh", rotation(r4, r5, 4, second), false, "")
+			present(t, "retry", rotation(r4, r5, 4, first), true, second)
 		}},
 	}
 	for _, st := range steps {
