@@ -231,11 +231,11 @@ func appendBE(b []byte, v uint64, n int) []byte {
 	return b
 }
 
-// readBE reads n bytes big-endian, sign-extended when signed.
-func readBE(b []byte, signed bool) int64 {
+// readBE reads b big-endian, sign-extended when signed.
+func readBE(b string, signed bool) int64 {
 	var v uint64
-	for _, c := range b {
-		v = v<<8 | uint64(c)
+	for i := range len(b) {
+		v = v<<8 | uint64(b[i])
 	}
 	if shift := 64 - 8*len(b); signed {
 		return int64(v<<shift) >> shift
@@ -293,16 +293,15 @@ func decodeRecord(v string) (r record, state int, err error) {
 // decodeFixed parses the fixed layout: 42 bytes with seq 0, 63 with a
 // rotation, and nothing else.
 func decodeFixed(v string) (r record, state int, err error) {
-	b := []byte(v)
-	if len(b) != fixedFreshLen && len(b) != fixedRotatedLen {
+	if len(v) != fixedFreshLen && len(v) != fixedRotatedLen {
 		return record{}, 0, errRecord
 	}
-	field := func(n int) []byte {
+	b := v[1:] // the version byte read
+	field := func(n int) string {
 		f := b[:n]
 		b = b[n:]
 		return f
 	}
-	field(1)
 	copy(r.ref[:], field(len(refKey{})))
 	r.seq = uint64(readBE(field(fixedSeqLen), false))
 	if (r.seq > 0) != (len(v) == fixedRotatedLen) {
