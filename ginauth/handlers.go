@@ -356,9 +356,9 @@ func (a *Auth) sendTokens(c *gin.Context, g grant, fail func(*gin.Context, error
 }
 
 // applicationClaims asks accounts.Config.Claims for u's application
-// claims; nil for a grant without a user.
+// claims; nil for a grant without a user or without a hook.
 func (a *Auth) applicationClaims(c *gin.Context, u store.User) (map[string]any, error) {
-	if u.Username == "" {
+	if u.Username == "" || !a.claims {
 		return nil, nil
 	}
 	ctx, cancel := a.storeCtx(c)
