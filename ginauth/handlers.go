@@ -348,7 +348,7 @@ func (a *Auth) sendTokens(c *gin.Context, g grant, fail func(*gin.Context, error
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, TokenResponse{
+	writeTokenResponse(c, TokenResponse{
 		AccessToken: access, TokenType: SchemeBearer,
 		ExpiresIn:    int(math.Ceil(a.cfg.Issuer.TTL().Seconds())),
 		RefreshToken: g.refresh, DeviceToken: g.device, Scope: g.scope,
