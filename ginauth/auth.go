@@ -53,6 +53,9 @@ type Auth struct {
 	// the addresses locked for refused API keys.
 	apiKeys  *apikey.Keys
 	keyLocks keyLocks
+	// claims is set when accounts.Config.Claims is: without the hook a
+	// grant needs no context for it, and so no timer.
+	claims bool
 	// devices keeps device credentials; nil when they are off.
 	devices   store.DeviceStore
 	deviceKey []byte
@@ -142,8 +145,9 @@ func New(cfg Config) (*Auth, error) {
 		a.deviceKey = m.Sum(nil)
 	}
 	a.challenges, _ = cfg.Store.(store.ChallengeStore)
-	a.apiKeys = cfg.Accounts.Config().APIKeys
-	if ac := cfg.Accounts.Config(); (ac.TOTP != nil || ac.Passkeys != nil) && a.challenges == nil {
+	ac := cfg.Accounts.Config()
+	a.apiKeys, a.claims = ac.APIKeys, ac.Claims != nil
+	if (ac.TOTP != nil || ac.Passkeys != nil) && a.challenges == nil {
 		return nil, fmt.Errorf("%w: second factors (accounts.Config.TOTP, Passkeys) need a Store that keeps challenges (store.ChallengeStore), for the tickets between password and factor", ErrConfig)
 	}
 	if err := a.checkAccounts(); err != nil {
