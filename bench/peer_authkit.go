@@ -220,11 +220,7 @@ func authkitTarget(e *Env, mode Mode, k Keys, st store.Store, withKeys bool) (*T
 		Name:   k.name(mode),
 		Engine: r,
 		credential: func(w *httptest.ResponseRecorder) (Credential, error) {
-			access, err := jsonField(w, "access_token")
-			if err != nil {
-				return Credential{}, err
-			}
-			refresh, err := jsonField(w, "refresh_token")
+			access, refresh, err := tokenPair(w)
 			return Credential{Header: "Authorization", Value: "Bearer " + access, Refresh: refresh}, err
 		},
 		refreshRequest: func(c Credential) *http.Request {

@@ -206,11 +206,7 @@ func Limit(e *Env) *Target {
 		Name:   "limit",
 		Engine: r,
 		credential: func(w *httptest.ResponseRecorder) (Credential, error) {
-			tok, err := jsonField(w, "access_token")
-			if err != nil {
-				return Credential{}, err
-			}
-			refresh, err := jsonField(w, "refresh_token")
+			tok, refresh, err := tokenPair(w)
 			return Credential{Header: "Authorization", Value: "Bearer " + tok, Refresh: refresh}, err
 		},
 		refreshRequest: func(c Credential) *http.Request {

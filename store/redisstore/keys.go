@@ -92,11 +92,17 @@ func (p publisher) slotChannel(slot int) string {
 // args returns the script arguments that publish an invalidation of
 // username's sessions: ids, or all of them when ids is empty.
 func (p publisher) args(username string, ids ...string) []any {
+	return p.appendArgs(make([]any, 0, 3), username, ids...)
+}
+
+// appendArgs is args appended to a, for a caller that builds its
+// arguments in one slice.
+func (p publisher) appendArgs(a []any, username string, ids ...string) []any {
 	msg := username
 	if len(ids) > 0 {
 		msg += " " + strings.Join(ids, " ")
 	}
-	return []any{p.command(), p.channel(username), msg}
+	return append(a, p.command(), p.channel(username), msg)
 }
 
 // noPublish is the script arguments that publish nothing.

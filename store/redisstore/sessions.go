@@ -104,7 +104,7 @@ func (s *Store) cas(ctx context.Context, username string, id store.Digest, st st
 		value, _ = next.encode()
 		ttl = next.ttl(now)
 	}
-	args := make([]any, 0, 11)
+	args := make([]any, 0, 12)
 	args = append(args, idField(id), st.raw, st.state, value, ttl, newVersion())
 	args = append(args, pub...)
 	if addr != nil {
@@ -473,11 +473,11 @@ func (s *Store) rotateOnce(ctx context.Context, username string, id store.Digest
 	}
 	f := idField(id)
 	args := make([]any, 0, 12)
-	// The script compares seq with a sequence number below 2^49, so any
+	// The script compares seq with a sequence number below 2^32, so any
 	// seq from 2^52 up compares the same as 2^52, which a Lua number holds.
-	args = append(args, f, string(old[:]), string(next[:]), strconv.FormatUint(min(r.Seq, 1<<52), 10),
+	args = append(args, f, string(old[:]), string(next[:]), int64(min(r.Seq, 1<<52)),
 		now, grace, encodeAddr(r.Client), field, newVersion())
-	args = append(args, s.pub.args(username, f)...)
+	args = s.pub.appendArgs(args, username, f)
 	reply, err := s.run(ctx, true, rotateScript, []string{s.sessionsKey(username)}, args...).Slice()
 	if err != nil {
 		return 0, record{}, owner{}, "", err
