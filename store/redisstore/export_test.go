@@ -15,3 +15,7 @@ func CacheReady(s *Store) bool {
 // tests (checked there against the CRC-16/XMODEM test vector and against
 // CLUSTER KEYSLOT on a real cluster).
 var CRC16 = crc16
+
+// TTLSlackDivisor is what a refresh divides the idle timeout by for the
+// slack it adds to a TTL it extends (see record.ttlSlack).
+const TTLSlackDivisor = ttlSlackDivisor
