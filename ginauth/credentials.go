@@ -227,7 +227,12 @@ func decodeInto(buf []byte, s string) ([]byte, error) {
 
 // sessionClaim is the access token's sid claim: the session handle in
 // base64url, 43 characters where hex would take 64, in every token.
-func sessionClaim(id store.Digest) string { return b64.EncodeToString(id[:]) }
+func sessionClaim(id store.Digest) string {
+	var buf [64]byte // encoded on the stack: one allocation, the string
+	n := b64.EncodedLen(len(id))
+	b64.Encode(buf[:n], id[:])
+	return string(buf[:n])
+}
 
 // parseSessionClaim reads a sid claim written by sessionClaim.
 func parseSessionClaim(s string) (store.Digest, error) {

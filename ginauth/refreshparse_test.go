@@ -2,6 +2,7 @@ package ginauth
 
 import (
 	"crypto/hmac"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -194,6 +195,19 @@ func BenchmarkParseRefreshToken(b *testing.B) {
 	for b.Loop() {
 		if _, err := a.parseRefreshToken(tok); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestStackEncodings holds sessionClaim and sessionPrefix, which encode
+// into arrays, to the encoders' own strings.
+func TestStackEncodings(t *testing.T) {
+	for _, id := range []store.Digest{{}, store.HashSecret([]byte("session")), {0xff, 0xfe, 0xfd, 0xfc}} {
+		if got, want := sessionClaim(id), b64.EncodeToString(id[:]); got != want {
+			t.Errorf("sessionClaim = %q, want %q", got, want)
+		}
+		if got, want := sessionPrefix(id), hex.EncodeToString(id[:4]); got != want {
+			t.Errorf("sessionPrefix = %q, want %q", got, want)
 		}
 	}
 }
