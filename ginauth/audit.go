@@ -80,7 +80,11 @@ func (e *otherClientError) Error() string {
 
 // sessionPrefix is the first 8 hex digits of the session handle, which
 // is what audit events and logs show of it.
-func sessionPrefix(id store.Digest) string { return hex.EncodeToString(id[:4]) }
+func sessionPrefix(id store.Digest) string {
+	var buf [8]byte // encoded on the stack: one allocation, the string
+	hex.Encode(buf[:], id[:4])
+	return string(buf[:])
+}
 
 // clientAddr is the client's address, by Config.ClientAddress.
 func (a *Auth) clientAddr(c *gin.Context) string {

@@ -82,7 +82,8 @@ func parseAuthContext(s string) (authContext, bool) {
 	mv, err1 := strconv.ParseUint(m, 10, 8)
 	tv, err2 := strconv.ParseInt(t, 10, 64)
 	c := authContext{methods: amrSet(mv), at: tv}
-	if !ok || err1 != nil || err2 != nil || tv < 0 || string(c.appendTo(nil)) != s ||
+	var buf [32]byte // the longest form, 3+1+19 bytes, compared on the stack
+	if !ok || err1 != nil || err2 != nil || tv < 0 || string(c.appendTo(buf[:0])) != s ||
 		mv >= 1<<len(amrNames) {
 		return authContext{}, false
 	}

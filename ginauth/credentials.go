@@ -155,40 +155,56 @@ var errBadFormat = errors.New("ginauth: credential format")
 // not check the secret: the store compares the token's digest.
 func (a *Auth) parseRefreshToken(tok string) (refreshToken, error) {
 	rest, ok := strings.CutPrefix(tok, refreshPrefix)
-	v2 := false
+	v2, dots := false, 5
 	if !ok {
 		rest, ok = strings.CutPrefix(tok, refreshPrefixV2)
-		v2 = true
+		v2, dots = true, 4
 	}
-	parts := strings.Split(rest, ".")
-	if !ok || v2 && len(parts) != 5 || !v2 && len(parts) != 6 {
+	if !ok || strings.Count(rest, ".") != dots {
 		return refreshToken{}, errBadFormat
 	}
-	user, err1 := b64.DecodeString(parts[0])
-	id, err2 := b64.DecodeString(parts[1])
-	seq, err3 := strconv.ParseUint(parts[2], 10, 64)
-	secret, err4 := b64.DecodeString(parts[3])
-	tag, err5 := b64.DecodeString(parts[len(parts)-1])
+	// Cut walks the parts in place, where Split would allocate a slice.
+	userPart, rest, _ := strings.Cut(rest, ".")
+	idPart, rest, _ := strings.Cut(rest, ".")
+	seqPart, rest, _ := strings.Cut(rest, ".")
+	secretPart, tagPart, _ := strings.Cut(rest, ".")
+	authPart := ""
+	if !v2 {
+		authPart, tagPart, _ = strings.Cut(tagPart, ".")
+	}
+	var userBuf [store.MaxUsernameLen]byte
 	var sid store.Digest
-	if err := errors.Join(err1, err2, err3, err4, err5); err != nil || len(id) != len(sid) ||
-		len(secret) != secretLen || strconv.FormatUint(seq, 10) != parts[2] ||
-		store.ValidateUsername(string(user)) != nil {
+	var secretBuf [secretLen]byte
+	var tagBuf [tagLen]byte
+	user, err1 := decodeInto(userBuf[:], userPart)
+	id, err2 := decodeInto(sid[:], idPart)
+	secret, err3 := decodeInto(secretBuf[:], secretPart)
+	tag, err4 := decodeInto(tagBuf[:], tagPart)
+	seq, err5 := strconv.ParseUint(seqPart, 10, 64)
+	var seqBuf [20]byte
+	if err1 != nil || err2 != nil || err3 != nil || err4 != nil || err5 != nil ||
+		len(id) != len(sid) || len(secret) != secretLen ||
+		string(strconv.AppendUint(seqBuf[:0], seq, 10)) != seqPart { // canonical decimal only
 		return refreshToken{}, errBadFormat
 	}
-	copy(sid[:], id)
-	t := refreshToken{username: string(user), sid: sid, seq: seq, raw: tok, auth: authContext{methods: amrPwd}}
+	username := string(user)
+	if store.ValidateUsername(username) != nil {
+		return refreshToken{}, errBadFormat
+	}
+	copy(sid[:], id) // id is sid[:] unless it came from the fallback
+	t := refreshToken{username: username, sid: sid, seq: seq, raw: tok, auth: authContext{methods: amrPwd}}
 	var want [tagLen]byte
 	if v2 {
 		t.linked = len(tok)
-		a.refreshTagV2(&want, t.username, sid, seq)
+		a.refreshTagV2(&want, username, sid, seq)
 	} else {
-		auth, ok := parseAuthContext(parts[4])
+		auth, ok := parseAuthContext(authPart)
 		if !ok {
 			return refreshToken{}, errBadFormat
 		}
 		t.auth = auth
-		t.linked = len(refreshPrefix) + len(parts[0]) + len(parts[1]) + len(parts[2]) + len(parts[3]) + 3
-		a.refreshTag(&want, t.username, sid, seq, auth)
+		t.linked = len(refreshPrefix) + len(userPart) + len(idPart) + len(seqPart) + len(secretPart) + 3
+		a.refreshTag(&want, username, sid, seq, auth)
 	}
 	if !hmac.Equal(tag, want[:]) {
 		return refreshToken{}, fmt.Errorf("%w: refresh token tag", errBadFormat)
@@ -196,9 +212,27 @@ func (a *Auth) parseRefreshToken(tok string) (refreshToken, error) {
 	return t, nil
 }
 
+// decodeInto decodes the base64url s into buf, on the caller's stack,
+// when buf is as long as b64.DecodeString would make its slice, and
+// through DecodeString otherwise: both run Decode on a buffer long enough,
+// so the bytes and errors are the same for every s, '\r' and '\n' (which
+// Decode skips, so that s may be longer than its bytes imply) included.
+func decodeInto(buf []byte, s string) ([]byte, error) {
+	if b64.DecodedLen(len(s)) > len(buf) {
+		return b64.DecodeString(s)
+	}
+	n, err := b64.Decode(buf, []byte(s))
+	return buf[:n], err
+}
+
 // sessionClaim is the access token's sid claim: the session handle in
 // base64url, 43 characters where hex would take 64, in every token.
-func sessionClaim(id store.Digest) string { return b64.EncodeToString(id[:]) }
+func sessionClaim(id store.Digest) string {
+	var buf [64]byte // encoded on the stack: one allocation, the string
+	n := b64.EncodedLen(len(id))
+	b64.Encode(buf[:n], id[:])
+	return string(buf[:n])
+}
 
 // parseSessionClaim reads a sid claim written by sessionClaim.
 func parseSessionClaim(s string) (store.Digest, error) {

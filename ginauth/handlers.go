@@ -66,6 +66,10 @@ type loginRequest struct {
 
 type refreshRequest struct {
 	RefreshToken *string `json:"refresh_token"`
+	// token is where takeMember keeps the value RefreshToken points to,
+	// in the request rather than in an allocation of its own; untagged
+	// and unexported, it is no member name.
+	token string
 }
 
 // LoginHandler handles POST {"username","password"}. On success it creates
@@ -613,8 +617,8 @@ func (r *refreshRequest) takeMember(name string, value []byte) bool {
 	if name != "refresh_token" {
 		return false
 	}
-	s := string(value)
-	r.RefreshToken = &s
+	r.token = string(value)
+	r.RefreshToken = &r.token
 	return true
 }
 
