@@ -110,8 +110,14 @@ end
 // a session deletes its address field with it, so an address field
 // never outlives its session and sessionsLeft need not count them.
 var luaAddr = `
-local function addrOf(f) return addrFieldPrefix .. string.sub(f, 1, ` + strconv.Itoa(addrIDChars) + `) end
+local function addrOf(f) return ` + luaAddrOf("f") + ` end
 `
+
+// luaAddrOf is the Lua expression of addrOf(f), for rotateScript, which
+// writes it in place rather than make the function on every run.
+func luaAddrOf(f string) string {
+	return "addrFieldPrefix .. string.sub(" + f + ", 1, " + strconv.Itoa(addrIDChars) + ")"
+}
 
 // luaGenLess defines genLess(a, b), which compares two generations
 // written in decimal: Lua numbers are doubles, exact only to 2^53.
@@ -406,8 +412,8 @@ func luaNumbers(pairs ...any) string {
 // Reply: {outcome, record, owner, address} (see rotation), the address
 // only after a retry; after not found, reused or fallback only the
 // outcome.
-var rotateScript = redis.NewScript(luaFields + luaPublish + luaMeta + luaAddr + luaRecord + `
-local addrField = addrOf(ARGV[1])
+var rotateScript = redis.NewScript(luaFields + luaRecord + `
+local addrField = ` + luaAddrOf("ARGV[1]") + `
 local got = redis.call('HMGET', KEYS[1], ARGV[1], ARGV[8], addrField)
 local cur = got[1]
 if not cur then return {0} end
@@ -449,6 +455,7 @@ elseif seq > 0 and prev == ARGV[2] and ref == ARGV[3] and now - rot < tonumber(A
   outcome, value = 2, string.sub(cur, 1, n - relLen) .. struct.pack(seenFormat, at)
   redis.call('HSET', KEYS[1], ARGV[1], value)
 elseif tonumber(ARGV[4]) < seq then
+  -- The reuse's helpers are made here: a rotation does not need them.` + luaMeta + luaPublish + `
   redis.call('HDEL', KEYS[1], ARGV[1], addrField)
   if sessionsLeft(KEYS[1]) == 0 then
     redis.call('DEL', KEYS[1])
