@@ -24,15 +24,19 @@
 // TestRotateScriptMatchesRule runs every boundary of every condition
 // (about 15,700 combinations) and 500 random records through both and
 // requires the same outcome, the same bytes stored and the TTL that
-// record.ttl gives. Records are kept in a fixed-width layout that the
+// record.ttl and record.ttlSlack give. Records are kept in a fixed-width layout that the
 // script reads with one struct.unpack and writes with struct.pack, C
 // functions of Redis's Lua. A record that layout cannot hold (a lifetime
 // or idle timeout over 17 years, 2^32 rotations) is kept in a varint
 // layout, as every record was before; the script declines those, and
-// every record on a server without the struct library (miniredis), and
-// Go then rotates them the old way, reading first and applying
-// record.rotate with a compare-and-set (two round trips; a varint record
-// that fits is rewritten in the fixed layout by that write). Either way
+// every record on a server whose struct library is missing or cannot
+// read the layout's widths (miniredis; a Redis with a 32-bit C long),
+// and Go then rotates them the old way, reading first and applying
+// record.rotate with a compare-and-set (three round trips with the
+// declined script; a varint record that fits is rewritten in the fixed
+// layout by that write). [Options.LegacyRecords] keeps writing the
+// varint layout, for a rolling upgrade from a release that reads only
+// that one (see docs/UPGRADING.md). Either way
 // the rotation is atomic: of concurrent rotations of one token to
 // different successors exactly one wins, and a replay is always seen.
 // When a rotation must extend the hash's TTL it adds a sixteenth of the

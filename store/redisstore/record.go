@@ -178,6 +178,15 @@ func (r record) encode() (value string, state int) {
 	return r.encodeVarint()
 }
 
+// encodeFor is encode, in the varint layout when legacy is set (see
+// [Options.LegacyRecords]).
+func (r record) encodeFor(legacy bool) (value string, state int) {
+	if legacy {
+		return r.encodeVarint()
+	}
+	return r.encode()
+}
+
 // encodeFixed is encode in the fixed layout, for a record that fits it.
 func (r record) encodeFixed() (value string, state int) {
 	b := make([]byte, 0, fixedRotatedLen)
@@ -245,6 +254,11 @@ func readBE(b string, signed bool) int64 {
 
 var errRecord = errors.New("malformed session record")
 
+// errRecordLayout is a record whose first byte names no layout this
+// release knows: one written by a later release, which the sweeps of
+// CreateSession leave alone rather than take for dead.
+var errRecordLayout = fmt.Errorf("%w: unknown layout", errRecord)
+
 // decodeRecord parses what [record.encode] wrote, in either layout, and
 // returns the length of its state prefix as encode does.
 func decodeRecord(v string) (r record, state int, err error) {
@@ -253,7 +267,10 @@ func decodeRecord(v string) (r record, state int, err error) {
 	}
 	b := []byte(v)
 	n := len(refKey{})
-	if len(b) < 1+n || b[0] != recordVarint {
+	if len(b) > 0 && b[0] != recordVarint {
+		return record{}, 0, errRecordLayout
+	}
+	if len(b) < 1+n {
 		return record{}, 0, errRecord
 	}
 	copy(r.ref[:], b[1:1+n])

@@ -66,6 +66,16 @@ type Options struct {
 	// Default: nil, no cache. A store with a cache must be closed with
 	// [Store.Close].
 	LocalCache *LocalCacheOptions
+	// LegacyRecords writes session records in the varint layout that
+	// releases before the fixed one (see docs/UPGRADING.md) read, and
+	// rotates refresh tokens in Go (two round trips) rather than in one
+	// script. Set it while instances of such a release share the Redis,
+	// during a rolling upgrade: they cannot read a record in the fixed
+	// layout, and answer 503 for its session or, sweeping at a login,
+	// delete it. Unset it once every instance runs this release or later.
+	// Records in either layout are read whatever the setting. Default
+	// false: the fixed layout.
+	LegacyRecords bool
 	// ExternalUsers makes the store keep sessions of users held in
 	// another store.UserSource, such as store/sqlstore (see
 	// [store.SessionStore]): CreateSession needs no user in Redis, keeps
@@ -124,6 +134,7 @@ type Store struct {
 	touch  time.Duration
 	// external is Options.ExternalUsers.
 	external bool
+	legacy   bool // Options.LegacyRecords
 	pub      publisher
 	cache    *localCache // nil: no local cache
 	// replicas and replicaWait are Options.WaitReplicas and its timeout
@@ -165,7 +176,7 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 	}
 	s := &Store{
 		client: client, prefix: prefix, now: now, logger: opts.Logger,
-		touch: opts.TouchInterval, external: opts.ExternalUsers, pub: newPublisher(client, prefix),
+		touch: opts.TouchInterval, external: opts.ExternalUsers, legacy: opts.LegacyRecords, pub: newPublisher(client, prefix),
 		replicas: int64(max(0, opts.WaitReplicas)), replicaWait: ceilMillis(cmp.Or(opts.WaitTimeout, DefaultWaitTimeout)),
 	}
 	if opts.LocalCache != nil {

@@ -62,9 +62,10 @@ var luaFields = luaLocals(
 )
 
 // luaLocals returns Lua that defines a local string for each pair of
-// name and value. The values are field names of plain ASCII letters, or
-// decimal numbers, which a Lua string in single quotes holds as they
-// are (Lua compares a number with such a string only after tonumber).
+// name and value. The values are field names of plain ASCII letters,
+// decimal numbers, or struct formats (letters, digits and '>'), which a
+// Lua string in single quotes holds as they are (Lua compares a number
+// with such a string only after tonumber).
 func luaLocals(pairs ...string) string {
 	var b strings.Builder
 	for i := 0; i < len(pairs); i += 2 {
@@ -355,17 +356,17 @@ var luaRecord = luaLocals(
 	"tailFormat", fmt.Sprintf(">i%dc%di%d", fixedRelLen, len(refKey{}), fixedRelLen),
 	"seenFormat", fmt.Sprintf(">i%d", fixedRelLen),
 ) + luaNumbers(
-	"recordFixed", recordFixed,
-	"freshLen", fixedFreshLen,
-	"rotatedLen", fixedRotatedLen,
-	"relLen", fixedRelLen,
-	"maxSeq", fixedMaxSeq,
-	"relMax", fixedRelMax,
+	"recordFixed", int64(recordFixed),
+	"freshLen", int64(fixedFreshLen),
+	"rotatedLen", int64(fixedRotatedLen),
+	"relLen", int64(fixedRelLen),
+	"maxSeq", int64(fixedMaxSeq),
+	"relMax", int64(fixedRelMax),
 	// keptFrom and keptTo are the bytes a rotation keeps: created, idle
 	// and exp (1-based, inclusive, as string.sub takes them).
-	"keptFrom", 1+len(refKey{})+fixedSeqLen+1,
-	"keptTo", 1+len(refKey{})+fixedSeqLen+fixedCreatedLen+2*fixedRelLen,
-	"ttlSlackDivisor", ttlSlackDivisor,
+	"keptFrom", int64(1+len(refKey{})+fixedSeqLen+1),
+	"keptTo", int64(1+len(refKey{})+fixedSeqLen+fixedCreatedLen+2*fixedRelLen),
+	"ttlSlackDivisor", int64(ttlSlackDivisor),
 )
 
 // luaNumbers is luaLocals for integers, written as Lua numbers so that
@@ -417,7 +418,12 @@ local addrField = ` + luaAddrOf("ARGV[1]") + `
 local got = redis.call('HMGET', KEYS[1], ARGV[1], ARGV[8], addrField)
 local cur = got[1]
 if not cur then return {0} end
-if not rawget(_G, 'struct') then return {6} end
+local struct = rawget(_G, 'struct')
+if not struct then return {6} end
+-- A struct library that cannot hold the layout's widths (C long of 32
+-- bits, or no i6) would misread records: it must read 2^32 and -2.
+local okStruct, wide, negative = pcall(struct.unpack, '>i6i5', '\0\1\0\0\0\0\255\255\255\255\254')
+if not okStruct or wide ~= 4294967296 or negative ~= -2 then return {6} end
 local n = #cur
 local ver, ref, seq, created, idle, exp, rot, prev, seen
 if n == rotatedLen then

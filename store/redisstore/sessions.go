@@ -101,7 +101,7 @@ func (s *Store) read(ctx context.Context, username string, id store.Digest, with
 func (s *Store) cas(ctx context.Context, username string, id store.Digest, st stored, next *record, addr *string, now int64, pub []any, durable bool) (bool, error) {
 	value, ttl := "", int64(1)
 	if next != nil {
-		value, _ = next.encode()
+		value, _ = next.encodeFor(s.legacy)
 		ttl = next.ttl(now)
 	}
 	args := make([]any, 0, 12)
@@ -204,6 +204,9 @@ func (s *Store) createSession(ctx context.Context, ns store.SessionSpec, rec rec
 			continue
 		}
 		r, _, err := decodeRecord(v)
+		if errors.Is(err, errRecordLayout) {
+			continue // a later release's: neither counted nor swept
+		}
 		if err != nil || !r.live(now) {
 			dead = append(dead, f, v)
 			continue
@@ -223,7 +226,7 @@ func (s *Store) createSession(ctx context.Context, ns store.SessionSpec, rec rec
 	if len(evict) > 0 || s.external {
 		pub = s.pub.args(ns.Username)
 	}
-	value, _ := rec.encode()
+	value, _ := rec.encodeFor(s.legacy)
 	args := make([]any, 0, 13+len(evict)+len(dead))
 	args = append(args, strconv.FormatUint(ns.Generation, 10), fields[sessFieldVersion], newVersion(),
 		field, current, value, rec.ttl(now), boolFlag(capped))
@@ -440,6 +443,9 @@ func (s *Store) RotateRefresh(ctx context.Context, username string, id store.Dig
 		return store.Session{}, notFound(op)
 	}
 	grace := ceilMillis(r.Grace)
+	if s.legacy {
+		return s.rotateSlow(ctx, username, id, r, grace)
+	}
 	outcome, rec, o, by, err := s.rotateOnce(ctx, username, id, r, s.nowMillis(), grace)
 	if err != nil {
 		// The script may have run, and ended the session (a reuse whose
