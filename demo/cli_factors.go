@@ -114,21 +114,47 @@ func factorError(err error, name, missing string) error {
 	}
 }
 
-func cmdTOTPEnroll(ctx context.Context, args []string, getenv func(string) string, _ io.Reader, stdout, stderr io.Writer) error {
-	return userCommand(ctx, "totp enroll", args, getenv, stderr, func(fs *flag.FlagSet) func(context.Context, *cliEnv) error {
+// factorCommand is userCommand for a command on one user's second
+// factors: it declares --username, and once the flags are parsed reads
+// the name, runs check (the command's own flag checks; nil for none),
+// checks the factor key when needsKey, and gives run the name and the
+// accounts manager of an existing user, in that order, so that a usage
+// error comes before any store access.
+func factorCommand(ctx context.Context, cmd string, args []string, getenv func(string) string, stderr io.Writer, needsKey bool,
+	declare func(fs *flag.FlagSet) (check func() error, run factorRun)) error {
+	return userCommand(ctx, cmd, args, getenv, stderr, func(fs *flag.FlagSet) func(context.Context, *cliEnv) error {
 		username := userFlag(fs)
+		check, run := declare(fs)
 		return func(ctx context.Context, env *cliEnv) error {
 			name, err := username()
 			if err != nil {
 				return err
 			}
-			if err := env.factorKey("totp enroll"); err != nil {
-				return err
+			if check != nil {
+				if err := check(); err != nil {
+					return err
+				}
+			}
+			if needsKey {
+				if err := env.factorKey(cmd); err != nil {
+					return err
+				}
 			}
 			m, err := env.factorUser(ctx, name)
 			if err != nil {
 				return err
 			}
+			return run(ctx, env, name, m)
+		}
+	})
+}
+
+// factorRun is what a factor command does with its user.
+type factorRun = func(ctx context.Context, env *cliEnv, name string, m *accounts.Manager) error
+
+func cmdTOTPEnroll(ctx context.Context, args []string, getenv func(string) string, _ io.Reader, stdout, stderr io.Writer) error {
+	return factorCommand(ctx, "totp enroll", args, getenv, stderr, true, func(fs *flag.FlagSet) (func() error, factorRun) {
+		return nil, func(ctx context.Context, _ *cliEnv, name string, m *accounts.Manager) error {
 			e, err := m.Config().TOTP.EnrollTOTP(ctx, name)
 			if err != nil {
 				return factorError(err, name, "")
@@ -141,24 +167,15 @@ func cmdTOTPEnroll(ctx context.Context, args []string, getenv func(string) strin
 }
 
 func cmdTOTPConfirm(ctx context.Context, args []string, getenv func(string) string, _ io.Reader, stdout, stderr io.Writer) error {
-	return userCommand(ctx, "totp confirm", args, getenv, stderr, func(fs *flag.FlagSet) func(context.Context, *cliEnv) error {
-		username := userFlag(fs)
+	return factorCommand(ctx, "totp confirm", args, getenv, stderr, true, func(fs *flag.FlagSet) (func() error, factorRun) {
 		code := fs.String("code", "", "a current code of the authenticator app (required)")
-		return func(ctx context.Context, env *cliEnv) error {
-			name, err := username()
-			if err != nil {
-				return err
-			}
+		check := func() error {
 			if *code == "" {
 				return withKind(errUsage, "totp confirm: --code is required")
 			}
-			if err := env.factorKey("totp confirm"); err != nil {
-				return err
-			}
-			m, err := env.factorUser(ctx, name)
-			if err != nil {
-				return err
-			}
+			return nil
+		}
+		return check, func(ctx context.Context, _ *cliEnv, name string, m *accounts.Manager) error {
 			codes, err := m.Config().TOTP.ConfirmTOTP(ctx, name, *code)
 			if err != nil {
 				return factorError(err, name, "no pending TOTP enrolment to confirm; start one with demo totp enroll")
@@ -173,17 +190,8 @@ func cmdTOTPConfirm(ctx context.Context, args []string, getenv func(string) stri
 }
 
 func cmdTOTPDisable(ctx context.Context, args []string, getenv func(string) string, _ io.Reader, stdout, stderr io.Writer) error {
-	return userCommand(ctx, "totp disable", args, getenv, stderr, func(fs *flag.FlagSet) func(context.Context, *cliEnv) error {
-		username := userFlag(fs)
-		return func(ctx context.Context, env *cliEnv) error {
-			name, err := username()
-			if err != nil {
-				return err
-			}
-			m, err := env.factorUser(ctx, name)
-			if err != nil {
-				return err
-			}
+	return factorCommand(ctx, "totp disable", args, getenv, stderr, false, func(fs *flag.FlagSet) (func() error, factorRun) {
+		return nil, func(ctx context.Context, env *cliEnv, name string, m *accounts.Manager) error {
 			// An administrator's action: no password or code is asked
 			// for. A session opened with the factor must not outlive it.
 			if err := m.Config().TOTP.DisableTOTP(ctx, name); err != nil {
@@ -200,24 +208,15 @@ func cmdTOTPDisable(ctx context.Context, args []string, getenv func(string) stri
 }
 
 func cmdTOTPCode(ctx context.Context, args []string, getenv func(string) string, _ io.Reader, stdout, stderr io.Writer) error {
-	return userCommand(ctx, "totp code", args, getenv, stderr, func(fs *flag.FlagSet) func(context.Context, *cliEnv) error {
-		username := userFlag(fs)
+	return factorCommand(ctx, "totp code", args, getenv, stderr, true, func(fs *flag.FlagSet) (func() error, factorRun) {
 		test := fs.Bool("test", false, "required: this command is for tests and demos only, since the code it prints stands in for the user's authenticator")
-		return func(ctx context.Context, env *cliEnv) error {
-			name, err := username()
-			if err != nil {
-				return err
-			}
+		check := func() error {
 			if !*test {
 				return withKind(errUsage, "totp code: refused without --test: the current code stands in for the user's authenticator, so this command is for tests and demos only")
 			}
-			if err := env.factorKey("totp code"); err != nil {
-				return err
-			}
-			m, err := env.factorUser(ctx, name)
-			if err != nil {
-				return err
-			}
+			return nil
+		}
+		return check, func(ctx context.Context, _ *cliEnv, name string, m *accounts.Manager) error {
 			code, err := m.Config().TOTP.CurrentCode(ctx, name)
 			if err != nil {
 				return factorError(err, name, "no TOTP factor")
@@ -229,17 +228,8 @@ func cmdTOTPCode(ctx context.Context, args []string, getenv func(string) string,
 }
 
 func cmdTOTPStatus(ctx context.Context, args []string, getenv func(string) string, _ io.Reader, stdout, stderr io.Writer) error {
-	return userCommand(ctx, "totp status", args, getenv, stderr, func(fs *flag.FlagSet) func(context.Context, *cliEnv) error {
-		username := userFlag(fs)
-		return func(ctx context.Context, env *cliEnv) error {
-			name, err := username()
-			if err != nil {
-				return err
-			}
-			m, err := env.factorUser(ctx, name)
-			if err != nil {
-				return err
-			}
+	return factorCommand(ctx, "totp status", args, getenv, stderr, false, func(fs *flag.FlagSet) (func() error, factorRun) {
+		return nil, func(ctx context.Context, env *cliEnv, name string, m *accounts.Manager) error {
 			st, err := m.Config().TOTP.Status(ctx, name)
 			if err != nil {
 				return storeError(err, name)
@@ -265,17 +255,8 @@ func cmdTOTPStatus(ctx context.Context, args []string, getenv func(string) strin
 }
 
 func cmdPasskeyList(ctx context.Context, args []string, getenv func(string) string, _ io.Reader, stdout, stderr io.Writer) error {
-	return userCommand(ctx, "passkey list", args, getenv, stderr, func(fs *flag.FlagSet) func(context.Context, *cliEnv) error {
-		username := userFlag(fs)
-		return func(ctx context.Context, env *cliEnv) error {
-			name, err := username()
-			if err != nil {
-				return err
-			}
-			m, err := env.factorUser(ctx, name)
-			if err != nil {
-				return err
-			}
+	return factorCommand(ctx, "passkey list", args, getenv, stderr, false, func(fs *flag.FlagSet) (func() error, factorRun) {
+		return nil, func(ctx context.Context, _ *cliEnv, name string, m *accounts.Manager) error {
 			list, err := m.Config().Passkeys.List(ctx, name)
 			if err != nil {
 				return storeError(err, name)
@@ -300,22 +281,16 @@ func cmdPasskeyList(ctx context.Context, args []string, getenv func(string) stri
 }
 
 func cmdPasskeyRevoke(ctx context.Context, args []string, getenv func(string) string, _ io.Reader, stdout, stderr io.Writer) error {
-	return userCommand(ctx, "passkey revoke", args, getenv, stderr, func(fs *flag.FlagSet) func(context.Context, *cliEnv) error {
-		username := userFlag(fs)
+	return factorCommand(ctx, "passkey revoke", args, getenv, stderr, false, func(fs *flag.FlagSet) (func() error, factorRun) {
 		id := fs.String("id", "", "the passkey's ID, as demo passkey list shows it (required)")
-		return func(ctx context.Context, env *cliEnv) error {
-			name, err := username()
-			if err != nil {
-				return err
-			}
+		check := func() error {
 			if *id == "" {
 				return withKind(errUsage, "passkey revoke: --id is required (see demo passkey list)")
 			}
-			m, err := env.factorUser(ctx, name)
-			if err != nil {
-				return err
-			}
-			err = m.Config().Passkeys.Revoke(ctx, name, *id)
+			return nil
+		}
+		return check, func(ctx context.Context, env *cliEnv, name string, m *accounts.Manager) error {
+			err := m.Config().Passkeys.Revoke(ctx, name, *id)
 			switch {
 			case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrInvalid):
 				return &kindError{kind: store.ErrNotFound, err: fmt.Errorf("%s has no passkey %q (see demo passkey list)", name, *id)}
