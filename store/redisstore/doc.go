@@ -24,29 +24,38 @@
 // TestRotateScriptMatchesRule runs every boundary of every condition
 // (about 15,700 combinations) and 500 random records through both and
 // requires the same outcome, the same bytes stored and the TTL that
-// record.ttl and record.ttlSlack give. Records are kept in a fixed-width layout that the
-// script reads with one struct.unpack and writes with struct.pack, C
+// record.ttl gives. Records are kept in a fixed-width layout that the
+// script reads with one struct.unpack and writes with one struct.pack, C
 // functions of Redis's Lua. A record that layout cannot hold (a lifetime
 // or idle timeout over 17 years, 2^32 rotations) is kept in a varint
-// layout, as every record was before; the script declines those, and
-// every record on a server whose struct library is missing or cannot
-// read the layout's widths (miniredis; a Redis with a 32-bit C long),
-// and Go then rotates them the old way, reading first and applying
-// record.rotate with a compare-and-set (three round trips with the
-// declined script; a varint record that fits is rewritten in the fixed
-// layout by that write). [Options.LegacyRecords] keeps writing the
-// varint layout, for a rolling upgrade from a release that reads only
-// that one (see docs/UPGRADING.md). Either way
-// the rotation is atomic: of concurrent rotations of one token to
-// different successors exactly one wins, and a replay is always seen.
-// When a rotation must extend the hash's TTL it adds a sixteenth of the
-// idle timeout, so that the refreshes of the next while do not extend it
-// again. Inside Redis the script costs about 7.6 µs a rotation (INFO
-// commandstats on a private redis-server, the TTL long enough), 13 µs
-// before the fixed layout; a hand-written script that swaps one digest
-// in a hash (bench/peer_limit.go) costs about 6 µs. The paired refresh
-// figure against it, and how it was measured, are in bench/README.md
-// ("Refresh after an outage").
+// layout, as every record was before; the script declines those, and a
+// reuse (a replay, which ends the session: rare, and so left out of the
+// script), and Go then rotates them the old way, reading first and
+// applying record.rotate with a compare-and-set (three round trips with
+// the declined script; a varint record that fits is rewritten in the
+// fixed layout by that write). So does every rotation when the server's
+// struct library is missing or cannot read the layout's widths
+// (miniredis; a Redis with a 32-bit C long): a store asks the server
+// once, with a probe script on its first refresh, and keeps the answer.
+// [Options.LegacyRecords] keeps writing the varint layout, for a rolling
+// upgrade from a release that reads only that one (see
+// docs/UPGRADING.md). Either way the rotation is atomic: of concurrent
+// rotations of one token to different successors exactly one wins, and
+// a replay is always seen.
+//
+// The sessions hash's TTL follows its records: every write of a record
+// makes the hash live until the record's deadline as if its last use had
+// come at the end of the slack period it falls in, a sixteenth of the
+// idle timeout (90 minutes of the default 24 hours). A rotation whose
+// record was last used in the current period needs no look at the TTL,
+// and the one that asks extends it for the whole period; the hash
+// outlives its last session by at most one period. Inside Redis the
+// script costs about 6.3 µs a rotation (INFO commandstats on a private
+// redis-server, in one period), 7.2 µs before this was made lighter and
+// 13 µs before the fixed layout; a hand-written script that swaps one
+// digest in a hash (bench/peer_limit.go) costs about 4.4 µs there. The
+// paired refresh figure against it, and how it was measured, are in
+// bench/README.md ("Refresh after an outage").
 //
 // # The request path
 //

@@ -1,5 +1,7 @@
 package redisstore
 
+import "context"
+
 // CacheReady reports whether the local cache of s is subscribed, and so
 // in use.
 func CacheReady(s *Store) bool {
@@ -19,3 +21,7 @@ var CRC16 = crc16
 // TTLSlackDivisor is what a refresh divides the idle timeout by for the
 // slack it adds to a TTL it extends (see record.ttlSlack).
 const TTLSlackDivisor = ttlSlackDivisor
+
+// ReadsFixed is [Store.readsFixed], for tests that count a rotation's
+// commands without the store's one-time probe.
+func ReadsFixed(ctx context.Context, s *Store) (bool, error) { return s.readsFixed(ctx) }

@@ -24,7 +24,7 @@ import (
 // takes (lifetimes and idle timeouts under 17 years, fewer than 2^32
 // rotations), and encode writes the varint one only beyond that:
 //
-//	fixed (version 2), big-endian, so that rotateScript reads it with one
+//	fixed (version 2), big-endian, so that rotateScripts read it with one
 //	struct.unpack, a C function, instead of decoding varints in Lua:
 //	version byte (1)
 //	ref            16 bytes, the current refresh digest (see [refKey])
@@ -48,7 +48,7 @@ import (
 // fresh one takes 42. Records written by earlier versions (varint) are
 // read as they are and rewritten in the fixed layout by their next write.
 //
-// One script decodes a record: rotateScript, the refresh path (see
+// One script decodes a record: the rotate script, the refresh path (see
 // [record.rotate]); it reads the fixed layout only and leaves the
 // varint one to Go. The others compare and swap whole values (or their
 // state prefix, see [record.encode]) that Go read and built.
@@ -104,7 +104,7 @@ func (r record) live(now int64) bool {
 }
 
 // rotation is an outcome of [record.rotate], and the first element of
-// rotateScript's reply.
+// a rotate script's reply (see rotateScripts).
 type rotation int
 
 const (
@@ -112,9 +112,9 @@ const (
 	rotateRotated  rotation = 1 // the presented token was current
 	rotateRetried  rotation = 2 // a retry within the grace period
 	rotateReused   rotation = 3 // a replay: the session ends
-	// rotateFallback is a reply of rotateScript only: a record in the
-	// varint layout, a successor that the fixed layout cannot hold, or a
-	// malformed record; Go must decide with rotate.
+	// rotateFallback is a reply of the rotate scripts only: a reuse, a
+	// record in the varint layout, a successor that the fixed layout
+	// cannot hold, or a malformed record; Go must decide with rotate.
 	rotateFallback rotation = 6
 )
 
@@ -123,11 +123,12 @@ const (
 // seq, is rotated to next at now with a grace period of grace
 // milliseconds, and the record to store after a rotation or a retry.
 //
-// It is the one statement of the rule in Go. rotateScript applies the
+// It is the one statement of the rule in Go. rotateScripts apply the
 // same rule inside Redis, so that a rotation is one round trip;
 // TestRotateScriptMatchesRule holds every decision and every record the
 // script writes to this function, case by case. This function decides
-// itself only for the rare records the script declines (rotateFallback).
+// itself only for what the script declines (rotateFallback): a reuse,
+// and rare records.
 func (r record) rotate(old, next refKey, seq uint64, now, grace int64) (rotation, record) {
 	if !r.live(now) {
 		return rotateNotFound, r
@@ -147,21 +148,36 @@ func (r record) rotate(old, next refKey, seq uint64, now, grace int64) (rotation
 	}
 }
 
-// deadline is when the record stops being live unless used again.
-func (r record) deadline() int64 { return min(r.exp, r.seen+min(r.idle, maxMillis)) }
+// cover is until when a write of r must keep the sessions hash: r's
+// deadline as if its last use had come at the end of the slack period
+// it falls in (see [record.slack]), so that every write in one period
+// asks for the same expiry. The hash so outlives its last session by at
+// most one period.
+//
+// Every script that writes a record extends the hash's TTL to at least
+// its cover (from [record.ttl]), and nothing shortens it. So when a
+// rotation finds the record's previous use in the current period or a
+// later one, the write that recorded that use has kept the hash until
+// this rotation's cover already, and the rotate scripts skip the PTTL,
+// a call into Redis on every refresh; a session refreshed every few
+// minutes asks for the TTL once a period, and extends it then.
+func (r record) cover() int64 {
+	p := r.slack()
+	return min(r.exp, r.seen-mod(r.seen, p)+p+min(r.idle, maxMillis))
+}
 
-// ttl is how long Redis must keep the record after now, in milliseconds:
-// until its deadline, at least 1 ms and at most maxTTL.
-func (r record) ttl(now int64) int64 { return min(max(r.deadline()-now, 1), maxTTL) }
-
-// ttlSlack is what rotateScript adds to [record.ttl] when it extends the
-// sessions hash's TTL: a sixteenth of the idle timeout (90 minutes of
-// the default 24 hours), so that a session refreshed every few minutes
-// extends it once in that while rather than at every refresh. The hash
-// outlives its last session by at most that much.
-func (r record) ttlSlack() int64 { return r.idle / ttlSlackDivisor }
+// slack is the length of the periods of [record.cover]: a sixteenth of
+// the idle timeout (90 minutes of the default 24 hours), at least 1 ms.
+func (r record) slack() int64 { return max(min(r.idle, maxMillis)/ttlSlackDivisor, 1) }
 
 const ttlSlackDivisor = 16
+
+// mod is a modulo p >= 1, in [0, p) also for a negative a, as Lua's %.
+func mod(a, p int64) int64 { return (a%p + p) % p }
+
+// ttl is how long Redis must keep the record after now, in milliseconds:
+// until its cover, at least 1 ms and at most maxTTL.
+func (r record) ttl(now int64) int64 { return min(max(r.cover()-now, 1), maxTTL) }
 
 // maxTTL caps TTLs at about 292 years, the longest time.Duration, so that
 // no client or tool that reads a TTL back as a duration overflows.

@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -135,8 +136,12 @@ type Store struct {
 	// external is Options.ExternalUsers.
 	external bool
 	legacy   bool // Options.LegacyRecords
-	pub      publisher
-	cache    *localCache // nil: no local cache
+	// rotate is the rotate script of the owner field (see rotateScripts),
+	// and fixed what readsFixed found of the server (fixedUnknown, …).
+	rotate *redis.Script
+	fixed  atomic.Int32
+	pub    publisher
+	cache  *localCache // nil: no local cache
 	// replicas and replicaWait are Options.WaitReplicas and its timeout
 	// in milliseconds.
 	replicas, replicaWait int64
@@ -178,6 +183,10 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 		client: client, prefix: prefix, now: now, logger: opts.Logger,
 		touch: opts.TouchInterval, external: opts.ExternalUsers, legacy: opts.LegacyRecords, pub: newPublisher(client, prefix),
 		replicas: int64(max(0, opts.WaitReplicas)), replicaWait: ceilMillis(cmp.Or(opts.WaitTimeout, DefaultWaitTimeout)),
+		rotate: rotateScripts[0],
+	}
+	if s.external {
+		s.rotate = rotateScripts[1]
 	}
 	if opts.LocalCache != nil {
 		c, err := newLocalCache(s, *opts.LocalCache)

@@ -22,16 +22,17 @@ import (
 // user exists, is enabled and is still in the generation the caller
 // read.
 //
-// The exception is rotateScript, the refresh path: after an outage every
-// client refreshes at once, so a rotation decides and writes in one round
-// trip. It reads the record (in the fixed layout, see [record] and
-// luaRecord) and applies [record.rotate], liveness included, inside
-// Redis. TestRotateScriptMatchesRule holds its decisions, the records it
-// writes and the TTLs it sets to the Go rule on every case and on random
-// records, and it declines (replying rotateFallback) any record it does
-// not read (the varint layout, or a server without Lua's struct library
-// such as miniredis) or whose successor the fixed layout cannot hold,
-// which Go then decides.
+// The exception is the rotate scripts (rotateScripts), the refresh
+// path: after an outage every client refreshes at once, so a rotation
+// decides and writes in one round trip. It reads the record (in the
+// fixed layout, see [record] and luaRecord) and applies [record.rotate],
+// liveness included, inside Redis. TestRotateScriptMatchesRule holds its
+// decisions, the records it writes and the TTLs it sets to the Go rule
+// on every case and on random records, and it declines (replying
+// rotateFallback) a reuse and any record it does not read (the varint
+// layout, or a server without Lua's struct library such as miniredis)
+// or whose successor the fixed layout cannot hold, which Go then
+// decides.
 //
 // Times and TTLs are integer milliseconds computed in Go from the
 // store's clock; TTLs are only a backstop that lets Redis drop what is
@@ -114,7 +115,7 @@ var luaAddr = `
 local function addrOf(f) return ` + luaAddrOf("f") + ` end
 `
 
-// luaAddrOf is the Lua expression of addrOf(f), for rotateScript, which
+// luaAddrOf is the Lua expression of addrOf(f), for rotateScripts, which
 // writes it in place rather than make the function on every run.
 func luaAddrOf(f string) string {
 	return "addrFieldPrefix .. string.sub(" + f + ", 1, " + strconv.Itoa(addrIDChars) + ")"
@@ -343,17 +344,14 @@ publish(1)
 return 1
 `)
 
-// luaRecord defines, for rotateScript, the fixed layout of a record
+// luaRecord defines, for rotateScripts, the fixed layout of a record
 // (see [record]) as struct formats: freshFormat and rotatedFormat read a
 // record of seq 0 and of a rotated session in one struct.unpack each,
-// headFormat and tailFormat write the parts of a rotated one that
-// change. Lua numbers are doubles, exact to 2^53, which every number of
-// this layout is.
+// and rotatedFormat writes a rotated one in one struct.pack. Lua numbers
+// are doubles, exact to 2^53, which every number of this layout is.
 var luaRecord = luaLocals(
 	"freshFormat", fmt.Sprintf(">Bc%dI%di%dI%di%di%d", len(refKey{}), fixedSeqLen, fixedCreatedLen, fixedRelLen, fixedRelLen, fixedRelLen),
 	"rotatedFormat", fmt.Sprintf(">Bc%dI%di%dI%di%di%dc%di%d", len(refKey{}), fixedSeqLen, fixedCreatedLen, fixedRelLen, fixedRelLen, fixedRelLen, len(refKey{}), fixedRelLen),
-	"headFormat", fmt.Sprintf(">Bc%dI%d", len(refKey{}), fixedSeqLen),
-	"tailFormat", fmt.Sprintf(">i%dc%di%d", fixedRelLen, len(refKey{}), fixedRelLen),
 	"seenFormat", fmt.Sprintf(">i%d", fixedRelLen),
 ) + luaNumbers(
 	"recordFixed", int64(recordFixed),
@@ -362,11 +360,8 @@ var luaRecord = luaLocals(
 	"relLen", int64(fixedRelLen),
 	"maxSeq", int64(fixedMaxSeq),
 	"relMax", int64(fixedRelMax),
-	// keptFrom and keptTo are the bytes a rotation keeps: created, idle
-	// and exp (1-based, inclusive, as string.sub takes them).
-	"keptFrom", int64(1+len(refKey{})+fixedSeqLen+1),
-	"keptTo", int64(1+len(refKey{})+fixedSeqLen+fixedCreatedLen+2*fixedRelLen),
 	"ttlSlackDivisor", int64(ttlSlackDivisor),
+	"maxTTL", maxTTL,
 )
 
 // luaNumbers is luaLocals for integers, written as Lua numbers so that
@@ -380,64 +375,78 @@ func luaNumbers(pairs ...any) string {
 	return b.String()
 }
 
-// rotateScript is RotateRefresh in one round trip: it reads the session
-// record, decides with the rule of [record.rotate] (liveness first) and
-// applies the outcome:
+// rotateScripts are RotateRefresh in one round trip, for the two kinds
+// of owner field (see [Store.read]): roles (o, index 0) and, with
+// external users, the generation (g, index 1); naming it in the script
+// saves an argument on every refresh. Each reads the session record,
+// decides with the rule of [record.rotate] (liveness first) and applies
+// the outcome:
 //
 //   - rotated: the record with next current, its sequence number one
 //     more, old as previous and now as the rotation and the last use;
 //     the address field set to the client (deleted when empty; left
 //     alone when it holds the client already);
 //   - retried: the record with only the last use changed;
-//   - reused: the record and its address field deleted, as casScript
-//     deletes, with the invalidation published;
 //   - not found: nothing.
 //
-// A rotation or retry makes the hash live as long as the record needs
-// ([record.ttl]); when it must extend the hash's TTL for that, it adds
-// [record.ttlSlack], so that the rotations of the next while (a
-// sixteenth of the idle timeout) find the TTL long enough and write
-// nothing but the record: a PEXPIRE is a write, replicated and appended
-// to the AOF, and a refresh's share of Redis time. The replies carry what Go needs to
-// build the session without reading again: the record written, the
-// owner field (o or g, see [Store.read]), and after a retry the address
-// of the rotation retried.
+// A reuse, a replay that ends the session, it declines as it declines
+// the records it does not read: Go decides and applies it (see
+// rotateSlow). Reuse is rare (a stolen token, or a client that lost an
+// answer beyond the grace period), and so the script needs neither the
+// invalidation to publish nor the code that ends a session.
+//
+// A rotation or retry makes the hash live until the record's cover
+// ([record.cover], the same TTL as [record.ttl]): it asks for the TTL
+// only when the record's previous use lies in an earlier slack period,
+// and extends it only when shorter, so that most refreshes write nothing
+// but the record (a PEXPIRE is a write, replicated and appended to the
+// AOF) and make two calls into Redis, not three. The replies carry what
+// Go needs to build the session without reading again: the record
+// written, the owner field, and after a retry the address of the
+// rotation retried.
+//
+// The scripts read records with Lua's struct library, which Go checks
+// once per store (see [Store.readsFixed]) rather than on every refresh;
+// a server without it at all (miniredis) has the script decline.
 //
 // KEYS: sessions. ARGV: id, old ref (16 bytes), next ref (16 bytes),
 // presented seq (decimal, at most 2^52), now, grace (ms), address (as
-// encodeAddr; empty for none), owner field, new v, the invalidation to
-// publish (3 values).
+// encodeAddr; empty for none).
 // It reads the record, the owner field and the address field with one
 // HMGET and writes the record (and the address) with one HSET.
 //
 // Reply: {outcome, record, owner, address} (see rotation), the address
-// only after a retry; after not found, reused or fallback only the
-// outcome.
-var rotateScript = redis.NewScript(luaFields + luaRecord + `
+// only after a retry; after not found or fallback only the outcome.
+var rotateScripts = [2]*redis.Script{
+	redis.NewScript(rotateSource("sessFieldRoles")),
+	redis.NewScript(rotateSource("sessFieldGen")),
+}
+
+// rotateSource is the source of a rotate script whose owner field is
+// the Lua local ownerField (see luaFields).
+func rotateSource(ownerField string) string {
+	return luaFields + luaRecord + `
 local addrField = ` + luaAddrOf("ARGV[1]") + `
-local got = redis.call('HMGET', KEYS[1], ARGV[1], ARGV[8], addrField)
+local got = redis.call('HMGET', KEYS[1], ARGV[1], ` + ownerField + `, addrField)
 local cur = got[1]
 if not cur then return {0} end
 local struct = rawget(_G, 'struct')
 if not struct then return {6} end
--- A struct library that cannot hold the layout's widths (C long of 32
--- bits, or no i6) would misread records: it must read 2^32 and -2.
-local okStruct, wide, negative = pcall(struct.unpack, '>i6i5', '\0\1\0\0\0\0\255\255\255\255\254')
-if not okStruct or wide ~= 4294967296 or negative ~= -2 then return {6} end
 local n = #cur
-local ver, ref, seq, created, idle, exp, rot, prev, seen
+local ver, ref, seq, created, idle, rexp, rot, prev, seen
 if n == rotatedLen then
-  ver, ref, seq, created, idle, exp, rot, prev, seen = struct.unpack(rotatedFormat, cur)
+  ver, ref, seq, created, idle, rexp, rot, prev, seen = struct.unpack(rotatedFormat, cur)
   if seq == 0 then return {6} end
   rot = created + rot
 elseif n == freshLen then
-  ver, ref, seq, created, idle, exp, seen = struct.unpack(freshFormat, cur)
+  ver, ref, seq, created, idle, rexp, seen = struct.unpack(freshFormat, cur)
   if seq ~= 0 then return {6} end
 else
   return {6}
 end
 if ver ~= recordFixed then return {6} end
-exp, seen = created + exp, created + seen
+local exp = created + rexp
+seen = created + seen
 local now = tonumber(ARGV[5])
 if not (now < exp and now - seen < idle) then return {0} end
 local at = now - created
@@ -446,8 +455,7 @@ local value, outcome
 if ref == ARGV[2] then
   if not fits or seq >= maxSeq then return {6} end
   outcome = 1
-  value = struct.pack(headFormat, ver, ARGV[3], seq + 1) .. string.sub(cur, keptFrom, keptTo) ..
-    struct.pack(tailFormat, at, ref, at)
+  value = struct.pack(rotatedFormat, ver, ARGV[3], seq + 1, created, idle, rexp, at, ref, at)
   if ARGV[7] == (got[3] or '') then
     redis.call('HSET', KEYS[1], ARGV[1], value)
   elseif ARGV[7] ~= '' then
@@ -461,25 +469,38 @@ elseif seq > 0 and prev == ARGV[2] and ref == ARGV[3] and now - rot < tonumber(A
   outcome, value = 2, string.sub(cur, 1, n - relLen) .. struct.pack(seenFormat, at)
   redis.call('HSET', KEYS[1], ARGV[1], value)
 elseif tonumber(ARGV[4]) < seq then
-  -- The reuse's helpers are made here: a rotation does not need them.` + luaMeta + luaPublish + `
-  redis.call('HDEL', KEYS[1], ARGV[1], addrField)
-  if sessionsLeft(KEYS[1]) == 0 then
-    redis.call('DEL', KEYS[1])
-  else
-    redis.call('HSET', KEYS[1], sessFieldVersion, ARGV[9])
-  end
-  publish(10)
-  return {3}
+  return {6} -- a reuse: Go ends the session
 else
   return {0}
 end
-local deadline = now + idle
-if exp < deadline then deadline = exp end
-local ttl = deadline - now
-if ttl < 1 then ttl = 1 end
-if redis.call('PTTL', KEYS[1]) < ttl then
-  redis.call('PEXPIRE', KEYS[1], ttl + (idle - idle % ttlSlackDivisor) / ttlSlackDivisor)
+-- The hash must live until the new record's cover (see record.cover),
+-- which the write of the previous use, seen, made sure of if seen is in
+-- this period or a later one.
+local period = (idle - idle % ttlSlackDivisor) / ttlSlackDivisor
+if period < 1 then period = 1 end
+local start = now - now % period
+if seen < start then
+  local cover = start + period + idle
+  if exp < cover then cover = exp end
+  local ttl = cover - now
+  if ttl < 1 then ttl = 1 elseif ttl > maxTTL then ttl = maxTTL end
+  if redis.call('PTTL', KEYS[1]) < ttl then
+    redis.call('PEXPIRE', KEYS[1], ttl)
+  end
 end
 if outcome == 2 then return {2, value, got[2], got[3]} end
 return {1, value, got[2]}
+`
+}
+
+// probeScript tells whether the server's Lua has a struct library that
+// reads the fixed layout's widths: a 6-byte 2^32 and a 5-byte -2. One
+// built with a C long of 32 bits (a 32-bit Redis) would misread them,
+// and records with them. Reply: 1 if it reads them, else 0.
+var probeScript = redis.NewScript(`
+local struct = rawget(_G, 'struct')
+if not struct then return 0 end
+local ok, wide, negative = pcall(struct.unpack, '>i6i5', '\0\1\0\0\0\0\255\255\255\255\254')
+if ok and wide == 4294967296 and negative == -2 then return 1 end
+return 0
 `)

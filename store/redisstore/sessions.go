@@ -417,17 +417,19 @@ func (s *Store) RevokeAll(ctx context.Context, username string) error {
 	return nil
 }
 
-// RotateRefresh implements [store.RefreshStore] in one round trip:
-// rotateScript reads the session record, decides which case of the
-// contract applies with the rule of [record.rotate] and applies it, and
-// replies with the record written and the owner's field, from which the
-// session is built. A rotation writes r.Client to the session's address
-// field in the same script, and a retry reads the address recorded by
-// the rotation it retries. The grace period is kept in whole
-// milliseconds, rounded up.
+// RotateRefresh implements [store.RefreshStore] in one round trip: a
+// rotate script (see rotateScripts) reads the session record, decides
+// which case of the contract applies with the rule of [record.rotate]
+// and applies it, and replies with the record written and the owner's
+// field, from which the session is built. A rotation writes r.Client to
+// the session's address field in the same script, and a retry reads the
+// address recorded by the rotation it retries. The grace period is kept
+// in whole milliseconds, rounded up.
 //
-// A record the script does not read (see rotateScript) is rotated by
-// rotateSlow instead, which decides in Go.
+// A reuse, and a record the script does not read, are rotated by
+// rotateSlow instead, which decides in Go; so is every record when the
+// server cannot run the script (see [Store.readsFixed]) or the store
+// writes [Options.LegacyRecords].
 func (s *Store) RotateRefresh(ctx context.Context, username string, id store.Digest, r store.Rotation) (store.Session, error) {
 	const op = "rotate refresh"
 	if r.Next.IsZero() || r.Next == r.Old {
@@ -443,14 +445,18 @@ func (s *Store) RotateRefresh(ctx context.Context, username string, id store.Dig
 		return store.Session{}, notFound(op)
 	}
 	grace := ceilMillis(r.Grace)
-	if s.legacy {
+	fast := !s.legacy
+	if fast {
+		var err error
+		if fast, err = s.readsFixed(ctx); err != nil {
+			return store.Session{}, fmt.Errorf("redisstore: %s: %w", op, err)
+		}
+	}
+	if !fast {
 		return s.rotateSlow(ctx, username, id, r, grace)
 	}
 	outcome, rec, o, by, err := s.rotateOnce(ctx, username, id, r, s.nowMillis(), grace)
 	if err != nil {
-		// The script may have run, and ended the session (a reuse whose
-		// WAIT failed, say): this process's cache must not keep it.
-		s.cache.invalidate(username, idField(id))
 		return store.Session{}, fmt.Errorf("redisstore: %s: %w", op, err)
 	}
 	switch outcome {
@@ -460,9 +466,6 @@ func (s *Store) RotateRefresh(ctx context.Context, username string, id store.Dig
 			out.Retried, out.RotatedBy = true, by
 		}
 		return out, nil
-	case rotateReused:
-		s.cache.invalidate(username, idField(id))
-		return store.Session{}, fmt.Errorf("redisstore: %s: %w", op, store.ErrReused)
 	case rotateFallback:
 		return s.rotateSlow(ctx, username, id, r, grace)
 	default:
@@ -470,28 +473,54 @@ func (s *Store) RotateRefresh(ctx context.Context, username string, id store.Dig
 	}
 }
 
-// rotateOnce runs rotateScript for r at now and parses its reply.
+// readsFixed reports whether the server runs rotateScripts: whether its
+// Lua has a struct library that reads the fixed layout's widths
+// (probeScript). A store asks once and keeps the answer, so that a
+// refresh does not pay for the check; an error is not kept. The servers
+// behind one client (a replica promoted by Sentinel, the nodes of a
+// Cluster) are taken to be builds alike, as replication needs anyway; a
+// script that finds no struct library at all still declines.
+func (s *Store) readsFixed(ctx context.Context) (bool, error) {
+	switch s.fixed.Load() {
+	case fixedReads:
+		return true, nil
+	case fixedUnread:
+		return false, nil
+	}
+	n, err := probeScript.Run(ctx, s.client, nil).Int64()
+	if err != nil {
+		return false, fmt.Errorf("probe the struct library: %w", err)
+	}
+	if n != 1 {
+		s.fixed.Store(fixedUnread)
+		return false, nil
+	}
+	s.fixed.Store(fixedReads)
+	return true, nil
+}
+
+// Values of Store.fixed: what [Store.readsFixed] found.
+const (
+	fixedUnknown int32 = iota
+	fixedReads
+	fixedUnread
+)
+
+// rotateOnce runs the store's rotate script for r at now and parses its
+// reply.
 func (s *Store) rotateOnce(ctx context.Context, username string, id store.Digest, r store.Rotation, now, grace int64) (rotation, record, owner, string, error) {
 	old, next := refKeyOf(r.Old), refKeyOf(r.Next)
-	field := sessFieldRoles
-	if s.external {
-		field = sessFieldGen
-	}
-	f := idField(id)
-	args := make([]any, 0, 12)
 	// The script compares seq with a sequence number below 2^32, so any
 	// seq from 2^52 up compares the same as 2^52, which a Lua number holds.
-	args = append(args, f, string(old[:]), string(next[:]), int64(min(r.Seq, 1<<52)),
-		now, grace, encodeAddr(r.Client), field, newVersion())
-	args = s.pub.appendArgs(args, username, f)
-	reply, err := s.run(ctx, true, rotateScript, []string{s.sessionsKey(username)}, args...).Slice()
+	reply, err := s.run(ctx, true, s.rotate, []string{s.sessionsKey(username)}, idField(id),
+		string(old[:]), string(next[:]), int64(min(r.Seq, 1<<52)), now, grace, encodeAddr(r.Client)).Slice()
 	if err != nil {
 		return 0, record{}, owner{}, "", err
 	}
 	return parseRotateReply(reply, s.external)
 }
 
-// parseRotateReply reads the reply of rotateScript: the outcome and,
+// parseRotateReply reads the reply of a rotate script: the outcome and,
 // after a rotation or a retry, the record written, its owner and the
 // address of the rotation retried. The owner field is g (the
 // generation) with external users, else o (the roles).
@@ -533,7 +562,7 @@ func parseRotateReply(reply []any, external bool) (outcome rotation, rec record,
 	return outcome, rec, o, by, nil
 }
 
-// rotateSlow is RotateRefresh for the records rotateScript declines: it
+// rotateSlow is RotateRefresh for what the rotate scripts decline: it
 // reads the session and its address field with one HMGET, decides with
 // [record.rotate], and applies the outcome with casScript only if the
 // session's rotation state is still the one it read; otherwise it reads
