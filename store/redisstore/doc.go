@@ -16,13 +16,15 @@
 // [Store.RotateRefresh] is the exception, because after an outage every
 // client refreshes at once and the refresh path decides how fast the
 // service recovers: it is one round trip (one EVALSHA, with WAIT in the
-// same pipeline under [Options.WaitReplicas]). The script reads the
-// session record, applies the rotation rule, liveness included, writes
-// the outcome and replies with the record written and the user's roles
-// (field o of the same hash), so neither a read before nor a read after
-// is needed. The rule is stated in Go once, as record.rotate;
-// TestRotateScriptMatchesRule runs every boundary of every condition
-// (about 15,700 combinations) and 500 random records through both and
+// same pipeline under [Options.WaitReplicas]), but for a store's first
+// refresh, which probes the server once, and for a reuse. The script
+// reads the session record, applies the rotation rule, liveness
+// included, writes the outcome and replies with the record written and
+// the user's roles (field o of the same hash), so neither a read before
+// nor a read after is needed. The rule is stated in Go once, as
+// record.rotate; TestRotateScriptMatchesRule runs every boundary of
+// every condition and of the TTL's slack periods (about 32,000
+// combinations) and 500 random records through both and
 // requires the same outcome, the same bytes stored and the TTL that
 // record.ttl gives. Records are kept in a fixed-width layout that the
 // script reads with one struct.unpack and writes with one struct.pack, C

@@ -18,8 +18,9 @@ func CacheReady(s *Store) bool {
 // CLUSTER KEYSLOT on a real cluster).
 var CRC16 = crc16
 
-// TTLSlackDivisor is what a refresh divides the idle timeout by for the
-// slack it adds to a TTL it extends (see record.ttlSlack).
+// TTLSlackDivisor is what the idle timeout is divided by for the slack
+// periods of the sessions hash's TTL (see record.cover): a TTL is at
+// most the idle timeout and one period.
 const TTLSlackDivisor = ttlSlackDivisor
 
 // ReadsFixed is [Store.readsFixed], for tests that count a rotation's

@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -126,7 +127,9 @@ var ErrNotReplicated = errors.New("redisstore: the write was not acknowledged by
 
 // Store is a [store.Store] in Redis. It is safe for concurrent use;
 // create it with [New]. Without a local cache it holds no state besides
-// its configuration; with one, [Store.Close] releases it.
+// its configuration and what it found of the server on its first
+// refresh (see [Store.RotateRefresh]); with one, [Store.Close] releases
+// it.
 type Store struct {
 	client redis.UniversalClient
 	prefix string
@@ -137,9 +140,11 @@ type Store struct {
 	external bool
 	legacy   bool // Options.LegacyRecords
 	// rotate is the rotate script of the owner field (see rotateScripts),
-	// and fixed what readsFixed found of the server (fixedUnknown, …).
+	// and fixed what readsFixed found of the server (fixedUnknown, …),
+	// probe held while it asks.
 	rotate *redis.Script
 	fixed  atomic.Int32
+	probe  sync.Mutex
 	pub    publisher
 	cache  *localCache // nil: no local cache
 	// replicas and replicaWait are Options.WaitReplicas and its timeout

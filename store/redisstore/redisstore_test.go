@@ -164,8 +164,9 @@ func (f *fixture) checkKeys(t *testing.T, step string, want ...string) {
 				t.Errorf("%s: user key PTTL = %d, want no expiry", step, ms)
 			}
 		default:
-			// The fixture's idle timeout is an hour; a refresh that
-			// extends the TTL adds a sixteenth of it (record.ttlSlack).
+			// The fixture's idle timeout is an hour; a write sets the TTL
+			// to the end of a slack period of a sixteenth of it past that
+			// (record.cover).
 			if idle := time.Hour.Milliseconds(); ms <= 0 || ms > idle+idle/redisstore.TTLSlackDivisor {
 				t.Errorf("%s: %s PTTL = %d ms, want within the idle timeout and its slack", step, k, ms)
 			}

@@ -138,7 +138,8 @@ func TestWaitReplicas(t *testing.T) {
 }
 
 // TestWaitReplicasRevocations: the writes that end sessions follow
-// WaitReplicas too. With the replication link cut, each revocation is
+// WaitReplicas too, the end of a session by a refresh token's reuse
+// included. With the replication link cut, each revocation is
 // made on the master, then the replica is promoted. Without WaitReplicas
 // the revocation succeeds and is lost: the promoted replica still
 // answers the session (a logged-out session alive again). With it the
@@ -146,21 +147,33 @@ func TestWaitReplicas(t *testing.T) {
 // retries) and the retry, on the promoted replica, ends the session.
 func TestWaitReplicasRevocations(t *testing.T) {
 	revocations := []struct {
-		name   string
-		revoke func(*redisstore.Store, store.Digest) error
+		name    string
+		revoke  func(*redisstore.Store, store.Digest) error
+		rotated bool // the session is rotated once before the cut
 	}{
+		// A replay of a token older than the current one ends the session
+		// (ErrReused, which the retry on the promoted replica gets too).
+		{"RotateRefresh reuse", func(s *redisstore.Store, id store.Digest) error {
+			_, err := s.RotateRefresh(context.Background(), "alice", id, store.Rotation{
+				Old: store.HashSecret([]byte("stolen")), Seq: 0, Next: store.HashSecret([]byte(rand.Text())),
+			})
+			if errors.Is(err, store.ErrReused) {
+				return nil
+			}
+			return err
+		}, true},
 		{"RevokeSession", func(s *redisstore.Store, id store.Digest) error {
 			return s.RevokeSession(context.Background(), "alice", id)
-		}},
+		}, false},
 		{"RevokeAll", func(s *redisstore.Store, _ store.Digest) error {
 			return s.RevokeAll(context.Background(), "alice")
-		}},
+		}, false},
 		{"SetPasswordHash", func(s *redisstore.Store, _ store.Digest) error {
 			return s.SetPasswordHash(context.Background(), "alice", []byte("new hash"))
-		}},
+		}, false},
 		{"SetDisabled", func(s *redisstore.Store, _ store.Digest) error {
 			return s.SetDisabled(context.Background(), "alice", true)
-		}},
+		}, false},
 	}
 	for _, rv := range revocations {
 		for _, replicas := range []int{0, 1} {
@@ -171,7 +184,12 @@ func TestWaitReplicasRevocations(t *testing.T) {
 				t.Cleanup(func() { rdb.Close() })
 				f := newFixtureOn(t, rdb, "rev:", redisstore.Options{WaitReplicas: replicas, WaitTimeout: 200 * time.Millisecond})
 				ctx := context.Background()
-				id, _ := f.session(t)
+				id, ref := f.session(t)
+				if rv.rotated {
+					if _, err := f.s.RotateRefresh(ctx, "alice", id, store.Rotation{Old: ref, Next: store.HashSecret([]byte(rand.Text()))}); err != nil {
+						t.Fatal(err)
+					}
+				}
 				if n, err := testredis.Wait(ctx, master.Addr, 1, 5*time.Second); err != nil || n != 1 {
 					t.Fatalf("WAIT before the cut: %d replicas, %v", n, err)
 				}

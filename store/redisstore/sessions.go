@@ -481,11 +481,15 @@ func (s *Store) RotateRefresh(ctx context.Context, username string, id store.Dig
 // Cluster) are taken to be builds alike, as replication needs anyway; a
 // script that finds no struct library at all still declines.
 func (s *Store) readsFixed(ctx context.Context) (bool, error) {
-	switch s.fixed.Load() {
-	case fixedReads:
-		return true, nil
-	case fixedUnread:
-		return false, nil
+	if v := s.fixed.Load(); v != fixedUnknown {
+		return v == fixedReads, nil
+	}
+	// One probe at a time: a store made during an outage meets the rush
+	// of refreshes after it with one probe, not one per refresh.
+	s.probe.Lock()
+	defer s.probe.Unlock()
+	if v := s.fixed.Load(); v != fixedUnknown {
+		return v == fixedReads, nil
 	}
 	n, err := probeScript.Run(ctx, s.client, nil).Int64()
 	if err != nil {
@@ -512,10 +516,17 @@ func (s *Store) rotateOnce(ctx context.Context, username string, id store.Digest
 	old, next := refKeyOf(r.Old), refKeyOf(r.Next)
 	// The script compares seq with a sequence number below 2^32, so any
 	// seq from 2^52 up compares the same as 2^52, which a Lua number holds.
-	reply, err := s.run(ctx, true, s.rotate, []string{s.sessionsKey(username)}, idField(id),
-		string(old[:]), string(next[:]), int64(min(r.Seq, 1<<52)), now, grace, encodeAddr(r.Client)).Slice()
-	if err != nil {
-		return 0, record{}, owner{}, "", err
+	cmd := s.run(ctx, true, s.rotate, []string{s.sessionsKey(username)}, idField(id),
+		string(old[:]), string(next[:]), int64(min(r.Seq, 1<<52)), now, grace, encodeAddr(r.Client))
+	reply, ok := cmd.Val().([]any)
+	if err := cmd.Err(); err != nil {
+		// With a reply, the error is the WAIT's (see Store.run); it does
+		// not matter when the script wrote nothing: a token not found, or
+		// a fallback, whose write Go waits for itself (a reuse must end
+		// the session even while the replicas lag).
+		if !ok || len(reply) == 0 || (reply[0] != int64(rotateNotFound) && reply[0] != int64(rotateFallback)) {
+			return 0, record{}, owner{}, "", err
+		}
 	}
 	return parseRotateReply(reply, s.external)
 }
@@ -587,7 +598,7 @@ func (s *Store) rotateSlow(ctx context.Context, username string, id store.Digest
 			addr = &r.Client
 		case rotateRetried:
 		case rotateReused:
-			done, err := s.cas(ctx, username, id, st, nil, nil, now, s.pub.args(username, idField(id)), false)
+			done, err := s.cas(ctx, username, id, st, nil, nil, now, s.pub.args(username, idField(id)), true)
 			s.cache.invalidate(username, idField(id))
 			if err != nil {
 				return store.Session{}, fmt.Errorf("redisstore: %s: %w", op, err)
