@@ -224,23 +224,31 @@ func TestRotateScriptMatchesRule(t *testing.T) {
 		t.Logf("%d cases", n)
 		both(t)
 	})
-	t.Run("TTLLongEnough", func(t *testing.T) {
-		// A hash whose TTL already covers the rotated record keeps it.
+	// ttlAfter rotates the record rotated at now in a hash whose TTL is
+	// ttl and returns the hash's TTL after.
+	ttlAfter := func(t *testing.T, ttl time.Duration, now int64) time.Duration {
+		t.Helper()
 		if !reads {
 			t.Skip("SKIPPED: the server has no struct library, so Go rotates (see rotateSlow)")
 		}
 		stored, _ := rotated.encode()
 		rdb.Del(ctx, key)
 		rdb.HSet(ctx, key, idField(id), stored, sessFieldRoles, "user")
-		rdb.PExpire(ctx, key, 100*time.Hour)
+		rdb.PExpire(ctx, key, ttl)
 		var old, next store.Digest
 		copy(old[:], ref[:])
 		next[0] = 9
-		got, _, _, _, err := s.rotateOnce(ctx, user, id, store.Rotation{Old: old, Seq: rotated.seq, Next: next}, rotated.seen+1, 0)
+		got, _, _, _, err := s.rotateOnce(ctx, user, id, store.Rotation{Old: old, Seq: rotated.seq, Next: next}, now, 0)
 		if err != nil || got != rotateRotated {
 			t.Fatalf("rotation: %d, %v", got, err)
 		}
-		if ttl := rdb.PTTL(ctx, key).Val(); ttl < 99*time.Hour {
+		return rdb.PTTL(ctx, key).Val()
+	}
+	t.Run("TTLLongEnough", func(t *testing.T) {
+		// A rotation in a later period than the record's last use looks
+		// at the TTL, and keeps one that covers the rotated record.
+		next := rotated.seen - mod(rotated.seen, rotated.slack()) + rotated.slack()
+		if ttl := ttlAfter(t, 100*time.Hour, next); ttl < 99*time.Hour {
 			t.Errorf("the hash's TTL went from 100 h to %v", ttl)
 		}
 	})
@@ -249,25 +257,11 @@ func TestRotateScriptMatchesRule(t *testing.T) {
 		// trusts the TTL that use's write set and does not look: it
 		// leaves even a TTL too short, which no write of the store
 		// leaves, as it is. That is the PTTL a refresh saves.
-		if !reads {
-			t.Skip("SKIPPED: the server has no struct library, so Go rotates (see rotateSlow)")
-		}
-		stored, _ := rotated.encode()
-		rdb.Del(ctx, key)
-		rdb.HSet(ctx, key, idField(id), stored, sessFieldRoles, "user")
-		rdb.PExpire(ctx, key, 100*time.Second)
-		var old, next store.Digest
-		copy(old[:], ref[:])
-		next[0] = 9
 		now := rotated.seen + 1
 		if now-mod(now, rotated.slack()) > rotated.seen {
 			t.Fatalf("the fixture's record was not used in the period of %d", now)
 		}
-		got, _, _, _, err := s.rotateOnce(ctx, user, id, store.Rotation{Old: old, Seq: rotated.seq, Next: next}, now, 0)
-		if err != nil || got != rotateRotated {
-			t.Fatalf("rotation: %d, %v", got, err)
-		}
-		if ttl := rdb.PTTL(ctx, key).Val(); ttl > 100*time.Second {
+		if ttl := ttlAfter(t, 100*time.Second, now); ttl > 100*time.Second {
 			t.Errorf("the hash's TTL went from 100 s to %v: the rotation looked at it", ttl)
 		}
 	})
